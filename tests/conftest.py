@@ -1,0 +1,97 @@
+"""Test set-up: one app per session on the real engine, a clean database per test.
+
+SQLite always; PostgreSQL when TEST_DATABASE_URL is set. The schema comes from
+the Alembic migrations (never create_all), so every run also proves they apply
+from empty. Factories live in tests/factories.py.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+
+import pytest
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from village_grid import create_app
+from village_grid.extensions import db, limiter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def reset_schema(engine) -> None:
+    """Drop everything so the migrations start from empty."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            for (name,) in conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table'")
+            ).all():
+                if not name.startswith("sqlite_"):
+                    conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+
+
+def truncate_all(engine) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+            conn.execute(text("DELETE FROM sqlite_sequence")) if conn.execute(
+                text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
+            ).first() else None
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+def make_config(tmp_dir, **extra) -> dict:
+    url = TEST_DATABASE_URL or f"sqlite:///{tmp_dir / 'test.db'}"
+    cfg = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": url,
+        "WTF_CSRF_ENABLED": False,
+        "BASE_URL": "http://vg.test",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    cfg.update(extra)
+    return cfg
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, as in a real server: it does not
+    share the test's app context (session, ``g``, cached locale, logged-in user)."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    app = create_app(make_config(tmp_path_factory.mktemp("db")))
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        reset_schema(db.engine)
+        upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app):
+    """Each test runs inside an app context and leaves an empty database behind."""
+    with app.app_context():
+        yield
+        db.session.remove()
+        truncate_all(db.engine)
+    limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,40 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from village_grid.models import ROLES
+
+
+class LoginForm(FlaskForm):
+    login = StringField(_l("Phone number or username"), validators=[DataRequired(), Length(max=50)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField(_l("Stay logged in on this phone"))
+
+
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "cadre": _l("Village cadre"),
+    "grid_member": _l("Grid member"),
+    "team_lead": _l("Team lead"),
+    "station_staff": _l("Station staff"),
+}
+
+
+class PersonForm(FlaskForm):
+    """Create a person and give them a role on a unit, in one go."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=50)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=50)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=6, max=200)])
+    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    unit_id = SelectField(_l("Unit"), coerce=int, choices=[])
+
+
+class RoleForm(FlaskForm):
+    """Give an existing person another role."""
+
+    user_id = SelectField(_l("Person"), coerce=int, choices=[])
+    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    unit_id = SelectField(_l("Unit"), coerce=int, choices=[])

@@ -1,0 +1,137 @@
+"""Who may see and change what — decided here and nowhere else.
+
+A role on a unit is a right on everything under it. Every page, API endpoint,
+export and task route asks these functions; none compares roles on its own.
+An object outside the actor's scope is reported as *not found*, never as
+forbidden, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from village_grid.errors import Forbidden, OutOfScope
+from village_grid.models import Household, Unit, User
+
+# Which roles carry which action. "view" is implied by holding any role on a unit.
+ACTIONS: dict[str, frozenset[str]] = {
+    "view": frozenset({"admin", "cadre", "grid_member", "team_lead", "station_staff"}),
+    "edit_household": frozenset({"admin", "cadre", "grid_member", "station_staff"}),
+    "manage_units": frozenset({"admin", "cadre", "grid_member"}),
+    "assign_roles": frozenset({"admin", "cadre"}),
+    "import": frozenset({"admin", "cadre"}),
+    "dispatch": frozenset({"admin", "cadre", "grid_member"}),
+    "report_status": frozenset({"admin", "cadre", "grid_member", "team_lead"}),
+    "handle_escalations": frozenset({"admin", "cadre", "grid_member"}),
+    "mailbox": frozenset({"admin", "cadre", "grid_member", "team_lead"}),
+    "manage_plates": frozenset({"admin", "cadre", "grid_member"}),
+    "station": frozenset({"admin", "cadre", "station_staff"}),
+}
+
+
+def _check_action(action: str) -> frozenset[str]:
+    try:
+        return ACTIONS[action]
+    except KeyError:
+        raise ValueError(f"unknown action {action!r}") from None
+
+
+def scope_paths(user: User | None, action: str = "view") -> list[str] | None:
+    """Paths of the subtrees where ``user`` may do ``action``; ``None`` means everywhere.
+
+    An anonymous or inactive user gets an empty list (nowhere).
+    """
+    roles = _check_action(action)
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    paths: list[str] = []
+    for ra in user.roles:
+        if ra.role not in roles:
+            continue
+        if ra.role == "admin":
+            return None
+        if ra.unit is not None:
+            paths.append(ra.unit.path)
+    # Drop paths inside other paths: fewer clauses, same scope.
+    paths.sort(key=len)
+    kept: list[str] = []
+    for p in paths:
+        if not any(p.startswith(k) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def path_upper_bound(path: str) -> str:
+    """The first string after every path that starts with ``path`` ("/1/7/" → "/1/70").
+
+    Paths hold only digits and "/", and "0" follows "/" in byte order.
+    """
+    return path[:-1] + "0"
+
+
+def subtree_clause(path_column, path: str):
+    """SQL condition: ``path_column`` lies in the subtree rooted at ``path``. One index range."""
+    return and_(path_column >= path, path_column < path_upper_bound(path))
+
+
+def scope_clause(user: User | None, action: str, path_column=Unit.path):
+    """SQL condition restricting ``path_column`` to the user's scope for ``action``."""
+    paths = scope_paths(user, action)
+    if paths is None:
+        return true()
+    if not paths:
+        return false()
+    return or_(*(subtree_clause(path_column, p) for p in paths))
+
+
+def may(user: User | None, action: str, unit: Unit) -> bool:
+    """May ``user`` do ``action`` on ``unit`` (and so on everything under it)?"""
+    paths = scope_paths(user, action)
+    if paths is None:
+        return True
+    return any(unit.path.startswith(p) for p in paths)
+
+
+def require_unit(session: Session, user: User | None, unit_id: int, action: str = "view") -> Unit:
+    """Load a unit the user may act on.
+
+    Raises :class:`OutOfScope` (404) when it does not exist or the user may not
+    even see it, :class:`Forbidden` (403) when they may see it but not do ``action``.
+    """
+    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
+    if unit is None or not may(user, "view", unit):
+        raise OutOfScope("No such unit.")
+    if action != "view" and not may(user, action, unit):
+        raise Forbidden("You may not do this here.")
+    return unit
+
+
+def require_household(
+    session: Session, user: User | None, household_id: int, action: str = "view"
+) -> Household:
+    """Load a household the user may act on; same errors as :func:`require_unit`."""
+    household = session.get(Household, household_id) if isinstance(household_id, int) else None
+    if household is None or not may(user, "view", household.team):
+        raise OutOfScope("No such household.")
+    if action != "view" and not may(user, action, household.team):
+        raise Forbidden("You may not do this here.")
+    return household
+
+
+def scope_roots(session: Session, user: User | None, action: str = "view") -> list[Unit]:
+    """The top units of the user's scope (for admin: the roots of the tree)."""
+    paths = scope_paths(user, action)
+    if paths is None:
+        return list(
+            session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code))
+        )
+    if not paths:
+        return []
+    return list(session.scalars(select(Unit).where(Unit.path.in_(paths)).order_by(Unit.path)))
+
+
+def has_role(user: User | None, *roles: str) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(ra.role in roles for ra in user.roles)

@@ -1,0 +1,190 @@
+"""Users, passwords, roles and API tokens."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from village_grid.auth.scope import may, require_unit
+from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound
+from village_grid.models import ROLES, RoleAssignment, Unit, User
+from village_grid.validation import clean_text, normalise_phone
+
+# The unit kinds each role is given on. None: no unit (admin).
+ROLE_UNIT_KINDS: dict[str, tuple[str, ...] | None] = {
+    "admin": None,
+    "cadre": ("township", "village", "community", "street"),
+    "grid_member": ("grid",),
+    "team_lead": ("team",),
+    "station_staff": ("village", "community"),
+}
+_USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{2,50}$")
+MIN_PASSWORD = 6
+
+
+def authenticate(session: Session, login: str, password: str) -> User | None:
+    """The active user whose username or phone is ``login`` and whose password matches."""
+    login = (login or "").strip()
+    if not login or not password:
+        return None
+    candidates = [login]
+    with contextlib.suppress(InvalidInput):
+        candidates.append(normalise_phone(login))
+    user = session.scalars(
+        select(User).where(or_(User.username == login, User.phone.in_(candidates)))
+    ).first()
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    name: str = "",
+    phone: str | None = None,
+) -> User:
+    """Create a login. Raises InvalidInput for a bad username/password/phone, Conflict if taken."""
+    username = (username or "").strip()
+    if not _USERNAME.match(username):
+        raise InvalidInput(
+            _("Username: 2-50 letters, digits, dot, dash or underscore."),
+            fields={"username": "invalid"},
+        )
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(
+            _("Password must have at least %(n)s characters.", n=MIN_PASSWORD),
+            fields={"password": "too_short"},
+        )
+    phone_value = normalise_phone(phone) or None
+    name = clean_text(name, field="name", max_len=50)
+    if session.scalar(select(User.id).where(User.username == username)):
+        raise Conflict(_("Username %(u)s is taken.", u=username), fields={"username": "taken"})
+    if phone_value and session.scalar(select(User.id).where(User.phone == phone_value)):
+        raise Conflict(
+            _("Phone %(p)s belongs to another user.", p=phone_value), fields={"phone": "taken"}
+        )
+    user = User(
+        username=username,
+        name=name,
+        phone=phone_value,
+        password_hash=generate_password_hash(password),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(
+            _("Password must have at least %(n)s characters.", n=MIN_PASSWORD),
+            fields={"password": "too_short"},
+        )
+    user.password_hash = generate_password_hash(password)
+    session.flush()
+
+
+def assign_role(
+    session: Session, actor: User | None, *, user: User, role: str, unit_id: int | None
+) -> RoleAssignment:
+    """Give ``user`` ``role`` on a unit. ``actor`` None is the command line (no scope check).
+
+    Only an admin can make an admin; a cadre can give roles inside their own subtree.
+    """
+    if role not in ROLES:
+        raise InvalidInput(_("Unknown role %(r)s.", r=role), fields={"role": "unknown"})
+    kinds = ROLE_UNIT_KINDS[role]
+    unit: Unit | None = None
+    if kinds is None:
+        if actor is not None and may(actor, "assign_roles", _root_sentinel()) is False:
+            raise Forbidden(_("Only an administrator can make an administrator."))
+    else:
+        if unit_id is None:
+            raise InvalidInput(_("This role needs a unit."), fields={"unit_id": "required"})
+        if actor is None:
+            unit = session.get(Unit, unit_id)
+            if unit is None:
+                raise NotFound(_("No such unit."))
+        else:
+            unit = require_unit(session, actor, unit_id, "assign_roles")
+        if unit.kind not in kinds:
+            raise InvalidInput(
+                _(
+                    "A %(role)s is given a %(kinds)s, not a %(kind)s.",
+                    role=role,
+                    kinds="/".join(kinds),
+                    kind=unit.kind,
+                ),
+                fields={"unit_id": "wrong_kind"},
+            )
+    existing = session.scalar(
+        select(RoleAssignment).where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.role == role,
+            RoleAssignment.unit_id.is_(None) if unit is None else RoleAssignment.unit_id == unit.id,
+        )
+    )
+    if existing:
+        return existing
+    ra = RoleAssignment(user=user, role=role, unit=unit)
+    session.add(ra)
+    session.flush()
+    return ra
+
+
+class _Root:
+    """Stands for 'the whole tree' in a scope check: only admins match it."""
+
+    path = "\x00"
+
+
+def _root_sentinel() -> _Root:
+    return _Root()
+
+
+def remove_role(session: Session, actor: User, role_id: int) -> None:
+    ra = session.get(RoleAssignment, role_id)
+    if ra is None:
+        raise NotFound(_("No such role."))
+    if ra.unit is None:
+        if not may(actor, "assign_roles", _root_sentinel()):
+            raise NotFound(_("No such role."))
+    else:
+        require_unit(session, actor, ra.unit_id, "assign_roles")
+    session.delete(ra)
+    session.flush()
+
+
+# --- API bearer tokens -------------------------------------------------------
+# Signed, not stored: any worker on any host can check one. Changing the
+# password (or deactivating the user) invalidates every token issued before.
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="village-grid-api-token")
+
+
+def issue_token(secret_key: str, user: User) -> str:
+    return _serializer(secret_key).dumps({"uid": user.id, "pw": user.password_hash[-16:]})
+
+
+def user_from_token(session: Session, secret_key: str, token: str, max_age: int) -> User | None:
+    try:
+        data = _serializer(secret_key).loads(token, max_age=max_age)
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict):
+        return None
+    user = session.get(User, data.get("uid")) if isinstance(data.get("uid"), int) else None
+    if user is None or not user.active or user.password_hash[-16:] != data.get("pw"):
+        return None
+    return user

@@ -1,0 +1,108 @@
+"""The one place configuration comes from.
+
+Defaults suit the embedded, single-village deployment (SQLite under
+``instance/``); every value can be overridden from the environment.  A value
+that is required and missing is a hard error at start-up, never a surprise at
+the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+NOTIFY_CHANNELS = ("log", "webhook", "wecom")
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    # scripts/run writes this file once so a local install keeps its sessions
+    # across restarts without anyone having to invent a key.
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    raise ConfigError(
+        "SECRET_KEY is not set. Set it in the environment, or run scripts/run once "
+        "to create instance/secret_key."
+    )
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """Build the app configuration: defaults, then environment, then ``overrides``.
+
+    ``overrides`` (used by tests and the CLI) win over the environment.  Raises
+    :class:`ConfigError` when a required value is missing.
+    """
+    overrides = dict(overrides or {})
+    instance = Path(instance_path)
+    env = os.environ
+    cfg: dict = {
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'village_grid.db'}",
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "TEAM_MAX_HOUSEHOLDS": int(env.get("TEAM_MAX_HOUSEHOLDS", "10")),
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE", "Asia/Shanghai"),
+        "LANGUAGES": ("zh", "en"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE", "0")),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "API_TOKEN_MAX_AGE": int(env.get("API_TOKEN_MAX_AGE", str(30 * 24 * 3600))),
+        # Notifications (tasks issue): log by default, webhooks when configured.
+        "NOTIFY_CHANNEL": env.get("NOTIFY_CHANNEL", "log"),
+        "NOTIFY_WEBHOOK_URL": env.get("NOTIFY_WEBHOOK_URL", ""),
+        "NOTIFY_MAX_ATTEMPTS": int(env.get("NOTIFY_MAX_ATTEMPTS", "6")),
+        "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
+        # Rate limits for the public door-plate pages (QR issue).
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "1")),
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+    if "SECRET_KEY" not in overrides:
+        cfg["SECRET_KEY"] = _secret_key(instance)
+    cfg.update(overrides)
+
+    cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(cfg["DATABASE_URL"])
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(cfg["SQLALCHEMY_DATABASE_URI"]))
+
+    if cfg["NOTIFY_CHANNEL"] not in NOTIFY_CHANNELS:
+        raise ConfigError(
+            f"NOTIFY_CHANNEL must be one of {', '.join(NOTIFY_CHANNELS)}, "
+            f"not {cfg['NOTIFY_CHANNEL']!r}"
+        )
+    if cfg["NOTIFY_CHANNEL"] != "log" and not cfg["NOTIFY_WEBHOOK_URL"]:
+        raise ConfigError(f"NOTIFY_CHANNEL={cfg['NOTIFY_CHANNEL']} needs NOTIFY_WEBHOOK_URL")
+    if cfg["TEAM_MAX_HOUSEHOLDS"] < 1:
+        raise ConfigError("TEAM_MAX_HOUSEHOLDS must be at least 1")
+    return cfg
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` spelling and use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Writers wait for each other (the team cap serialises on a write lock)
+        # instead of failing at once with "database is locked".
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}

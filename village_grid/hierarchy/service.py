@@ -1,0 +1,502 @@
+"""The unit tree and the household registry: every write to them goes through here.
+
+Functions take the session and the acting user explicitly and return the
+object they made or changed, or raise a domain error. They flush but do not
+commit: the caller (a route, the importer, the CLI) owns the transaction, so
+an import can be all-or-nothing.
+
+``actor=None`` means the system itself (command line, demo data); routes
+always pass the logged-in user.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from village_grid.auth.scope import require_household, require_unit
+from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
+from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, TreeState, Unit, User
+from village_grid.models.units import TEAM, UNIT_KINDS
+from village_grid.validation import clean_text, normalise_phone
+
+RELATIONS = ("head", "spouse", "child", "parent", "grandchild", "sibling", "tenant", "other")
+
+
+def team_max_households() -> int:
+    try:
+        return int(current_app.config["TEAM_MAX_HOUSEHOLDS"])
+    except RuntimeError:  # outside an app context (pure scripts)
+        return 10
+
+
+def new_qr_token() -> str:
+    """A door-plate token: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+# --- the tree ---------------------------------------------------------------
+
+
+def bump_tree_version(session: Session) -> None:
+    """Tell every worker its cached graph is stale (routing rebuilds on the next request)."""
+    updated = session.execute(
+        update(TreeState).where(TreeState.id == 1).values(version=TreeState.version + 1)
+    )
+    if updated.rowcount == 0:
+        session.add(TreeState(id=1, version=1))
+    session.flush()
+
+
+def tree_version(session: Session) -> int:
+    return session.scalar(select(TreeState.version).where(TreeState.id == 1)) or 0
+
+
+def _unit_code(session: Session, parent: Unit | None, kind: str, code: str | None) -> str:
+    code = (code or "").strip().upper()
+    siblings = select(Unit.code).where(
+        Unit.parent_id.is_(None) if parent is None else Unit.parent_id == parent.id
+    )
+    taken = set(session.scalars(siblings))
+    if code:
+        if len(code) > 20 or not code.replace("-", "").isalnum() or "-" in code:
+            raise InvalidInput(
+                _("Code “%(c)s”: letters and digits only, at most 20.", c=code),
+                fields={"code": "invalid"},
+            )
+        if code in taken:
+            raise DuplicateCode(
+                _("Code %(c)s is already used here.", c=code), fields={"code": "taken"}
+            )
+        if kind == "village" and session.scalar(
+            select(Unit.id).where(Unit.kind == "village", Unit.code == code)
+        ):
+            raise DuplicateCode(
+                _("Village code %(c)s is already used by another village.", c=code),
+                fields={"code": "taken"},
+            )
+        return code
+    n = len(taken) + 1
+    while f"{n:02d}" in taken:
+        n += 1
+    return f"{n:02d}"
+
+
+def create_unit(
+    session: Session,
+    actor: User | None,
+    *,
+    kind: str,
+    name: str,
+    parent_id: int | None,
+    code: str | None = None,
+) -> Unit:
+    """Add a unit under ``parent_id`` (or a new root, admins only).
+
+    Teams are leaves: they hold households, not units. Names are unique among
+    siblings. Raises InvalidInput, NotFound/OutOfScope, Conflict.
+    """
+    kind = (kind or "").strip()
+    if kind not in UNIT_KINDS:
+        raise InvalidInput(_("Unknown unit kind %(k)s.", k=kind or "—"), fields={"kind": "unknown"})
+    name = clean_text(name, field="name", max_len=100, required=True, label=_("Name"))
+    parent: Unit | None = None
+    if parent_id is None:
+        if actor is not None and not _is_admin(actor):
+            raise InvalidInput(
+                _("Choose the unit this one belongs to."), fields={"parent_id": "required"}
+            )
+    else:
+        if actor is None:
+            parent = session.get(Unit, parent_id)
+            if parent is None:
+                raise NotFound(_("No such unit."))
+        else:
+            parent = require_unit(session, actor, parent_id, "manage_units")
+        if parent.kind == TEAM:
+            raise InvalidInput(
+                _("A team holds households, not other units."), fields={"parent_id": "is_team"}
+            )
+    if session.scalar(
+        select(Unit.id).where(
+            Unit.parent_id.is_(None) if parent is None else Unit.parent_id == parent.id,
+            Unit.name == name,
+        )
+    ):
+        raise Conflict(
+            _("%(name)s already exists here.", name=name),
+            fields={"name": "taken"},
+            code="duplicate_name",
+        )
+    unit = Unit(
+        kind=kind,
+        name=name,
+        parent=parent,
+        code=_unit_code(session, parent, kind, code),
+        depth=0 if parent is None else parent.depth + 1,
+    )
+    session.add(unit)
+    session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    bump_tree_version(session)
+    return unit
+
+
+def _is_admin(user: User) -> bool:
+    return any(ra.role == "admin" for ra in user.roles)
+
+
+def team_household_count(session: Session, team_id: int) -> int:
+    return session.scalar(select(func.count(Household.id)).where(Household.team_id == team_id)) or 0
+
+
+def teams_with_room(session: Session, team: Unit, limit: int = 5) -> list[tuple[Unit, int]]:
+    """Sibling teams (same parent) that still have room, emptiest first, with their counts."""
+    cap = team_max_households()
+    counts = (
+        select(Household.team_id, func.count(Household.id).label("n"))
+        .group_by(Household.team_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Unit, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.team_id == Unit.id)
+        .where(Unit.parent_id == team.parent_id, Unit.kind == TEAM, Unit.id != team.id)
+        .where(func.coalesce(counts.c.n, 0) < cap)
+        .order_by(func.coalesce(counts.c.n, 0), Unit.code)
+        .limit(limit)
+    ).all()
+    return [(u, n) for u, n in rows]
+
+
+def lock_team_with_room(session: Session, team_id: int) -> Unit:
+    """Take the team's write lock and check it has room for one more household.
+
+    The UPDATE takes a row lock on PostgreSQL and the database write lock on
+    SQLite, so two requests racing for the last place are serialised: the
+    second one counts after the first commits and gets TeamFull. The one
+    function every path that adds a household to a team calls.
+    """
+    locked = session.execute(
+        update(Unit)
+        .where(Unit.id == team_id, Unit.kind == TEAM)
+        .values(lock_version=Unit.lock_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    team = session.get(Unit, team_id)
+    if locked.rowcount == 0 or team is None:
+        raise InvalidInput(
+            _("Households belong to a team; choose a team."), fields={"team_id": "not_a_team"}
+        )
+    cap = team_max_households()
+    if team_household_count(session, team_id) >= cap:
+        room = teams_with_room(session, team)
+        if room:
+            hint = _(
+                "Teams with room in the same grid: %(teams)s.",
+                teams=", ".join(f"{u.name} ({n}/{cap})" for u, n in room),
+            )
+        else:
+            hint = _("No team in the same grid has room; split a team first.")
+        raise TeamFull(
+            _("Team %(team)s already has %(cap)s households.", team=team.name, cap=cap)
+            + " "
+            + hint,
+            fields={"team_id": "team_full", "suggested_team_ids": [u.id for u, _n in room]},
+        )
+    return team
+
+
+def household_code(session: Session, team: Unit, seq: int) -> str:
+    """Printable code: codes from the village (or the tree's root) down to the team, then the number."""
+    ids = team.ancestor_ids
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
+    chain = [units[i] for i in ids if i in units]
+    start = 0
+    for i, u in enumerate(chain):
+        if u.kind in ("village", "community"):
+            start = i
+            break
+    return "-".join([u.code for u in chain[start:]] + [f"{seq:02d}"])
+
+
+def _next_seq(session: Session, team_id: int) -> int:
+    return (
+        session.scalar(select(func.max(Household.seq)).where(Household.team_id == team_id)) or 0
+    ) + 1
+
+
+# --- households ---------------------------------------------------------------
+
+_TEXT_FIELDS = {"door_no": 50, "address": 200, "head_name": 50}
+
+
+def clean_flags(flags: Iterable[str] | None) -> dict[str, bool]:
+    """Map a list of flag names to the household's boolean columns. Unknown names are an error."""
+    given = [f.strip() for f in (flags or []) if f and f.strip()]
+    unknown = [f for f in given if f not in HOUSEHOLD_FLAGS]
+    if unknown:
+        raise InvalidInput(
+            _("Unknown flag: %(f)s.", f=", ".join(unknown)), fields={"flags": "unknown"}
+        )
+    return {f: f in given for f in HOUSEHOLD_FLAGS}
+
+
+def _clean_coord(value, field: str, low: float, high: float) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            _("%(f)s must be a number.", f=field), fields={field: "not_a_number"}
+        ) from None
+    if not low <= v <= high:
+        raise InvalidInput(_("%(f)s is out of range.", f=field), fields={field: "out_of_range"})
+    return v
+
+
+def clean_household_fields(data: dict, *, partial: bool = False) -> dict:
+    """Validate household fields (door_no, address, head_name, phone, latitude,
+    longitude, flags). With ``partial`` only the keys present are checked."""
+    out: dict = {}
+    for field, max_len in _TEXT_FIELDS.items():
+        if field in data or not partial:
+            out[field] = clean_text(
+                data.get(field),
+                field=field,
+                max_len=max_len,
+                required=field == "head_name",
+                label=_("Head of household") if field == "head_name" else field,
+            )
+    if "phone" in data or not partial:
+        out["phone"] = normalise_phone(data.get("phone"))
+    if "latitude" in data or not partial:
+        out["latitude"] = _clean_coord(data.get("latitude"), "latitude", -90, 90)
+    if "longitude" in data or not partial:
+        out["longitude"] = _clean_coord(data.get("longitude"), "longitude", -180, 180)
+    if "flags" in data or not partial:
+        out.update(clean_flags(data.get("flags")))
+    return out
+
+
+def clean_member(data: dict) -> dict:
+    name = clean_text(
+        data.get("name"), field="name", max_len=50, required=True, label=_("Member name")
+    )
+    relation = (data.get("relation") or "").strip()
+    if relation and relation not in RELATIONS:
+        raise InvalidInput(_("Unknown relation %(r)s.", r=relation), fields={"relation": "unknown"})
+    sex = (data.get("sex") or "").strip().upper()
+    if sex not in ("", "M", "F"):
+        raise InvalidInput(_("Sex is M or F."), fields={"sex": "invalid"})
+    birth_year = data.get("birth_year")
+    if birth_year in (None, ""):
+        birth_year = None
+    else:
+        try:
+            birth_year = int(birth_year)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                _("Birth year must be a year."), fields={"birth_year": "invalid"}
+            ) from None
+        if not 1900 <= birth_year <= 2100:
+            raise InvalidInput(_("Birth year must be a year."), fields={"birth_year": "invalid"})
+    return {
+        "name": name,
+        "relation": relation,
+        "sex": sex,
+        "birth_year": birth_year,
+        "phone": normalise_phone(data.get("phone"), field="member_phone"),
+    }
+
+
+def create_household(
+    session: Session,
+    actor: User | None,
+    *,
+    team_id: int,
+    data: dict,
+    members: list[dict] | None = None,
+    code: str | None = None,
+) -> Household:
+    """Register a household in a team, holding the ten-household cap.
+
+    ``data`` holds the household fields (see :func:`clean_household_fields`).
+    ``code`` keeps a given printable code (import of an export); otherwise one
+    is made from the team's place in the tree. Raises TeamFull (409) when the
+    team has no room, InvalidInput for bad fields, OutOfScope/Forbidden.
+    """
+    if actor is not None:
+        require_unit(session, actor, team_id, "edit_household")
+    fields = clean_household_fields(data)
+    cleaned_members = [clean_member(m) for m in (members or [])]
+    team = lock_team_with_room(session, team_id)
+    seq = _next_seq(session, team.id)
+    if code:
+        code = clean_text(code, field="code", max_len=60)
+        if session.scalar(select(Household.id).where(Household.code == code)):
+            raise DuplicateCode(
+                _("Household code %(c)s is already used.", c=code), fields={"code": "taken"}
+            )
+    else:
+        code = household_code(session, team, seq)
+        if session.scalar(select(Household.id).where(Household.code == code)):
+            code = f"{code}-{secrets.token_hex(2).upper()}"
+    household = Household(team_id=team.id, seq=seq, code=code, qr_token=new_qr_token(), **fields)
+    household.members = [Member(**m) for m in cleaned_members]
+    session.add(household)
+    session.flush()
+    return household
+
+
+def update_household(
+    session: Session, actor: User | None, household_id: int, data: dict
+) -> Household:
+    """Change a household's fields (only those given). Moving teams is :func:`move_household`."""
+    if actor is None:
+        household = session.get(Household, household_id)
+        if household is None:
+            raise NotFound(_("No such household."))
+    else:
+        household = require_household(session, actor, household_id, "edit_household")
+    for key, value in clean_household_fields(data, partial=True).items():
+        setattr(household, key, value)
+    if "members" in data and data["members"] is not None:
+        household.members = [Member(**clean_member(m)) for m in data["members"]]
+    session.flush()
+    return household
+
+
+def move_household(
+    session: Session, actor: User | None, household_id: int, team_id: int
+) -> Household:
+    """Move a household to another team (holding the cap there). It gets the
+    next number and a new printable code in its new team."""
+    if actor is None:
+        household = session.get(Household, household_id)
+        if household is None:
+            raise NotFound(_("No such household."))
+    else:
+        household = require_household(session, actor, household_id, "edit_household")
+        require_unit(session, actor, team_id, "edit_household")
+    if household.team_id == team_id:
+        return household
+    team = lock_team_with_room(session, team_id)
+    seq = _next_seq(session, team.id)
+    household.team_id = team.id
+    household.seq = seq
+    household.code = household_code(session, team, seq)
+    session.flush()
+    bump_tree_version(session)
+    return household
+
+
+def add_member(session: Session, actor: User | None, household_id: int, data: dict) -> Member:
+    household = (
+        require_household(session, actor, household_id, "edit_household")
+        if actor is not None
+        else session.get(Household, household_id)
+    )
+    if household is None:
+        raise NotFound(_("No such household."))
+    member = Member(household_id=household.id, **clean_member(data))
+    session.add(member)
+    session.flush()
+    return member
+
+
+def remove_member(session: Session, actor: User | None, member_id: int) -> None:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound(_("No such member."))
+    if actor is not None:
+        require_household(session, actor, member.household_id, "edit_household")
+    session.delete(member)
+    session.flush()
+
+
+def split_team(
+    session: Session,
+    actor: User | None,
+    team_id: int,
+    *,
+    new_name: str,
+    household_ids: list[int] | None = None,
+) -> Unit:
+    """Split a team in two: a new sibling team takes ``household_ids`` (by
+    default the second half by number). Both keep within the cap by construction."""
+    if actor is None:
+        team = session.get(Unit, team_id)
+        if team is None:
+            raise NotFound(_("No such unit."))
+    else:
+        team = require_unit(session, actor, team_id, "manage_units")
+    if team.kind != TEAM:
+        raise InvalidInput(_("Only a team can be split."), fields={"team_id": "not_a_team"})
+    households = list(
+        session.scalars(
+            select(Household).where(Household.team_id == team.id).order_by(Household.seq)
+        )
+    )
+    if household_ids is None:
+        moving = households[len(households) - len(households) // 2 :]
+    else:
+        wanted = set(household_ids)
+        moving = [h for h in households if h.id in wanted]
+        if len(moving) != len(wanted):
+            raise InvalidInput(
+                _("Some chosen households are not in this team."),
+                fields={"household_ids": "not_in_team"},
+            )
+    if not moving or len(moving) == len(households):
+        raise InvalidInput(
+            _("Choose some, but not all, households for the new team."),
+            fields={"household_ids": "empty_or_all"},
+        )
+    new_team = create_unit(session, actor, kind=TEAM, name=new_name, parent_id=team.parent_id)
+    for h in moving:
+        move_household(session, None, h.id, new_team.id)
+    return new_team
+
+
+# --- counts and reading -------------------------------------------------------
+
+
+def household_counts(session: Session, units: Iterable[Unit]) -> dict[int, int]:
+    """Households under each given unit (its whole subtree): one GROUP BY over
+    teams, rolled up through the paths."""
+    units = list(units)
+    if not units:
+        return {}
+    per_team = dict(
+        session.execute(
+            select(Household.team_id, func.count(Household.id)).group_by(Household.team_id)
+        ).all()
+    )
+    if not per_team:
+        return {u.id: 0 for u in units}
+    team_paths = dict(
+        session.execute(select(Unit.id, Unit.path).where(Unit.id.in_(per_team))).all()
+    )
+    totals: dict[int, int] = defaultdict(int)
+    for team_id, n in per_team.items():
+        for part in team_paths.get(team_id, "").strip("/").split("/"):
+            if part:
+                totals[int(part)] += n
+    return {u.id: totals.get(u.id, 0) for u in units}
+
+
+def subtree_units(session: Session, root: Unit, max_depth: int | None = None) -> list[Unit]:
+    from village_grid.auth.scope import subtree_clause
+
+    q = select(Unit).where(subtree_clause(Unit.path, root.path)).order_by(Unit.depth, Unit.code)
+    if max_depth is not None:
+        q = q.where(Unit.depth <= root.depth + max_depth)
+    return list(session.scalars(q))

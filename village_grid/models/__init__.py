@@ -1,0 +1,34 @@
+"""SQLAlchemy 2.0 typed models. Import from here: ``from village_grid.models import Unit``."""
+
+from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
+from village_grid.models.mailbox import MailboxMessage
+from village_grid.models.notify import OutboxMessage
+from village_grid.models.tasks import (
+    Assignment,
+    Escalation,
+    NoticeRead,
+    StatusEvent,
+    Task,
+    TaskTeam,
+)
+from village_grid.models.units import TreeState, Unit
+from village_grid.models.users import ROLES, RoleAssignment, User
+
+__all__ = [
+    "HOUSEHOLD_FLAGS",
+    "ROLES",
+    "Assignment",
+    "Escalation",
+    "Household",
+    "MailboxMessage",
+    "Member",
+    "NoticeRead",
+    "OutboxMessage",
+    "RoleAssignment",
+    "StatusEvent",
+    "Task",
+    "TaskTeam",
+    "TreeState",
+    "Unit",
+    "User",
+]

@@ -1,0 +1,15 @@
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, String
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# Timestamps are stored as naive UTC on every engine.
+Timestamp = DateTime(timezone=False)
+
+# Materialised paths compare byte-wise on every engine, so a subtree is one
+# index range scan (see hierarchy.service.subtree_clause).
+PathString = String(255).with_variant(String(255, collation="C"), "postgresql")

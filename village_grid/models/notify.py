@@ -1,0 +1,30 @@
+"""The notification outbox: one row per message to deliver, delivered at least once, recorded once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from village_grid.extensions import db
+from village_grid.models.base import Timestamp, utcnow
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What caused it and for whom, e.g. "dispatch:42:user:7": one event, one message.
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recipient_label: Mapped[str] = mapped_column(String(100), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp, default=utcnow)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -1,0 +1,149 @@
+"""Tasks sent down the tree, one assignment per household reached, and the
+append-only events behind every status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from village_grid.extensions import db
+from village_grid.models.base import Timestamp, utcnow
+
+TASK_KINDS = ("sweep", "campaign", "survey", "notice")
+SWEEP_KINDS = ("flood", "typhoon", "fire", "heat", "other")
+STATUSES = ("pending", "safe", "needs_help", "not_home", "unreachable")
+HELP_KINDS = ("flooding", "medical", "evacuation", "supplies", "other")
+# How a status reached us.
+VIA = ("team_lead", "household_qr", "cadre", "sync", "api")
+
+
+class Task(db.Model):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    subkind: Mapped[str] = mapped_column(String(20), default="")
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # {"flags": [...], "unit_ids": [...]} — households must pass it to be reached.
+    filter: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Survey questions: [{"id": "q1", "type": "choice|number|text", "text": ..., "choices": [...]}]
+    questions: Mapped[list] = mapped_column(JSON, default=list)
+    deadline: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    households_total: Mapped[int] = mapped_column(Integer, default=0)
+    teams_total: Mapped[int] = mapped_column(Integer, default=0)
+
+    unit: Mapped[Unit] = relationship()  # noqa: F821
+    created_by: Mapped[User | None] = relationship()  # noqa: F821
+
+
+class TaskTeam(db.Model):
+    """The routing decision for one team of a task: who answers for its households, and why."""
+
+    __tablename__ = "task_teams"
+    __table_args__ = (UniqueConstraint("task_id", "team_id", name="uq_task_teams_task_team"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # team_lead, grid_member, cadre, township (the level routing fell back to)
+    assignee_role: Mapped[str] = mapped_column(String(20), default="")
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    households: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Assignment(db.Model):
+    """One household reached by one task, holding its latest status."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("task_id", "household_id", name="uq_assignments_task_household"),
+        Index("ix_assignments_task_status", "task_id", "status"),
+        Index("ix_assignments_task_team", "task_id", "team_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    help_kind: Mapped[str] = mapped_column(String(20), default="")
+    note: Mapped[str] = mapped_column(String(500), default="")
+    answers: Mapped[dict | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_via: Mapped[str] = mapped_column(String(20), default="")
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class StatusEvent(db.Model):
+    """Append-only: every confirmation or report as it was sent. Never updated."""
+
+    __tablename__ = "status_events"
+    __table_args__ = (Index("ix_status_events_task_created", "task_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    help_kind: Mapped[str] = mapped_column(String(20), default="")
+    note: Mapped[str] = mapped_column(String(500), default="")
+    answers: Mapped[dict | None] = mapped_column(JSON)
+    via: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Offline sync: the id the phone made for this operation; a replay is a no-op.
+    client_op_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    client_time: Mapped[datetime | None] = mapped_column(Timestamp)
+    client_addr: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Escalation(db.Model):
+    """A case climbing the tree: a call for help, or a household still pending past the deadline."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint(
+            "assignment_id", "reason", "level", name="uq_escalations_assignment_reason_level"
+        ),
+        Index("ix_escalations_status_next", "status", "next_escalation_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    reason: Mapped[str] = mapped_column(String(20))  # needs_help | overdue
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    # The unit whose people hold the case now (grid, village, township).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|acknowledged|resolved
+    opened_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution_note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class NoticeRead(db.Model):
+    """A team lead's read receipt for a notice."""
+
+    __tablename__ = "notice_reads"
+    __table_args__ = (UniqueConstraint("task_id", "user_id", name="uq_notice_reads_task_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    read_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

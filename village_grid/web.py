@@ -1,0 +1,166 @@
+"""Wiring used by the app factory: extensions, blueprints, error pages, template helpers."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sqlite3
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from village_grid.errors import DomainError
+from village_grid.extensions import babel, csrf, db, limiter, login_manager, migrate
+from village_grid.i18n import DOMAINS, catalogue_dirs, select_locale
+
+log = logging.getLogger(__name__)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cur = dbapi_connection.cursor()
+        # WAL: readers never wait for the writer; the embedded default for one village.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+
+def init_extensions(app: Flask) -> None:
+    from village_grid.i18n import PACKAGE_DIR
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in catalogue_dirs())
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in.")
+    login_manager.session_protection = "basic"
+    limiter.init_app(app)
+
+    from village_grid.auth import loaders  # noqa: F401  (user and token loaders)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Each domain with a ``routes.py`` exposes ``bp``; the API collects its own modules."""
+    for domain in DOMAINS:
+        try:
+            module = importlib.import_module(f"village_grid.{domain}.routes")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"village_grid.{domain}.routes" or exc.name == f"village_grid.{domain}":
+                continue
+            raise
+        app.register_blueprint(module.bp)
+
+
+def _json_error(status: int, code: str, message: str, fields: dict | None = None):
+    body: dict = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify({"error": body}), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    def is_api() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(DomainError)
+    def domain_error(err: DomainError):
+        db.session.rollback()
+        if is_api():
+            return jsonify(err.to_dict()), err.status
+        return render_template(
+            "errors/error.html", status=err.status, message=err.message
+        ), err.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError):
+        message = _(
+            "This form has expired or was not sent from this site. Please go back, reload and try again."
+        )
+        if is_api():
+            return _json_error(400, "csrf", message)
+        return render_template("errors/error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        status = err.code or 500
+        codes = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            429: "rate_limited",
+        }
+        messages = {
+            400: _("The request could not be understood."),
+            401: _("Please log in."),
+            403: _("You may not do this."),
+            404: _("Not found."),
+            405: _("This address does not accept that method."),
+            413: _("The upload is too large."),
+            429: _("Too many requests. Please wait a minute and try again."),
+        }
+        message = messages.get(status, err.description or "")
+        if is_api():
+            return _json_error(status, codes.get(status, "http_error"), message)
+        template = "errors/429.html" if status == 429 else "errors/error.html"
+        return render_template(template, status=status, message=message), status
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        message = _("Something went wrong on our side. Please try again.")
+        if is_api():
+            return _json_error(500, "server_error", message)
+        return render_template("errors/error.html", status=500, message=message), 500
+
+
+# The main menu: (endpoint, label, action needed somewhere). Entries for pages
+# a domain has not registered are skipped.
+NAV = [
+    ("hierarchy.tree", _l("Units"), "view"),
+    ("tasks.index", _l("Tasks"), "view"),
+    ("tasks.escalations", _l("Escalations"), "handle_escalations"),
+    ("field.home", _l("My team"), "report_status"),
+    ("qr.mailbox", _l("Mailbox"), "mailbox"),
+    ("station.home", _l("Station"), "station"),
+    ("auth.people", _l("People"), "assign_roles"),
+    ("hierarchy.import_export", _l("Import / export"), "import"),
+]
+
+
+def register_template_helpers(app: Flask) -> None:
+    from village_grid.auth import scope
+
+    def nav_items() -> list[tuple[str, str]]:
+        """Menu entries whose page exists and for which the user holds a right somewhere."""
+        items = []
+        for endpoint, label, action in NAV:
+            if endpoint in app.view_functions and scope.scope_paths(current_user, action) != []:
+                items.append((endpoint, str(label)))
+        return items
+
+    @app.context_processor
+    def helpers():
+        from flask_babel import get_locale
+
+        return {
+            "nav_items": nav_items,
+            "may": lambda action, unit: scope.may(current_user, action, unit),
+            "has_role": lambda *roles: scope.has_role(current_user, *roles),
+            "current_lang": str(get_locale() or "zh"),
+        }
