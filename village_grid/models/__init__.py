@@ -3,6 +3,7 @@
 from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
 from village_grid.models.mailbox import MailboxMessage
 from village_grid.models.notify import OutboxMessage
+from village_grid.models.qr import RetiredPlate
 from village_grid.models.tasks import (
     Assignment,
     Escalation,
@@ -24,6 +25,7 @@ __all__ = [
     "Member",
     "NoticeRead",
     "OutboxMessage",
+    "RetiredPlate",
     "RoleAssignment",
     "StatusEvent",
     "Task",

@@ -53,6 +53,9 @@ class Household(db.Model):
     # household can exist before its plate is issued; unique when present.
     qr_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     qr_rotated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # SHA-256 of qr_token, kept in step by models/qr.py: the door-plate lookup
+    # searches this index, so lookup timing depends on a hash, never on the token.
+    qr_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
