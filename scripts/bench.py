@@ -1,0 +1,450 @@
+"""scripts/bench: the speed targets of the tasks and door-plate issues.
+
+Every figure is printed beside a baseline measured in the same run on the same
+database, because these machines are shared and noisy: an absolute number means
+little, a ratio to bare SQL (or a bare Flask endpoint) measured a second earlier
+means a lot. Never used as a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd: list[str], env: dict) -> None:
+    subprocess.run(cmd, env=env, check=True, cwd=ROOT)
+
+
+def timed(fn, repeat: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def line(
+    label: str, value: str, baseline: str, ratio: float | None, target: str, ok: bool | None
+) -> None:
+    mark = "" if ok is None else ("PASS" if ok else "FAIL")
+    r = f"{ratio:5.2f}x" if ratio is not None else "     "
+    print(f"  {label:<44} {value:>12}   baseline {baseline:>12}  {r}   target {target:<28} {mark}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--households", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
+    ap.add_argument("--skip-load", action="store_true", help="skip the gunicorn load test")
+    ap.add_argument("--load-seconds", type=int, default=20)
+    ap.add_argument("--connections", type=int, default=32)
+    args = ap.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="vg-bench-"))
+    db_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    env = dict(
+        os.environ,
+        SECRET_KEY="bench-secret",
+        DATABASE_URL=db_url,
+        INSTANCE_PATH=str(workdir),
+        RATELIMIT_ENABLED="0",
+        NOTIFY_CHANNEL="log",
+    )
+    print(
+        f"village_grid bench — {date.today()} — {platform.node()} — {os.cpu_count()} cores — "
+        f"Python {platform.python_version()}"
+    )
+    print(f"database: {db_url.split('@')[-1]}   households: {args.households:,}")
+    if db_url.startswith("postgresql"):
+        _reset_pg(db_url)
+    t0 = time.perf_counter()
+    run([str(BIN / "village-grid"), "db", "upgrade"], env)
+    run(
+        [
+            str(BIN / "village-grid"),
+            "demo",
+            "--households",
+            str(args.households),
+            "--seed",
+            str(args.seed),
+        ],
+        env,
+    )
+    print(f"  demo tree built in {time.perf_counter() - t0:.1f} s")
+
+    os.environ.update(env)
+    results = in_process_figures(args)
+    results["memory_mb"] = worker_memory(env)
+    line(
+        "worker RSS with the tree loaded",
+        f"{results['memory_mb']:.0f} MB",
+        "-",
+        None,
+        "< 300 MB",
+        results["memory_mb"] < 300,
+    )
+    if not args.skip_load:
+        load_figures(args, env, workdir, results)
+    out = workdir / "bench.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"figures written to {out}")
+    shutil.rmtree(workdir, ignore_errors=True) if not args.database_url else None
+    return 0
+
+
+def _reset_pg(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from village_grid.config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def in_process_figures(args) -> dict:
+    from sqlalchemy import select, text
+
+    from village_grid import create_app
+    from village_grid.extensions import db
+    from village_grid.models import RoleAssignment, Task, Unit, User
+    from village_grid.tasks import service as tasks
+
+    app = create_app()
+    results: dict = {}
+    with app.app_context():
+        s = db.session
+        admin = s.scalars(
+            select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
+        ).first()
+        root = s.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
+        n = s.scalar(text("SELECT count(*) FROM households"))
+        # A worker has its tree loaded before the request comes: warm the graph once.
+        tasks.preview_dispatch(s, admin, unit_id=root.id)
+        s.rollback()
+
+        def dispatch():
+            tasks.dispatch_task(
+                s,
+                admin,
+                kind="sweep",
+                subkind="flood",
+                title="防汛排查 bench",
+                unit_id=root.id,
+                deadline_minutes=60,
+            )
+            s.commit()
+
+        def bare_insert():
+            task_id = s.execute(
+                text(
+                    "INSERT INTO tasks (kind, subkind, title, body, unit_id, filter, questions, created_at, "
+                    "households_total, teams_total) VALUES ('sweep','flood','bare','',:u,'{}','[]',"
+                    "CURRENT_TIMESTAMP,0,0) RETURNING id"
+                ),
+                {"u": root.id},
+            ).scalar_one()
+            s.execute(
+                text(
+                    "INSERT INTO assignments (task_id, household_id, team_id, status, help_kind, note, updated_via)"
+                    " SELECT :t, id, team_id, 'pending', '', '', '' FROM households"
+                ),
+                {"t": task_id},
+            )
+            s.commit()
+
+        bare_insert()  # warm caches the same way for both
+        d_med, d_all = timed(dispatch, 3)
+        b_med, b_all = timed(bare_insert, 3)
+        results.update(
+            dispatch_s=d_med, dispatch_all=d_all, dispatch_baseline_s=b_med, households=n
+        )
+        line(
+            f"dispatch sweep to {n:,} households",
+            f"{d_med * 1000:.0f} ms",
+            f"{b_med * 1000:.0f} ms",
+            d_med / b_med,
+            "< 2 s and <= 3x bare SQL",
+            d_med < 2 and d_med / b_med <= 3,
+        )
+
+        task_id = s.scalar(
+            select(Task.id).where(Task.title == "防汛排查 bench").order_by(Task.id.desc())
+        )
+        # Spread statuses like a sweep forty minutes in.
+        rng = random.Random(args.seed)
+        for status, share in (
+            ("safe", 0.55),
+            ("not_home", 0.05),
+            ("needs_help", 0.01),
+            ("unreachable", 0.02),
+        ):
+            s.execute(
+                text(
+                    "UPDATE assignments SET status=:st WHERE task_id=:t AND status='pending' AND "
+                    "(id % 1000) < :cut"
+                ),
+                {"st": status, "t": task_id, "cut": int(share * 1000) + rng.randint(0, 3)},
+            )
+        s.commit()
+
+        def prog():
+            tasks.progress(s, task_id)
+            s.rollback()
+
+        def bare_group_by():
+            s.execute(
+                text(
+                    "SELECT team_id, status, count(*) FROM assignments WHERE task_id=:t "
+                    "GROUP BY team_id, status"
+                ),
+                {"t": task_id},
+            ).all()
+            s.rollback()
+
+        prog(), bare_group_by()
+        p_med, _ = timed(prog, 15)
+        g_med, _ = timed(bare_group_by, 15)
+        results.update(progress_s=p_med, progress_baseline_s=g_med)
+        line(
+            "progress, all levels",
+            f"{p_med * 1000:.1f} ms",
+            f"{g_med * 1000:.1f} ms",
+            p_med / g_med,
+            "< 150 ms and <= 2x GROUP BY",
+            p_med < 0.150 and p_med / g_med <= 2,
+        )
+    return results
+
+
+def worker_memory(env: dict) -> float:
+    """RSS of a fresh process that has loaded the app, the tree graph and served a progress call."""
+    code = (
+        "import re\n"
+        "from sqlalchemy import select\n"
+        "from village_grid import create_app\n"
+        "from village_grid.extensions import db\n"
+        "from village_grid.models import Task, Unit, User, RoleAssignment\n"
+        "from village_grid.tasks import service as tasks\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    s = db.session\n"
+        "    admin = s.scalars(select(User).join(RoleAssignment).where(RoleAssignment.role == 'admin')).first()\n"
+        "    root = s.scalars(select(Unit).where(Unit.parent_id.is_(None))).first()\n"
+        "    tasks.preview_dispatch(s, admin, unit_id=root.id)\n"
+        "    t = s.scalar(select(Task.id).order_by(Task.id.desc()))\n"
+        "    tasks.progress(s, t)\n"
+        "print(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def _wrk(url_base: str, lua: Path, args) -> dict:
+    wrk = shutil.which("wrk")
+    out = subprocess.run(
+        [
+            wrk,
+            "-t2",
+            f"-c{args.connections}",
+            f"-d{args.load_seconds}s",
+            "--latency",
+            "-s",
+            str(lua),
+            url_base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    errors = re.search(r"Socket errors: (.*)", out)
+
+    def ms(label: str) -> float:
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {
+        "rps": rps,
+        "total": total,
+        "non2xx": non2xx,
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "socket_errors": errors.group(1) if errors else "",
+        "raw": out,
+    }
+
+
+def _gunicorn(app_spec: str, port: int, env: dict, chdir: Path) -> subprocess.Popen:
+    # The same settings scripts/run uses.
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--chdir",
+            str(chdir),
+            app_spec,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"gunicorn {app_spec} did not start")
+
+
+def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
+    if not shutil.which("wrk"):
+        print("  load test skipped: wrk is not installed (apt-get install wrk)")
+        return
+    from sqlalchemy import select, text
+
+    from village_grid import create_app
+    from village_grid.extensions import db
+    from village_grid.models import Household, RoleAssignment, Unit, User
+    from village_grid.tasks import service as tasks
+
+    app = create_app()
+    with app.app_context():
+        s = db.session
+        admin = s.scalars(
+            select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
+        ).first()
+        village = s.scalars(select(Unit).where(Unit.kind == "village").order_by(Unit.id)).first()
+        task = tasks.dispatch_task(
+            s,
+            admin,
+            kind="sweep",
+            subkind="typhoon",
+            title="台风排查 load",
+            unit_id=village.id,
+            deadline_minutes=60,
+        )
+        s.commit()
+        task_id = task.id
+        from village_grid.auth.scope import subtree_clause
+
+        tokens = list(
+            s.scalars(
+                select(Household.qr_token)
+                .join(Unit, Unit.id == Household.team_id)
+                .where(subtree_clause(Unit.path, village.path))
+                .limit(2000)
+            )
+        )
+        before = s.scalar(text("SELECT count(*) FROM status_events WHERE via='household_qr'"))
+
+    body = json.dumps({"task_id": task_id, "status": "safe", "kind": "", "note": ""})
+    lua = workdir / "report.lua"
+    lua.write_text(
+        "local tokens = {" + ",".join(json.dumps(t) for t in tokens) + "}\n"
+        f"local body = {json.dumps(body)}\n"
+        "local headers = {['Content-Type'] = 'application/json'}\n"
+        "request = function()\n"
+        "  local t = tokens[math.random(#tokens)]\n"
+        "  return wrk.format('POST', '/api/v1/public/' .. t .. '/reports', headers, body)\n"
+        "end\n"
+    )
+    bare_lua = workdir / "bare.lua"
+    bare_lua.write_text(
+        f"local body = {json.dumps(body)}\n"
+        "local headers = {['Content-Type'] = 'application/json'}\n"
+        "request = function() return wrk.format('POST', '/report', headers, body) end\n"
+    )
+    p_bare, p_app = free_port(), free_port()
+    bare = _gunicorn("bench_bare:app", p_bare, env, ROOT / "scripts")
+    try:
+        base = _wrk(f"http://127.0.0.1:{p_bare}", bare_lua, args)
+    finally:
+        bare.terminate(), bare.wait()
+    server = _gunicorn("village_grid:create_app()", p_app, env, ROOT)
+    try:
+        rep = _wrk(f"http://127.0.0.1:{p_app}", lua, args)
+    finally:
+        server.terminate(), server.wait()
+    with app.app_context():
+        after = db.session.scalar(
+            text("SELECT count(*) FROM status_events WHERE via='household_qr'")
+        )
+    ok_answers = rep["total"] - rep["non2xx"]
+    stored = after - before
+    ratio = rep["rps"] / base["rps"]
+    results.update(
+        report=dict(rep, raw=None),
+        bare=dict(base, raw=None),
+        stored=stored,
+        answered_2xx=ok_answers,
+    )
+    line(
+        f"door-plate report, {args.connections} clients {args.load_seconds} s",
+        f"{rep['rps']:.0f} req/s",
+        f"{base['rps']:.0f} req/s",
+        ratio,
+        ">= 0.5x bare Flask",
+        ratio >= 0.5,
+    )
+    line(
+        "door-plate report p99 latency",
+        f"{rep['p99_ms']:.1f} ms",
+        f"{base['p99_ms']:.1f} ms",
+        None,
+        "< 100 ms",
+        rep["p99_ms"] < 100,
+    )
+    line(
+        "2xx answers stored in the database",
+        f"{stored}",
+        f"{ok_answers}",
+        None,
+        "all (zero lost)",
+        stored >= ok_answers and rep["non2xx"] == 0,
+    )
+    if rep["non2xx"] or rep["socket_errors"]:
+        print(f"  non-2xx: {rep['non2xx']}  socket errors: {rep['socket_errors']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
