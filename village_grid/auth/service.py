@@ -138,7 +138,33 @@ def assign_role(
     ra = RoleAssignment(user=user, role=role, unit=unit)
     session.add(ra)
     session.flush()
+    _tree_changed(session)
     return ra
+
+
+def _tree_changed(session: Session) -> None:
+    """Who answers for a unit changed: task routing must rebuild its cached graph."""
+    from village_grid.hierarchy.service import bump_tree_version
+
+    bump_tree_version(session)
+
+
+def set_available(session: Session, actor: User | None, user_id: int, available: bool) -> User:
+    """Mark a person away (in hospital, out of the village) or back. Routing skips
+    people who are away. ``actor`` must hold ``assign_roles`` over one of the
+    user's units (None: the command line)."""
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None:
+        raise NotFound(_("No such user."))
+    if actor is not None and actor.id != user.id:
+        units = [ra.unit for ra in user.roles if ra.unit is not None]
+        if not any(may(actor, "assign_roles", u) for u in units):
+            raise NotFound(_("No such user."))
+    if user.available != bool(available):
+        user.available = bool(available)
+        session.flush()
+        _tree_changed(session)
+    return user
 
 
 class _Root:
@@ -162,6 +188,7 @@ def remove_role(session: Session, actor: User, role_id: int) -> None:
         require_unit(session, actor, ra.unit_id, "assign_roles")
     session.delete(ra)
     session.flush()
+    _tree_changed(session)
 
 
 # --- API bearer tokens -------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Notifications: the outbox and its delivery channels (log, webhook, WeCom robot)."""

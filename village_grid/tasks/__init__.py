@@ -1,0 +1,1 @@
+"""Tasks: sweeps, campaigns, surveys and notices routed down the unit tree."""
