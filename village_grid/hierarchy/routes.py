@@ -1,19 +1,113 @@
-"""Pages for the unit tree and the household registry."""
+"""Pages for the unit tree and the household registry.
+
+Thin: parse the form, check scope through ``auth.scope``, call a
+``hierarchy.service`` function, commit, redirect. A domain error from the
+service (bad phone, full team, ...) is shown as a flash message above the
+re-shown form, with the offending field marked; out-of-scope ids are 404.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import func, select
 
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
+from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.hierarchy import service
+from village_grid.hierarchy.forms import (
+    INLINE_MEMBER_ROWS,
+    ConfirmForm,
+    HouseholdForm,
+    MemberForm,
+    MoveForm,
+    SplitForm,
+    UnitForm,
+)
+from village_grid.hierarchy.labels import FLAG_LABELS, KIND_LABELS, RELATION_LABELS, SEX_LABELS
+from village_grid.models import Household, Member, RoleAssignment, Unit, User
+from village_grid.models.units import TEAM, UNIT_KINDS
 
 bp = Blueprint("hierarchy", __name__)
 
 # Above this many units the tree page stops at the grids and links onward.
 TREE_FULL_LIMIT = 600
+
+# Kinds offered when adding a unit under a unit of a given kind (any known
+# kind may still be chosen where a place needs it, e.g. buildings in Fuqing).
+CHILD_KINDS = {
+    "township": ["village", "community", "street"],
+    "street": ["community", "village", "grid"],
+    "village": ["grid", "building"],
+    "community": ["grid", "building"],
+    "grid": ["team", "building"],
+    "building": ["team"],
+}
+
+
+@bp.app_context_processor
+def _labels():
+    return {
+        "kind_labels": KIND_LABELS,
+        "flag_labels": FLAG_LABELS,
+        "relation_labels": RELATION_LABELS,
+        "sex_labels": SEX_LABELS,
+        "team_cap": service.team_max_households,
+    }
+
+
+def _form_error(form, err: DomainError) -> int:
+    """Show a domain error above the form and mark the fields it names."""
+    db.session.rollback()
+    flash(err.message, "error")
+    for key in err.fields:
+        name = {"member_phone": "phone"}.get(key, key)
+        if name in form._fields:
+            form[name].errors = [*form[name].errors, ""]
+    return err.status
+
+
+def _invalid_form() -> int:
+    flash(_("Please correct the marked fields."), "error")
+    return 422
+
+
+def _breadcrumb(unit: Unit) -> list[tuple[Unit, bool]]:
+    """Ancestors from the root down (this unit excluded), each with whether the user may open it."""
+    ids = unit.ancestor_ids[:-1]
+    if not ids:
+        return []
+    by_id = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(ids)))}
+    return [(by_id[i], scope.may(current_user, "view", by_id[i])) for i in ids if i in by_id]
+
+
+def _people_on(unit: Unit) -> list[tuple[User, str]]:
+    """Who holds a role on exactly this unit (the team lead of a team, a grid's grid member...)."""
+    rows = db.session.execute(
+        select(User, RoleAssignment.role)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.unit_id == unit.id, User.active.is_(True))
+        .order_by(RoleAssignment.role, User.name)
+    ).all()
+    return [(u, r) for u, r in rows]
+
+
+def _team_counts(team_ids: list[int]) -> dict[int, int]:
+    if not team_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Household.team_id, func.count(Household.id))
+            .where(Household.team_id.in_(team_ids))
+            .group_by(Household.team_id)
+        ).all()
+    )
+
+
+# --- the tree and units -----------------------------------------------------------
 
 
 @bp.route("/")
@@ -29,7 +123,7 @@ def home():
 @bp.route("/units")
 @login_required
 def tree():
-    """The tree under the user's scope with household counts per unit."""
+    """The tree under the user's scope with household counts per unit and team fill."""
     roots = scope.scope_roots(db.session, current_user)
     units = []
     for root in roots:
@@ -51,5 +145,341 @@ def tree():
 @bp.route("/units/<int:unit_id>")
 @login_required
 def unit(unit_id: int):
+    """A unit: breadcrumb, children with counts; for a team its households and lead(s)."""
     unit = scope.require_unit(db.session, current_user, unit_id)
-    return render_template("hierarchy/unit.html", unit=unit)
+    children = list(unit.children)
+    counts = service.household_counts(db.session, [unit, *children], within=unit)
+    households = []
+    if unit.is_team:
+        households = list(
+            db.session.scalars(
+                select(Household).where(Household.team_id == unit.id).order_by(Household.seq)
+            )
+        )
+    return render_template(
+        "hierarchy/unit.html",
+        unit=unit,
+        breadcrumb=_breadcrumb(unit),
+        children=children,
+        counts=counts,
+        households=households,
+        people=_people_on(unit),
+        cap=service.team_max_households(),
+        can_edit=scope.may(current_user, "edit_household", unit),
+        can_manage=scope.may(current_user, "manage_units", unit),
+    )
+
+
+@bp.route("/units/<int:unit_id>/units/new", methods=["GET", "POST"])
+@login_required
+def add_unit(unit_id: int):
+    """Add a grid, team or other unit under this one (never under a team)."""
+    parent = scope.require_unit(db.session, current_user, unit_id, "manage_units")
+    if parent.is_team:
+        flash(_("A team holds households, not other units."), "error")
+        return redirect(url_for("hierarchy.unit", unit_id=parent.id))
+    form = UnitForm()
+    form.set_kinds(CHILD_KINDS.get(parent.kind) or [k for k in UNIT_KINDS if k != "township"])
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                new = service.create_unit(
+                    db.session,
+                    current_user,
+                    kind=form.kind.data,
+                    name=form.name.data,
+                    parent_id=parent.id,
+                    code=form.code.data,
+                )
+                db.session.commit()
+                flash(_("%(name)s added.", name=new.name), "success")
+                return redirect(url_for("hierarchy.unit", unit_id=new.id))
+            except DomainError as err:
+                status = _form_error(form, err)
+        else:
+            status = _invalid_form()
+    return (
+        render_template(
+            "hierarchy/unit_form.html", form=form, parent=parent, breadcrumb=_breadcrumb(parent)
+        ),
+        status,
+    )
+
+
+@bp.route("/units/<int:unit_id>/split", methods=["GET", "POST"])
+@login_required
+def split(unit_id: int):
+    """Split a team in two: a new sibling team takes the chosen households."""
+    team = scope.require_unit(db.session, current_user, unit_id, "manage_units")
+    if not team.is_team:
+        abort(404)
+    households = list(
+        db.session.scalars(
+            select(Household).where(Household.team_id == team.id).order_by(Household.seq)
+        )
+    )
+    form = SplitForm()
+    form.household_ids.choices = [(h.id, h.code) for h in households]
+    status = 200
+    if request.method == "GET":
+        # The second half by number goes, as the service would choose.
+        form.household_ids.data = [
+            h.id for h in households[len(households) - len(households) // 2 :]
+        ]
+    elif form.validate_on_submit():
+        try:
+            new_team = service.split_team(
+                db.session,
+                current_user,
+                team.id,
+                new_name=form.new_name.data,
+                household_ids=form.household_ids.data or [],
+            )
+            moved = len(form.household_ids.data)
+            db.session.commit()
+            flash(
+                _(
+                    "%(team)s was split: %(n)s households moved to %(new)s.",
+                    team=team.name,
+                    n=moved,
+                    new=new_team.name,
+                ),
+                "success",
+            )
+            return redirect(url_for("hierarchy.unit", unit_id=team.parent_id))
+        except DomainError as err:
+            status = _form_error(form, err)
+            if "name" in err.fields:
+                form.new_name.errors = [""]
+    else:
+        status = _invalid_form()
+    return (
+        render_template(
+            "hierarchy/split.html",
+            form=form,
+            team=team,
+            households={h.id: h for h in households},
+            breadcrumb=_breadcrumb(team),
+        ),
+        status,
+    )
+
+
+# --- households -------------------------------------------------------------------
+
+
+@bp.route("/units/<int:unit_id>/households/new", methods=["GET", "POST"])
+@login_required
+def new_household(unit_id: int):
+    """Register a household in a team (the ten-household cap holds)."""
+    team = scope.require_unit(db.session, current_user, unit_id, "edit_household")
+    if not team.is_team:
+        abort(404)
+    form = HouseholdForm()
+    while len(form.members) < INLINE_MEMBER_ROWS:
+        form.members.append_entry()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                household = service.create_household(
+                    db.session,
+                    current_user,
+                    team_id=team.id,
+                    data=form.to_data(),
+                    members=form.member_rows(),
+                )
+                db.session.commit()
+                flash(
+                    _(
+                        "Household %(code)s (%(head)s) added.",
+                        code=household.code,
+                        head=household.head_name,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("hierarchy.unit", unit_id=team.id))
+            except DomainError as err:
+                status = _form_error(form, err)
+        else:
+            status = _invalid_form()
+    cap = service.team_max_households()
+    count = service.team_household_count(db.session, team.id)
+    room = service.teams_with_room(db.session, team) if count >= cap else []
+    return (
+        render_template(
+            "hierarchy/household_form.html",
+            form=form,
+            team=team,
+            household=None,
+            breadcrumb=_breadcrumb(team),
+            full=count >= cap,
+            count=count,
+            room=room,
+        ),
+        status,
+    )
+
+
+@bp.route("/households/<int:household_id>")
+@login_required
+def household(household_id: int):
+    household = scope.require_household(db.session, current_user, household_id)
+    return _household_page(household, MemberForm(formdata=None))
+
+
+def _household_page(household: Household, member_form: MemberForm, status: int = 200):
+    team = household.team
+    return (
+        render_template(
+            "hierarchy/household.html",
+            household=household,
+            team=team,
+            breadcrumb=[*_breadcrumb(team), (team, True)],
+            member_form=member_form,
+            confirm=ConfirmForm(),
+            can_edit=scope.may(current_user, "edit_household", team),
+        ),
+        status,
+    )
+
+
+@bp.route("/households/<int:household_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_household(household_id: int):
+    household = scope.require_household(db.session, current_user, household_id, "edit_household")
+    form = HouseholdForm()
+    status = 200
+    if request.method == "GET":
+        form.fill_from(household)
+    elif form.validate_on_submit():
+        try:
+            service.update_household(db.session, current_user, household.id, form.to_data())
+            db.session.commit()
+            flash(_("Household %(code)s saved.", code=household.code), "success")
+            return redirect(url_for("hierarchy.household", household_id=household.id))
+        except DomainError as err:
+            status = _form_error(form, err)
+    else:
+        status = _invalid_form()
+    return (
+        render_template(
+            "hierarchy/household_form.html",
+            form=form,
+            team=household.team,
+            household=household,
+            breadcrumb=[*_breadcrumb(household.team), (household.team, True)],
+            full=False,
+            room=[],
+        ),
+        status,
+    )
+
+
+@bp.route("/households/<int:household_id>/members", methods=["POST"])
+@login_required
+def add_member(household_id: int):
+    household = scope.require_household(db.session, current_user, household_id, "edit_household")
+    form = MemberForm()
+    if not form.validate_on_submit():
+        return _household_page(household, form, _invalid_form())
+    try:
+        member = service.add_member(db.session, current_user, household.id, form.to_dict())
+        db.session.commit()
+    except DomainError as err:
+        status = _form_error(form, err)
+        return _household_page(household, form, status)
+    flash(_("%(name)s added.", name=member.name), "success")
+    return redirect(url_for("hierarchy.household", household_id=household.id) + "#members")
+
+
+@bp.route("/households/<int:household_id>/members/<int:member_id>/remove", methods=["POST"])
+@login_required
+def remove_member(household_id: int, member_id: int):
+    household = scope.require_household(db.session, current_user, household_id, "edit_household")
+    member = db.session.get(Member, member_id)
+    if member is None or member.household_id != household.id:
+        abort(404)
+    name = member.name  # (CSRFProtect checked the form's token before we got here)
+    service.remove_member(db.session, current_user, member.id)
+    db.session.commit()
+    flash(_("%(name)s removed.", name=name), "success")
+    return redirect(url_for("hierarchy.household", household_id=household.id) + "#members")
+
+
+def _move_choices(household: Household) -> tuple[dict, dict[int, int]]:
+    """Teams the user may move the household into, grouped by grid, within its village."""
+    chain = _breadcrumb(household.team)
+    village = next((u for u, _v in chain if u.kind in ("village", "community")), None)
+    root = village or (chain[0][0] if chain else household.team)
+    teams = list(
+        db.session.scalars(
+            select(Unit)
+            .where(Unit.kind == TEAM, Unit.id != household.team_id)
+            .where(scope.subtree_clause(Unit.path, root.path))
+            .where(scope.scope_clause(current_user, "edit_household"))
+            .order_by(Unit.path)
+            .limit(2000)
+        )
+    )
+    counts = _team_counts([t.id for t in teams])
+    parents = {
+        u.id: u
+        for u in db.session.scalars(
+            select(Unit).where(Unit.id.in_({t.parent_id for t in teams if t.parent_id}))
+        )
+    }
+    cap = service.team_max_households()
+    groups: dict[str, list] = {}
+    for t in sorted(
+        teams, key=lambda t: (parents[t.parent_id].code if t.parent_id in parents else "", t.code)
+    ):
+        parent = parents.get(t.parent_id)
+        n = counts.get(t.id, 0)
+        label = f"{t.name} ({n}/{cap})" + (" · " + _("full") if n >= cap else "")
+        groups.setdefault(parent.name if parent else "—", []).append((t.id, label))
+    return groups, counts
+
+
+@bp.route("/households/<int:household_id>/move", methods=["GET", "POST"])
+@login_required
+def move_household(household_id: int):
+    """Move a household to another team; a full team refuses and names teams with room."""
+    household = scope.require_household(db.session, current_user, household_id, "edit_household")
+    form = MoveForm()
+    groups, _counts = _move_choices(household)
+    form.team_id.choices = {"": [(0, _("Choose a team"))], **groups}
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit() and form.team_id.data:
+            old_team = household.team.name
+            try:
+                service.move_household(db.session, current_user, household.id, form.team_id.data)
+                db.session.commit()
+                flash(
+                    _(
+                        "Household moved from %(old)s to %(new)s; its new code is %(code)s.",
+                        old=old_team,
+                        new=household.team.name,
+                        code=household.code,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("hierarchy.household", household_id=household.id))
+            except DomainError as err:
+                status = _form_error(form, err)
+        else:
+            flash(_("Choose a team."), "error")
+            form.team_id.errors = [""]
+            status = 422
+    return (
+        render_template(
+            "hierarchy/move.html",
+            form=form,
+            household=household,
+            team=household.team,
+            breadcrumb=[*_breadcrumb(household.team), (household.team, True)],
+        ),
+        status,
+    )

@@ -248,18 +248,36 @@ def clean_flags(flags: Iterable[str] | None) -> dict[str, bool]:
     return {f: f in given for f in HOUSEHOLD_FLAGS}
 
 
-def _clean_coord(value, field: str, low: float, high: float) -> float | None:
+def _clean_coord(value, field: str, low: float, high: float, label: str = "") -> float | None:
     if value in (None, ""):
         return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise InvalidInput(
-            _("%(f)s must be a number.", f=field), fields={field: "not_a_number"}
+            _("%(f)s must be a number.", f=label or field), fields={field: "not_a_number"}
         ) from None
-    if not low <= v <= high:
-        raise InvalidInput(_("%(f)s is out of range.", f=field), fields={field: "out_of_range"})
+    if not low <= v <= high:  # also refuses nan
+        raise InvalidInput(
+            _("%(f)s is out of range.", f=label or field), fields={field: "out_of_range"}
+        )
     return v
+
+
+def _field_label(field: str) -> str:
+    """The name a message uses for a household field, in the user's language."""
+    labels = {
+        "door_no": _("Door number"),
+        "address": _("Address"),
+        "head_name": _("Head of household"),
+        "latitude": _("Latitude"),
+        "longitude": _("Longitude"),
+    }
+    return labels.get(field, field)
 
 
 def clean_household_fields(data: dict, *, partial: bool = False) -> dict:
@@ -273,14 +291,18 @@ def clean_household_fields(data: dict, *, partial: bool = False) -> dict:
                 field=field,
                 max_len=max_len,
                 required=field == "head_name",
-                label=_("Head of household") if field == "head_name" else field,
+                label=_field_label(field),
             )
     if "phone" in data or not partial:
         out["phone"] = normalise_phone(data.get("phone"))
     if "latitude" in data or not partial:
-        out["latitude"] = _clean_coord(data.get("latitude"), "latitude", -90, 90)
+        out["latitude"] = _clean_coord(
+            data.get("latitude"), "latitude", -90, 90, _field_label("latitude")
+        )
     if "longitude" in data or not partial:
-        out["longitude"] = _clean_coord(data.get("longitude"), "longitude", -180, 180)
+        out["longitude"] = _clean_coord(
+            data.get("longitude"), "longitude", -180, 180, _field_label("longitude")
+        )
     if "flags" in data or not partial:
         out.update(clean_flags(data.get("flags")))
     return out
@@ -469,17 +491,22 @@ def split_team(
 # --- counts and reading -------------------------------------------------------
 
 
-def household_counts(session: Session, units: Iterable[Unit]) -> dict[int, int]:
+def household_counts(
+    session: Session, units: Iterable[Unit], within: Unit | None = None
+) -> dict[int, int]:
     """Households under each given unit (its whole subtree): one GROUP BY over
-    teams, rolled up through the paths."""
+    teams, rolled up through the paths. ``within`` (a unit whose subtree holds
+    all of ``units``) limits the count to that subtree, so a unit's page does
+    not count the whole county."""
+    from village_grid.auth.scope import subtree_clause
+
     units = list(units)
     if not units:
         return {}
-    per_team = dict(
-        session.execute(
-            select(Household.team_id, func.count(Household.id)).group_by(Household.team_id)
-        ).all()
-    )
+    q = select(Household.team_id, func.count(Household.id)).group_by(Household.team_id)
+    if within is not None:
+        q = q.join(Unit, Unit.id == Household.team_id).where(subtree_clause(Unit.path, within.path))
+    per_team = dict(session.execute(q).all())
     if not per_team:
         return {u.id: 0 for u in units}
     team_paths = dict(

@@ -1,0 +1,43 @@
+"""Display names for unit kinds, household flags and member relations (translated)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+KIND_LABELS = {
+    "township": _l("Township"),
+    "village": _l("Village"),
+    "grid": _l("Grid"),
+    "team": _l("Team"),
+    "building": _l("Building"),
+    "community": _l("Community"),
+    "street": _l("Street"),
+}
+
+FLAG_LABELS = {
+    "elderly_alone": _l("Elderly living alone"),
+    "disabled": _l("Disabled or bedridden"),
+    "young_children": _l("Young children"),
+    "pregnant": _l("Pregnant"),
+    "flood_prone": _l("Flood-prone / low-lying"),
+    "rental": _l("Rental"),
+    "party_member": _l("Party member"),
+    "veteran": _l("Veteran"),
+}
+
+RELATION_LABELS = {
+    "head": _l("Head"),
+    "spouse": _l("Spouse"),
+    "child": _l("Child"),
+    "parent": _l("Parent"),
+    "grandchild": _l("Grandchild"),
+    "sibling": _l("Sibling"),
+    "tenant": _l("Tenant"),
+    "other": _l("Other"),
+}
+
+SEX_LABELS = {"M": _l("Male"), "F": _l("Female")}
+
+
+def kind_label(kind: str) -> str:
+    return str(KIND_LABELS.get(kind, kind))
