@@ -72,7 +72,9 @@ def build(app: Flask) -> dict:
             if note.get("body") and method in ("POST", "PATCH", "PUT"):
                 op["requestBody"] = {
                     "required": True,
-                    "content": {"application/json": {"schema": note["body"]}},
+                    "content": {
+                        note.get("content_type") or "application/json": {"schema": note["body"]}
+                    },
                 }
             paths.setdefault(path, {})[method.lower()] = op
     return {

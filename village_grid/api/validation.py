@@ -6,13 +6,25 @@ this turns a bad body into ``InvalidInput`` with one entry per bad field.
 
 from __future__ import annotations
 
+import itertools
+import json
+
 from flask import request
 from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
 
-from village_grid.errors import InvalidInput
+from village_grid.errors import DomainError, InvalidInput
+
+
+class BadJson(DomainError):
+    """The body is not JSON at all (wrong content type, broken or absurdly nested JSON)."""
+
+    status = 400
+    code = "bad_json"
+
 
 _validators: dict[int, Draft202012Validator] = {}
+MAX_ERRORS = 50
 
 
 def _validator(schema: dict) -> Draft202012Validator:
@@ -25,7 +37,11 @@ def _validator(schema: dict) -> Draft202012Validator:
 
 def validate(schema: dict, data) -> dict:
     """Check ``data`` against ``schema``; raise InvalidInput naming every bad field."""
-    errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    # At most MAX_ERRORS: a body with thousands of bad items gets a bounded answer.
+    errors = sorted(
+        itertools.islice(_validator(schema).iter_errors(data), MAX_ERRORS),
+        key=lambda e: [str(p) for p in e.path],
+    )
     if errors:
         fields: dict[str, str] = {}
         for err in errors:
@@ -38,8 +54,9 @@ def validate(schema: dict, data) -> dict:
                     fields.setdefault(m, "required")
                 continue
             if not name and err.validator == "additionalProperties":
-                for extra in sorted(set(data) - set(err.schema.get("properties", {}))):
-                    fields.setdefault(extra, "not_allowed")
+                extras = sorted(set(data) - set(err.schema.get("properties", {})))
+                for extra in extras[:MAX_ERRORS]:
+                    fields.setdefault(extra[:100], "not_allowed")
                 continue
             fields.setdefault(name or "body", err.message[:200])
         raise InvalidInput(_("The request body is not valid."), fields=fields)
@@ -47,13 +64,24 @@ def validate(schema: dict, data) -> dict:
 
 
 def json_body(schema: dict) -> dict:
-    """The request's JSON object, validated against ``schema``."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise InvalidInput(
+    """The request's JSON object, validated against ``schema``.
+
+    Not JSON (wrong content type, broken or too deeply nested text, not UTF-8)
+    is a 400 ``bad_json``; JSON that breaks the schema is a 422 naming the fields.
+    """
+    if not request.is_json:
+        raise BadJson(
             _("Send a JSON object with Content-Type: application/json."),
             fields={"body": "not_json"},
         )
+    try:
+        data = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        # ValueError covers broken JSON and bytes that are not UTF-8.
+        raise BadJson(
+            _("Send a JSON object with Content-Type: application/json."),
+            fields={"body": "not_json"},
+        ) from None
     return validate(schema, data)
 
 
@@ -63,13 +91,19 @@ def document(
     body: dict | None = None,
     responses: dict | None = None,
     tags: list[str] | None = None,
+    content_type: str = "application/json",
 ):
-    """Record what an endpoint does for the OpenAPI document (``/api/v1/openapi.json``)."""
+    """Record what an endpoint does for the OpenAPI document (``/api/v1/openapi.json``).
+
+    ``body`` is the request body's JSON Schema; ``content_type`` its media type
+    (``multipart/form-data`` for uploads, where ``body`` describes the form).
+    """
 
     def deco(view):
         view.openapi = {
             "summary": summary,
             "body": body,
+            "content_type": content_type,
             "responses": responses or {},
             "tags": tags or [],
         }

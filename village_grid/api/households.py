@@ -1,0 +1,128 @@
+"""The household registry over JSON: add, read, change and move households.
+
+Every view checks scope on the household in the URL *before* it reads the
+body, so an id outside the caller's part of the tree answers 404 whatever is
+sent (tests/test_scope_matrix.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import jsonify, url_for
+from flask_login import current_user
+
+from village_grid.api.routes import bp
+from village_grid.api.validation import document, json_body
+from village_grid.auth import scope
+from village_grid.auth.guards import login_required
+from village_grid.extensions import db
+from village_grid.hierarchy import service
+from village_grid.hierarchy.schemas import HOUSEHOLD_CREATE, HOUSEHOLD_MOVE, HOUSEHOLD_UPDATE
+from village_grid.models import Household, Member
+
+
+def iso(value: datetime | None) -> str | None:
+    """Stored times are naive UTC; the API says so."""
+    return value.replace(tzinfo=UTC).isoformat() if value else None
+
+
+def member_json(member: Member) -> dict:
+    return {
+        "id": member.id,
+        "name": member.name,
+        "relation": member.relation,
+        "sex": member.sex,
+        "birth_year": member.birth_year,
+        "phone": member.phone,
+    }
+
+
+def household_json(household: Household) -> dict:
+    """The one serializer of a household for the API. Add new keys here
+    (e.g. the door-plate ``report_url``) so every endpoint answers alike."""
+    return {
+        "id": household.id,
+        "code": household.code,
+        "team_id": household.team_id,
+        "team_name": household.team.name,
+        "door_no": household.door_no,
+        "address": household.address,
+        "head_name": household.head_name,
+        "phone": household.phone,
+        "latitude": household.latitude,
+        "longitude": household.longitude,
+        "flags": household.flags,
+        "members": [member_json(m) for m in household.members],
+        "created_at": iso(household.created_at),
+        "updated_at": iso(household.updated_at),
+    }
+
+
+@bp.route("/households", methods=["POST"])
+@login_required
+@document(
+    "Register a household in a team (at most 10 per team)",
+    body=HOUSEHOLD_CREATE,
+    responses={
+        "201": "The new household",
+        "409": "team_full: the team has 10 households; fields.suggested_team_ids has teams with room",
+    },
+    tags=["households"],
+)
+def household_create():
+    data = dict(json_body(HOUSEHOLD_CREATE))
+    team_id = data.pop("team_id")
+    members = data.pop("members", None)
+    household = service.create_household(
+        db.session, current_user, team_id=team_id, data=data, members=members
+    )
+    db.session.commit()
+    res = jsonify(household_json(household))
+    res.status_code = 201
+    res.headers["Location"] = url_for("api.household", household_id=household.id)
+    return res
+
+
+@bp.route("/households/<int:household_id>")
+@login_required
+@document(
+    "One household with its members",
+    responses={"200": "The household", "404": "No such household in your scope"},
+    tags=["households"],
+)
+def household(household_id: int):
+    household = scope.require_household(db.session, current_user, household_id)
+    return jsonify(household_json(household))
+
+
+@bp.route("/households/<int:household_id>", methods=["PATCH"])
+@login_required
+@document(
+    "Change some fields of a household; members, when given, replace the list",
+    body=HOUSEHOLD_UPDATE,
+    responses={"200": "The changed household"},
+    tags=["households"],
+)
+def household_update(household_id: int):
+    scope.require_household(db.session, current_user, household_id, "edit_household")
+    data = json_body(HOUSEHOLD_UPDATE)
+    household = service.update_household(db.session, current_user, household_id, data)
+    db.session.commit()
+    return jsonify(household_json(household))
+
+
+@bp.route("/households/<int:household_id>/move", methods=["POST"])
+@login_required
+@document(
+    "Move a household to another team (at most 10 per team); it gets a new code",
+    body=HOUSEHOLD_MOVE,
+    responses={"200": "The moved household", "409": "team_full"},
+    tags=["households"],
+)
+def household_move(household_id: int):
+    scope.require_household(db.session, current_user, household_id, "edit_household")
+    data = json_body(HOUSEHOLD_MOVE)
+    household = service.move_household(db.session, current_user, household_id, data["team_id"])
+    db.session.commit()
+    return jsonify(household_json(household))

@@ -1,0 +1,151 @@
+"""The unit tree over JSON: list, read and add units (township, village, grid, team ...)."""
+
+from __future__ import annotations
+
+from flask import jsonify, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from village_grid.api.routes import bp
+from village_grid.api.validation import document, json_body
+from village_grid.auth import scope
+from village_grid.auth.guards import login_required
+from village_grid.errors import InvalidInput
+from village_grid.extensions import db
+from village_grid.hierarchy import service
+from village_grid.hierarchy.schemas import UNIT_CREATE
+from village_grid.models import Unit
+from village_grid.models.units import UNIT_KINDS
+
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 1000
+
+
+def unit_brief(unit: Unit, household_count: int | None = None) -> dict:
+    """The short form of a unit (lists, children, breadcrumbs)."""
+    out = {"id": unit.id, "kind": unit.kind, "name": unit.name, "code": unit.code}
+    if household_count is not None:
+        out["household_count"] = household_count
+    return out
+
+
+def unit_json(unit: Unit, household_count: int) -> dict:
+    return {
+        **unit_brief(unit, household_count),
+        "parent_id": unit.parent_id,
+        "path": unit.path,
+        "depth": unit.depth,
+    }
+
+
+def int_arg(name: str, default: int | None, *, low: int, high: int) -> int | None:
+    """An integer query argument within [low, high]; a bad one is a 422 naming it."""
+    raw = request.args.get(name, "")
+    if raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise InvalidInput(
+            _(
+                "%(name)s must be a whole number from %(low)s to %(high)s.",
+                name=name,
+                low=low,
+                high=high,
+            ),
+            fields={name: "invalid"},
+        )
+    return value
+
+
+@bp.route("/units")
+@login_required
+@document(
+    "Units in your scope, optionally one kind or the children of one unit",
+    responses={"200": '{"units": [...], "total", "limit", "offset"}'},
+    tags=["units"],
+)
+def units():
+    kind = request.args.get("kind", "").strip()
+    if kind and kind not in UNIT_KINDS:
+        raise InvalidInput(_("Unknown unit kind %(k)s.", k=kind[:30]), fields={"kind": "unknown"})
+    parent_id = int_arg("parent_id", None, low=1, high=2**31 - 1)
+    limit = int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    offset = int_arg("offset", 0, low=0, high=2**31 - 1)
+
+    where = [scope.scope_clause(current_user, "view")]
+    if kind:
+        where.append(Unit.kind == kind)
+    if parent_id is not None:
+        parent = scope.require_unit(db.session, current_user, parent_id)
+        where.append(Unit.parent_id == parent.id)
+    total = db.session.scalar(select(func.count(Unit.id)).where(*where)) or 0
+    rows = list(
+        db.session.scalars(
+            select(Unit).where(*where).order_by(Unit.path).limit(limit).offset(offset)
+        )
+    )
+    counts = service.household_counts(db.session, rows)
+    return jsonify(
+        {
+            "units": [unit_json(u, counts[u.id]) for u in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@bp.route("/units/<int:unit_id>")
+@login_required
+@document(
+    "One unit with its household count, children and breadcrumb",
+    responses={"200": "The unit", "404": "No such unit in your scope"},
+    tags=["units"],
+)
+def unit(unit_id: int):
+    unit = scope.require_unit(db.session, current_user, unit_id)
+    return jsonify(unit_detail(unit))
+
+
+def unit_detail(unit: Unit) -> dict:
+    children = list(
+        db.session.scalars(select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.code))
+    )
+    counts = service.household_counts(db.session, [unit, *children])
+    ancestor_ids = unit.ancestor_ids[:-1]
+    ancestors = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(ancestor_ids)))}
+    return {
+        **unit_json(unit, counts[unit.id]),
+        "children": [unit_brief(c, counts[c.id]) for c in children],
+        # From the root down to the parent.
+        "breadcrumb": [unit_brief(ancestors[i]) for i in ancestor_ids if i in ancestors],
+    }
+
+
+@bp.route("/units", methods=["POST"])
+@login_required
+@document(
+    "Add a unit under a parent (a new root: administrators only)",
+    body=UNIT_CREATE,
+    responses={"201": "The new unit", "409": "Name or code already used here"},
+    tags=["units"],
+)
+def unit_create():
+    data = json_body(UNIT_CREATE)
+    unit = service.create_unit(
+        db.session,
+        current_user,
+        kind=data["kind"],
+        name=data["name"],
+        parent_id=data["parent_id"],
+        code=data.get("code"),
+    )
+    db.session.commit()
+    res = jsonify(unit_detail(unit))
+    res.status_code = 201
+    res.headers["Location"] = url_for("api.unit", unit_id=unit.id)
+    return res
