@@ -1,0 +1,109 @@
+"""/api/v1/openapi.json describes the whole API as OpenAPI 3.1."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from jsonschema import Draft202012Validator
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+WRITES = {"post", "put", "patch"}
+
+
+@pytest.fixture
+def doc(client):
+    res = client.get("/api/v1/openapi.json")  # public: no token
+    assert res.status_code == 200 and res.mimetype == "application/json"
+    return res.get_json()
+
+
+def resolve(doc: dict, ref: str) -> dict:
+    assert ref.startswith("#/"), ref
+    node = doc
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def test_top_level_structure(doc):
+    assert doc["openapi"].startswith("3.1.")
+    assert doc["info"]["title"] and doc["info"]["version"]
+    assert isinstance(doc["paths"], dict) and doc["paths"]
+    assert doc["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    Draft202012Validator.check_schema(doc["components"]["schemas"]["Error"])
+
+
+def test_operations_are_well_formed(doc):
+    operation_ids = []
+    for path, item in doc["paths"].items():
+        assert path.startswith("/") and "<" not in path, path
+        templated = set(re.findall(r"{(\w+)}", path))
+        for method, op in item.items():
+            assert method in HTTP_METHODS, (path, method)
+            operation_ids.append(op["operationId"])
+            assert op["summary"], (path, method)
+            assert op["responses"], (path, method)
+            for code, response in op["responses"].items():
+                assert re.fullmatch(r"[1-5]\d\d|default", code), (path, method, code)
+                assert response["description"], (path, method, code)
+                for media in response.get("content", {}).values():
+                    if "$ref" in media["schema"]:
+                        resolve(doc, media["schema"]["$ref"])
+            params = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert params == templated, (path, method)
+            for p in op.get("parameters", []):
+                assert p["required"] is True and "schema" in p
+            for requirement in op.get("security", []):
+                assert set(requirement) <= set(doc["components"]["securitySchemes"])
+    assert len(operation_ids) == len(set(operation_ids)), "operationId must be unique"
+
+
+def test_every_api_route_is_documented(app, doc):
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/api/v1") :])
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            if method.lower() not in doc["paths"].get(path, {}):
+                missing.append(f"{method} {rule.rule}")
+    assert not missing, f"not in openapi.json: {missing}"
+    for path in ("/units", "/units/{unit_id}", "/households", "/households/{household_id}"):
+        assert path in doc["paths"]
+
+
+def test_every_write_has_a_request_schema(doc):
+    """POST/PUT/PATCH declare their body (an endpoint that takes none documents
+    an empty object: {"type": "object", "maxProperties": 0})."""
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in WRITES:
+                continue
+            body = op.get("requestBody")
+            assert body and body["required"], f"{method.upper()} {path} has no request schema"
+            for media_type, media in body["content"].items():
+                schema = media["schema"]
+                Draft202012Validator.check_schema(schema)
+                assert schema.get("type") == "object", (path, media_type)
+                if media_type == "application/json":
+                    assert schema.get("additionalProperties") is False, (path, "closed schema")
+
+
+def test_protected_operations_say_so(doc):
+    assert doc["paths"]["/auth/token"]["post"]["security"] == []
+    assert doc["paths"]["/units"]["get"]["security"] == [{"bearer": []}]
+    assert "409" in doc["paths"]["/households"]["post"]["responses"]
+    upload = doc["paths"]["/import"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+
+
+def test_documented_schemas_accept_the_documented_examples(doc):
+    """The schemas the document shows are the ones the endpoints enforce."""
+    create = doc["paths"]["/households"]["post"]["requestBody"]["content"]["application/json"]
+    validator = Draft202012Validator(create["schema"])
+    good = {"team_id": 4, "head_name": "林秀英", "flags": ["pregnant"], "members": [{"name": "x"}]}
+    assert not list(validator.iter_errors(good))
+    assert list(validator.iter_errors({**good, "colour": "red"}))
+    move = doc["paths"]["/households/{household_id}/move"]["post"]["requestBody"]
+    assert move["content"]["application/json"]["schema"]["required"] == ["team_id"]
