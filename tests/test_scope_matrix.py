@@ -40,6 +40,16 @@ def _member_id(world: dict) -> int:
     return member.id
 
 
+def _message_id(world: dict) -> int:
+    from village_grid.qr import mailbox
+
+    message = mailbox.create_message(
+        db.session, world["households"][0], category="other", text="路灯坏了"
+    )
+    db.session.commit()
+    return message.id
+
+
 # {URL argument name: function(world) -> id of an object in village A}.
 # ``world`` is tests.factories.create_tree's dict for village A (township,
 # village, grids, teams, households: one per team). Create what you need
@@ -49,6 +59,7 @@ OUT_OF_SCOPE: dict[str, Callable[[dict], int]] = {
     "team_id": lambda world: world["teams"][0].id,
     "household_id": lambda world: world["households"][0].id,
     "member_id": _member_id,
+    "message_id": _message_id,
 }
 
 # {URL argument name: why it is not the id of a scoped object}. Keep it short.

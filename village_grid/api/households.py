@@ -20,6 +20,7 @@ from village_grid.extensions import db
 from village_grid.hierarchy import service
 from village_grid.hierarchy.schemas import HOUSEHOLD_CREATE, HOUSEHOLD_MOVE, HOUSEHOLD_UPDATE
 from village_grid.models import Household, Member
+from village_grid.qr.service import report_url as plate_report_url
 
 
 def iso(value: datetime | None) -> str | None:
@@ -56,6 +57,8 @@ def household_json(household: Household) -> dict:
         "members": [member_json(m) for m in household.members],
         "created_at": iso(household.created_at),
         "updated_at": iso(household.updated_at),
+        # Door-plate URL (QR issue); callers have checked the household is in scope.
+        "report_url": plate_report_url(household) if household.qr_token else None,
     }
 
 

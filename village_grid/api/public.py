@@ -1,0 +1,136 @@
+"""The door plate's JSON API, for the page's own clients and others (a WeChat
+mini-program, a test): no login; the plate token in the URL is the only key.
+
+CSRF: these endpoints use no cookie authority — the household is found from
+the token in the path, never from a session — so a cross-site request forged
+in someone's browser can do nothing that sending it directly could not. They
+also take only ``application/json`` bodies (``json_body``), which a cross-site
+HTML form cannot produce without a CORS preflight, and we answer no CORS. The
+HTML page's own forms carry a Flask-WTF token (see qr/routes.py).
+"""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from village_grid.api.routes import bp
+from village_grid.api.validation import document, json_body
+from village_grid.auth.guards import public
+from village_grid.extensions import db
+from village_grid.qr import mailbox, service
+from village_grid.qr import public as household_page
+from village_grid.qr.limits import client_addr, plate_read, plate_write
+from village_grid.qr.routes import remember_sent, sent_here
+from village_grid.qr.schemas import PUBLIC_MAILBOX, PUBLIC_REPORT
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _messages(household_id: int) -> list[dict]:
+    sent = sent_here()
+    return [
+        household_page.public_message(m, show_text=m.id in sent)
+        for m in mailbox.messages_for_household(db.session, household_id)
+    ]
+
+
+@bp.route("/public/<token>")
+@plate_read
+@public
+@document(
+    "A door plate: the household code and its open tasks (nothing private)",
+    responses={
+        "200": '{"household": {"code"}, "tasks": [...], "messages": [...]}',
+        "404": "Unknown or replaced plate",
+    },
+    tags=["public"],
+)
+def public_household(token: str):
+    household = service.household_for_token(db.session, token)
+    return _no_store(
+        jsonify(
+            {
+                "household": {"code": household.code},
+                "tasks": [t.to_json() for t in household_page.open_tasks(db.session, household)],
+                "messages": _messages(household.id),
+            }
+        )
+    )
+
+
+@bp.route("/public/<token>/reports", methods=["POST"])
+@plate_write
+@public
+@document(
+    "A household answers one of its open tasks (safe / needs_help with kind and note; "
+    "acknowledged for a campaign; answered with answers for a survey; read for a notice)",
+    body=PUBLIC_REPORT,
+    responses={"201": "Recorded", "404": "Unknown plate, or task not open for it"},
+    tags=["public"],
+)
+def public_report(token: str):
+    household = service.household_for_token(db.session, token)
+    data = json_body(PUBLIC_REPORT)
+    event = household_page.submit_report(
+        db.session,
+        household,
+        task_id=data["task_id"],
+        status=data["status"],
+        kind=data.get("kind", ""),
+        note=data.get("note", ""),
+        answers=data.get("answers"),
+        client_addr=client_addr(),
+    )
+    db.session.commit()
+    res = jsonify(
+        {
+            "task_id": event.task_id,
+            "status": event.status,
+            "received_at": event.created_at.isoformat() + "Z" if event.created_at else None,
+        }
+    )
+    res.status_code = 201
+    return _no_store(res)
+
+
+@bp.route("/public/<token>/mailbox", methods=["POST"])
+@plate_write
+@public
+@document(
+    "Drop a note in the red mailbox (category, text, optional callback_phone)",
+    body=PUBLIC_MAILBOX,
+    responses={"201": '{"tracking_no", ...}', "404": "Unknown or replaced plate"},
+    tags=["public"],
+)
+def public_mailbox_write(token: str):
+    household = service.household_for_token(db.session, token)
+    data = json_body(PUBLIC_MAILBOX)
+    message = mailbox.create_message(
+        db.session,
+        household,
+        category=data["category"],
+        text=data["text"],
+        callback_phone=data.get("callback_phone", ""),
+        client_addr=client_addr(),
+    )
+    db.session.commit()
+    remember_sent(message.id)
+    res = jsonify(household_page.public_message(message, show_text=True))
+    res.status_code = 201
+    return _no_store(res)
+
+
+@bp.route("/public/<token>/mailbox")
+@plate_read
+@public
+@document(
+    "The household's own red-mailbox notes with the staff's replies",
+    responses={"200": '{"messages": [...]}', "404": "Unknown or replaced plate"},
+    tags=["public"],
+)
+def public_mailbox(token: str):
+    household = service.household_for_token(db.session, token)
+    return _no_store(jsonify({"messages": _messages(household.id)}))

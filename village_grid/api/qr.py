@@ -1,0 +1,55 @@
+"""Door-plate images for staff: the QR of one household as PNG or SVG."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from village_grid.api.routes import bp
+from village_grid.api.validation import document
+from village_grid.auth import scope
+from village_grid.auth.guards import login_required
+from village_grid.errors import NotFound
+from village_grid.extensions import db
+from village_grid.qr import plates, service
+
+
+def _plate_url(household_id: int) -> tuple[str, str]:
+    household = scope.require_household(db.session, current_user, household_id)
+    if not household.qr_token:
+        raise NotFound(_("This household has no door plate yet."), code="no_plate")
+    return service.report_url(household), household.code
+
+
+def _image(body, mimetype: str, code: str, ext: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'inline; filename="plate-{code}.{ext}"'
+    # The image carries the token: never keep it in a shared cache.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/households/<int:household_id>/qr.png")
+@login_required
+@document(
+    "The household's door-plate QR code as PNG (encodes BASE_URL/h/<token>)",
+    responses={"200": "image/png", "404": "No such household in your scope"},
+    tags=["qr"],
+)
+def household_qr_png(household_id: int):
+    url, code = _plate_url(household_id)
+    return _image(plates.qr_png(url), "image/png", code, "png")
+
+
+@bp.route("/households/<int:household_id>/qr.svg")
+@login_required
+@document(
+    "The household's door-plate QR code as SVG",
+    responses={"200": "image/svg+xml", "404": "No such household in your scope"},
+    tags=["qr"],
+)
+def household_qr_svg(household_id: int):
+    url, code = _plate_url(household_id)
+    svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + plates.qr_svg(url, title=code)
+    return _image(svg, "image/svg+xml", code, "svg")

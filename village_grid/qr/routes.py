@@ -1,0 +1,341 @@
+"""Door-plate pages: the public household page (/h/<token>), and for staff the
+plates of a unit (print sheet, PDF, rotation) and the red mailbox.
+
+CSRF. The public page's forms carry Flask-WTF's token like every other form:
+rendering the page puts the token in the (new) session cookie, so the first
+POST from a phone that just scanned the plate passes — no login, no earlier
+visit needed. The JSON twin (/api/v1/public/...) is not cookie-authenticated
+at all: the plate token in the URL is its only authority, so a forged
+cross-site request gains nothing a plain request would not; it also accepts
+only ``application/json`` bodies, which a cross-site HTML form cannot send
+without a CORS preflight we never grant. See api/public.py.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from village_grid.auth import scope
+from village_grid.auth.guards import login_required, public
+from village_grid.errors import DomainError
+from village_grid.extensions import db
+from village_grid.models import Household, Unit
+from village_grid.qr import mailbox, plates, service
+from village_grid.qr import public as household_page
+from village_grid.qr.limits import client_addr, plate_read, plate_write
+from village_grid.qr.service import PlateNotFound
+
+bp = Blueprint("qr", __name__)
+
+# The ids of red-mailbox notes this browser wrote: only here is a note's own text shown again.
+SENT_KEY = "mailbox_sent"
+SENT_KEEP = 20
+
+
+@bp.errorhandler(PlateNotFound)
+def plate_not_found(err: PlateNotFound):
+    db.session.rollback()
+    return render_template("qr/not_found.html", replaced=err.replaced), 404
+
+
+def remember_sent(message_id: int) -> None:
+    sent = [i for i in session.get(SENT_KEY, []) if isinstance(i, int)]
+    session[SENT_KEY] = ([message_id] + sent)[:SENT_KEEP]
+
+
+def sent_here() -> set[int]:
+    return {i for i in session.get(SENT_KEY, []) if isinstance(i, int)}
+
+
+# --- the public household page ---------------------------------------------------
+
+
+@bp.route("/h/<token>")
+@plate_read
+@public
+def household(token: str):
+    """What the door plate opens: the household code and its open tasks, nothing private."""
+    hh = service.household_for_token(db.session, token)
+    sent = sent_here()
+    messages = [
+        household_page.public_message(m, show_text=m.id in sent)
+        for m in mailbox.messages_for_household(db.session, hh.id)
+    ]
+    response = Response(
+        render_template(
+            "qr/household.html",
+            token=token,
+            code=hh.code,
+            tasks=household_page.open_tasks(db.session, hh),
+            messages=messages,
+            help_kinds=household_page.HELP_KINDS,
+            categories=mailbox.CATEGORIES,
+            statuses=mailbox.STATUSES,
+            note_max=household_page.NOTE_MAX,
+            text_max=mailbox.TEXT_MAX,
+        )
+    )
+    # The page names a household's open tasks: no shared cache, no referrer with the token.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _form_answers() -> dict:
+    return {
+        key[len("answer_") :]: value
+        for key, value in request.form.items()
+        if key.startswith("answer_") and len(key) <= 80
+    }
+
+
+@bp.route("/h/<token>/report", methods=["POST"])
+@plate_write
+@public
+def report(token: str):
+    """The page's form for a task: safe / need help, acknowledge, survey answers, read."""
+    hh = service.household_for_token(db.session, token)
+    try:
+        task_id = int(request.form.get("task_id", ""))
+    except ValueError:
+        task_id = 0
+    try:
+        household_page.submit_report(
+            db.session,
+            hh,
+            task_id=task_id,
+            status=request.form.get("status", ""),
+            kind=request.form.get("kind", ""),
+            note=request.form.get("note", ""),
+            answers=_form_answers() or None,
+            client_addr=client_addr(),
+        )
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("qr.household", token=token) + f"#task-{task_id}")
+    db.session.commit()
+    if request.form.get("status") == "needs_help":
+        flash(
+            _("Your call for help has been sent. Your team lead and the village are told."),
+            "success",
+        )
+    else:
+        flash(_("Thank you, received."), "success")
+    return redirect(url_for("qr.household", token=token) + f"#task-{task_id}")
+
+
+@bp.route("/h/<token>/mailbox", methods=["POST"])
+@plate_write
+@public
+def write_mailbox(token: str):
+    """Drop a note in the red mailbox from the door-plate page."""
+    hh = service.household_for_token(db.session, token)
+    try:
+        message = mailbox.create_message(
+            db.session,
+            hh,
+            category=request.form.get("category", ""),
+            text=request.form.get("text", ""),
+            callback_phone=request.form.get("callback_phone", ""),
+            client_addr=client_addr(),
+        )
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("qr.household", token=token) + "#mailbox")
+    db.session.commit()
+    remember_sent(message.id)
+    flash(
+        _(
+            "Your note is in the red mailbox. Tracking number %(no)s. Scan the plate again later to see the reply.",
+            no=message.tracking_no,
+        ),
+        "success",
+    )
+    return redirect(url_for("qr.household", token=token) + "#mailbox")
+
+
+# --- plates for staff ------------------------------------------------------------
+
+
+def _sheet_unit(unit_id: int) -> Unit:
+    return scope.require_unit(db.session, current_user, unit_id, "view")
+
+
+@bp.route("/units/<int:unit_id>/plates")
+@login_required
+def plates_page(unit_id: int):
+    """Door plates of a unit: print sheet, PDF, and (for a team) rotation."""
+    unit = _sheet_unit(unit_id)
+    households = []
+    teams = []
+    if unit.is_team:
+        households = list(
+            db.session.scalars(
+                select(Household).where(Household.team_id == unit.id).order_by(Household.seq)
+            )
+        )
+    else:
+        counts = (
+            select(Household.team_id, func.count(Household.id).label("n"))
+            .group_by(Household.team_id)
+            .subquery()
+        )
+        teams = db.session.execute(
+            select(Unit, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.team_id == Unit.id)
+            .where(scope.subtree_clause(Unit.path, unit.path), Unit.kind == "team")
+            .order_by(Unit.path)
+            .limit(500)
+        ).all()
+    total = db.session.scalar(
+        select(func.count(Household.id))
+        .join(Unit, Unit.id == Household.team_id)
+        .where(scope.subtree_clause(Unit.path, unit.path))
+    )
+    return render_template(
+        "qr/plates.html",
+        unit=unit,
+        households=households,
+        teams=teams,
+        total=total or 0,
+        pages=-(-(total or 0) // plates.PLATES_PER_PAGE),
+        can_rotate=scope.may(current_user, "manage_plates", unit),
+        report_url=service.report_url,
+    )
+
+
+@bp.route("/units/<int:unit_id>/plates/sheet")
+@login_required
+def sheet(unit_id: int):
+    """The print sheet: A4, six plates a page."""
+    unit = _sheet_unit(unit_id)
+    all_plates = plates.plates_for_unit(db.session, unit, current_app.config["BASE_URL"])
+    return render_template(
+        "qr/sheet.html",
+        unit=unit,
+        pages=plates.pages(all_plates),
+        total=len(all_plates),
+        qr_svg=plates.qr_svg,
+        instruction=plates.INSTRUCTION,
+    )
+
+
+@bp.route("/units/<int:unit_id>/plates/sheet.pdf")
+@login_required
+def sheet_pdf(unit_id: int):
+    unit = _sheet_unit(unit_id)
+    all_plates = plates.plates_for_unit(db.session, unit, current_app.config["BASE_URL"])
+    pdf = plates.sheet_pdf(
+        all_plates,
+        title=_("Door plates: %(unit)s", unit=unit.name),
+        lead_label=_("Team lead"),
+        no_lead=_("Team lead: ask the village committee"),
+    )
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="plates-{unit.id}.pdf"'
+    return response
+
+
+@bp.route("/households/<int:household_id>/plate/rotate", methods=["POST"])
+@login_required
+def rotate_household(household_id: int):
+    hh = service.rotate_household(db.session, current_user, household_id)
+    db.session.commit()
+    flash(
+        _(
+            "Household %(code)s has a new plate. Print it: the old plate no longer works.",
+            code=hh.code,
+        ),
+        "success",
+    )
+    return redirect(url_for("qr.plates_page", unit_id=hh.team_id))
+
+
+@bp.route("/units/<int:unit_id>/plates/rotate", methods=["POST"])
+@login_required
+def rotate_team(unit_id: int):
+    rotated = service.rotate_team(db.session, current_user, unit_id)
+    db.session.commit()
+    flash(
+        _(
+            "%(n)s households have new plates. Print them: the old plates no longer work.",
+            n=len(rotated),
+        ),
+        "success",
+    )
+    return redirect(url_for("qr.plates_page", unit_id=unit_id))
+
+
+# --- the red mailbox for staff ----------------------------------------------------
+
+
+@bp.route("/mailbox", endpoint="mailbox")
+@login_required
+def mailbox_page():
+    """Notes from households on the teams in the user's scope, open ones first."""
+    status = request.args.get("status") or None
+    rows = mailbox.list_in_scope(db.session, current_user, status=status)
+    return render_template(
+        "qr/mailbox.html",
+        rows=rows,
+        status=status,
+        counts=mailbox.counts_in_scope(db.session, current_user),
+        categories=mailbox.CATEGORIES,
+        statuses=mailbox.STATUSES,
+    )
+
+
+@bp.route("/mailbox/<int:message_id>")
+@login_required
+def message(message_id: int):
+    msg = mailbox.require_message(db.session, current_user, message_id)
+    team = db.session.get(Unit, msg.team_id)
+    return render_template(
+        "qr/message.html",
+        msg=msg,
+        household=msg.household,
+        team=team,
+        categories=mailbox.CATEGORIES,
+        statuses=mailbox.STATUSES,
+        reply_max=mailbox.REPLY_MAX,
+    )
+
+
+@bp.route("/mailbox/<int:message_id>/reply", methods=["POST"])
+@login_required
+def reply(message_id: int):
+    try:
+        mailbox.reply(db.session, current_user, message_id, request.form.get("reply", ""))
+    except DomainError as err:
+        if err.status == 404:
+            raise
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("qr.message", message_id=message_id))
+    db.session.commit()
+    flash(_("Reply saved. The household sees it when it scans its plate."), "success")
+    return redirect(url_for("qr.message", message_id=message_id))
+
+
+@bp.route("/mailbox/<int:message_id>/close", methods=["POST"])
+@login_required
+def close(message_id: int):
+    mailbox.close(db.session, current_user, message_id)
+    db.session.commit()
+    flash(_("Message closed."), "success")
+    return redirect(url_for("qr.mailbox"))

@@ -1,0 +1,39 @@
+"""JSON Schemas of the public door-plate API (bodies are bounded here before any service runs)."""
+
+from village_grid.qr.mailbox import CATEGORIES, TEXT_MAX
+from village_grid.qr.public import ANSWER_TEXT_MAX, NOTE_MAX
+
+PUBLIC_REPORT = {
+    "type": "object",
+    "required": ["task_id", "status"],
+    "additionalProperties": False,
+    "properties": {
+        "task_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "status": {
+            "type": "string",
+            "enum": ["safe", "needs_help", "acknowledged", "answered", "read"],
+        },
+        "kind": {"type": "string", "maxLength": 20},
+        "note": {"type": "string", "maxLength": NOTE_MAX},
+        "answers": {
+            "type": ["object", "null"],
+            "maxProperties": 50,
+            "propertyNames": {"maxLength": 40},
+            "additionalProperties": {
+                "type": ["string", "number", "null"],
+                "maxLength": ANSWER_TEXT_MAX,
+            },
+        },
+    },
+}
+
+PUBLIC_MAILBOX = {
+    "type": "object",
+    "required": ["category", "text"],
+    "additionalProperties": False,
+    "properties": {
+        "category": {"type": "string", "enum": list(CATEGORIES)},
+        "text": {"type": "string", "minLength": 1, "maxLength": TEXT_MAX},
+        "callback_phone": {"type": "string", "maxLength": 30},
+    },
+}

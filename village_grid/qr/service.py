@@ -1,0 +1,129 @@
+"""Door-plate tokens: find the household behind a scanned plate, and rotate plates.
+
+A plate's URL is ``BASE_URL/h/<token>``; the token (192 random bits, made by
+``hierarchy.service.new_qr_token``) is the only thing in it. Lookup goes
+through the SHA-256 index (``Household.qr_token_hash``) so its timing depends
+on a hash of what was sent, never on how much of a real token it matched;
+the stored token is then compared once more with ``hmac.compare_digest``.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from village_grid.auth.scope import require_household, require_unit
+from village_grid.errors import InvalidInput, NotFound
+from village_grid.hierarchy.service import new_qr_token
+from village_grid.models import Household, Unit, User
+from village_grid.models.base import utcnow
+from village_grid.models.qr import RetiredPlate, plate_token_hash
+
+# Tokens made by new_qr_token are 32 characters; anything far longer is not one.
+TOKEN_MAX_LEN = 64
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class PlateNotFound(NotFound):
+    """No household has this token. ``replaced`` when it is a plate that was rotated away."""
+
+    code = "plate_not_found"
+
+    def __init__(self, message: str, *, replaced: bool = False):
+        super().__init__(message, code="plate_replaced" if replaced else None)
+        self.replaced = replaced
+
+
+def _well_formed(token: str) -> bool:
+    return 16 <= len(token) <= TOKEN_MAX_LEN and all(c in _TOKEN_CHARS for c in token)
+
+
+def household_for_token(session: Session, token: str) -> Household:
+    """The household whose current plate carries ``token``.
+
+    Raises :class:`PlateNotFound` (404) otherwise; with ``replaced=True`` when
+    the token belonged to a plate that has since been rotated, so the page can
+    say so politely without naming anyone.
+    """
+    token = token or ""
+    if not _well_formed(token):
+        raise PlateNotFound(_("This door plate is not known."))
+    digest = plate_token_hash(token)
+    household = session.scalar(select(Household).where(Household.qr_token_hash == digest))
+    if household is not None and hmac.compare_digest(
+        (household.qr_token or "").encode(), token.encode()
+    ):
+        return household
+    if session.get(RetiredPlate, digest) is not None:
+        raise PlateNotFound(
+            _("This door plate has been replaced. Please scan the new plate on the door."),
+            replaced=True,
+        )
+    raise PlateNotFound(_("This door plate is not known."))
+
+
+def report_url(household: Household) -> str:
+    """What the plate's QR encodes: ``BASE_URL/h/<token>``."""
+    return f"{current_app.config['BASE_URL']}/h/{household.qr_token}"
+
+
+def _rotate(session: Session, household: Household) -> str:
+    if household.qr_token:
+        digest = plate_token_hash(household.qr_token)
+        if session.get(RetiredPlate, digest) is None:
+            session.add(RetiredPlate(token_hash=digest))
+    household.qr_token = new_qr_token()
+    household.qr_rotated_at = utcnow()
+    return household.qr_token
+
+
+def rotate_household(session: Session, actor: User | None, household_id: int) -> Household:
+    """Give a household a new plate token; the old plate stops working at once.
+
+    ``actor`` needs ``manage_plates`` on the household's team (None: the system).
+    Raises OutOfScope (404) / Forbidden (403).
+    """
+    if actor is None:
+        household = session.get(Household, household_id)
+        if household is None:
+            raise NotFound(_("No such household."))
+    else:
+        household = require_household(session, actor, household_id, "manage_plates")
+    _rotate(session, household)
+    session.flush()
+    return household
+
+
+def rotate_team(session: Session, actor: User | None, team_id: int) -> list[Household]:
+    """New plate tokens for every household of a team (e.g. a lost batch of plates)."""
+    if actor is None:
+        team = session.get(Unit, team_id)
+        if team is None:
+            raise NotFound(_("No such unit."))
+    else:
+        team = require_unit(session, actor, team_id, "manage_plates")
+    if not team.is_team:
+        raise InvalidInput(
+            _("Plates are rotated for one team at a time."), fields={"unit_id": "not_a_team"}
+        )
+    households = list(
+        session.scalars(
+            select(Household).where(Household.team_id == team.id).order_by(Household.seq)
+        )
+    )
+    for household in households:
+        _rotate(session, household)
+    session.flush()
+    return households
+
+
+def ensure_token(session: Session, household: Household) -> str:
+    """Issue a token to a household that has none yet (registered before plates existed)."""
+    if not household.qr_token:
+        household.qr_token = new_qr_token()
+        session.flush()
+    return household.qr_token
