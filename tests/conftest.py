@@ -82,6 +82,13 @@ def app(tmp_path_factory):
     return app
 
 
+def _forget_process_caches() -> None:
+    """The database was wiped: caches keyed on the tree version must not survive it."""
+    from village_grid.tasks.service import forget_graph
+
+    forget_graph()
+
+
 @pytest.fixture(autouse=True)
 def _app_context(app):
     """Each test runs inside an app context and leaves an empty database behind."""
@@ -89,6 +96,7 @@ def _app_context(app):
         yield
         db.session.remove()
         truncate_all(db.engine)
+        _forget_process_caches()
     limiter.reset()
 
 

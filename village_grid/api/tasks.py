@@ -1,0 +1,227 @@
+"""Tasks over JSON: dispatch, progress, statuses, closing; the escalation queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import current_app, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from village_grid.api.routes import bp
+from village_grid.api.validation import document, json_body
+from village_grid.auth.guards import login_required
+from village_grid.errors import InvalidInput
+from village_grid.extensions import db
+from village_grid.models import Task
+from village_grid.notify.service import deliver_soon
+from village_grid.tasks import schemas, service
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() + "Z" if dt else None
+
+
+def task_json(task: Task) -> dict:
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "subkind": task.subkind,
+        "title": task.title,
+        "body": task.body,
+        "unit_id": task.unit_id,
+        "filter": task.filter or {},
+        "questions": task.questions or [],
+        "deadline": _iso(task.deadline),
+        "created_at": _iso(task.created_at),
+        "created_by_id": task.created_by_id,
+        "closed_at": _iso(task.closed_at),
+        "households": task.households_total,
+        "teams": task.teams_total,
+    }
+
+
+def _commit_and_notify() -> None:
+    db.session.commit()
+    deliver_soon(current_app._get_current_object())
+
+
+@bp.route("/tasks", methods=["GET"])
+@login_required
+@document("Tasks you can see, newest first", responses={"200": '{"tasks": [...]}'}, tags=["tasks"])
+def tasks_list():
+    open_only = request.args.get("open") in ("1", "true")
+    tasks = service.visible_tasks(db.session, current_user, limit=500)
+    if open_only:
+        tasks = [t for t in tasks if t.closed_at is None]
+    return jsonify({"tasks": [task_json(t) for t in tasks]})
+
+
+@bp.route("/tasks", methods=["POST"])
+@login_required
+@document(
+    "Dispatch a sweep, campaign, survey or notice to every household under a unit",
+    body=schemas.DISPATCH,
+    responses={"201": '{"id", "households", "teams"}'},
+    tags=["tasks"],
+)
+def tasks_create():
+    data = json_body(schemas.DISPATCH)
+    task = service.dispatch_task(
+        db.session,
+        current_user,
+        kind=data["kind"],
+        title=data["title"],
+        unit_id=data["unit_id"],
+        deadline_minutes=data.get("deadline_minutes"),
+        filter=data.get("filter"),
+        subkind=data.get("subkind", ""),
+        body=data.get("body", ""),
+        questions=data.get("questions"),
+    )
+    _commit_and_notify()
+    return jsonify(
+        {"id": task.id, "households": task.households_total, "teams": task.teams_total}
+    ), 201
+
+
+@bp.route("/tasks/preview", methods=["POST"])
+@login_required
+@document(
+    "How many households and teams a task would reach, before sending it",
+    body=schemas.PREVIEW,
+    responses={"200": '{"households", "teams"}'},
+    tags=["tasks"],
+)
+def tasks_preview():
+    data = json_body(schemas.PREVIEW)
+    return jsonify(
+        service.preview_dispatch(
+            db.session, current_user, unit_id=data["unit_id"], filter=data.get("filter")
+        )
+    )
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET"])
+@login_required
+@document("One task", tags=["tasks"])
+def tasks_get(task_id: int):
+    task = service.get_task(db.session, current_user, task_id)
+    return jsonify(task_json(task))
+
+
+@bp.route("/tasks/<int:task_id>/progress", methods=["GET"])
+@login_required
+@document(
+    "Coverage of a task: totals and per-unit counts down to each team (your scope only)",
+    responses={
+        "200": '{"total", "pending", "safe", "needs_help", "not_home", "unreachable", "units": [...]}'
+    },
+    tags=["tasks"],
+)
+def tasks_progress(task_id: int):
+    task = service.get_task(db.session, current_user, task_id)
+    return jsonify(service.progress(db.session, task.id, actor=current_user))
+
+
+@bp.route("/tasks/<int:task_id>/households/<int:household_id>/status", methods=["POST"])
+@login_required
+@document(
+    "Report one household's status on a task (safe, needs help, not home, unreachable)",
+    body=schemas.STATUS,
+    responses={"200": "The recorded event", "409": "Task closed"},
+    tags=["tasks"],
+)
+def tasks_status(task_id: int, household_id: int):
+    data = json_body(schemas.STATUS)
+    client_time = None
+    if data.get("client_time"):
+        try:
+            client_time = datetime.fromisoformat(data["client_time"].replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(
+                _("The time is not an ISO 8601 date and time."),
+                fields={"client_time": "invalid"},
+            ) from None
+        if client_time.tzinfo is not None:
+            client_time = client_time.astimezone(UTC).replace(tzinfo=None)
+    event = service.record_status(
+        db.session,
+        current_user,
+        task_id=task_id,
+        household_id=household_id,
+        status=data["status"],
+        help_kind=data.get("kind", ""),
+        note=data.get("note", ""),
+        answers=data.get("answers"),
+        via=data.get("via", "api"),
+        client_op_id=data.get("client_op_id"),
+        client_time=client_time,
+        client_addr=request.remote_addr or "",
+    )
+    _commit_and_notify()
+    assignment = event.assignment_id
+    return jsonify(
+        {
+            "event_id": event.id,
+            "assignment_id": assignment,
+            "task_id": event.task_id,
+            "household_id": event.household_id,
+            "status": event.status,
+            "kind": event.help_kind,
+            "note": event.note,
+            "via": event.via,
+            "client_op_id": event.client_op_id,
+            "created_at": _iso(event.created_at),
+        }
+    )
+
+
+@bp.route("/tasks/<int:task_id>/close", methods=["POST"])
+@login_required
+@document("Close a task: its statuses are frozen", responses={"200": "The task"}, tags=["tasks"])
+def tasks_close(task_id: int):
+    task = service.close_task(db.session, current_user, task_id)
+    db.session.commit()
+    return jsonify(task_json(task))
+
+
+@bp.route("/tasks/<int:task_id>/read", methods=["POST"])
+@login_required
+@document("Read receipt for a notice", responses={"200": '{"read_at"}'}, tags=["tasks"])
+def tasks_read(task_id: int):
+    receipt = service.mark_notice_read(db.session, current_user, task_id)
+    db.session.commit()
+    return jsonify({"task_id": task_id, "read_at": _iso(receipt.read_at)})
+
+
+@bp.route("/escalations", methods=["GET"])
+@login_required
+@document(
+    "The escalation queue in your scope (open=1: not resolved yet)",
+    responses={"200": '{"escalations": [...]}'},
+    tags=["tasks"],
+)
+def escalations_list():
+    open_only = request.args.get("open", "1") not in ("0", "false")
+    escalations = service.list_escalations(db.session, current_user, open_only=open_only)
+    return jsonify({"escalations": service.describe_escalations(db.session, escalations)})
+
+
+@bp.route("/escalations/<int:escalation_id>/ack", methods=["POST"])
+@login_required
+@document("Acknowledge a case: someone is on it", tags=["tasks"])
+def escalations_ack(escalation_id: int):
+    esc = service.acknowledge_escalation(db.session, current_user, escalation_id)
+    db.session.commit()
+    return jsonify(service.describe_escalations(db.session, [esc])[0])
+
+
+@bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])
+@login_required
+@document("Resolve a case with a note", body=schemas.RESOLVE, tags=["tasks"])
+def escalations_resolve(escalation_id: int):
+    data = json_body(schemas.RESOLVE)
+    esc = service.resolve_escalation(db.session, current_user, escalation_id, data["note"])
+    db.session.commit()
+    return jsonify(service.describe_escalations(db.session, [esc])[0])

@@ -1,0 +1,274 @@
+"""The notification outbox: write messages in the same transaction as the
+event that caused them; deliver them later, with retries.
+
+- :func:`enqueue` / :func:`enqueue_many` add rows keyed by ``event_key``; a
+  second message for the same event is dropped, so nothing is sent twice for
+  one event (dispatch, call for help, escalation).
+- :func:`deliver_pending` sends what is due through the configured channel:
+  ``log`` (default), ``webhook`` (generic JSON POST) or ``wecom`` (WeCom group
+  robot). A failure is recorded on the row (``attempts``, ``last_error``) and
+  retried after an exponentially growing pause; after ``NOTIFY_MAX_ATTEMPTS``
+  the row is ``failed`` and stays visible (``village-grid notify status``).
+- Delivery runs from the CLI (``village-grid notify send``, also after
+  ``village-grid escalate``) and, if ``NOTIFY_DELIVER_INLINE`` is set, in a
+  background thread right after a request commits (:func:`deliver_soon`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+import requests
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from village_grid.models import OutboxMessage, User
+from village_grid.models.base import utcnow
+
+log = logging.getLogger("village_grid.notify")
+
+MAX_BACKOFF_SECONDS = 3600
+
+
+class DeliveryError(Exception):
+    """The channel did not take the message."""
+
+
+def _config(name: str, default):
+    if has_app_context():
+        return current_app.config.get(name, default)
+    return default
+
+
+# --- writing ----------------------------------------------------------------------
+
+
+def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None = None) -> int:
+    """Add messages (dicts with ``event_key``, ``body`` and optionally
+    ``recipient_id``, ``recipient_label``). Event keys already present are
+    skipped. Returns how many were new."""
+    if not messages:
+        return 0
+    now = now or utcnow()
+    channel = _config("NOTIFY_CHANNEL", "log")
+    rows = [
+        {
+            "event_key": m["event_key"][:200],
+            "channel": m.get("channel") or channel,
+            "recipient_id": m.get("recipient_id"),
+            "recipient_label": (m.get("recipient_label") or "")[:100],
+            "body": m["body"],
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["event_key"])
+    new = session.execute(stmt.returning(OutboxMessage.id), rows).all()
+    session.flush()
+    return len(new)
+
+
+def enqueue(
+    session: Session,
+    *,
+    event_key: str,
+    body: str,
+    recipient_id: int | None = None,
+    recipient_label: str = "",
+) -> bool:
+    """Add one message; False when this event already has one."""
+    return (
+        enqueue_many(
+            session,
+            [
+                {
+                    "event_key": event_key,
+                    "body": body,
+                    "recipient_id": recipient_id,
+                    "recipient_label": recipient_label,
+                }
+            ],
+        )
+        == 1
+    )
+
+
+# --- delivering -------------------------------------------------------------------
+
+
+def backoff(attempts: int, base_seconds: int) -> timedelta:
+    """Pause before the next try after ``attempts`` failures: base, 2×base, 4×base … at most an hour."""
+    return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+def _payload(channel: str, msg: OutboxMessage, phone: str | None) -> dict:
+    if channel == "wecom":
+        text: dict = {"content": msg.body}
+        if phone:
+            text["mentioned_mobile_list"] = [phone]
+        return {"msgtype": "text", "text": text}
+    return {
+        "event_key": msg.event_key,
+        "recipient": {"id": msg.recipient_id, "label": msg.recipient_label, "phone": phone or ""},
+        "text": msg.body,
+        "created_at": msg.created_at.isoformat() + "Z",
+    }
+
+
+def send(channel: str, msg: OutboxMessage, *, url: str, timeout: float, phone: str | None = None):
+    """Deliver one message; raise :class:`DeliveryError` when the channel refuses it."""
+    if channel == "log":
+        log.info("notify %s → %s: %s", msg.event_key, msg.recipient_label or "-", msg.body)
+        return
+    if not url:
+        raise DeliveryError("NOTIFY_WEBHOOK_URL is not set")
+    try:
+        res = requests.post(url, json=_payload(channel, msg, phone), timeout=timeout)
+    except requests.RequestException as exc:
+        raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+    if not 200 <= res.status_code < 300:
+        raise DeliveryError(f"HTTP {res.status_code}: {res.text[:200]}")
+    if channel == "wecom":
+        # The robot answers 200 with {"errcode": 0, "errmsg": "ok"}; anything else is a refusal.
+        try:
+            data = res.json()
+        except ValueError:
+            raise DeliveryError(f"not JSON: {res.text[:200]}") from None
+        if not isinstance(data, dict) or data.get("errcode") != 0:
+            raise DeliveryError(f"WeCom refused: {str(data)[:200]}")
+
+
+def deliver_pending(
+    session: Session, *, now: datetime | None = None, limit: int = 500, batch: int = 20
+) -> dict:
+    """Send every due message (up to ``limit``), committing after each batch.
+
+    Unlike other services this commits: each delivery is recorded as soon as it
+    happened so a crash does not resend a batch. Rows are claimed with
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two senders never send the
+    same message. Returns counts: sent, retrying, failed.
+    """
+    now = now or utcnow()
+    url = _config("NOTIFY_WEBHOOK_URL", "")
+    timeout = float(_config("NOTIFY_TIMEOUT_SECONDS", 5))
+    max_attempts = int(_config("NOTIFY_MAX_ATTEMPTS", 6))
+    base = int(_config("NOTIFY_BACKOFF_SECONDS", 30))
+    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    done = 0
+    while done < limit:
+        q = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(min(batch, limit - done))
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        msgs = list(session.scalars(q))
+        if not msgs:
+            break
+        ids = {m.recipient_id for m in msgs if m.recipient_id}
+        phones = dict(session.execute(select(User.id, User.phone).where(User.id.in_(ids))).all())
+        for msg in msgs:
+            msg.attempts += 1
+            try:
+                send(msg.channel, msg, url=url, timeout=timeout, phone=phones.get(msg.recipient_id))
+            except DeliveryError as exc:
+                msg.last_error = str(exc)[:500]
+                if msg.attempts >= max_attempts:
+                    msg.status = "failed"
+                    msg.next_attempt_at = None
+                    counts["failed"] += 1
+                    log.warning("notify %s failed for good: %s", msg.event_key, exc)
+                else:
+                    msg.next_attempt_at = now + backoff(msg.attempts, base)
+                    counts["retrying"] += 1
+            else:
+                msg.status = "sent"
+                msg.sent_at = utcnow()
+                msg.next_attempt_at = None
+                counts["sent"] += 1
+        done += len(msgs)
+        session.commit()
+    return counts
+
+
+def retry_failed(session: Session, *, now: datetime | None = None) -> int:
+    """Give failed messages another round of attempts (after fixing the webhook). Flushes."""
+    msgs = list(session.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed")))
+    for m in msgs:
+        m.status = "pending"
+        m.attempts = 0
+        m.next_attempt_at = now or utcnow()
+    session.flush()
+    return len(msgs)
+
+
+def summary(session: Session) -> dict:
+    """Messages per status, and the latest failures with their errors."""
+    counts = dict(
+        session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
+    failed = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                (OutboxMessage.status == "failed")
+                | ((OutboxMessage.status == "pending") & (OutboxMessage.attempts > 0))
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(20)
+        )
+    )
+    return {
+        "pending": counts.get("pending", 0),
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "problems": [
+            {
+                "id": m.id,
+                "event_key": m.event_key,
+                "status": m.status,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+            }
+            for m in failed
+        ],
+    }
+
+
+def deliver_soon(app: Flask) -> threading.Thread | None:
+    """Deliver due messages in a background thread, if ``NOTIFY_DELIVER_INLINE``
+    is set. Call after the request's commit; the request does not wait."""
+    if not app.config.get("NOTIFY_DELIVER_INLINE"):
+        return None
+
+    def run():
+        from village_grid.extensions import db
+
+        with app.app_context():
+            try:
+                deliver_pending(db.session, limit=100)
+            except Exception:  # a background helper must not take the worker down
+                log.exception("in-process delivery failed; the CLI will retry")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run, name="notify-deliver", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,325 @@
+"""Routing over the unit tree held in a networkx graph. Pure: graph in, decisions out.
+
+No Flask, no database session. :mod:`village_grid.tasks.service` loads the
+rows, builds the graph once per process (rebuilt when the tree version
+changes) and turns the decisions below into rows and words.
+
+Nodes are unit ids with attributes ``kind``, ``name``, ``code``, ``path``,
+``depth`` and ``people``: the responsible people on that unit, a list of
+:class:`Person` (team leads on teams, grid members on grids, cadres on
+villages and townships). Edges go from parent to child.
+
+Who answers for a team: its team lead; if it has none, or the lead is away,
+the grid member; then the village cadre; then the township. Escalation walks
+the same way up: team lead → grid member → village cadre → township.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+# Roles that answer for a unit, in the order tried on one unit.
+RESPONSIBLE_ROLES = ("team_lead", "grid_member", "cadre")
+# Kinds at the top of the tree: a cadre there is labelled "township".
+TOWNSHIP_KINDS = ("township", "street")
+# Unit kinds whose missing person is worth saying in words (a "building"
+# level without anyone on it is passed over silently).
+EXPECTED_ROLE = {
+    "team": "team_lead",
+    "grid": "grid_member",
+    "village": "cadre",
+    "community": "cadre",
+    "township": "cadre",
+    "street": "cadre",
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who answers for a unit."""
+
+    id: int
+    name: str
+    phone: str = ""
+    role: str = ""
+    available: bool = True
+    active: bool = True
+
+    @property
+    def on_duty(self) -> bool:
+        return self.available and self.active
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A level routing passed over, and why: ``none`` (nobody there) or ``away``."""
+
+    unit_id: int
+    unit_name: str
+    role: str
+    problem: str
+    person: Person | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One step of the escalation chain: a unit and the person on duty there."""
+
+    unit_id: int
+    unit_kind: str
+    unit_name: str
+    role: str  # team_lead | grid_member | cadre | township
+    person: Person
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Who answers for one team and why."""
+
+    team_id: int
+    team_name: str
+    assignee: Person | None
+    role: str  # team_lead | grid_member | cadre | township | "" (nobody)
+    unit_id: int | None  # the unit whose person it went to
+    unit_name: str = ""
+    skipped: tuple[Skip, ...] = field(default_factory=tuple)
+
+
+# --- building -------------------------------------------------------------------
+
+
+def build_graph(
+    units: Iterable[tuple[int, int | None, str, str, str, str]],
+    people: Iterable[tuple[int, str, int, str, str, bool, bool]] = (),
+    *,
+    version: int = 0,
+) -> nx.DiGraph:
+    """The tree as a DiGraph.
+
+    ``units``: ``(id, parent_id, kind, name, code, path)`` rows.
+    ``people``: ``(unit_id, role, user_id, name, phone, available, active)`` rows;
+    roles other than :data:`RESPONSIBLE_ROLES` are ignored.
+    """
+    g = nx.DiGraph(version=version)
+    edges = []
+    for uid, parent_id, kind, name, code, path in units:
+        g.add_node(
+            uid,
+            kind=kind,
+            name=name,
+            code=code or "",
+            path=path,
+            depth=path.count("/") - 2,
+            parent=parent_id,
+            people=(),
+        )
+        if parent_id is not None:
+            edges.append((parent_id, uid))
+    g.add_edges_from(e for e in edges if e[0] in g)
+    by_unit: dict[int, list[Person]] = defaultdict(list)
+    for unit_id, role, user_id, name, phone, available, active in people:
+        if role in RESPONSIBLE_ROLES and unit_id in g:
+            by_unit[unit_id].append(
+                Person(user_id, name or "", phone or "", role, bool(available), bool(active))
+            )
+    for unit_id, persons in by_unit.items():
+        persons.sort(key=lambda p: (RESPONSIBLE_ROLES.index(p.role), p.id))
+        g.nodes[unit_id]["people"] = tuple(persons)
+    return g
+
+
+def ancestors(g: nx.DiGraph, unit_id: int) -> list[int]:
+    """Ids from the root down to and including ``unit_id`` (read from the path)."""
+    return [int(p) for p in g.nodes[unit_id]["path"].strip("/").split("/") if p]
+
+
+def in_subtree(g: nx.DiGraph, unit_id: int, root_id: int) -> bool:
+    return g.nodes[unit_id]["path"].startswith(g.nodes[root_id]["path"])
+
+
+def teams_under(g: nx.DiGraph, unit_id: int) -> list[int]:
+    """Team ids in the subtree of ``unit_id`` (itself included)."""
+    if g.nodes[unit_id]["kind"] == "team":
+        return [unit_id]
+    return [n for n in nx.descendants(g, unit_id) if g.nodes[n]["kind"] == "team"]
+
+
+def role_label(g: nx.DiGraph, unit_id: int, role: str) -> str:
+    """``cadre`` on a township-level unit is reported as ``township``."""
+    if role == "cadre" and g.nodes[unit_id]["kind"] in TOWNSHIP_KINDS:
+        return "township"
+    return role
+
+
+def _on_duty(g: nx.DiGraph, unit_id: int) -> tuple[Person | None, Skip | None]:
+    node = g.nodes[unit_id]
+    people = node["people"]
+    for p in people:
+        if p.on_duty:
+            return p, None
+    expected = EXPECTED_ROLE.get(node["kind"])
+    if people:
+        return None, Skip(unit_id, node["name"], people[0].role, "away", people[0])
+    if expected:
+        return None, Skip(unit_id, node["name"], expected, "none")
+    return None, None
+
+
+# --- routing down -----------------------------------------------------------------
+
+
+def responsible(g: nx.DiGraph, team_id: int) -> Decision:
+    """Who answers for ``team_id``: the nearest person on duty from the team up."""
+    skipped: list[Skip] = []
+    team = g.nodes[team_id]
+    for uid in reversed(ancestors(g, team_id)):
+        person, skip = _on_duty(g, uid)
+        if person is not None:
+            return Decision(
+                team_id,
+                team["name"],
+                person,
+                role_label(g, uid, person.role),
+                uid,
+                g.nodes[uid]["name"],
+                tuple(skipped),
+            )
+        if skip is not None:
+            skipped.append(skip)
+    return Decision(team_id, team["name"], None, "", None, "", tuple(skipped))
+
+
+def route(g: nx.DiGraph, team_ids: Iterable[int]) -> dict[int, Decision]:
+    """:func:`responsible` for many teams."""
+    return {t: responsible(g, t) for t in team_ids if t in g}
+
+
+def escalation_chain(g: nx.DiGraph, team_id: int) -> list[Stop]:
+    """The people a case climbs through, from the team up: team lead (if on
+    duty) → grid member → village cadre → township. Levels with nobody on duty
+    are skipped."""
+    chain = []
+    for uid in reversed(ancestors(g, team_id)):
+        person, _skip = _on_duty(g, uid)
+        if person is not None:
+            node = g.nodes[uid]
+            chain.append(
+                Stop(uid, node["kind"], node["name"], role_label(g, uid, person.role), person)
+            )
+    return chain
+
+
+def escalation_stop(g: nx.DiGraph, team_id: int, level: int) -> Stop | None:
+    """Who holds a case of ``team_id`` at escalation ``level`` (1 = the first
+    person on duty above the team, usually the grid member). None past the top."""
+    above = [s for s in escalation_chain(g, team_id) if s.unit_id != team_id]
+    return above[level - 1] if 1 <= level <= len(above) else None
+
+
+# --- filters and roll-ups ---------------------------------------------------------
+
+
+def filter_paths(g: nx.DiGraph, target_id: int, unit_ids: Iterable[int]) -> list[str]:
+    """Paths of the chosen sub-units, each of which must lie under the target.
+
+    Raises ``ValueError`` listing the ids that are unknown or outside the target.
+    Nested choices collapse to the outermost.
+    """
+    bad = [u for u in unit_ids if u not in g or not in_subtree(g, u, target_id)]
+    if bad:
+        raise ValueError(bad)
+    paths = sorted({g.nodes[u]["path"] for u in unit_ids}, key=len)
+    kept: list[str] = []
+    for p in paths:
+        if not any(p.startswith(k) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def rollup(
+    g: nx.DiGraph, team_counts: Mapping[int, Mapping[str, int]], keys: Iterable[str]
+) -> dict[int, dict[str, int]]:
+    """Sum per-team counts into every unit above each team (and the team itself)."""
+    keys = tuple(keys)
+    totals: dict[int, dict[str, int]] = {}
+    for team_id, counts in team_counts.items():
+        if team_id not in g:
+            continue
+        for uid in ancestors(g, team_id):
+            row = totals.get(uid)
+            if row is None:
+                row = totals[uid] = dict.fromkeys(keys, 0)
+            for k in keys:
+                row[k] += counts.get(k, 0)
+    return totals
+
+
+def tree_order(g: nx.DiGraph, root_id: int, keep: Callable[[int], bool]) -> list[int]:
+    """Units of the subtree in depth-first order (children by code, then name),
+    only those ``keep`` accepts (a skipped unit's subtree is skipped too)."""
+    out: list[int] = []
+    stack = [root_id]
+    while stack:
+        uid = stack.pop()
+        if not keep(uid):
+            continue
+        out.append(uid)
+        children = sorted(
+            g.successors(uid), key=lambda c: (g.nodes[c]["code"], g.nodes[c]["name"], c)
+        )
+        stack.extend(reversed(children))
+    return out
+
+
+# --- words ------------------------------------------------------------------------
+
+
+def _identity(s: str, **kw) -> str:
+    return s % kw if kw else s
+
+
+def role_words(role: str, _: Callable[..., str] = _identity) -> str:
+    return {
+        "team_lead": _("team lead"),
+        "grid_member": _("grid member"),
+        "cadre": _("village cadre"),
+        "township": _("township cadre"),
+    }.get(role, role)
+
+
+def describe(decision: Decision, _: Callable[..., str] = _identity) -> str:
+    """The decision in words, e.g. "Team 3 has no team lead → grid member Wang Fang".
+
+    ``_`` is the translation function (flask_babel.gettext in the app).
+    """
+    parts = []
+    for s in decision.skipped:
+        if s.problem == "away" and s.person is not None:
+            parts.append(
+                _(
+                    "%(role)s %(name)s of %(unit)s is away",
+                    role=role_words(s.role, _),
+                    name=s.person.name,
+                    unit=s.unit_name,
+                )
+            )
+        else:
+            parts.append(
+                _("%(unit)s has no %(role)s", unit=s.unit_name, role=role_words(s.role, _))
+            )
+    if decision.assignee is None:
+        final = _("nobody on duty anywhere above")
+    else:
+        final = _(
+            "%(role)s %(name)s (%(unit)s)",
+            role=role_words(decision.role, _),
+            name=decision.assignee.name,
+            unit=decision.unit_name,
+        )
+    if not parts:
+        return final
+    return _("; ").join(parts) + " → " + final
