@@ -1,0 +1,563 @@
+"""Realistic demo data of any size, written with bulk inserts.
+
+The default is one township with one village, 侯官村 (code HG), of about
+1,300 households in about 140 teams across 14 grids, as in Houguan. Larger
+sizes add villages (about 1,300 households each) under more townships, so a
+county of 100,000 households builds in seconds: rows are made in Python with
+their ids, materialised paths and household codes already set, then inserted
+in batches. No team gets more than ``TEAM_MAX_HOUSEHOLDS`` households.
+
+The same seed gives the same tree, names, flags and members. Door-plate
+tokens stay random: they are secrets even in a demo.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from village_grid.hierarchy import service
+from village_grid.models import Household, Member, RoleAssignment, Unit, User
+from village_grid.models.base import utcnow
+from village_grid.models.qr import plate_token_hash
+
+DEMO_PASSWORD = "demo1234"
+HOUSEHOLDS_PER_VILLAGE = 1300
+VILLAGES_PER_TOWNSHIP = 10
+TEAMS_PER_GRID = 10
+BATCH = 5000
+
+# Flag → share of households (village surveys put them about here).
+FLAG_SHARES = {
+    "elderly_alone": 0.08,
+    "disabled": 0.03,
+    "young_children": 0.12,
+    "pregnant": 0.01,
+    "flood_prone": 0.15,
+    "rental": 0.10,
+    "party_member": 0.06,
+    "veteran": 0.03,
+}
+
+SURNAMES = (
+    "林陈黄郑王李张刘吴杨刘张陈林黄郑许何周游翁潘江邱罗高叶魏蔡谢曾程唐宋徐詹施卢"
+    "方朱胡肖吕洪苏薛余杜严倪连庄董阮"
+)
+GIVEN_CHARS = (
+    "建国华明伟强军平秀英丽芳玉兰桂金春梅志文德水清福海宝荣生辉龙俊杰婷娜静敏燕"
+    "红霞云峰宇浩鹏涛磊斌雪琴凤珍雅欣怡思佳颖嘉晨阳天翔依诗梓涵子轩"
+)
+MOBILE_PREFIXES = [
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "177",
+    "180",
+    "181",
+    "182",
+    "183",
+    "186",
+    "187",
+    "188",
+    "189",
+    "199",
+]
+
+TOWNSHIPS = (
+    ("甘蔗街道", "GZ"),
+    ("上街镇", "SJ"),
+    ("南屿镇", "NY"),
+    ("竹岐乡", "ZQ"),
+    ("白沙镇", "BS"),
+    ("荆溪镇", "JX"),
+    ("祥谦镇", "XQ"),
+    ("青口镇", "QK"),
+    ("南通镇", "NT"),
+    ("鸿尾乡", "HW"),
+    ("洋里乡", "YL"),
+    ("大湖乡", "DH"),
+    ("廷坪乡", "TP"),
+    ("小箬乡", "XR"),
+)
+_FIRST = (
+    ("上", "S"),
+    ("下", "X"),
+    ("东", "D"),
+    ("西", "X"),
+    ("南", "N"),
+    ("北", "B"),
+    ("新", "X"),
+    ("大", "D"),
+    ("竹", "Z"),
+    ("溪", "X"),
+    ("洋", "Y"),
+    ("坂", "B"),
+    ("岭", "L"),
+    ("桥", "Q"),
+    ("江", "J"),
+    ("湖", "H"),
+)
+_SECOND = (
+    ("岐", "Q"),
+    ("源", "Y"),
+    ("头", "T"),
+    ("口", "K"),
+    ("厝", "C"),
+    ("山", "S"),
+    ("坑", "K"),
+    ("里", "L"),
+    ("埔", "P"),
+    ("林", "L"),
+    ("尾", "W"),
+    ("墩", "D"),
+)
+LANES = ("侯官路", "溪边路", "上街", "下街", "榕树巷", "祠堂巷", "江滨路", "新村路", "后山路")
+
+
+def village_names(n: int) -> list[tuple[str, str]]:
+    """``n`` village (name, code) pairs: Houguan and Yanqi first, then made-up local names."""
+    out = [("侯官村", "HG"), ("颜岐村", "YQ")]
+    used_codes = {"HG", "YQ"}
+    used_names = {"侯官村", "颜岐村"}
+    round_no = 0
+    while len(out) < n:
+        for a, ca in _FIRST:
+            for b, cb in _SECOND:
+                if a == b:
+                    continue
+                name = f"{a}{b}村" if round_no == 0 else f"{a}{b}{round_no + 1}村"
+                if name in used_names:
+                    continue
+                code = ca + cb
+                k = 2
+                while code in used_codes:
+                    code = f"{ca}{cb}{k}"
+                    k += 1
+                out.append((name, code))
+                used_codes.add(code)
+                used_names.add(name)
+                if len(out) >= n:
+                    return out[:n]
+        round_no += 1
+    return out[:n]
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    role: str
+    unit: str
+    phone: str = ""
+    note: str = ""
+
+
+@dataclass
+class DemoSummary:
+    townships: int = 0
+    villages: int = 0
+    grids: int = 0
+    teams: int = 0
+    households: int = 0
+    members: int = 0
+    users: int = 0
+    logins: list[DemoLogin] = field(default_factory=list)
+
+
+class _Gen:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def name(self) -> str:
+        r = self.rng
+        given = r.choice(GIVEN_CHARS)
+        if r.random() < 0.75:
+            given += r.choice(GIVEN_CHARS)
+        return r.choice(SURNAMES) + given
+
+    def mobile(self) -> str:
+        return self.rng.choice(MOBILE_PREFIXES) + f"{self.rng.randrange(10**8):08d}"
+
+    def team_sizes(self, households: int, cap: int) -> list[int]:
+        sizes: list[int] = []
+        left = households
+        choices = [s for s in (cap, cap - 1, cap - 2, cap - 3) if s >= 1]
+        weights = [60, 25, 10, 5][: len(choices)]
+        while left > 0:
+            size = min(left, self.rng.choices(choices, weights)[0])
+            sizes.append(size)
+            left -= size
+        return sizes
+
+
+def _next_id(session: Session, model) -> int:
+    return (session.scalar(select(func.max(model.id))) or 0) + 1
+
+
+def _insert(session: Session, model, rows: list[dict]) -> None:
+    for i in range(0, len(rows), BATCH):
+        session.execute(insert(model.__table__), rows[i : i + BATCH])
+
+
+def _fix_sequences(session: Session, models) -> None:
+    """Ids were given explicitly: move PostgreSQL's sequences past them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for model in models:
+        table = model.__tablename__
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            )
+        )
+
+
+def build_demo(
+    session: Session,
+    *,
+    households: int = HOUSEHOLDS_PER_VILLAGE,
+    seed: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> DemoSummary:
+    """Write the demo tree, households, members and users. The caller commits.
+
+    ``progress`` is called with the number of households just written.
+    """
+    if households < 1:
+        raise ValueError("households must be at least 1")
+    gen = _Gen(seed)
+    rng = gen.rng
+    cap = service.team_max_households()
+    now = utcnow()
+    summary = DemoSummary()
+
+    n_villages = max(1, round(households / HOUSEHOLDS_PER_VILLAGE))
+    n_townships = math.ceil(n_villages / VILLAGES_PER_TOWNSHIP)
+    per_village = [households // n_villages] * n_villages
+    for i in range(households % n_villages):
+        per_village[i] += 1
+
+    unit_id = _next_id(session, Unit)
+    household_id = _next_id(session, Household)
+    member_id = _next_id(session, Member)
+    units: list[dict] = []
+
+    def add_unit(kind: str, name: str, code: str, parent: dict | None) -> dict:
+        nonlocal unit_id
+        row = {
+            "id": unit_id,
+            "parent_id": parent["id"] if parent else None,
+            "kind": kind,
+            "name": name,
+            "code": code,
+            "path": f"{parent['path'] if parent else '/'}{unit_id}/",
+            "depth": parent["depth"] + 1 if parent else 0,
+            "lock_version": 0,
+            "created_at": now,
+        }
+        unit_id += 1
+        units.append(row)
+        return row
+
+    townships = []
+    for t in range(n_townships):
+        name, code = TOWNSHIPS[t % len(TOWNSHIPS)]
+        if t >= len(TOWNSHIPS):
+            name, code = f"{name[:-1]}{t // len(TOWNSHIPS) + 1}{name[-1]}", f"{code}{t}"
+        townships.append(add_unit("township", name, code, None))
+
+    household_rows: list[dict] = []
+    member_rows: list[dict] = []
+    teams_by_village: list[tuple[dict, list[tuple[dict, list[dict]]]]] = []
+    for v, ((vname, vcode), n_households) in enumerate(
+        zip(village_names(n_villages), per_village, strict=True)
+    ):
+        township = townships[v // VILLAGES_PER_TOWNSHIP]
+        village = add_unit("village", vname, vcode, township)
+        centre = (26.05 + rng.uniform(-0.25, 0.25), 119.23 + rng.uniform(-0.3, 0.3))
+        sizes = gen.team_sizes(n_households, cap)
+        grids: list[tuple[dict, list[dict]]] = []
+        door = 0
+        for g in range(math.ceil(len(sizes) / TEAMS_PER_GRID)):
+            grid = add_unit("grid", f"第{g + 1}网格", f"{g + 1:02d}", village)
+            lane = rng.choice(LANES)
+            flood_share = rng.choice((0.02, 0.05, 0.1, 0.2, 0.45))
+            grid_centre = (
+                centre[0] + rng.uniform(-0.01, 0.01),
+                centre[1] + rng.uniform(-0.01, 0.01),
+            )
+            grid_teams: list[dict] = []
+            for t, size in enumerate(sizes[g * TEAMS_PER_GRID : (g + 1) * TEAMS_PER_GRID]):
+                team = add_unit("team", f"{t + 1}小队", f"{t + 1:02d}", grid)
+                grid_teams.append(team)
+                for seq in range(1, size + 1):
+                    door += 1
+                    flags = {
+                        f: rng.random() < (flood_share if f == "flood_prone" else share)
+                        for f, share in FLAG_SHARES.items()
+                    }
+                    if flags["elderly_alone"]:
+                        flags["young_children"] = flags["pregnant"] = False
+                    members = _members(gen, flags)
+                    head = members[0]
+                    token = secrets.token_urlsafe(24)
+                    household_rows.append(
+                        {
+                            "id": household_id,
+                            "team_id": team["id"],
+                            "seq": seq,
+                            "code": f"{vcode}-{grid['code']}-{team['code']}-{seq:02d}",
+                            "door_no": f"{door}号",
+                            "address": f"{vname}{lane}{door}号",
+                            "head_name": head["name"],
+                            "phone": gen.mobile() if rng.random() < 0.95 else "",
+                            "latitude": round(grid_centre[0] + rng.uniform(-0.003, 0.003), 6),
+                            "longitude": round(grid_centre[1] + rng.uniform(-0.003, 0.003), 6),
+                            **flags,
+                            "qr_token": token,
+                            "qr_token_hash": plate_token_hash(token),
+                            "qr_rotated_at": None,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                    for m in members:
+                        m.update(id=member_id, household_id=household_id)
+                        member_id += 1
+                    member_rows.extend(members)
+                    household_id += 1
+            grids.append((grid, grid_teams))
+        teams_by_village.append((village, grids))
+
+    _insert(session, Unit, units)
+    # Households with their members, batch by batch, so the bar moves evenly.
+    m = 0
+    for i in range(0, len(household_rows), BATCH):
+        batch = household_rows[i : i + BATCH]
+        session.execute(insert(Household.__table__), batch)
+        last_id = batch[-1]["id"]
+        start = m
+        while m < len(member_rows) and member_rows[m]["household_id"] <= last_id:
+            m += 1
+        if m > start:
+            session.execute(insert(Member.__table__), member_rows[start:m])
+        if progress:
+            progress(len(batch))
+
+    summary.logins = _demo_users(session, gen, townships, teams_by_village, now)
+    summary.users = session.scalar(select(func.count(User.id))) or 0
+    _fix_sequences(session, (Unit, Household, Member, User, RoleAssignment))
+    service.bump_tree_version(session)
+    session.flush()
+
+    summary.townships = len(townships)
+    summary.villages = n_villages
+    summary.grids = sum(1 for u in units if u["kind"] == "grid")
+    summary.teams = sum(1 for u in units if u["kind"] == "team")
+    summary.households = len(household_rows)
+    summary.members = len(member_rows)
+    return summary
+
+
+def _members(gen: _Gen, flags: dict[str, bool]) -> list[dict]:
+    """The household's people, head first, consistent with its flags."""
+    r = gen.rng
+    surname_head = gen.name()
+    out: list[dict] = []
+
+    def person(name: str, relation: str, sex: str, year: int, phone: bool) -> dict:
+        return {
+            "name": name,
+            "relation": relation,
+            "sex": sex,
+            "birth_year": year,
+            "phone": gen.mobile() if phone else "",
+        }
+
+    if flags["elderly_alone"]:
+        out.append(person(surname_head, "head", r.choice("MF"), r.randint(1932, 1958), False))
+        return out
+    head_sex = "M" if r.random() < 0.8 else "F"
+    head_year = r.randint(1950, 1995)
+    if flags["young_children"] or flags["pregnant"]:
+        head_year = r.randint(1982, 1998)
+    out.append(person(surname_head, "head", head_sex, head_year, False))
+    surname = surname_head[0]
+    if r.random() < 0.85 or flags["pregnant"]:
+        spouse_year = head_year + r.randint(-4, 4)
+        if flags["pregnant"]:
+            spouse_year = max(spouse_year, 1988)
+        out.append(
+            person(
+                gen.name(),
+                "spouse",
+                "F" if head_sex == "M" else "M",
+                min(spouse_year, 2004),
+                r.random() < 0.6,
+            )
+        )
+    for _ in range(r.choice((0, 1, 1, 2, 2, 3))):
+        year = head_year + r.randint(22, 34)
+        if year > 2024:
+            continue
+        out.append(
+            person(
+                surname + gen.name()[1:],
+                "child",
+                r.choice("MF"),
+                year,
+                year < 2006 and r.random() < 0.5,
+            )
+        )
+    if flags["young_children"] and not any((m["birth_year"] or 0) >= 2019 for m in out):
+        relation = "grandchild" if head_year < 1975 else "child"
+        out.append(
+            person(surname + gen.name()[1:], relation, r.choice("MF"), r.randint(2019, 2024), False)
+        )
+    if head_year > 1970 and r.random() < 0.25:
+        out.append(
+            person(gen.name(), "parent", r.choice("MF"), head_year - r.randint(24, 32), False)
+        )
+    return out
+
+
+def _demo_users(
+    session: Session,
+    gen: _Gen,
+    townships: list[dict],
+    teams_by_village: list[tuple[dict, list[tuple[dict, list[dict]]]]],
+    now,
+) -> list[DemoLogin]:
+    """Logins for every level: the few printed ones, plus a cadre per village, a grid
+    member per grid and a team lead for most teams (one away, some teams with none,
+    so routing fallbacks show)."""
+    r = gen.rng
+    password_hash = generate_password_hash(DEMO_PASSWORD)  # hashed once, shared
+    user_id = _next_id(session, User)
+    role_id = _next_id(session, RoleAssignment)
+    users: list[dict] = []
+    roles: list[dict] = []
+    logins: list[DemoLogin] = []
+    lead_phone = iter(range(1, 10**8))
+
+    def add(username, name, role, unit, phone=None, available=True, login_note=None) -> None:
+        nonlocal user_id, role_id
+        users.append(
+            {
+                "id": user_id,
+                "username": username,
+                "phone": phone,
+                "name": name,
+                "password_hash": password_hash,
+                "active": True,
+                "available": available,
+                "created_at": now,
+            }
+        )
+        roles.append(
+            {
+                "id": role_id,
+                "user_id": user_id,
+                "role": role,
+                "unit_id": unit["id"] if unit else None,
+                "created_at": now,
+            }
+        )
+        if login_note is not None:
+            logins.append(
+                DemoLogin(username, role, unit["name"] if unit else "", phone or "", login_note)
+            )
+        user_id += 1
+        role_id += 1
+
+    add("admin", "系统管理员", "admin", None, login_note="")
+    add("town", gen.name(), "cadre", townships[0], login_note="")
+    for v, (village, grids) in enumerate(teams_by_village):
+        first = v == 0
+        add(
+            "cadre" if first else f"cadre_{village['code'].lower()}",
+            gen.name(),
+            "cadre",
+            village,
+            login_note="" if first else None,
+        )
+        if first:
+            add("station", gen.name(), "station_staff", village, login_note="")
+        for g, (grid, teams) in enumerate(grids):
+            gname = "grid" if first and g == 0 else f"grid_{village['code']}_{grid['code']}".lower()
+            add(gname, gen.name(), "grid_member", grid, login_note="" if first and g == 0 else None)
+            for t, team in enumerate(teams):
+                special = first and g == 0
+                if special and t == 2:
+                    continue  # a team with no lead: its grid member answers for it
+                if not special and r.random() < 0.05:
+                    continue
+                phone = f"139{next(lead_phone):08d}"
+                if special and t == 0:
+                    add("lead", gen.name(), "team_lead", team, phone=phone, login_note="")
+                elif special and t == 1:
+                    add(
+                        "lead_away",
+                        gen.name(),
+                        "team_lead",
+                        team,
+                        phone=phone,
+                        available=False,
+                        login_note="unavailable",
+                    )
+                else:
+                    add(
+                        f"lead_{village['code']}_{grid['code']}_{team['code']}".lower(),
+                        gen.name(),
+                        "team_lead",
+                        team,
+                        phone=phone,
+                    )
+    _insert(session, User, users)
+    _insert(session, RoleAssignment, roles)
+    return logins
+
+
+def demo_logins(session: Session) -> list[DemoLogin]:
+    """The printed demo logins that exist in this database (for ``--if-empty``)."""
+    names = ("admin", "town", "cadre", "grid", "lead", "lead_away", "station")
+    found = {u.username: u for u in session.scalars(select(User).where(User.username.in_(names)))}
+    out = []
+    for name in names:
+        user = found.get(name)
+        if user is None:
+            continue
+        for ra in user.roles:
+            out.append(
+                DemoLogin(
+                    user.username,
+                    ra.role,
+                    ra.unit.name if ra.unit else "",
+                    user.phone or "",
+                    "" if user.available else "unavailable",
+                )
+            )
+    return out
