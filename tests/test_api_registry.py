@@ -395,6 +395,7 @@ def write_endpoints(world) -> list[tuple[str, str]]:
         ("PATCH", f"/api/v1/households/{household.id}"),
         ("POST", f"/api/v1/households/{household.id}/move"),
         ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/import"),
     ]
 
 
@@ -462,3 +463,64 @@ def test_error_messages_are_chinese_by_default_and_english_on_request(client, wo
     assert error_of(res, 422)["message"] == "请求内容不正确。"
     res = client.post("/api/v1/households?lang=en", headers=auth, json={"x": 1})
     assert error_of(res, 422)["message"] == "The request body is not valid."
+
+
+# --- import ----------------------------------------------------------------------
+
+GOOD_CSV = (
+    "镇,村,网格,小队,门牌号,户主,电话,标签,成员\n"
+    "甘蔗街道,侯官村,第1网格,1-1小队,侯官村1号,林秀英,13800138001,独居老人,林秀英|户主|女|1948\n"
+    "甘蔗街道,侯官村,第3网格,3-1小队,侯官村2号,陈建国,0591-87654321,,"
+    "陈建国|户主|男|1970;王芳|配偶|女|1972\n"
+)
+
+
+def upload(client, headers, content: bytes, filename: str = "registry.csv"):
+    import io
+
+    return client.post(
+        "/api/v1/import",
+        headers=headers,
+        data={"file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_import_creates_units_households_and_members(client, world, auth):
+    res = upload(client, auth, GOOD_CSV.encode("utf-8"))
+    assert res.status_code == 200, res.get_json()
+    body = res.get_json()
+    assert body["households_created"] == 2 and body["members_created"] == 3
+    assert body["units_created"] == 2  # 第3网格 and its team 3-1小队
+    new_team = db.session.scalar(select(Unit).where(Unit.name == "3-1小队"))
+    assert new_team is not None and new_team.parent.name == "第3网格"
+
+
+def test_import_with_bad_rows_changes_nothing_and_lists_them(client, world, auth):
+    bad = GOOD_CSV + "甘蔗街道,侯官村,第1网格,1-1小队,3号,,12345,飞龙,\n"
+    before = db.session.scalar(select(func.count(Household.id)))
+    res = upload(client, auth, bad.encode("utf-8"))
+    err = error_of(res, 422, "import_rejected")
+    lines = {row["line"] for row in err["rows"]}
+    assert lines == {4}, err["rows"]
+    assert all(row["reason"] for row in err["rows"])
+    assert db.session.scalar(select(func.count(Household.id))) == before
+    assert db.session.scalar(select(Unit).where(Unit.name == "第3网格")) is None
+
+
+def test_import_bad_requests(client, world, auth):
+    missing = client.post("/api/v1/import", headers=auth, json={"file": "x"})
+    assert error_of(missing, 422)["fields"] == {"file": "required"}
+    res = upload(client, auth, b"\x00\x01\x02garbage", filename="registry.xlsx")
+    error_of(res, 422, "import_rejected")
+    lead = create_user("team_lead", world["teams"][0])
+    res = upload(client, api_headers(client, lead), GOOD_CSV.encode())
+    error_of(res, 403, "forbidden")
+    error_of(upload(client, {}, GOOD_CSV.encode()), 401, "unauthorized")
+
+
+def test_import_outside_the_cadres_village_is_refused(client, world, auth):
+    other = "镇,村,网格,小队,户主\n甘蔗街道,颜岐村,第1网格,1小队,外村人\n"
+    err = error_of(upload(client, auth, other.encode("utf-8")), 422, "import_rejected")
+    assert [row["line"] for row in err["rows"]] == [2]
+    assert db.session.scalar(select(Unit).where(Unit.name == "颜岐村")) is None
