@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from flask import Response
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.api.routes import bp
 from village_grid.api.validation import document
-from village_grid.auth import scope
 from village_grid.auth.guards import login_required
-from village_grid.errors import NotFound
 from village_grid.extensions import db
 from village_grid.qr import plates, service
 
 
 def _plate_url(household_id: int) -> tuple[str, str]:
-    household = scope.require_household(db.session, current_user, household_id)
-    if not household.qr_token:
-        raise NotFound(_("This household has no door plate yet."), code="no_plate")
+    household = service.household_with_plate(db.session, current_user, household_id)
     return service.report_url(household), household.code
 
 

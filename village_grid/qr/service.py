@@ -66,6 +66,14 @@ def household_for_token(session: Session, token: str) -> Household:
     raise PlateNotFound(_("This door plate is not known."))
 
 
+def household_with_plate(session: Session, actor: User | None, household_id: int) -> Household:
+    """A household in the actor's scope that has a plate (OutOfScope / NotFound ``no_plate``)."""
+    household = require_household(session, actor, household_id)
+    if not household.qr_token:
+        raise NotFound(_("This household has no door plate yet."), code="no_plate")
+    return household
+
+
 def report_url(household: Household) -> str:
     """What the plate's QR encodes: ``BASE_URL/h/<token>``."""
     return f"{current_app.config['BASE_URL']}/h/{household.qr_token}"
