@@ -7,6 +7,8 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
+from village_grid.api.validation import EMPTY_BODY
+
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 WRITES = {"post", "put", "patch"}
 
@@ -74,20 +76,29 @@ def test_every_api_route_is_documented(app, doc):
 
 
 def test_every_write_has_a_request_schema(doc):
-    """POST/PUT/PATCH declare their body (an endpoint that takes none documents
-    an empty object: {"type": "object", "maxProperties": 0})."""
+    """POST/PUT/PATCH declare their body. One that takes none says so with
+    ``@document(..., body=api.validation.EMPTY_BODY)``."""
+    missing = []
     for path, item in doc["paths"].items():
         for method, op in item.items():
             if method not in WRITES:
                 continue
             body = op.get("requestBody")
-            assert body and body["required"], f"{method.upper()} {path} has no request schema"
+            if not body:
+                missing.append(f"{method.upper()} {path}")
+                continue
+            if not body["required"]:
+                assert body["content"] == {"application/json": {"schema": EMPTY_BODY}}, path
             for media_type, media in body["content"].items():
                 schema = media["schema"]
                 Draft202012Validator.check_schema(schema)
                 assert schema.get("type") == "object", (path, media_type)
                 if media_type == "application/json":
                     assert schema.get("additionalProperties") is False, (path, "closed schema")
+    assert not missing, (
+        "writes without a request schema (give @document a body=, or body=EMPTY_BODY): "
+        + ", ".join(missing)
+    )
 
 
 def test_protected_operations_say_so(doc):

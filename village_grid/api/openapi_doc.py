@@ -6,6 +6,8 @@ import re
 
 from flask import Flask
 
+from village_grid.api.validation import EMPTY_BODY
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -71,7 +73,8 @@ def build(app: Flask) -> dict:
                 op["parameters"] = params
             if note.get("body") and method in ("POST", "PATCH", "PUT"):
                 op["requestBody"] = {
-                    "required": True,
+                    # EMPTY_BODY: the endpoint takes no body; sending none is fine.
+                    "required": note["body"] is not EMPTY_BODY,
                     "content": {
                         note.get("content_type") or "application/json": {"schema": note["body"]}
                     },

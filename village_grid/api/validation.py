@@ -23,6 +23,10 @@ class BadJson(DomainError):
     code = "bad_json"
 
 
+# For ``@document(body=EMPTY_BODY)``: a write that takes no body says so (the
+# OpenAPI test wants every POST/PUT/PATCH to declare its body).
+EMPTY_BODY: dict = {"type": "object", "additionalProperties": False, "maxProperties": 0}
+
 _validators: dict[int, Draft202012Validator] = {}
 MAX_ERRORS = 50
 
