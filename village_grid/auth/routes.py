@@ -99,8 +99,13 @@ def people():
         from werkzeug.exceptions import NotFound
 
         raise NotFound()
+    from village_grid.hierarchy.labels import kind_label
+
     units = _assignable_units()
-    unit_choices = [(u.id, "　" * u.depth + f"{u.name}") for u in units]
+    top = min((u.depth for u in units), default=0)
+    unit_choices = [
+        (u.id, "　" * (u.depth - top) + f"{u.name}（{kind_label(u.kind)}）") for u in units
+    ]
     person_form = PersonForm(prefix="new")
     role_form = RoleForm(prefix="add")
     person_form.unit_id.choices = [(0, "—")] + unit_choices
@@ -149,6 +154,15 @@ def people():
                 db.session.commit()
                 flash(_("Role added."), "success")
                 return redirect(url_for("auth.people"))
+            submitted = (
+                person_form
+                if "new-submit" in request.form
+                else role_form
+                if "add-submit" in request.form
+                else None
+            )
+            if submitted is not None and submitted.errors:
+                flash(_("Please correct the marked fields."), "error")
             if "remove_role" in request.form:
                 service.remove_role(db.session, current_user, int(request.form["remove_role"]))
                 db.session.commit()

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from village_grid.auth.scope import may, require_unit
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound
+from village_grid.hierarchy.labels import kind_label
 from village_grid.models import ROLES, RoleAssignment, Unit, User
 from village_grid.validation import clean_text, normalise_phone
 
@@ -120,9 +121,9 @@ def assign_role(
             raise InvalidInput(
                 _(
                     "A %(role)s is given a %(kinds)s, not a %(kind)s.",
-                    role=role,
-                    kinds="/".join(kinds),
-                    kind=unit.kind,
+                    role=_role_label(role),
+                    kinds="/".join(kind_label(k) for k in kinds),
+                    kind=kind_label(unit.kind),
                 ),
                 fields={"unit_id": "wrong_kind"},
             )
@@ -165,6 +166,12 @@ def set_available(session: Session, actor: User | None, user_id: int, available:
         session.flush()
         _tree_changed(session)
     return user
+
+
+def _role_label(role: str) -> str:
+    from village_grid.auth.forms import ROLE_LABELS
+
+    return str(ROLE_LABELS.get(role, role))
 
 
 class _Root:
