@@ -483,3 +483,90 @@ def move_household(household_id: int):
         ),
         status,
     )
+
+
+# --- import and export (registry files; see docs/import-format.md) -----------
+
+
+def _export_units(limit: int = 400) -> list[Unit]:
+    """Units the user may export, from their scope roots down to the grids, at most ``limit``."""
+    units: list[Unit] = []
+    for root in scope.scope_roots(db.session, current_user, "view"):
+        units.extend(service.subtree_units(db.session, root, max_depth=2))
+        if len(units) >= limit:
+            break
+    return units[:limit]
+
+
+@bp.route("/registry/import-export", methods=["GET", "POST"])
+@login_required
+def import_export():
+    """Upload a registry file (all or nothing) and download the registry as CSV/XLSX."""
+    from village_grid.errors import Forbidden
+    from village_grid.hierarchy.importer import COLUMNS, ImportRejected, import_registry
+
+    can_import = scope.scope_paths(current_user, "import") != []
+    result = rejected = None
+    status = 200
+    if request.method == "POST":
+        if not can_import:
+            raise Forbidden(_("You may not import households."))
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(_("Choose a file to upload."), "error")
+            status = 422
+        else:
+            try:
+                result = import_registry(
+                    db.session, current_user, filename=upload.filename, data=upload.read()
+                )
+                db.session.commit()
+            except ImportRejected as err:
+                db.session.rollback()
+                rejected = err
+                status = 422
+    return (
+        render_template(
+            "hierarchy/import_export.html",
+            can_import=can_import,
+            result=result,
+            rejected=rejected,
+            units=_export_units(),
+            columns=COLUMNS,
+            required=("village", "grid", "team", "head_name"),
+        ),
+        status,
+    )
+
+
+@bp.route("/registry/export")
+@login_required
+def export_registry():
+    """Download the registry under ``unit_id`` (default: all the user may see)."""
+    import io
+    from datetime import date
+
+    from flask import send_file
+
+    from village_grid.hierarchy import importer
+
+    fmt = request.args.get("fmt", "csv")
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    unit_id = request.args.get("unit_id", type=int)
+    data = importer.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
+    label = "all"
+    if unit_id is not None:
+        unit = db.session.get(Unit, unit_id)
+        label = f"{unit.code}-{unit.id}" if unit else str(unit_id)
+    mimetype = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return send_file(
+        io.BytesIO(data),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=f"registry-{label}-{date.today():%Y%m%d}.{fmt}",
+    )
