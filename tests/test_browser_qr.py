@@ -1,0 +1,116 @@
+"""Headless Chromium: scan a door plate (decode its PNG with zbar), open the URL it
+carries, call for help, and find the case on the village cadre's escalation queue."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+
+import pytest
+from flask import url_for
+from PIL import Image
+from pyzbar.pyzbar import decode
+from werkzeug.serving import make_server
+
+from tests.factories import PASSWORD, create_tree, create_user, login
+from village_grid.extensions import db
+from village_grid.models import StatusEvent
+from village_grid.tasks import service as tasks
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    old = app.config["BASE_URL"]
+    app.config["BASE_URL"] = base  # the plates point at this server
+    try:
+        yield base
+    finally:
+        app.config["BASE_URL"] = old
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_scan_plate_call_for_help_reaches_the_cadre(app, live_server, browser):
+    tree = create_tree(grids=1, teams=1, households=2)
+    h = tree["households"][0]
+    cadre = create_user("cadre", tree["village"], name="陈书记")
+    create_user("team_lead", tree["teams"][0], name="林阿伯", phone="13700001111")
+    task = tasks.dispatch_task(
+        db.session,
+        cadre,
+        kind="sweep",
+        subkind="typhoon",
+        title="台风格美排查",
+        unit_id=tree["village"].id,
+        deadline_minutes=60,
+    )
+    db.session.commit()
+
+    staff = app.test_client()
+    login(staff, cadre)
+    png = staff.get(f"/api/v1/households/{h.id}/qr.png").data
+    found = decode(Image.open(io.BytesIO(png)))
+    url = found[0].data.decode()
+    assert url == f"{live_server}/h/{h.qr_token}"
+
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN").new_page()
+    phone.set_default_timeout(10_000)
+    phone.goto(url)
+    assert h.code in phone.content() and "台风格美排查" in phone.content()
+    assert h.head_name not in phone.content()
+    phone.get_by_text("我家需要帮助").click()
+    phone.get_by_label("进水了").check()
+    phone.locator("textarea[name=note]").fill("一楼进水，老人在家")
+    phone.get_by_role("button", name="发送求助").click()
+    phone.wait_for_url(f"{url}#task-{task.id}")
+    assert "求助已发出" in phone.content()
+
+    event = db.session.query(StatusEvent).one()
+    assert (event.via, event.status, event.help_kind) == ("household_qr", "needs_help", "flooding")
+    assert event.client_addr == "127.0.0.1"
+    cases = tasks.list_escalations(db.session, cadre)
+    assert [(c.household_id, c.reason) for c in cases] == [(h.id, "needs_help")]
+
+    # And on the cadre's own escalation page, in the browser.
+    if "tasks.escalations" in app.view_functions:
+        desk = browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="zh-CN"
+        ).new_page()
+        desk.set_default_timeout(10_000)
+        desk.goto(f"{live_server}/login")
+        desk.fill("input[name=login]", cadre.username)
+        desk.fill("input[name=password]", PASSWORD)
+        desk.locator("form button[type=submit]").first.click()
+        with app.test_request_context():
+            queue = url_for("tasks.escalations")
+        desk.goto(f"{live_server}{queue}")
+        assert h.code in desk.content()
