@@ -1,0 +1,248 @@
+"""Calls for help and overdue households climb the tree by themselves;
+``village-grid escalate`` is safe to run again and again."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.factories import create_tree, create_user
+from village_grid.errors import Conflict, InvalidInput, OutOfScope
+from village_grid.extensions import db
+from village_grid.models import Escalation, OutboxMessage
+from village_grid.models.base import utcnow
+from village_grid.tasks import service
+
+
+@pytest.fixture
+def village():
+    tree = create_tree(grids=2, teams=1, households=3)
+    tree["township_cadre"] = create_user("cadre", tree["township"], name="镇干部")
+    tree["cadre"] = create_user("cadre", tree["village"], name="李书记")
+    tree["gm"] = create_user("grid_member", tree["grids"][0], name="王芳")
+    tree["gm_b"] = create_user("grid_member", tree["grids"][1], name="陈刚")
+    tree["lead"] = create_user("team_lead", tree["teams"][0], name="张三")
+    return tree
+
+
+def dispatch(tree, *, now=None, minutes=60):
+    task = service.dispatch_task(
+        db.session,
+        tree["cadre"],
+        kind="sweep",
+        subkind="typhoon",
+        title="台风格美排查",
+        unit_id=tree["village"].id,
+        deadline_minutes=minutes,
+        now=now,
+    )
+    db.session.commit()
+    return task
+
+
+def escalations(**where):
+    q = db.select(Escalation).order_by(Escalation.household_id, Escalation.reason, Escalation.level)
+    for k, v in where.items():
+        q = q.where(getattr(Escalation, k) == v)
+    return db.session.scalars(q).all()
+
+
+def snapshot():
+    return [
+        (e.household_id, e.reason, e.level, e.assignee_id, e.status, e.next_escalation_at)
+        for e in escalations()
+    ]
+
+
+def test_needs_help_goes_at_once_to_grid_member_and_village_cadre(village):
+    task = dispatch(village)
+    h = village["households"][0]
+    service.record_status(
+        db.session,
+        village["lead"],
+        task_id=task.id,
+        household_id=h.id,
+        status="needs_help",
+        help_kind="flooding",
+        note="一楼进水，老人走不动",
+        via="team_lead",
+    )
+    db.session.commit()
+    rows = escalations(reason="needs_help")
+    assert [(e.level, e.assignee_id, e.status) for e in rows] == [
+        (1, village["gm"].id, "open"),
+        (2, village["cadre"].id, "open"),
+    ]
+    msgs = db.session.scalars(
+        db.select(OutboxMessage).where(OutboxMessage.event_key.like("help:%"))
+    ).all()
+    assert {m.recipient_id for m in msgs} == {village["gm"].id, village["cadre"].id}
+    assert all("进水被淹" in m.body and h.code in m.body and "张三" in m.body for m in msgs)
+
+    # The queue shows the case once, with the household's and lead's phones.
+    for user in (village["gm"], village["cadre"], village["township_cadre"]):
+        cases = service.describe_escalations(db.session, service.list_escalations(db.session, user))
+        assert [(c["household"]["id"], c["reason"], c["help_kind"]) for c in cases] == [
+            (h.id, "needs_help", "flooding")
+        ]
+        assert cases[0]["household"]["phone"] == h.phone
+        assert cases[0]["team"]["lead_name"] == "张三"
+    assert service.list_escalations(db.session, village["gm_b"]) == []
+    assert service.list_escalations(db.session, village["lead"]) == []
+
+
+def test_unanswered_call_for_help_climbs_to_the_township(village):
+    task = dispatch(village, minutes=24 * 60)
+    h = village["households"][0]
+    now = utcnow()
+    service.record_status(
+        db.session,
+        None,
+        task_id=task.id,
+        household_id=h.id,
+        status="needs_help",
+        via="household_qr",
+        now=now,
+    )
+    db.session.commit()
+    assert service.run_escalations(db.session, now=now + timedelta(minutes=29)) == 0
+    assert service.run_escalations(db.session, now=now + timedelta(minutes=31)) == 1
+    db.session.commit()
+    top = escalations(reason="needs_help")[-1]
+    assert (top.level, top.assignee_id) == (3, village["township_cadre"].id)
+    assert service.run_escalations(db.session, now=now + timedelta(hours=5)) == 0
+
+
+def test_acknowledged_call_stops_climbing_and_resolve_needs_a_note(village):
+    task = dispatch(village, minutes=24 * 60)
+    h = village["households"][0]
+    now = utcnow()
+    service.record_status(
+        db.session,
+        None,
+        task_id=task.id,
+        household_id=h.id,
+        status="needs_help",
+        via="household_qr",
+        now=now,
+    )
+    db.session.commit()
+    case = service.list_escalations(db.session, village["gm"])[0]
+    with pytest.raises(OutOfScope):
+        service.acknowledge_escalation(db.session, village["gm_b"], case.id)
+    service.acknowledge_escalation(db.session, village["gm"], case.id)
+    db.session.commit()
+    assert {e.status for e in escalations()} == {"acknowledged"}
+    assert service.run_escalations(db.session, now=now + timedelta(hours=2)) == 0
+    with pytest.raises(InvalidInput):
+        service.resolve_escalation(db.session, village["gm"], case.id, "  ")
+    service.resolve_escalation(db.session, village["cadre"], case.id, "抽水泵已送到")
+    db.session.commit()
+    assert {(e.status, e.resolution_note) for e in escalations()} == {("resolved", "抽水泵已送到")}
+    assert service.list_escalations(db.session, village["gm"]) == []
+    assert len(service.list_escalations(db.session, village["gm"], open_only=False)) == 1
+    with pytest.raises(Conflict):
+        service.acknowledge_escalation(db.session, village["gm"], case.id)
+    # Asking again later opens the case again and tells people again.
+    service.record_status(
+        db.session,
+        None,
+        task_id=task.id,
+        household_id=h.id,
+        status="needs_help",
+        via="household_qr",
+        now=now + timedelta(minutes=5),
+    )
+    db.session.commit()
+    assert {e.status for e in escalations()} == {"open"}
+    assert (
+        db.session.scalar(
+            db.select(db.func.count(OutboxMessage.id)).where(OutboxMessage.event_key.like("help:%"))
+        )
+        == 4
+    )
+
+
+def test_pending_at_deadline_escalates_one_level_then_again_after_each_interval(village):
+    start = utcnow() - timedelta(minutes=5)
+    task = dispatch(village, now=start, minutes=60)
+    deadline = task.deadline
+    reached = village["households"][0]
+    service.record_status(
+        db.session,
+        village["lead"],
+        task_id=task.id,
+        household_id=reached.id,
+        status="safe",
+        via="team_lead",
+    )
+    db.session.commit()
+    assert service.run_escalations(db.session, now=deadline - timedelta(minutes=1)) == 0
+
+    # At the deadline: the 5 households still pending go one level up (their grid member).
+    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 5
+    db.session.commit()
+    first = snapshot()
+    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 0
+    db.session.commit()
+    assert snapshot() == first
+    level1 = escalations(level=1)
+    assert {e.household_id for e in level1} == {h.id for h in village["households"][1:]}
+    assert {e.assignee_id for e in level1} == {village["gm"].id, village["gm_b"].id}
+    overdue_msgs = db.session.scalars(
+        db.select(OutboxMessage).where(OutboxMessage.event_key.like("overdue:%"))
+    ).all()
+    assert len(overdue_msgs) == 2  # one list per grid member, not one message per household
+
+    # Grid A's member is on it; grid B's cases climb to the village cadre after the interval.
+    a_case = next(e for e in level1 if e.assignee_id == village["gm"].id)
+    service.acknowledge_escalation(db.session, village["gm"], a_case.id)
+    db.session.commit()
+    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=29)) == 0
+    # (only the acknowledged household stops; grid A's other two pending ones climb)
+    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 4
+    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 0
+    assert {e.assignee_id for e in escalations(level=2)} == {village["cadre"].id}
+    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=61)) == 4
+    assert {e.assignee_id for e in escalations(level=3)} == {village["township_cadre"].id}
+    assert service.run_escalations(db.session, now=deadline + timedelta(hours=9)) == 0
+
+    # Reaching a household closes its overdue case.
+    late = village["households"][5]
+    service.record_status(
+        db.session,
+        village["gm_b"],
+        task_id=task.id,
+        household_id=late.id,
+        status="safe",
+        via="cadre",
+    )
+    db.session.commit()
+    assert {e.status for e in escalations(household_id=late.id)} == {"resolved"}
+
+
+def test_closed_tasks_do_not_escalate(village):
+    task = dispatch(village, now=utcnow() - timedelta(hours=2), minutes=30)
+    service.close_task(db.session, village["cadre"], task.id)
+    db.session.commit()
+    assert service.run_escalations(db.session) == 0
+
+
+def test_escalate_command_twice_is_idempotent(app, village):
+    task = dispatch(village, now=utcnow() - timedelta(hours=3), minutes=60)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["escalate"])
+    assert first.exit_code == 0, first.output
+    # Deadline two hours ago, interval 30 min: grid member → village cadre → township, at once.
+    assert "escalations created: 18" in first.output
+    assert "messages sent:" in first.output
+    state = snapshot()
+    assert {lvl for _h, _r, lvl, *_ in state} == {1, 2, 3}
+    second = runner.invoke(args=["escalate"])
+    assert second.exit_code == 0, second.output
+    assert "escalations created: 0" in second.output
+    assert snapshot() == state
+    sent = db.session.scalar(
+        db.select(db.func.count(OutboxMessage.id)).where(OutboxMessage.status == "sent")
+    )
+    assert sent == db.session.scalar(db.select(db.func.count(OutboxMessage.id)))
+    assert task.id

@@ -1,0 +1,374 @@
+"""Dispatch, statuses as append-only events, progress roll-ups, closing, notices."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.factories import create_tree, create_user
+from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfScope
+from village_grid.extensions import db
+from village_grid.models import Assignment, OutboxMessage, StatusEvent
+from village_grid.models.base import utcnow
+from village_grid.tasks import service
+
+
+@pytest.fixture
+def village():
+    tree = create_tree(grids=2, teams=2, households=2)
+    tree["cadre"] = create_user("cadre", tree["village"], name="李书记")
+    tree["gm"] = create_user("grid_member", tree["grids"][0], name="王芳")
+    tree["gm_b"] = create_user("grid_member", tree["grids"][1], name="陈刚")
+    tree["lead"] = create_user("team_lead", tree["teams"][0], name="张三")
+    return tree
+
+
+def sweep(tree, actor=None, unit=None, **kw):
+    kw.setdefault("deadline_minutes", 60)
+    task = service.dispatch_task(
+        db.session,
+        actor or tree["cadre"],
+        kind=kw.pop("kind", "sweep"),
+        subkind=kw.pop("subkind", "flood"),
+        title=kw.pop("title", "防汛排查"),
+        unit_id=(unit or tree["village"]).id,
+        **kw,
+    )
+    db.session.commit()
+    return task
+
+
+def test_dispatch_creates_one_pending_assignment_per_household_and_messages(village):
+    task = sweep(village)
+    assert (task.households_total, task.teams_total) == (8, 4)
+    rows = db.session.scalars(db.select(Assignment).where(Assignment.task_id == task.id)).all()
+    assert sorted(a.household_id for a in rows) == sorted(h.id for h in village["households"])
+    assert {a.status for a in rows} == {"pending"}
+    assert {a.team_id for a in rows} == {t.id for t in village["teams"]}
+    assert task.deadline == task.created_at + timedelta(minutes=60)
+    # One message per person told: lead (team 1), grid member (team 2), grid member B (grid 2).
+    keys = set(db.session.scalars(db.select(OutboxMessage.event_key)))
+    assert keys == {
+        f"dispatch:{task.id}:user:{village['lead'].id}",
+        f"dispatch:{task.id}:user:{village['gm'].id}",
+        f"dispatch:{task.id}:user:{village['gm_b'].id}",
+    }
+    body = db.session.scalar(
+        db.select(OutboxMessage.body).where(OutboxMessage.recipient_id == village["gm_b"].id)
+    )
+    assert "防汛排查" in body and "2 个小队" in body and "4 户" in body
+
+
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"kind": "party"}, "kind"),
+        ({"subkind": "earthquake"}, "subkind"),
+        ({"title": "  "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"deadline_minutes": 0}, "deadline_minutes"),
+        ({"deadline_minutes": 10**7}, "deadline_minutes"),
+        ({"filter": {"flags": ["rich"]}}, "filter.flags"),
+        ({"filter": {"colour": "red"}}, "filter"),
+        ({"filter": {"flags": ["veteran"]}}, "filter"),
+        ({"kind": "survey", "subkind": "", "questions": []}, "questions"),
+        (
+            {"kind": "survey", "subkind": "", "questions": [{"type": "choice", "text": "?"}]},
+            "questions.0",
+        ),
+    ],
+)
+def test_bad_dispatch_is_refused_naming_the_field(village, kw, field):
+    with pytest.raises(InvalidInput) as err:
+        sweep(village, **kw)
+    assert field in err.value.fields
+    db.session.rollback()
+    assert db.session.scalar(db.select(db.func.count(Assignment.id))) == 0
+
+
+def test_filter_unit_outside_target_is_refused(village):
+    with pytest.raises(InvalidInput) as err:
+        sweep(village, unit=village["grids"][0], filter={"unit_ids": [village["teams"][2].id]})
+    assert err.value.fields == {"filter.unit_ids": "outside_target"}
+
+
+def test_grid_member_dispatches_only_within_their_grid(village):
+    gm = village["gm"]
+    task = sweep(village, actor=gm, unit=village["grids"][0])
+    assert task.households_total == 4
+    with pytest.raises(OutOfScope):
+        sweep(village, actor=gm, unit=village["grids"][1])
+    with pytest.raises(OutOfScope):
+        sweep(village, actor=gm, unit=village["village"])
+    with pytest.raises(Forbidden):  # a lead sees their team but may not dispatch
+        sweep(village, actor=village["lead"], unit=village["teams"][0])
+    with pytest.raises(OutOfScope):
+        service.preview_dispatch(db.session, gm, unit_id=village["grids"][1].id)
+
+
+def test_statuses_are_append_only_and_latest_wins(village):
+    task = sweep(village)
+    h = village["households"][0]
+    lead = village["lead"]
+    e1 = service.record_status(
+        db.session, lead, task_id=task.id, household_id=h.id, status="not_home", via="team_lead"
+    )
+    e2 = service.record_status(
+        db.session,
+        lead,
+        task_id=task.id,
+        household_id=h.id,
+        status="safe",
+        note="回来了",
+        via="team_lead",
+    )
+    db.session.commit()
+    events = db.session.scalars(
+        db.select(StatusEvent).where(StatusEvent.household_id == h.id).order_by(StatusEvent.id)
+    ).all()
+    assert [(e.id, e.status) for e in events] == [(e1.id, "not_home"), (e2.id, "safe")]
+    assert events[0].actor_id == lead.id and events[0].via == "team_lead"
+    a = db.session.scalar(db.select(Assignment).where(Assignment.household_id == h.id))
+    assert (a.status, a.note, a.updated_via, a.updated_by_id) == (
+        "safe",
+        "回来了",
+        "team_lead",
+        lead.id,
+    )
+
+
+def test_replayed_client_op_id_changes_nothing(village):
+    task = sweep(village)
+    h = village["households"][0]
+    kw = dict(task_id=task.id, household_id=h.id, via="sync", client_op_id="phone1-0001")
+    first = service.record_status(db.session, village["lead"], status="safe", **kw)
+    db.session.commit()
+    again = service.record_status(db.session, village["lead"], status="needs_help", **kw)
+    db.session.commit()
+    assert again.id == first.id and again.status == "safe"
+    assert db.session.scalar(db.select(db.func.count(StatusEvent.id))) == 1
+    a = db.session.scalar(db.select(Assignment).where(Assignment.household_id == h.id))
+    assert a.status == "safe"
+    # The same id for another household is a client bug, not a silent success.
+    with pytest.raises(Conflict):
+        service.record_status(
+            db.session,
+            village["lead"],
+            status="safe",
+            task_id=task.id,
+            household_id=village["households"][1].id,
+            via="sync",
+            client_op_id="phone1-0001",
+        )
+
+
+def test_a_late_sync_of_an_older_report_is_kept_but_does_not_win(village):
+    task = sweep(village)
+    h = village["households"][0]
+    now = utcnow()
+    service.record_status(
+        db.session,
+        None,
+        task_id=task.id,
+        household_id=h.id,
+        status="safe",
+        via="household_qr",
+        now=now,
+    )
+    # The lead pressed "not home" offline five minutes earlier; it syncs now.
+    old = service.record_status(
+        db.session,
+        village["lead"],
+        task_id=task.id,
+        household_id=h.id,
+        status="not_home",
+        via="sync",
+        client_op_id="op-1",
+        client_time=now - timedelta(minutes=5),
+        now=now + timedelta(seconds=1),
+    )
+    db.session.commit()
+    assert old.id and old.status == "not_home"
+    a = db.session.scalar(db.select(Assignment).where(Assignment.household_id == h.id))
+    assert a.status == "safe" and a.updated_via == "household_qr"
+    assert db.session.scalar(db.select(db.func.count(StatusEvent.id))) == 2
+
+
+def test_status_checks_scope_values_and_membership(village):
+    task = sweep(village, unit=village["grids"][0])
+    lead = village["lead"]
+    mine = village["households"][0]
+    other_team = village["households"][2]  # team 1-2, same grid, not the lead's
+    outside = village["households"][4]  # grid 2: not in this task
+    kw = dict(task_id=task.id, via="team_lead")
+    with pytest.raises(OutOfScope):
+        service.record_status(db.session, lead, household_id=other_team.id, status="safe", **kw)
+    with pytest.raises(NotFound):
+        service.record_status(
+            db.session, village["cadre"], household_id=outside.id, status="safe", **kw
+        )
+    with pytest.raises(InvalidInput):
+        service.record_status(db.session, lead, household_id=mine.id, status="pending", **kw)
+    with pytest.raises(InvalidInput):
+        service.record_status(
+            db.session, lead, household_id=mine.id, status="needs_help", help_kind="money", **kw
+        )
+    with pytest.raises(Forbidden):  # nobody but the door-plate page reports without a login
+        service.record_status(db.session, None, household_id=mine.id, status="safe", **kw)
+    with pytest.raises(OutOfScope):
+        service.record_status(
+            db.session, lead, task_id=999999, household_id=mine.id, status="safe", via="team_lead"
+        )
+    ev = service.record_status(db.session, lead, household_id=mine.id, status="needs_help", **kw)
+    assert ev.help_kind == "other"  # a call for help without a kind is still a call for help
+
+
+def test_closing_freezes_the_task(village):
+    task = sweep(village)
+    h = village["households"][0]
+    service.record_status(
+        db.session,
+        village["lead"],
+        task_id=task.id,
+        household_id=h.id,
+        status="safe",
+        via="team_lead",
+        client_op_id="op-before",
+    )
+    with pytest.raises(Forbidden):
+        service.close_task(db.session, village["lead"], task.id)
+    service.close_task(db.session, village["cadre"], task.id)
+    db.session.commit()
+    with pytest.raises(Conflict) as err:
+        service.record_status(
+            db.session,
+            village["lead"],
+            task_id=task.id,
+            household_id=h.id,
+            status="needs_help",
+            via="team_lead",
+        )
+    assert err.value.code == "task_closed"
+    # A replay of something recorded before closing still answers the same.
+    again = service.record_status(
+        db.session,
+        village["lead"],
+        task_id=task.id,
+        household_id=h.id,
+        status="safe",
+        via="sync",
+        client_op_id="op-before",
+    )
+    assert again.status == "safe"
+    assert service.open_tasks_for_household(db.session, h.id) == []
+    assert service.progress(db.session, task.id)["closed"] is True
+
+
+def test_progress_rolls_up_every_level(village):
+    task = sweep(village)
+    hs = village["households"]
+    for h, status in zip(hs[:4], ["safe", "needs_help", "not_home", "unreachable"], strict=True):
+        service.record_status(
+            db.session,
+            village["cadre"],
+            task_id=task.id,
+            household_id=h.id,
+            status=status,
+            via="cadre",
+        )
+    db.session.commit()
+    p = service.progress(db.session, task.id)
+    assert {
+        k: p[k] for k in ("total", "pending", "safe", "needs_help", "not_home", "unreachable")
+    } == {
+        "total": 8,
+        "pending": 4,
+        "safe": 1,
+        "needs_help": 1,
+        "not_home": 1,
+        "unreachable": 1,
+    }
+    units = {u["id"]: u for u in p["units"]}
+    assert [u["kind"] for u in p["units"]] == [
+        "village",
+        "grid",
+        "team",
+        "team",
+        "grid",
+        "team",
+        "team",
+    ]
+    grid_a, grid_b = village["grids"]
+    assert (units[grid_a.id]["total"], units[grid_a.id]["pending"]) == (4, 0)
+    assert (units[grid_b.id]["total"], units[grid_b.id]["pending"]) == (4, 4)
+    t1 = village["teams"][0]
+    assert (units[t1.id]["safe"], units[t1.id]["needs_help"], units[t1.id]["parent_id"]) == (
+        1,
+        1,
+        grid_a.id,
+    )
+    assert [c["household_id"] for c in p["needs_help_cases"]] == [hs[1].id]
+    assert p["needs_help_cases"][0]["responsible_name"] == "张三"
+    # The grid member of grid B sees only grid B.
+    mine = service.progress(db.session, task.id, actor=village["gm_b"])
+    assert mine["total"] == 4 and mine["pending"] == 4
+    assert {u["id"] for u in mine["units"]} == {grid_b.id, *(t.id for t in village["teams"][2:])}
+    assert mine["needs_help_cases"] == []
+    pending = service.pending_households(db.session, task.id, actor=village["gm_b"])
+    assert len(pending) == 4 and pending[0]["responsible_name"] == "陈刚"
+    timeline = service.coverage_timeline(db.session, task.id, points=4)
+    assert timeline["covered"] == 4 and timeline["points"][-1]["covered"] == 4
+
+
+def test_visibility_of_tasks(village):
+    task = sweep(village)
+    grid_task = sweep(village, actor=village["gm"], unit=village["grids"][0])
+    b_task = sweep(village, actor=village["gm_b"], unit=village["grids"][1])
+    ids = lambda user: {t.id for t in service.visible_tasks(db.session, user)}  # noqa: E731
+    assert ids(village["cadre"]) == {task.id, grid_task.id, b_task.id}
+    assert ids(village["gm"]) == {task.id, grid_task.id}
+    assert ids(village["lead"]) == {task.id, grid_task.id}  # both reached the lead's team
+    with pytest.raises(OutOfScope):
+        service.get_task(db.session, village["gm"], b_task.id)
+    assert [
+        t.id for t, _a in service.open_tasks_for_household(db.session, village["households"][0].id)
+    ] == [
+        grid_task.id,
+        task.id,
+    ]
+
+
+def test_survey_answers_are_checked_and_kept(village):
+    task = sweep(
+        village,
+        kind="survey",
+        subkind="",
+        title="垃圾分类满意度",
+        questions=[
+            {"text": "是否分类?", "type": "choice", "choices": ["是", "否"]},
+            {"id": "n", "text": "几口人?", "type": "number"},
+        ],
+    )
+    h = village["households"][0]
+    kw = dict(task_id=task.id, household_id=h.id, status="safe", via="household_qr")
+    with pytest.raises(InvalidInput):
+        service.record_status(db.session, None, answers={"q1": "也许"}, **kw)
+    with pytest.raises(InvalidInput):
+        service.record_status(db.session, None, answers={"n": "many"}, **kw)
+    with pytest.raises(InvalidInput):
+        service.record_status(db.session, None, answers={"zzz": "1"}, **kw)
+    service.record_status(db.session, None, answers={"q1": "是", "n": "4"}, **kw)
+    db.session.commit()
+    a = db.session.scalar(db.select(Assignment).where(Assignment.household_id == h.id))
+    assert a.answers == {"q1": "是", "n": 4}
+
+
+def test_notice_reaches_team_leads_with_read_receipts(village):
+    task = sweep(village, kind="notice", subkind="", title="寻找走失儿童", deadline_minutes=None)
+    assert task.teams_total == 4
+    assert db.session.scalar(db.select(db.func.count(Assignment.id))) == 0
+    r1 = service.mark_notice_read(db.session, village["lead"], task.id)
+    r2 = service.mark_notice_read(db.session, village["lead"], task.id)
+    db.session.commit()
+    assert r1.id == r2.id
+    reads = service.progress(db.session, task.id)["reads"]
+    assert reads["told"] == 3 and reads["read"] == 1
