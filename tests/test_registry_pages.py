@@ -72,6 +72,7 @@ def test_team_page_lists_households_with_call_links_flags_and_lead(client, world
     assert "独居老人" in html
     assert "李队长" in html and 'href="tel:13900000003"' in html and "小队长" in html
     assert "4/10" in html
+    assert '<span class="kind">小队</span>' in html, "the unit kind speaks Chinese"
     # breadcrumb up to the village, actions for a cadre
     assert "侯官村" in html and "第1网格" in html
     assert f"/units/{team.id}/households/new" in html and f"/units/{team.id}/split" in html

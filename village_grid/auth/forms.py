@@ -24,7 +24,7 @@ ROLE_LABELS = {
 class PersonForm(FlaskForm):
     """Create a person and give them a role on a unit, in one go."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=50)])
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=50)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=50)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=6, max=200)])

@@ -112,6 +112,12 @@ def people():
     role_form.unit_id.choices = [(0, "—")] + unit_choices
     people = _people_in_scope()
     role_form.user_id.choices = [(u.id, f"{u.display_name} ({u.username})") for u in people]
+    if scope.scope_paths(current_user, "assign_roles") is not None:
+        # Only an administrator can make an administrator: do not offer it.
+        for form in (person_form, role_form):
+            form.role.choices = [c for c in form.role.choices if c[0] != "admin"]
+    if request.method == "GET":
+        person_form.role.data = role_form.role.data = "team_lead"
 
     if request.method == "POST":
         try:

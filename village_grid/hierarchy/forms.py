@@ -40,7 +40,7 @@ def sex_choices() -> list[tuple[str, str]]:
 class MemberFields(Form):
     """One member's fields (no CSRF of its own: it lives inside a FlaskForm)."""
 
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=50)])
+    name = StringField(_l("Full name"), validators=[Optional(), Length(max=50)])
     relation = SelectField(_l("Relation to head"), choices=relation_choices, validate_choice=False)
     sex = SelectField(_l("Sex"), choices=sex_choices, validate_choice=False)
     birth_year = StringField(_l("Birth year"), render_kw={"inputmode": "numeric"})

@@ -51,10 +51,10 @@ CHILD_KINDS = {
 @bp.app_context_processor
 def _labels():
     return {
-        "kind_labels": KIND_LABELS,
-        "flag_labels": FLAG_LABELS,
-        "relation_labels": RELATION_LABELS,
-        "sex_labels": SEX_LABELS,
+        "unit_kind_labels": KIND_LABELS,
+        "household_flag_labels": FLAG_LABELS,
+        "member_relation_labels": RELATION_LABELS,
+        "member_sex_labels": SEX_LABELS,
         "team_cap": service.team_max_households,
     }
 
@@ -313,7 +313,7 @@ def new_household(unit_id: int):
             form=form,
             team=team,
             household=None,
-            breadcrumb=_breadcrumb(team),
+            breadcrumb=[*_breadcrumb(team), (team, True)],
             full=count >= cap,
             count=count,
             room=room,

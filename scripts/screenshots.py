@@ -1,0 +1,322 @@
+"""Screenshots of the main pages at phone (360 px) and desktop (1280 px) width.
+
+Builds a throwaway SQLite database in a temporary folder with demo-like data
+(through the services, like any other path), serves the app on a free
+loopback port in a thread, logs in as each role with headless Chromium and
+saves ``docs/screenshots/<name>-<width>.png``.
+
+Add a page by appending to ``PAGES``: ``(name, path, role)``. ``path`` may use
+the ids in ``Demo.ids`` (``{team_id}``, ``{household_id}`` ...); ``role`` is
+``None`` (not logged in) or a key of ``Demo.logins``. Add ids a new page
+needs in ``build_demo``.
+
+Usage: scripts/screenshots [NAME ...]   (default: every page)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+OUT_DIR = PROJECT_DIR / "docs" / "screenshots"
+WIDTHS = (360, 1280)
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "demo-pass-1"
+
+# (name, path, role): the pages to photograph. Other domains append theirs.
+PAGES: list[tuple[str, str, str | None]] = [
+    ("login", "/login", None),
+    ("tree", "/units", "cadre"),
+    ("team", "/units/{team_id}", "cadre"),
+    ("team-lead-view", "/units/{team_id}", "team_lead"),
+    ("household", "/households/{household_id}", "cadre"),
+    ("household-form", "/units/{roomy_team_id}/households/new", "cadre"),
+    ("move", "/households/{household_id}/move", "cadre"),
+    ("split", "/units/{full_team_id}/split", "cadre"),
+    ("people", "/people", "cadre"),
+]
+
+SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪曾邱廖赖周叶苏庄吕江何"
+GIVEN = [
+    "秀英",
+    "桂兰",
+    "建华",
+    "国强",
+    "美玲",
+    "志明",
+    "丽华",
+    "文斌",
+    "玉珍",
+    "金水",
+    "春花",
+    "宝珠",
+    "永福",
+    "德清",
+    "淑芬",
+    "炳坤",
+    "雅琴",
+    "少华",
+    "海燕",
+    "阿福",
+]
+# Rough share of households carrying each flag.
+FLAG_SHARE = {
+    "elderly_alone": 0.12,
+    "disabled": 0.05,
+    "young_children": 0.2,
+    "pregnant": 0.03,
+    "flood_prone": 0.15,
+    "rental": 0.1,
+    "party_member": 0.08,
+    "veteran": 0.04,
+}
+
+
+@dataclass
+class Demo:
+    ids: dict[str, int] = field(default_factory=dict)
+    # role -> (login, password)
+    logins: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + rng.choice(GIVEN)
+
+
+def _phone(rng: random.Random) -> str:
+    return (
+        rng.choice(["138", "139", "137", "135", "158", "159", "188"])
+        + f"{rng.randrange(10**8):08d}"
+    )
+
+
+def build_demo(seed: int = 7) -> Demo:
+    """One village, three grids of four teams, 6-10 households a team; one login per role."""
+    from village_grid.auth import service as auth_service
+    from village_grid.extensions import db
+    from village_grid.hierarchy import service
+
+    rng = random.Random(seed)
+    s = db.session
+    demo = Demo()
+    township = service.create_unit(
+        s, None, kind="township", name="甘蔗街道", parent_id=None, code="GZ"
+    )
+    village = service.create_unit(
+        s, None, kind="village", name="侯官村", parent_id=township.id, code="HG"
+    )
+    teams = []
+    for g in range(1, 4):
+        grid = service.create_unit(s, None, kind="grid", name=f"第{g}网格", parent_id=village.id)
+        for t in range(1, 5):
+            team = service.create_unit(s, None, kind="team", name=f"{g}-{t}小队", parent_id=grid.id)
+            teams.append((grid, team))
+    for i, (_grid, team) in enumerate(teams):
+        n = 10 if i == 0 else rng.randint(6, 9)
+        for k in range(n):
+            head = _name(rng)
+            members = [
+                {
+                    "name": head,
+                    "relation": "head",
+                    "sex": rng.choice("MF"),
+                    "birth_year": rng.randint(1940, 1990),
+                    "phone": "",
+                }
+            ]
+            if rng.random() < 0.7:
+                members.append(
+                    {
+                        "name": head[0] + rng.choice(GIVEN),
+                        "relation": "spouse",
+                        "sex": rng.choice("MF"),
+                        "birth_year": rng.randint(1945, 1992),
+                    }
+                )
+            if rng.random() < 0.5:
+                members.append(
+                    {
+                        "name": head[0] + rng.choice(GIVEN),
+                        "relation": "child",
+                        "sex": rng.choice("MF"),
+                        "birth_year": rng.randint(2005, 2022),
+                    }
+                )
+            service.create_household(
+                s,
+                None,
+                team_id=team.id,
+                data={
+                    "door_no": f"侯官路{10 + i * 12 + k}号",
+                    "address": f"侯官村{team.name}",
+                    "head_name": head,
+                    "phone": _phone(rng) if rng.random() < 0.9 else "",
+                    "latitude": round(26.03 + rng.random() / 100, 6),
+                    "longitude": round(119.21 + rng.random() / 100, 6),
+                    "flags": [f for f, p in FLAG_SHARE.items() if rng.random() < p],
+                },
+                members=members,
+            )
+    # The showcase household: flagged, with members and a landline.
+    first_grid, first_team = teams[1]
+    showcase = service.create_household(
+        s,
+        None,
+        team_id=first_team.id,
+        data={
+            "door_no": "侯官路1号",
+            "address": "侯官村东片江边",
+            "head_name": "林秀英",
+            "phone": "13805910001",
+            "latitude": 26.031245,
+            "longitude": 119.210876,
+            "flags": ["elderly_alone", "flood_prone", "party_member"],
+        },
+        members=[
+            {"name": "林秀英", "relation": "head", "sex": "F", "birth_year": 1941},
+            {
+                "name": "陈阿福",
+                "relation": "child",
+                "sex": "M",
+                "birth_year": 1968,
+                "phone": "0591-22876543",
+            },
+        ],
+    )
+
+    def user(role: str, unit_id: int | None, username: str, name: str) -> None:
+        u = auth_service.create_user(
+            s, username=username, password=PASSWORD, name=name, phone=_phone(rng)
+        )
+        auth_service.assign_role(s, None, user=u, role=role, unit_id=unit_id)
+
+    user("cadre", village.id, "cadre", "陈书记")
+    user("grid_member", first_grid.id, "grid1", "王网格")
+    user("team_lead", first_team.id, "lead", "李队长")
+    for _grid, team in teams[2:]:
+        user("team_lead", team.id, f"lead{team.id}", _name(rng))
+    user("admin", None, "admin", "管理员")
+    s.commit()
+
+    demo.ids.update(
+        village_id=village.id,
+        grid_id=first_grid.id,
+        team_id=first_team.id,
+        full_team_id=teams[0][1].id,
+        roomy_team_id=first_team.id,
+        household_id=showcase.id,
+    )
+    for role, login in [
+        ("cadre", "cadre"),
+        ("grid_member", "grid1"),
+        ("team_lead", "lead"),
+        ("admin", "admin"),
+    ]:
+        demo.logins[role] = (login, PASSWORD)
+    return demo
+
+
+def make_app(tmp: Path):
+    os.environ["INSTANCE_PATH"] = str(tmp / "instance")
+    from flask_migrate import upgrade
+
+    from village_grid import create_app
+
+    app = create_app(
+        {
+            "SECRET_KEY": "screenshots-only",
+            "DATABASE_URL": f"sqlite:///{tmp / 'screens.db'}",
+            "RATELIMIT_ENABLED": False,
+            "BASE_URL": "http://127.0.0.1",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def take(app, demo: Demo, pages, out_dir: Path) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved: list[Path] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+            )
+            for width in WIDTHS:
+                contexts: dict[str | None, object] = {}
+                for name, path, role in pages:
+                    if role not in contexts:
+                        ctx = browser.new_context(
+                            viewport={"width": width, "height": 800},
+                            locale="zh-CN",
+                            device_scale_factor=1,
+                        )
+                        if role is not None:
+                            login, password = demo.logins[role]
+                            p = ctx.new_page()
+                            p.goto(f"{base}/login")
+                            p.fill("input[name=login]", login)
+                            p.fill("input[name=password]", password)
+                            p.click("button[type=submit]")
+                            p.wait_for_load_state()
+                            p.close()
+                        contexts[role] = ctx
+                    page = contexts[role].new_page()
+                    url = base + path.format(**demo.ids)
+                    res = page.goto(url)
+                    if res is None or res.status >= 400:
+                        print(
+                            f"warning: {name}: {url} answered {res.status if res else '?'}",
+                            file=sys.stderr,
+                        )
+                    target = out_dir / f"{name}-{width}.png"
+                    page.screenshot(path=str(target), full_page=True)
+                    page.close()
+                    saved.append(target)
+                    print(f"  {target.relative_to(PROJECT_DIR)}")
+                for ctx in contexts.values():
+                    ctx.close()
+            browser.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+    return saved
+
+
+def main(argv: list[str]) -> int:
+    if not os.path.exists(CHROMIUM):
+        print(f"{CHROMIUM} is missing: install Debian's chromium package", file=sys.stderr)
+        return 1
+    wanted = set(argv)
+    pages = [p for p in PAGES if not wanted or p[0] in wanted]
+    unknown = wanted - {p[0] for p in PAGES}
+    if unknown:
+        print(f"unknown page(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="vg-screens-") as tmp:
+        app = make_app(Path(tmp))
+        with app.app_context():
+            demo = build_demo()
+        take(app, demo, pages, OUT_DIR)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
