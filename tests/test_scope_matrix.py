@@ -50,6 +50,38 @@ def _message_id(world: dict) -> int:
     return message.id
 
 
+def _task_id(world: dict) -> int:
+    from village_grid.tasks import service as tasks
+
+    task = tasks.dispatch_task(
+        db.session,
+        None,
+        kind="sweep",
+        title="防汛",
+        unit_id=world["village"].id,
+        deadline_minutes=60,
+    )
+    db.session.commit()
+    return task.id
+
+
+def _escalation_id(world: dict) -> int:
+    from village_grid.models import Escalation
+    from village_grid.tasks import service as tasks
+
+    task_id = _task_id(world)
+    tasks.record_status(
+        db.session,
+        None,
+        task_id=task_id,
+        household_id=world["households"][0].id,
+        status="needs_help",
+        via="household_qr",
+    )
+    db.session.commit()
+    return db.session.scalar(db.select(Escalation.id).where(Escalation.task_id == task_id).limit(1))
+
+
 # {URL argument name: function(world) -> id of an object in village A}.
 # ``world`` is tests.factories.create_tree's dict for village A (township,
 # village, grids, teams, households: one per team). Create what you need
@@ -60,6 +92,8 @@ OUT_OF_SCOPE: dict[str, Callable[[dict], int]] = {
     "household_id": lambda world: world["households"][0].id,
     "member_id": _member_id,
     "message_id": _message_id,
+    "task_id": _task_id,
+    "escalation_id": _escalation_id,
 }
 
 # {URL argument name: why it is not the id of a scoped object}. Keep it short.

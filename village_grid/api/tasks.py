@@ -11,6 +11,7 @@ from flask_login import current_user
 from village_grid.api.routes import bp
 from village_grid.api.validation import document, json_body
 from village_grid.auth.guards import login_required
+from village_grid.auth.scope import require_household
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.models import Task
@@ -133,6 +134,9 @@ def tasks_progress(task_id: int):
     tags=["tasks"],
 )
 def tasks_status(task_id: int, household_id: int):
+    # Scope on the ids in the URL first: out of scope is 404 whatever the body.
+    service.get_task(db.session, current_user, task_id)
+    require_household(db.session, current_user, household_id)
     data = json_body(schemas.STATUS)
     client_time = None
     if data.get("client_time"):
@@ -221,6 +225,7 @@ def escalations_ack(escalation_id: int):
 @login_required
 @document("Resolve a case with a note", body=schemas.RESOLVE, tags=["tasks"])
 def escalations_resolve(escalation_id: int):
+    service.require_escalation(db.session, current_user, escalation_id)
     data = json_body(schemas.RESOLVE)
     esc = service.resolve_escalation(db.session, current_user, escalation_id, data["note"])
     db.session.commit()

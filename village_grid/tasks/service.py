@@ -1070,7 +1070,9 @@ def list_escalations(
     )
 
 
-def _require_escalation(session: Session, actor: User | None, escalation_id: int) -> Escalation:
+def require_escalation(session: Session, actor: User | None, escalation_id: int) -> Escalation:
+    """An escalation the actor may handle (assigned to them, or in their
+    ``handle_escalations`` scope); OutOfScope (404) otherwise."""
     esc = session.get(Escalation, escalation_id) if isinstance(escalation_id, int) else None
     if esc is None:
         raise OutOfScope(_("No such escalation."))
@@ -1079,6 +1081,9 @@ def _require_escalation(session: Session, actor: User | None, escalation_id: int
         if household is None or not may(actor, "handle_escalations", household.team):
             raise OutOfScope(_("No such escalation."))
     return esc
+
+
+_require_escalation = require_escalation  # the pages used the first name
 
 
 def _case(session: Session, esc: Escalation) -> list[Escalation]:
@@ -1096,7 +1101,7 @@ def acknowledge_escalation(
 ) -> Escalation:
     """Someone is on it: the case (every level of it) stops climbing."""
     now = now or utcnow()
-    esc = _require_escalation(session, actor, escalation_id)
+    esc = require_escalation(session, actor, escalation_id)
     if esc.status == "resolved":
         raise Conflict(_("This case is already resolved."), code="already_resolved")
     for e in _case(session, esc):
@@ -1124,7 +1129,7 @@ def resolve_escalation(
         raise InvalidInput(_("Say what was done."), fields={"note": "required"})
     if len(note) > 500:
         raise InvalidInput(_("The note has at most 500 characters."), fields={"note": "too_long"})
-    esc = _require_escalation(session, actor, escalation_id)
+    esc = require_escalation(session, actor, escalation_id)
     for e in _case(session, esc):
         if e.status != "resolved":
             e.status = "resolved"
