@@ -14,7 +14,7 @@ form, so the requests here send an empty body.
 Adding a route with a new argument name? Add an entry to ``OUT_OF_SCOPE``
 (a function that makes an object in village A and returns its id), or — only
 for an argument that is not the id of anything scoped — to ``NOT_SCOPED``
-with the reason. A route whose argument is in neither fails this test.
+with a sample value and the reason. A route whose argument is in neither fails this test.
 """
 
 from __future__ import annotations
@@ -97,7 +97,19 @@ OUT_OF_SCOPE: dict[str, Callable[[dict], int]] = {
 }
 
 # {URL argument name: why it is not the id of a scoped object}. Keep it short.
-NOT_SCOPED: dict[str, str] = {}
+# {URL argument name: (value to put in the URL, why it is not the id of a
+# scoped object)}. Routes with these arguments are still matrixed through
+# their other arguments.
+NOT_SCOPED: dict[str, tuple[str, str]] = {
+    "fmt": ("csv", "the file format of an export (csv/xlsx)"),
+}
+
+
+def url_values(world: dict) -> dict:
+    """A value for every matrixed argument: an id in village A, or the NOT_SCOPED sample."""
+    values = {arg: sample for arg, (sample, _why) in NOT_SCOPED.items()}
+    values.update({arg: make(world) for arg, make in OUT_OF_SCOPE.items()})
+    return values
 
 
 def login_routes(app):
@@ -136,7 +148,7 @@ def check_routes(app, callers: list[Caller], ids: dict[str, int], only_args=None
     for rule, methods in login_routes(app):
         if not rule.arguments or (only_args and not rule.arguments & only_args):
             continue
-        if not rule.arguments <= set(ids):
+        if not rule.arguments <= set(ids) or rule.arguments <= set(NOT_SCOPED):
             continue
         url = rule.build({arg: ids[arg] for arg in rule.arguments}, append_unknown=False)[1]
         for caller in callers:
@@ -183,7 +195,7 @@ def test_every_route_argument_is_in_the_matrix(app):
 
 def test_every_role_elsewhere_gets_404_on_every_route(app, two_villages):
     world, users = two_villages
-    ids = {arg: make(world) for arg, make in OUT_OF_SCOPE.items()}
+    ids = url_values(world)
     household = db.session.get(Household, ids["household_id"])
     before = (household.team_id, household.code, household.head_name, household.phone)
     callers = [Caller(app, u) for u in users]
@@ -216,7 +228,7 @@ def test_team_lead_gets_404_for_the_neighbour_teams_household(app):
     world = create_tree(grids=1, teams=2, households=1)
     team_a, _team_b = world["teams"]
     lead = create_user("team_lead", team_a)
-    ids = {arg: make(world) for arg, make in OUT_OF_SCOPE.items()}
+    ids = url_values(world)
     # Every id points into team B (the household) or at team B itself.
     neighbour = world["households"][1]
     ids["household_id"] = neighbour.id
