@@ -1,0 +1,292 @@
+"""Forms and labels for the task pages: dispatch, status buttons, escalation notes.
+
+The dispatch form is parsed here into the plain arguments of
+``service.dispatch_task``; the service still checks every rule (scope,
+filter, deadline) itself.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from village_grid.models import HOUSEHOLD_FLAGS
+
+# What the big buttons on the dispatch page send: (kind, subkind) and the title
+# the page proposes for it.
+PRESETS: dict[str, tuple[str, str]] = {
+    "flood": ("sweep", "flood"),
+    "typhoon": ("sweep", "typhoon"),
+    "fire": ("sweep", "fire"),
+    "heat": ("sweep", "heat"),
+    "sweep_other": ("sweep", "other"),
+    "campaign": ("campaign", ""),
+    "survey": ("survey", ""),
+    "notice": ("notice", ""),
+}
+
+PRESET_LABELS = {
+    "flood": _l("Flood check"),
+    "typhoon": _l("Typhoon check"),
+    "fire": _l("Fire check"),
+    "heat": _l("Heat check"),
+    "sweep_other": _l("Other check"),
+    "campaign": _l("Campaign"),
+    "survey": _l("Survey"),
+    "notice": _l("Notice"),
+}
+
+PRESET_ICONS = {
+    "flood": "🌊",
+    "typhoon": "🌀",
+    "fire": "🔥",
+    "heat": "☀️",
+    "sweep_other": "🏠",
+    "campaign": "♻️",
+    "survey": "📋",
+    "notice": "📢",
+}
+
+# Titles proposed for each preset; the cadre may change them.
+PRESET_TITLES = {
+    "flood": _l("Flood check: confirm every household is safe"),
+    "typhoon": _l("Typhoon check: confirm every household is safe"),
+    "fire": _l("Fire check: confirm every household is safe"),
+    "heat": _l("Heat check: visit the vulnerable households"),
+    "sweep_other": _l("Household check"),
+    "campaign": _l("Waste sorting campaign"),
+    "survey": _l("Household survey"),
+    "notice": _l("Notice to all team leads"),
+}
+
+KIND_LABELS = {
+    "sweep": _l("Sweep"),
+    "campaign": _l("Campaign"),
+    "survey": _l("Survey"),
+    "notice": _l("Notice"),
+}
+
+SUBKIND_LABELS = {
+    "flood": _l("Flood check"),
+    "typhoon": _l("Typhoon check"),
+    "fire": _l("Fire check"),
+    "heat": _l("Heat check"),
+    "other": _l("Other check"),
+}
+
+STATUS_LABELS = {
+    "pending": _l("Not reached"),
+    "safe": _l("Safe"),
+    "needs_help": _l("Needs help"),
+    "not_home": _l("Not home"),
+    "unreachable": _l("Unreachable"),
+}
+
+# Campaigns and surveys are "done" rather than "safe".
+DONE_LABEL = _l("Done")
+
+HELP_LABELS = {
+    "flooding": _l("Flooding"),
+    "medical": _l("Medical"),
+    "evacuation": _l("Evacuation"),
+    "supplies": _l("Supplies"),
+    "other": _l("Other"),
+}
+
+VIA_LABELS = {
+    "team_lead": _l("Team lead"),
+    "household_qr": _l("Door-plate QR"),
+    "cadre": _l("Cadre"),
+    "sync": _l("Offline sync"),
+    "api": _l("API"),
+}
+
+FLAG_LABELS = {
+    "elderly_alone": _l("Elderly living alone"),
+    "disabled": _l("Disabled"),
+    "young_children": _l("Young children"),
+    "pregnant": _l("Pregnant"),
+    "flood_prone": _l("Flood-prone"),
+    "rental": _l("Rental"),
+    "party_member": _l("Party member"),
+    "veteran": _l("Veteran"),
+}
+
+ESCALATION_REASON_LABELS = {
+    "needs_help": _l("Needs help"),
+    "overdue": _l("Not reached by the deadline"),
+}
+
+ESCALATION_STATUS_LABELS = {
+    "open": _l("Waiting"),
+    "acknowledged": _l("Acknowledged"),
+    "resolved": _l("Resolved"),
+}
+
+# Quick deadline buttons, in minutes: sweeps count in minutes and hours,
+# campaigns and surveys in days.
+SWEEP_DEADLINES = [
+    ("30", _l("30 min")),
+    ("60", _l("1 hour")),
+    ("120", _l("2 hours")),
+    ("1440", _l("1 day")),
+]
+LONG_DEADLINES = [
+    ("1440", _l("1 day")),
+    ("4320", _l("3 days")),
+    ("10080", _l("7 days")),
+    ("43200", _l("30 days")),
+]
+# Longest deadline the page accepts in its "other" box: 90 days.
+MAX_DEADLINE_MINUTES = 90 * 24 * 60
+
+QUESTION_TYPES = [
+    ("choice", _l("Choice")),
+    ("number", _l("Number")),
+    ("text", _l("Text")),
+]
+SURVEY_QUESTION_ROWS = 5
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _deadline_choices() -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for value, label in SWEEP_DEADLINES + LONG_DEADLINES:
+        seen.setdefault(value, label)
+    return [*seen.items(), ("custom", _l("Other"))]
+
+
+class DispatchForm(FlaskForm):
+    preset = RadioField(
+        _l("What"), choices=list(PRESET_LABELS.items()), default="flood", validate_choice=False
+    )
+    title = StringField(
+        _l("Title"),
+        validators=[
+            DataRequired(message=_l("Please give the task a title.")),
+            Length(max=200, message=_l("The title is longer than 200 characters.")),
+        ],
+    )
+    # The page draws its own list of units in scope; the service checks scope again.
+    unit_id = StringField(_l("Who"))
+    flags = MultiCheckboxField(
+        _l("Only households that are"), choices=list(FLAG_LABELS.items()), validate_choice=False
+    )
+    grid_ids = MultiCheckboxField(_l("Only these grids"), validate_choice=False)
+    deadline = RadioField(
+        _l("Deadline"), choices=_deadline_choices(), default="60", validate_choice=False
+    )
+    deadline_hours = StringField(_l("Other deadline, in hours"), validators=[Optional()])
+    body = TextAreaField(
+        _l("Message to the team leads"),
+        validators=[Optional(), Length(max=2000, message=_l("The message is too long."))],
+    )
+
+    def validate_preset(self, field) -> None:
+        if field.data not in PRESETS:
+            raise ValidationError(_l("Choose what kind of task to send."))
+
+    def validate_unit_id(self, field) -> None:
+        try:
+            field.data = int(str(field.data or "").strip())
+        except ValueError:
+            raise ValidationError(_l("Choose a unit.")) from None
+
+    def validate_flags(self, field) -> None:
+        if any(f not in FLAG_LABELS for f in field.data or []):
+            raise ValidationError(_l("Choose household groups from the list."))
+
+    def validate_grid_ids(self, field) -> None:
+        try:
+            field.data = [int(g) for g in field.data or []]
+        except ValueError:
+            raise ValidationError(_l("Choose grids from the list.")) from None
+
+    def validate_deadline(self, field) -> None:
+        if field.data not in dict(self.deadline.choices):
+            raise ValidationError(_l("Choose a deadline."))
+
+    def validate_deadline_hours(self, field) -> None:
+        if self.deadline.data != "custom":
+            return
+        raw = (field.data or "").strip().replace("，", ".").replace(",", ".")
+        try:
+            hours = float(raw)
+        except ValueError:
+            raise ValidationError(_l("Write the deadline as a number of hours, e.g. 3.")) from None
+        if not (hours > 0) or hours * 60 > MAX_DEADLINE_MINUTES:
+            raise ValidationError(_l("The deadline must be between a few minutes and 90 days."))
+        if hours * 60 < 5:
+            raise ValidationError(_l("The deadline must be between a few minutes and 90 days."))
+
+    def deadline_minutes(self) -> int:
+        """The deadline in minutes from now (call after validation)."""
+        if self.deadline.data == "custom":
+            raw = (self.deadline_hours.data or "").strip().replace("，", ".").replace(",", ".")
+            return round(float(raw) * 60)
+        return int(self.deadline.data)
+
+    def kind_and_subkind(self) -> tuple[str, str]:
+        return PRESETS[self.preset.data]
+
+    def task_filter(self) -> dict | None:
+        flt: dict = {}
+        if self.flags.data:
+            flt["flags"] = [f for f in HOUSEHOLD_FLAGS if f in self.flags.data]
+        if self.grid_ids.data:
+            flt["unit_ids"] = sorted(set(self.grid_ids.data))
+        return flt or None
+
+
+def parse_questions(form_data) -> list[dict]:
+    """Survey questions from the dispatch form rows ``q<n>_text``, ``q<n>_type``, ``q<n>_choices``.
+
+    Empty rows are skipped. Shape: ``{"id", "type", "text", "choices"}``; the
+    service checks the questions themselves.
+    """
+    questions = []
+    for n in range(1, SURVEY_QUESTION_ROWS + 1):
+        text = (form_data.get(f"q{n}_text") or "").strip()
+        if not text:
+            continue
+        qtype = form_data.get(f"q{n}_type") or "text"
+        question: dict = {"id": f"q{n}", "type": qtype, "text": text[:200]}
+        if qtype == "choice":
+            raw = (form_data.get(f"q{n}_choices") or "").replace("，", ",").replace("、", ",")
+            question["choices"] = [c.strip()[:100] for c in raw.split(",") if c.strip()]
+        questions.append(question)
+    return questions
+
+
+class ResolveForm(FlaskForm):
+    note = TextAreaField(
+        _l("What was done"),
+        validators=[
+            DataRequired(message=_l("Write what was done before resolving.")),
+            Length(max=500, message=_l("The note is longer than 500 characters.")),
+        ],
+    )
+
+
+class StatusForm(FlaskForm):
+    """One household's status from the team lead's page."""
+
+    status = HiddenField()
+    help_kind = SelectField(
+        _l("Kind of help"), choices=[("", "—"), *HELP_LABELS.items()], validators=[Optional()]
+    )
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])

@@ -1,0 +1,767 @@
+"""Task pages: list, dispatch (with a live preview), live progress, the team
+lead's one-tap status page, export, and the escalation queue.
+
+Thin: parse, check scope (``village_grid.auth.scope``), call
+``village_grid.tasks.service``, render. The read-only lists behind progress
+and export live in ``village_grid.tasks.export``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import case, func, select
+
+from village_grid.auth import scope
+from village_grid.auth.guards import login_required
+from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
+from village_grid.extensions import db
+from village_grid.models import (
+    HOUSEHOLD_FLAGS,
+    Assignment,
+    Escalation,
+    Household,
+    NoticeRead,
+    Task,
+    TaskTeam,
+    Unit,
+    User,
+)
+from village_grid.models.base import utcnow
+from village_grid.tasks import export, service
+from village_grid.tasks.forms import (
+    DONE_LABEL,
+    ESCALATION_REASON_LABELS,
+    ESCALATION_STATUS_LABELS,
+    FLAG_LABELS,
+    HELP_LABELS,
+    KIND_LABELS,
+    LONG_DEADLINES,
+    PRESET_ICONS,
+    PRESET_LABELS,
+    PRESET_TITLES,
+    PRESETS,
+    QUESTION_TYPES,
+    STATUS_LABELS,
+    SUBKIND_LABELS,
+    SURVEY_QUESTION_ROWS,
+    SWEEP_DEADLINES,
+    VIA_LABELS,
+    DispatchForm,
+    ResolveForm,
+    parse_questions,
+)
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+# Above this many units the dispatch list stops at the grids.
+DISPATCH_UNIT_LIMIT = 300
+# Rows of the progress tables before the page asks to open a unit.
+PROGRESS_UNIT_LIMIT = 400
+PENDING_LIST_LIMIT = 300
+NEEDS_HELP_LIMIT = 300
+TEAM_VIEW_LIMIT = 60
+ESCALATIONS_LISTED = 300
+STATUSES_REPORTABLE = ("safe", "needs_help", "not_home", "unreachable")
+COUNT_KEYS = ("total", "pending", "safe", "needs_help", "not_home", "unreachable")
+
+
+@bp.app_context_processor
+def _labels():
+    return {
+        "status_labels": STATUS_LABELS,
+        "help_labels": HELP_LABELS,
+        "kind_labels": KIND_LABELS,
+        "subkind_labels": SUBKIND_LABELS,
+        "via_labels": VIA_LABELS,
+        "done_label": DONE_LABEL,
+        "flag_label": lambda f: FLAG_LABELS.get(f, f),
+        "now_utc": utcnow,
+    }
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _task_or_404(task_id: int) -> Task:
+    """The task if the user may see it (``service.get_task``); otherwise 404."""
+    return service.get_task(db.session, current_user, task_id)
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.rstrip("Z"))
+
+
+def _pct(done: int, total: int) -> int:
+    if not total:
+        return 0
+    return int(done * 100 // total)
+
+
+def _heat(done: int, total: int) -> str:
+    """CSS class for coverage: red (little) to green (everyone reached)."""
+    if not total:
+        return "heat-none"
+    if done >= total:
+        return "heat-4"
+    p = done / total
+    if p >= 0.75:
+        return "heat-3"
+    if p >= 0.5:
+        return "heat-2"
+    if p >= 0.25:
+        return "heat-1"
+    return "heat-0"
+
+
+def _is_team_lead_for(household: Household) -> bool:
+    for ra in current_user.roles:
+        if (
+            ra.role == "team_lead"
+            and ra.unit is not None
+            and household.team.path.startswith(ra.unit.path)
+        ):
+            return True
+    return False
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+# --- task list ------------------------------------------------------------------
+
+
+@bp.route("/")
+@login_required
+def index():
+    """Open and recent tasks in the user's scope, with coverage."""
+    tasks = service.visible_tasks(db.session, current_user)
+    ids = [t.id for t in tasks]
+    covered: dict[int, int] = {}
+    if ids:
+        covered = dict(
+            db.session.execute(
+                select(Assignment.task_id, func.count())
+                .where(Assignment.task_id.in_(ids), Assignment.status != "pending")
+                .group_by(Assignment.task_id)
+            ).all()
+        )
+    read: set[int] = set()
+    if ids:
+        read = set(
+            db.session.scalars(
+                select(NoticeRead.task_id).where(
+                    NoticeRead.task_id.in_(ids), NoticeRead.user_id == current_user.id
+                )
+            )
+        )
+    rows = []
+    for t in tasks:
+        done = covered.get(t.id, 0)
+        rows.append(
+            {
+                "task": t,
+                "done": done,
+                "pct": _pct(done, t.households_total),
+                "heat": _heat(done, t.households_total),
+                "read": t.id in read,
+            }
+        )
+    open_rows = [r for r in rows if r["task"].closed_at is None]
+    closed_rows = [r for r in rows if r["task"].closed_at is not None][:30]
+    return render_template(
+        "tasks/index.html",
+        open_rows=open_rows,
+        closed_rows=closed_rows,
+        may_dispatch=scope.scope_paths(current_user, "dispatch") != [],
+        may_oversee=scope.scope_paths(current_user, "handle_escalations") != [],
+    )
+
+
+# --- dispatch -------------------------------------------------------------------
+
+
+def _dispatch_units() -> list[dict]:
+    """Units the user may send a task to, as indented choices (teams only when few)."""
+    q = (
+        select(Unit)
+        .where(scope.scope_clause(current_user, "dispatch"))
+        .where(Unit.kind != "building")
+        .order_by(Unit.path)
+    )
+    units = list(db.session.scalars(q.limit(DISPATCH_UNIT_LIMIT + 1)))
+    if len(units) > DISPATCH_UNIT_LIMIT:
+        units = list(db.session.scalars(q.where(Unit.kind != "team").limit(DISPATCH_UNIT_LIMIT)))
+    if not units:
+        return []
+    top = min(u.depth for u in units)
+    by_parent: dict[int | None, list[Unit]] = {}
+    ids = {u.id for u in units}
+    for u in units:
+        by_parent.setdefault(u.parent_id if u.parent_id in ids else None, []).append(u)
+    out: list[dict] = []
+
+    def walk(parent_id):
+        for u in sorted(by_parent.get(parent_id, []), key=lambda x: (x.code, x.name)):
+            out.append({"unit": u, "indent": u.depth - top})
+            walk(u.id)
+
+    walk(None)
+    return out
+
+
+def _filter_from_args(args) -> dict | None:
+    flt: dict = {}
+    flags = [f for f in args.getlist("flags") if f]
+    if flags:
+        flt["flags"] = flags
+    grid_ids = []
+    for raw in args.getlist("grid_ids"):
+        try:
+            grid_ids.append(int(raw))
+        except ValueError:
+            raise InvalidInput(
+                _("Choose grids from the list."), fields={"grid_ids": "bad"}
+            ) from None
+    if grid_ids:
+        flt["unit_ids"] = sorted(set(grid_ids))
+    return flt or None
+
+
+@bp.route("/preview")
+@login_required
+def preview():
+    """How many households and teams a dispatch would reach (JSON, for the dispatch page)."""
+    try:
+        unit_id = int(request.args.get("unit_id", ""))
+    except ValueError:
+        err = InvalidInput(_("Choose a unit."), fields={"unit_id": "required"})
+        return jsonify(err.to_dict()), err.status
+    try:
+        flt = _filter_from_args(request.args)
+        result = service.preview_dispatch(db.session, current_user, unit_id=unit_id, filter=flt)
+    except DomainError as err:
+        db.session.rollback()
+        return jsonify(err.to_dict()), err.status
+    return jsonify({"households": result["households"], "teams": result["teams"]})
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def dispatch():
+    """Send a sweep, campaign, survey or notice down the tree."""
+    if scope.scope_paths(current_user, "dispatch") == []:
+        raise OutOfScope(_("Not found."))
+    units = _dispatch_units()
+    grids = [u["unit"] for u in units if u["unit"].kind == "grid"][:100]
+    form = DispatchForm()
+    if request.method == "GET":
+        if units and not form.unit_id.data:
+            form.unit_id.data = units[0]["unit"].id
+        if not form.title.data:
+            form.title.data = str(PRESET_TITLES[form.preset.data or "flood"])
+    preview_result = None
+    errors: list[str] = []
+    if form.validate_on_submit():
+        kind, subkind = form.kind_and_subkind()
+        questions = parse_questions(request.form) if kind == "survey" else None
+        try:
+            task = service.dispatch_task(
+                db.session,
+                current_user,
+                kind=kind,
+                subkind=subkind,
+                title=form.title.data.strip(),
+                body=(form.body.data or "").strip(),
+                unit_id=form.unit_id.data,
+                deadline_minutes=form.deadline_minutes(),
+                filter=form.task_filter(),
+                questions=questions,
+            )
+            db.session.commit()
+        except (OutOfScope, Forbidden):
+            db.session.rollback()
+            errors.append(_("You may not send tasks there: choose a unit from the list."))
+        except DomainError as err:
+            db.session.rollback()
+            errors.append(err.message)
+        else:
+            flash(
+                _(
+                    "Sent to %(households)s households in %(teams)s teams.",
+                    households=task.households_total,
+                    teams=task.teams_total,
+                ),
+                "success",
+            )
+            return redirect(url_for("tasks.show", task_id=task.id))
+    elif request.method == "POST":
+        for field in form:
+            for message in field.errors:
+                errors.append(f"{field.label.text}: {message}")
+    if form.unit_id.data and not errors:
+        try:
+            preview_result = service.preview_dispatch(
+                db.session, current_user, unit_id=form.unit_id.data, filter=form.task_filter()
+            )
+        except DomainError:
+            db.session.rollback()
+            preview_result = None
+    status = 422 if errors else 200
+    return render_template(
+        "tasks/dispatch.html",
+        form=form,
+        units=units,
+        grids=grids,
+        errors=errors,
+        preview=preview_result,
+        presets=PRESETS,
+        preset_labels=PRESET_LABELS,
+        preset_icons=PRESET_ICONS,
+        preset_titles={k: str(v) for k, v in PRESET_TITLES.items()},
+        flag_labels=FLAG_LABELS,
+        flags=HOUSEHOLD_FLAGS,
+        sweep_deadlines=SWEEP_DEADLINES,
+        long_deadlines=LONG_DEADLINES,
+        question_types=QUESTION_TYPES,
+        question_rows=SURVEY_QUESTION_ROWS,
+    ), status
+
+
+# --- progress -------------------------------------------------------------------
+
+
+def _unit_rows(task: Task, prog: dict, focus: Unit | None) -> dict:
+    """Roll-up rows (in tree order) under the focus unit, with heat colours and team leads."""
+    units = prog.get("units", [])
+    if focus is not None:
+        inside = set(
+            db.session.scalars(select(Unit.id).where(scope.subtree_clause(Unit.path, focus.path)))
+        )
+        units = [u for u in units if u["id"] in inside]
+    truncated = False
+    if len(units) > PROGRESS_UNIT_LIMIT:
+        units = [u for u in units if u["kind"] != "team"][:PROGRESS_UNIT_LIMIT]
+        truncated = True
+    ids = {u["id"] for u in units}
+    team_ids = [u["id"] for u in units if u["kind"] == "team"]
+    leads: dict[int, tuple[str, str]] = {}
+    if team_ids:
+        for team_id, name, username, phone in db.session.execute(
+            select(TaskTeam.team_id, User.name, User.username, User.phone)
+            .join(User, User.id == TaskTeam.assignee_id)
+            .where(TaskTeam.task_id == task.id, TaskTeam.team_id.in_(team_ids))
+        ):
+            leads[team_id] = (name or username or "", phone or "")
+    top_depth = min((u["depth"] for u in units), default=0)
+    rows = []
+    for u in units:
+        done = u["total"] - u["pending"]
+        lead = leads.get(u["id"], ("", ""))
+        rows.append(
+            {
+                **u,
+                "level": u["depth"] - top_depth,
+                "done": done,
+                "pct": _pct(done, u["total"]),
+                "heat": _heat(done, u["total"]),
+                "lead": lead[0],
+                "lead_phone": lead[1],
+                "top": u["parent_id"] not in ids,
+            }
+        )
+    return {"rows": rows, "truncated": truncated}
+
+
+def _chart(task: Task) -> dict:
+    """Coverage over time from the service, as seconds since dispatch for the chart,
+    and the minutes left to full coverage at the recent rate."""
+    tl = service.coverage_timeline(db.session, task.id, points=48)
+    points = []
+    for p in tl["points"]:
+        at = _parse_iso(p["at"])
+        points.append({"t": max(0, int((at - task.created_at).total_seconds())), "n": p["covered"]})
+    eta = _parse_iso(tl.get("eta"))
+    eta_minutes = None
+    if eta is not None:
+        eta_minutes = max(1, round((eta - utcnow()).total_seconds() / 60))
+    return {"points": points, "total": tl["total"], "eta_minutes": eta_minutes}
+
+
+def _progress_context(task: Task) -> dict:
+    focus = None
+    focus_id = _int_arg("unit")
+    if focus_id:
+        candidate = db.session.get(Unit, focus_id)
+        if (
+            candidate is not None
+            and candidate.path.startswith(task.unit.path)
+            and scope.may(current_user, "view", candidate)
+        ):
+            focus = candidate
+    prog = service.progress(db.session, task.id, actor=current_user)
+    totals = {k: prog[k] for k in COUNT_KEYS}
+    done = totals["total"] - totals["pending"]
+    tree = _unit_rows(task, prog, focus)
+    chart = (
+        _chart(task) if task.kind != "notice" else {"points": [], "total": 0, "eta_minutes": None}
+    )
+    pending_rows = []
+    if totals["pending"]:
+        pending_rows = service.pending_households(
+            db.session, task.id, actor=current_user, limit=PENDING_LIST_LIMIT
+        )
+    notice = None
+    if task.kind == "notice":
+        reads = prog.get("reads") or service.notice_reads(db.session, task.id)
+        notice = {
+            "told": reads["told"],
+            "read": reads["read"],
+            "unread": [p for p in reads["people"] if not p["read_at"]],
+        }
+    closed = task.closed_at is not None
+    return {
+        "task": task,
+        "totals": totals,
+        "done": done,
+        "pct": _pct(done, totals["total"]),
+        "heat": _heat(done, totals["total"]),
+        "units": tree["rows"],
+        "units_truncated": tree["truncated"],
+        "focus": focus,
+        "needs_help": prog.get("needs_help_cases", []),
+        "pending_rows": pending_rows,
+        "pending_more": max(0, totals["pending"] - len(pending_rows)),
+        "timeline": chart["points"],
+        "chart_total": chart["total"],
+        "eta": None if closed else chart["eta_minutes"],
+        "overdue": task.deadline is not None and not closed and utcnow() > task.deadline,
+        "notice": notice,
+        "closed": closed,
+        "may_close": not closed and scope.may(current_user, "dispatch", task.unit),
+        "may_report": scope.scope_paths(current_user, "report_status") != [],
+        "refresh_seconds": current_app.config.get("TASK_PROGRESS_REFRESH_SECONDS", 10),
+    }
+
+
+@bp.route("/<int:task_id>")
+@login_required
+def show(task_id: int):
+    """The live progress page (team leads without oversight go to their households)."""
+    task = _task_or_404(task_id)
+    if (
+        scope.scope_paths(current_user, "handle_escalations") == []
+        and scope.scope_paths(current_user, "dispatch") == []
+    ):
+        return redirect(url_for("tasks.team", task_id=task.id))
+    return render_template("tasks/progress.html", **_progress_context(task))
+
+
+@bp.route("/<int:task_id>/progress.json")
+@login_required
+def progress_data(task_id: int):
+    """What the progress page redraws every few seconds: counts, the live sections, the chart."""
+    task = _task_or_404(task_id)
+    ctx = _progress_context(task)
+    html = render_template("tasks/_progress_live.html", **ctx)
+    return jsonify(
+        {
+            "id": task.id,
+            "closed": ctx["closed"],
+            **ctx["totals"],
+            "done": ctx["done"],
+            "pct": ctx["pct"],
+            "eta_minutes": ctx["eta"],
+            "timeline": ctx["timeline"],
+            "chart_total": ctx["chart_total"],
+            "html": html,
+        }
+    )
+
+
+@bp.route("/<int:task_id>/close", methods=["POST"])
+@login_required
+def close(task_id: int):
+    task = _task_or_404(task_id)
+    try:
+        service.close_task(db.session, current_user, task.id)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        flash(_("The task is closed. Its result is frozen."), "success")
+    return redirect(url_for("tasks.show", task_id=task.id))
+
+
+@bp.route("/<int:task_id>/export.<fmt>")
+@login_required
+def export_result(task_id: int, fmt: str):
+    """The result, one row per household in the user's part of the task: CSV or XLSX."""
+    task = _task_or_404(task_id)
+    if fmt not in ("csv", "xlsx"):
+        raise OutOfScope(_("Not found."))
+    rows = export.household_rows(db.session, task, paths=scope.scope_paths(current_user, "view"))
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    name = f"task-{task.id}-{stamp}.{fmt}"
+    if fmt == "csv":
+        body = export.to_csv(rows, task)
+        mimetype = "text/csv; charset=utf-8"
+    else:
+        body = export.to_xlsx(rows, task)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+# --- team lead's page -------------------------------------------------------------
+
+
+@bp.route("/<int:task_id>/team")
+@login_required
+def team(task_id: int):
+    """A team lead's households for this task with one-tap status buttons.
+
+    Grid members and cadres with many households first pick a team.
+    """
+    task = _task_or_404(task_id)
+    paths = scope.scope_paths(current_user, "report_status")
+    team_id = _int_arg("team")
+    chosen = None
+    if team_id:
+        chosen = db.session.get(Unit, team_id)
+        if chosen is None or not scope.may(current_user, "report_status", chosen):
+            raise OutOfScope(_("No such team."))
+        paths = [chosen.path]
+    rows: list[dict] = []
+    teams: list[dict] = []
+    if paths != [] and task.kind != "notice":
+        total = export.count_rows(db.session, task, paths=paths)
+        if chosen is None and total > TEAM_VIEW_LIMIT:
+            teams = _team_summaries(task, paths)
+        else:
+            rows = export.household_rows(db.session, task, paths=paths, limit=TEAM_VIEW_LIMIT * 4)
+    answers = {}
+    if task.kind == "survey" and rows:
+        answers = dict(
+            db.session.execute(
+                select(Assignment.household_id, Assignment.answers).where(
+                    Assignment.task_id == task.id,
+                    Assignment.household_id.in_([r["household_id"] for r in rows]),
+                )
+            ).all()
+        )
+    read = None
+    if task.kind == "notice":
+        read = db.session.scalar(
+            select(NoticeRead.read_at).where(
+                NoticeRead.task_id == task.id, NoticeRead.user_id == current_user.id
+            )
+        )
+    return render_template(
+        "tasks/team.html",
+        task=task,
+        rows=rows,
+        teams=teams,
+        chosen=chosen,
+        answers=answers,
+        read=read,
+        closed=task.closed_at is not None,
+        may_oversee=scope.scope_paths(current_user, "handle_escalations") != [],
+    )
+
+
+def _team_summaries(task: Task, paths: list[str] | None) -> list[dict]:
+    team = Unit.__table__.alias("team")
+    q = (
+        select(
+            team.c.id,
+            team.c.name,
+            func.count(Assignment.id),
+            func.sum(case((Assignment.status == "pending", 1), else_=0)),
+        )
+        .select_from(Assignment)
+        .join(team, team.c.id == Assignment.team_id)
+        .where(Assignment.task_id == task.id)
+        .group_by(team.c.id, team.c.name)
+        .order_by(team.c.name)
+    )
+    cond = export.scope_condition(paths, team.c.path)
+    if cond is not None:
+        q = q.where(cond)
+    return [
+        {"id": tid, "name": name, "total": total, "pending": int(pending or 0)}
+        for tid, name, total, pending in db.session.execute(q.limit(500))
+    ]
+
+
+@bp.route("/<int:task_id>/households/<int:household_id>/status", methods=["POST"])
+@login_required
+def set_status(task_id: int, household_id: int):
+    """One tap from the team lead's page: safe / needs help / not home / unreachable."""
+    task = _task_or_404(task_id)
+    household = scope.require_household(db.session, current_user, household_id, "report_status")
+    status = request.form.get("status", "")
+    back = url_for("tasks.team", task_id=task.id, team=request.form.get("team") or None)
+    answers = None
+    if task.kind == "survey":
+        answers = {
+            k[2:]: v.strip()[:500]
+            for k, v in request.form.items()
+            if k.startswith("a_") and v.strip()
+        } or None
+    try:
+        if status not in STATUSES_REPORTABLE:
+            raise InvalidInput(_("Choose a status."), fields={"status": "invalid"})
+        service.record_status(
+            db.session,
+            current_user,
+            task_id=task.id,
+            household_id=household.id,
+            status=status,
+            help_kind=request.form.get("help_kind", "") if status == "needs_help" else "",
+            note=(request.form.get("note") or "").strip()[:500],
+            answers=answers,
+            via="team_lead" if _is_team_lead_for(household) else "cadre",
+            client_addr=(request.remote_addr or "")[:64],
+        )
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        label = STATUS_LABELS[status]
+        if status == "safe" and task.kind in ("campaign", "survey"):
+            label = DONE_LABEL
+        flash(_("%(head)s: %(status)s", head=household.head_name, status=label), "success")
+    return redirect(f"{back}#h{household.id}")
+
+
+@bp.route("/<int:task_id>/read", methods=["POST"])
+@login_required
+def mark_read(task_id: int):
+    """A team lead's read receipt for a notice."""
+    task = _task_or_404(task_id)
+    try:
+        service.mark_notice_read(db.session, current_user, task.id)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        flash(_("Marked as read."), "success")
+    return redirect(url_for("tasks.team", task_id=task.id))
+
+
+# --- escalation queue ---------------------------------------------------------------
+
+
+@bp.route("/escalations")
+@login_required
+def escalations():
+    """Open cases climbing the tree: who asked for help or was not reached, and whom to call."""
+    if scope.scope_paths(current_user, "handle_escalations") == []:
+        raise OutOfScope(_("Not found."))
+    show_all = request.args.get("all") == "1"
+    cases = service.list_escalations(db.session, current_user, open_only=not show_all)
+    rows = service.describe_escalations(db.session, cases[:ESCALATIONS_LISTED])
+    for r in rows:
+        for key in ("opened_at", "acknowledged_at", "resolved_at"):
+            r[key] = _parse_iso(r[key])
+    return render_template(
+        "tasks/escalations.html",
+        rows=rows,
+        more=max(0, len(cases) - ESCALATIONS_LISTED),
+        show_all=show_all,
+        reason_labels=ESCALATION_REASON_LABELS,
+        state_labels=ESCALATION_STATUS_LABELS,
+    )
+
+
+def _escalation_or_404(escalation_id: int) -> Escalation:
+    """Scope first, before the form is read: out of scope is 404 whatever was sent."""
+    # The service's own check (the one rule for who may handle a case).
+    return service._require_escalation(db.session, current_user, escalation_id)
+
+
+@bp.route("/escalations/<int:escalation_id>/acknowledge", methods=["POST"])
+@login_required
+def acknowledge(escalation_id: int):
+    esc = _escalation_or_404(escalation_id)
+    try:
+        service.acknowledge_escalation(db.session, current_user, esc.id)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        flash(_("Acknowledged: the others can see you are on it."), "success")
+    return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
+
+
+@bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])
+@login_required
+def resolve(escalation_id: int):
+    esc = _escalation_or_404(escalation_id)
+    form = ResolveForm()
+    if not form.validate_on_submit():
+        for message in form.note.errors:
+            flash(message, "error")
+        return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
+    try:
+        service.resolve_escalation(db.session, current_user, esc.id, form.note.data.strip())
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
+    flash(_("Resolved."), "success")
+    return redirect(url_for("tasks.escalations"))
+
+
+def _deadline_text(task: Task) -> str:
+    if task.deadline is None:
+        return ""
+    left = task.deadline - utcnow()
+    if left <= timedelta(0):
+        return _("past the deadline")
+    minutes = int(left.total_seconds() // 60)
+    if minutes < 120:
+        return _("%(n)s min left", n=minutes)
+    if minutes < 48 * 60:
+        return _("%(n)s hours left", n=minutes // 60)
+    return _("%(n)s days left", n=minutes // 1440)
+
+
+@bp.app_template_filter("iso_time")
+def iso_time(value: str | None) -> str:
+    """An ISO time from a service row ("2026-07-25T10:00:00Z") as local HH:mm."""
+    parsed = _parse_iso(value)
+    return format_datetime(parsed, "HH:mm") if parsed else ""
+
+
+@bp.app_template_filter("deadline_left")
+def deadline_left(task: Task) -> str:
+    return _deadline_text(task)
