@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from village_grid.hierarchy.labels import FLAG_LABELS as HIERARCHY_FLAG_LABELS
 from village_grid.models import HOUSEHOLD_FLAGS
 
 # What the big buttons on the dispatch page send: (kind, subkind) and the title
@@ -111,16 +112,8 @@ VIA_LABELS = {
     "api": _l("API"),
 }
 
-FLAG_LABELS = {
-    "elderly_alone": _l("Elderly living alone"),
-    "disabled": _l("Disabled"),
-    "young_children": _l("Young children"),
-    "pregnant": _l("Pregnant"),
-    "flood_prone": _l("Flood-prone"),
-    "rental": _l("Rental"),
-    "party_member": _l("Party member"),
-    "veteran": _l("Veteran"),
-}
+# One set of household-flag names for the registry and the tasks.
+FLAG_LABELS = HIERARCHY_FLAG_LABELS
 
 ESCALATION_REASON_LABELS = {
     "needs_help": _l("Needs help"),
