@@ -43,6 +43,17 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("people", "/people", "cadre"),
 ]
 
+# Door plates (QR issue): the public page a household sees when it scans its
+# plate (not logged in), a print sheet, and the red mailbox. Ids from add_demo_plates.
+PAGES += [
+    ("plate-household", "/h/{plate_token}", None),
+    ("plate-replaced", "/h/{old_plate_token}", None),
+    ("plate-sheet", "/units/{team_id}/plates/sheet", "cadre"),
+    ("plates", "/units/{team_id}/plates", "cadre"),
+    ("mailbox", "/mailbox", "team_lead"),
+    ("mailbox-message", "/mailbox/{message_id}", "cadre"),
+]
+
 SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪曾邱廖赖周叶苏庄吕江何"
 GIVEN = [
     "秀英",
@@ -223,6 +234,33 @@ def build_demo(seed: int = 7) -> Demo:
     return demo
 
 
+def add_demo_plates(demo: Demo) -> None:
+    """Door-plate demo: the showcase household's token, a replaced plate, red-mailbox notes."""
+    from village_grid.extensions import db
+    from village_grid.models import Household, User
+    from village_grid.qr import mailbox, service
+
+    s = db.session
+    showcase = s.get(Household, demo.ids["household_id"])
+    lead = s.query(User).filter_by(username="lead").one()
+    first = mailbox.create_message(
+        s, showcase, category="facilities", text="村口路灯坏了三天，晚上看不见路。"
+    )
+    mailbox.reply(s, lead, first.id, "已报村委会，明天上午电工来换灯。")
+    second = mailbox.create_message(
+        s,
+        showcase,
+        category="safety",
+        text="江边护栏松了，小孩常在那里玩，担心掉下去。",
+        callback_phone="13805910001",
+    )
+    other = s.query(Household).filter(Household.id != showcase.id).first()
+    old_token = other.qr_token
+    service.rotate_household(s, None, other.id)
+    s.commit()
+    demo.ids.update(plate_token=showcase.qr_token, old_plate_token=old_token, message_id=second.id)
+
+
 def make_app(tmp: Path):
     os.environ["INSTANCE_PATH"] = str(tmp / "instance")
     from flask_migrate import upgrade
@@ -314,6 +352,7 @@ def main(argv: list[str]) -> int:
         app = make_app(Path(tmp))
         with app.app_context():
             demo = build_demo()
+            add_demo_plates(demo)
         take(app, demo, pages, OUT_DIR)
     return 0
 
