@@ -7,6 +7,11 @@ from babel.messages.pofile import read_po
 
 from village_grid.i18n import DOMAINS, catalogue_path, source_paths, untranslated
 
+def _key(value):
+    """Plural messages carry lists/tuples of forms; compare them as tuples."""
+    return value if isinstance(value, str) else tuple(value)
+
+
 DOMAIN_IDS = [None, *[d for d in DOMAINS if source_paths(d)]]
 
 
@@ -22,7 +27,7 @@ def test_compiled_catalogue_matches_source(domain):
     if not po_path.exists():
         pytest.skip("no catalogue yet")
     with open(po_path, "rb") as fh:
-        po = {m.id: m.string for m in read_po(fh, locale="zh") if m.id and m.string and not m.fuzzy}
+        po = {_key(m.id): _key(m.string) for m in read_po(fh, locale="zh") if m.id and m.string and not m.fuzzy}
     with open(catalogue_path(domain, "mo"), "rb") as fh:
-        mo = {m.id: m.string for m in read_mo(fh) if m.id}
+        mo = {_key(m.id): _key(m.string) for m in read_mo(fh) if m.id}
     assert po == mo, "messages.mo is stale: run scripts/i18n"
