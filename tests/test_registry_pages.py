@@ -36,15 +36,31 @@ def count_households(team: Unit | None = None) -> int:
     return db.session.scalar(q)
 
 
+class World(dict):
+    """The tree, plus one person per role made on first use (password hashing is slow)."""
+
+    PEOPLE = {
+        "cadre": lambda w: create_user("cadre", w["village"], phone="13900000001", name="陈书记"),
+        "grid_member": lambda w: create_user("grid_member", w["grids"][0], name="王网格"),
+        "lead": lambda w: create_user(
+            "team_lead", w["teams"][0], phone="13900000003", name="李队长"
+        ),
+    }
+
+    def __missing__(self, key):
+        if key not in self.PEOPLE:
+            raise KeyError(key)
+        self[key] = self.PEOPLE[key](self)
+        return self[key]
+
+
 @pytest.fixture
 def world():
-    """Village 侯官村 with two grids of two teams; 3 households per team; one person per role."""
-    tree = create_tree(grids=2, teams=2, households=3)
-    tree["cadre"] = create_user("cadre", tree["village"], phone="13900000001", name="陈书记")
-    tree["grid_member"] = create_user("grid_member", tree["grids"][0], name="王网格")
-    tree["lead"] = create_user("team_lead", tree["teams"][0], phone="13900000003", name="李队长")
-    tree["admin"] = create_user("admin")
-    return tree
+    """Village 侯官村 with two grids of two teams, 3 households per team; a cadre, a
+    grid member of grid 1 and the team lead of team 1-1 (made when first used)."""
+    world = World(create_tree(grids=2, teams=2, households=3))
+    world["lead"]  # the team pages show their lead
+    return world
 
 
 # --- reading ------------------------------------------------------------------
@@ -154,6 +170,9 @@ def test_out_of_scope_ids_are_404_for_every_registry_page(client, world):
     ]
     for url in gets:
         assert client.get(url).status_code == 404, url
+    assert "没有这一户" in text(client.get(f"/households/{theirs.id}")), "the 404 speaks Chinese"
+    own = world["households"][0]
+    assert "无权" in text(client.get(f"/households/{own.id}/edit")), "so does the 403"
     posts = [
         (f"/households/{theirs.id}/edit", HOUSEHOLD_FORM),
         (f"/households/{theirs.id}/move", {"team_id": world["teams"][0].id}),

@@ -8,6 +8,7 @@ forbidden, so ids cannot be probed.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
@@ -101,9 +102,9 @@ def require_unit(session: Session, user: User | None, unit_id: int, action: str 
     """
     unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
     if unit is None or not may(user, "view", unit):
-        raise OutOfScope("No such unit.")
+        raise OutOfScope(_("No such unit."))
     if action != "view" and not may(user, action, unit):
-        raise Forbidden("You may not do this here.")
+        raise Forbidden(_("You may not do this here."))
     return unit
 
 
@@ -113,9 +114,9 @@ def require_household(
     """Load a household the user may act on; same errors as :func:`require_unit`."""
     household = session.get(Household, household_id) if isinstance(household_id, int) else None
     if household is None or not may(user, "view", household.team):
-        raise OutOfScope("No such household.")
+        raise OutOfScope(_("No such household."))
     if action != "view" and not may(user, action, household.team):
-        raise Forbidden("You may not do this here.")
+        raise Forbidden(_("You may not do this here."))
     return household
 
 
