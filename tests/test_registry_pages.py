@@ -170,7 +170,7 @@ def test_out_of_scope_ids_are_404_for_every_registry_page(client, world):
     ]
     for url in gets:
         assert client.get(url).status_code == 404, url
-    assert "没有这一户" in text(client.get(f"/households/{theirs.id}")), "the 404 speaks Chinese"
+    assert "没有这户" in text(client.get(f"/households/{theirs.id}")), "the 404 speaks Chinese"
     own = world["households"][0]
     assert "无权" in text(client.get(f"/households/{own.id}/edit")), "so does the 403"
     posts = [
