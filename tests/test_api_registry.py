@@ -256,7 +256,7 @@ def test_household_field_errors_are_422_naming_the_field(client, world, auth):
         ({"head_name": ""}, "head_name"),
         ({"head_name": "  "}, "head_name"),
         ({"latitude": 91}, "latitude"),
-        ({"members": [{"relation": "head"}]}, "members.0"),
+        ({"members": [{"relation": "head"}]}, "members.0.name"),
         ({"members": [{"name": "x", "birth_year": 1700}]}, "members.0.birth_year"),
         ({"members": [{"name": "x", "phone": "555"}]}, "member_phone"),
         ({"colour": "red"}, "colour"),
@@ -269,7 +269,23 @@ def test_household_field_errors_are_422_naming_the_field(client, world, auth):
         err = error_of(res, 422)
         assert field in err["fields"], (extra, err)
     missing = client.post("/api/v1/households", headers=auth, json={"door_no": "1"})
-    assert set(error_of(missing, 422)["fields"]) == {"team_id", "head_name"}
+    assert error_of(missing, 422)["fields"] == {"team_id": "required", "head_name": "required"}
+    res = client.post(
+        "/api/v1/households",
+        headers=auth,
+        json={**new_household(team.id), "latitude": 91, "flags": ["x"], "head_name": 7},
+    )
+    assert error_of(res, 422)["fields"] == {
+        "latitude": "out_of_range",
+        "flags.0": "unknown",
+        "head_name": "wrong_type",
+    }
+    res = client.post(
+        "/api/v1/households",
+        headers=auth,
+        json={**new_household(team.id), "members": [{"name": "x", "age": 3}]},
+    )
+    assert error_of(res, 422)["fields"] == {"members.0.age": "not_allowed"}
 
 
 def test_out_of_scope_team_is_404(client, world):

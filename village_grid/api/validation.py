@@ -27,6 +27,27 @@ class BadJson(DomainError):
 # OpenAPI test wants every POST/PUT/PATCH to declare its body).
 EMPTY_BODY: dict = {"type": "object", "additionalProperties": False, "maxProperties": 0}
 
+# Field error codes, like the services' ("required", "too_long", "bad_phone" ...).
+_CODES = {
+    "type": "wrong_type",
+    "maxLength": "too_long",
+    "minLength": "too_short",
+    "maxItems": "too_many",
+    "minItems": "too_few",
+    "maxProperties": "too_many",
+    "uniqueItems": "duplicate",
+    "enum": "unknown",
+    "const": "unknown",
+    "minimum": "out_of_range",
+    "maximum": "out_of_range",
+    "exclusiveMinimum": "out_of_range",
+    "exclusiveMaximum": "out_of_range",
+    "pattern": "invalid",
+    "format": "invalid",
+    "required": "required",
+    "additionalProperties": "not_allowed",
+}
+
 _validators: dict[int, Draft202012Validator] = {}
 MAX_ERRORS = 50
 
@@ -49,20 +70,19 @@ def validate(schema: dict, data) -> dict:
     if errors:
         fields: dict[str, str] = {}
         for err in errors:
-            name = ".".join(str(p) for p in err.path)
-            if not name and err.validator == "required":
-                missing = [
-                    f for f in err.validator_value if not isinstance(data, dict) or f not in data
-                ]
-                for m in missing:
-                    fields.setdefault(m, "required")
+            prefix = "".join(f"{p}." for p in err.path)
+            obj = err.instance
+            if err.validator == "required" and isinstance(obj, dict):
+                for missing in err.validator_value:
+                    if missing not in obj:
+                        fields.setdefault(prefix + missing, "required")
                 continue
-            if not name and err.validator == "additionalProperties":
-                extras = sorted(set(data) - set(err.schema.get("properties", {})))
-                for extra in extras[:MAX_ERRORS]:
-                    fields.setdefault(extra[:100], "not_allowed")
+            if err.validator == "additionalProperties" and isinstance(obj, dict):
+                known = set(err.schema.get("properties", {}))
+                for extra in sorted(set(obj) - known)[:MAX_ERRORS]:
+                    fields.setdefault((prefix + extra)[:100], "not_allowed")
                 continue
-            fields.setdefault(name or "body", err.message[:200])
+            fields.setdefault(prefix[:-1] or "body", _CODES.get(err.validator, "invalid"))
         raise InvalidInput(_("The request body is not valid."), fields=fields)
     return data
 

@@ -25,7 +25,7 @@ UNIT_CREATE = {
         "kind": {"type": "string", "enum": list(UNIT_KINDS)},
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
         # null makes a new root (administrators only).
-        "parent_id": {"oneOf": [ID, {"type": "null"}]},
+        "parent_id": {**ID, "type": ["integer", "null"]},
         "code": {"type": "string", "maxLength": 20},
     },
 }
@@ -38,9 +38,7 @@ MEMBER = {
         "name": {"type": "string", "minLength": 1, "maxLength": 50},
         "relation": {"type": "string", "enum": ["", *RELATIONS]},
         "sex": {"type": "string", "enum": ["", "M", "F", "m", "f"]},
-        "birth_year": {
-            "oneOf": [{"type": "integer", "minimum": 1900, "maximum": 2100}, {"type": "null"}]
-        },
+        "birth_year": {"type": ["integer", "null"], "minimum": 1900, "maximum": 2100},
         "phone": PHONE,
     },
 }
@@ -50,8 +48,8 @@ _HOUSEHOLD_FIELDS = {
     "address": {"type": "string", "maxLength": 200},
     "head_name": {"type": "string", "minLength": 1, "maxLength": 50},
     "phone": PHONE,
-    "latitude": {"oneOf": [{"type": "number", "minimum": -90, "maximum": 90}, {"type": "null"}]},
-    "longitude": {"oneOf": [{"type": "number", "minimum": -180, "maximum": 180}, {"type": "null"}]},
+    "latitude": {"type": ["number", "null"], "minimum": -90, "maximum": 90},
+    "longitude": {"type": ["number", "null"], "minimum": -180, "maximum": 180},
     "flags": {
         "type": "array",
         "items": {"type": "string", "enum": list(HOUSEHOLD_FLAGS)},
