@@ -41,6 +41,12 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("move", "/households/{household_id}/move", "cadre"),
     ("split", "/units/{full_team_id}/split", "cadre"),
     ("people", "/people", "cadre"),
+    ("tasks", "/tasks/", "cadre"),
+    ("task-dispatch", "/tasks/new", "cadre"),
+    ("task-progress", "/tasks/{task_id}", "cadre"),
+    ("task-progress-grid", "/tasks/{task_id}", "grid_member"),
+    ("task-team-lead", "/tasks/{task_id}/team", "team_lead"),
+    ("escalations", "/tasks/escalations", "cadre"),
 ]
 
 # Door plates (QR issue): the public page a household sees when it scans its
@@ -231,7 +237,63 @@ def build_demo(seed: int = 7) -> Demo:
         ("admin", "admin"),
     ]:
         demo.logins[role] = (login, PASSWORD)
+    add_demo_task(demo)
     return demo
+
+
+def add_demo_task(demo: Demo, seed: int = 3) -> None:
+    """A flood check sent 40 minutes ago: most households reached, two calls for help."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from village_grid.extensions import db
+    from village_grid.models import Assignment, User
+    from village_grid.models.base import utcnow
+    from village_grid.tasks import service as tasks
+
+    s = db.session
+    rng = random.Random(seed)
+    cadre = s.scalar(select(User).where(User.username == "cadre"))
+    start = utcnow() - timedelta(minutes=40)
+    task = tasks.dispatch_task(
+        s,
+        cadre,
+        kind="sweep",
+        subkind="flood",
+        title="防汛排查：台风格美",
+        unit_id=demo.ids["village_id"],
+        deadline_minutes=60,
+        now=start,
+    )
+    assignments = list(
+        s.scalars(select(Assignment).where(Assignment.task_id == task.id).order_by(Assignment.id))
+    )
+    helped = 0
+    for i, a in enumerate(assignments):
+        if rng.random() < 0.3:
+            continue
+        extra = {}
+        status = rng.choices(["safe", "not_home", "unreachable"], [90, 7, 3])[0]
+        if helped < 2 and rng.random() < 0.06:
+            helped += 1
+            status = "needs_help"
+            extra = {
+                "help_kind": ["flooding", "medical"][helped - 1],
+                "note": ["一楼进水约30厘米，需要抽水泵", "老人腿脚不便，需要转移"][helped - 1],
+            }
+        tasks.record_status(
+            s,
+            cadre,
+            task_id=task.id,
+            household_id=a.household_id,
+            status=status,
+            via="cadre",
+            now=start + timedelta(minutes=3 + 34 * (i / len(assignments)) ** 0.7),
+            **extra,
+        )
+    s.commit()
+    demo.ids["task_id"] = task.id
 
 
 def add_demo_plates(demo: Demo) -> None:

@@ -136,8 +136,13 @@
 
   var drawChart = function (box, points, total) {
     if (!box || !points || points.length < 2) return;
-    var W = 640, H = 200, L = 40, R = 12, T = 10, B = 26;
+    // Drawn at the box's own width so the labels keep their size on a phone and a desktop.
+    var W = Math.max(280, Math.min(box.clientWidth || 640, 900)), H = W < 500 ? 170 : 220;
+    var L = 40, R = 12, T = 10, B = 26;
+    var deadline = Number(box.dataset.deadline || 0);
     var maxT = Math.max(points[points.length - 1].t, 60);
+    // Show the way to the deadline while it is ahead (not a month for campaigns).
+    if (deadline > maxT && deadline < maxT * 4) maxT = deadline;
     var maxN = Math.max(total, 1);
     var x = function (t) { return L + (W - L - R) * t / maxT; };
     var y = function (n) { return T + (H - T - B) * (1 - n / maxN); };
@@ -151,6 +156,10 @@
     svg.appendChild(el("text", { x: L, y: H - 6 }, "0"));
     svg.appendChild(el("text", { x: W - R, y: H - 6, "text-anchor": "end" },
       minutes + " " + (box.dataset.labelMin || "min")));
+    if (deadline > 0 && deadline <= maxT) {
+      svg.appendChild(el("line", { x1: x(deadline), y1: T, x2: x(deadline), y2: y(0), "class": "deadline" }));
+      svg.appendChild(el("text", { x: x(deadline) - 4, y: T + 10, "text-anchor": "end" }, box.dataset.labelDeadline || ""));
+    }
     // Step line: the count holds until the next report.
     var d = "M" + x(0) + "," + y(0);
     var prev = points[0];

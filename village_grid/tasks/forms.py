@@ -47,17 +47,6 @@ PRESET_LABELS = {
     "notice": _l("Notice"),
 }
 
-PRESET_ICONS = {
-    "flood": "🌊",
-    "typhoon": "🌀",
-    "fire": "🔥",
-    "heat": "☀️",
-    "sweep_other": "🏠",
-    "campaign": "♻️",
-    "survey": "📋",
-    "notice": "📢",
-}
-
 # Titles proposed for each preset; the cadre may change them.
 PRESET_TITLES = {
     "flood": _l("Flood check: confirm every household is safe"),
