@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import add
 
 import networkx as nx
 
@@ -129,12 +130,44 @@ def build_graph(
     for unit_id, persons in by_unit.items():
         persons.sort(key=lambda p: (RESPONSIBLE_ROLES.index(p.role), p.id))
         g.nodes[unit_id]["people"] = tuple(persons)
+    _index(g)
     return g
 
 
+def _child_key(g: nx.DiGraph, uid: int):
+    node = g.nodes[uid]
+    return (node["code"], node["name"], uid)
+
+
+def _index(g: nx.DiGraph) -> None:
+    """Precompute what every request needs, once per build: each node's
+    ancestors, the depth-first order of the whole tree (children by code) and
+    each subtree's size, so a subtree is a slice of that order."""
+    info = {n: g.nodes[n] for n in g}
+    order: list[int] = []
+    roots = sorted((n for n in g if g.in_degree(n) == 0), key=lambda n: _child_key(g, n))
+    stack = [(r, ()) for r in reversed(roots)]
+    while stack:
+        uid, above = stack.pop()
+        anc = (*above, uid)
+        info[uid]["anc"] = anc
+        node = info[uid]
+        node["row"] = (uid, node["kind"], node["name"], node["parent"], node["depth"])
+        order.append(uid)
+        children = sorted(g.successors(uid), key=lambda c: _child_key(g, c))
+        stack.extend((c, anc) for c in reversed(children))
+    index = {uid: i for i, uid in enumerate(order)}
+    size = dict.fromkeys(order, 1)
+    for uid in reversed(order):
+        parent = info[uid]["parent"]
+        if parent in size:
+            size[parent] += size[uid]
+    g.graph.update(info=info, order=order, index=index, size=size)
+
+
 def ancestors(g: nx.DiGraph, unit_id: int) -> list[int]:
-    """Ids from the root down to and including ``unit_id`` (read from the path)."""
-    return [int(p) for p in g.nodes[unit_id]["path"].strip("/").split("/") if p]
+    """Ids from the root down to and including ``unit_id``."""
+    return list(g.graph["info"][unit_id]["anc"])
 
 
 def in_subtree(g: nx.DiGraph, unit_id: int, root_id: int) -> bool:
@@ -240,38 +273,60 @@ def filter_paths(g: nx.DiGraph, target_id: int, unit_ids: Iterable[int]) -> list
     return kept
 
 
+def rollup_vectors(
+    g: nx.DiGraph, root_id: int, team_vectors: dict[int, list[int]]
+) -> dict[int, list[int]]:
+    """Sum count vectors of teams into every unit of ``root_id``'s subtree.
+
+    Walks the subtree's slice of the precomputed depth-first order backwards,
+    so every unit has its children's sums before it adds itself to its
+    parent: one vector addition per unit reached. ``team_vectors`` is
+    extended in place and returned.
+    """
+    info, order, index, size = (
+        g.graph["info"],
+        g.graph["order"],
+        g.graph["index"],
+        g.graph["size"],
+    )
+    vectors = team_vectors
+    start = index[root_id]
+    for uid in reversed(order[start : start + size[root_id]]):
+        vec = vectors.get(uid)
+        if vec is None or uid == root_id:
+            continue
+        parent = info[uid]["parent"]
+        pvec = vectors.get(parent)
+        vectors[parent] = list(vec) if pvec is None else list(map(add, pvec, vec))
+    return vectors
+
+
 def rollup(
     g: nx.DiGraph, team_counts: Mapping[int, Mapping[str, int]], keys: Iterable[str]
 ) -> dict[int, dict[str, int]]:
     """Sum per-team counts into every unit above each team (and the team itself)."""
     keys = tuple(keys)
-    totals: dict[int, dict[str, int]] = {}
-    for team_id, counts in team_counts.items():
-        if team_id not in g:
-            continue
-        for uid in ancestors(g, team_id):
-            row = totals.get(uid)
-            if row is None:
-                row = totals[uid] = dict.fromkeys(keys, 0)
-            for k in keys:
-                row[k] += counts.get(k, 0)
-    return totals
+    info = g.graph["info"]
+    vectors = {t: [c.get(k, 0) for k in keys] for t, c in team_counts.items() if t in info}
+    for root in {info[t]["anc"][0] for t in vectors}:
+        rollup_vectors(g, root, vectors)
+    return {uid: dict(zip(keys, vec, strict=True)) for uid, vec in vectors.items()}
 
 
 def tree_order(g: nx.DiGraph, root_id: int, keep: Callable[[int], bool]) -> list[int]:
     """Units of the subtree in depth-first order (children by code, then name),
     only those ``keep`` accepts (a skipped unit's subtree is skipped too)."""
+    order, index, size = g.graph["order"], g.graph["index"], g.graph["size"]
     out: list[int] = []
-    stack = [root_id]
-    while stack:
-        uid = stack.pop()
-        if not keep(uid):
-            continue
-        out.append(uid)
-        children = sorted(
-            g.successors(uid), key=lambda c: (g.nodes[c]["code"], g.nodes[c]["name"], c)
-        )
-        stack.extend(reversed(children))
+    i = index[root_id]
+    end = i + size[root_id]
+    while i < end:
+        uid = order[i]
+        if keep(uid):
+            out.append(uid)
+            i += 1
+        else:
+            i += size[uid]
     return out
 
 
