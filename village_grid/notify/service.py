@@ -74,8 +74,9 @@ def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["event_key"])
-    new = session.execute(stmt.returning(OutboxMessage.id), rows).all()
+    table = OutboxMessage.__table__
+    stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["event_key"])
+    new = session.execute(stmt.returning(table.c.id), rows).all()
     session.flush()
     return len(new)
 

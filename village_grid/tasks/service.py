@@ -143,9 +143,9 @@ def _insert_ignore(session: Session, model, rows: list[dict], returning=None):
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(model).on_conflict_do_nothing()
+    stmt = dialect_insert(model.__table__).on_conflict_do_nothing()
     if returning is not None:
-        return session.execute(stmt.returning(returning), rows).all()
+        return session.execute(stmt.returning(model.__table__.c[returning.key]), rows).all()
     session.execute(stmt, rows)
     return []
 
@@ -165,6 +165,20 @@ def _kind_label(task: Task) -> str:
         "survey": _("Survey"),
         "notice": _("Notice"),
     }.get(task.kind, task.kind)
+
+
+def _translator():
+    """gettext that looks each message up once: dispatch words thousands of
+    team decisions and messages from a handful of templates."""
+    cache: dict[str, str] = {}
+
+    def tr(message: str, **variables) -> str:
+        template = cache.get(message)
+        if template is None:
+            template = cache[message] = _(message)
+        return template % variables if variables else template
+
+    return tr
 
 
 def _task_link(task_id: int) -> str:
@@ -403,19 +417,21 @@ def dispatch_task(
 
     decisions = routing.route(g, per_team)
     with force_locale(_default_locale()):
+        tr = _translator()
         rows = [
             {
                 "task_id": task.id,
                 "team_id": team_id,
                 "assignee_id": d.assignee.id if d.assignee else None,
                 "assignee_role": d.role,
-                "reason": routing.describe(d, _)[:300],
+                "reason": routing.describe(d, tr)[:300],
                 "households": per_team[team_id],
             }
             for team_id, d in decisions.items()
         ]
         if rows:
-            session.execute(insert(TaskTeam), rows)
+            # Core insert of plain rows: no ORM bookkeeping for 10,000 teams.
+            session.execute(insert(TaskTeam.__table__), rows)
         _enqueue_dispatch(session, task, decisions, per_team, g)
     session.flush()
     return task
@@ -434,19 +450,22 @@ def _enqueue_dispatch(session, task: Task, decisions, per_team, g) -> None:
         _("deadline %(t)s", t=format_datetime(task.deadline, "short")) if task.deadline else ""
     )
     messages = []
+    tr = _translator()
+    kind = _kind_label(task)
+    link = _task_link(task.id)
     for uid, teams in by_person.items():
         names = [g.nodes[t]["name"] for t in sorted(teams)[:10]]
         if len(teams) > 10:
             names.append("…")
-        text = _(
+        text = tr(
             "[%(kind)s] %(title)s — %(teams)s teams, %(households)s households: %(names)s. %(deadline)s %(link)s",
-            kind=_kind_label(task),
+            kind=kind,
             title=task.title,
             teams=len(teams),
             households=sum(per_team[t] for t in teams),
             names=", ".join(names),
             deadline=deadline,
-            link=_task_link(task.id),
+            link=link,
         )
         if task.body:
             text += "\n" + task.body[:1000]
