@@ -24,7 +24,7 @@ import networkx as nx
 from flask import current_app, has_app_context
 from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import case, exists, false, func, insert, literal, or_, select, update
+from sqlalchemy import exists, false, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from village_grid.auth.scope import (
@@ -1354,24 +1354,29 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     g = get_graph(session)
     info = g.graph["info"]
     paths = None if actor is None else scope_paths(actor, "view")
-    # One GROUP BY over the task's assignments: a row per team with its count
-    # per status (pivoted in SQL: a fifth of the rows a (team, status) grouping returns).
-    counts = [func.count()] + [
-        func.sum(case((Assignment.status == st, 1), else_=0)) for st in STATUSES
-    ]
-    rows = session.execute(
-        select(Assignment.team_id, *counts)
-        .where(Assignment.task_id == task.id)
-        .group_by(Assignment.team_id)
-    ).all()
+    # One GROUP BY (team, status) over the task's assignments (Core execution
+    # on the session's connection: plain tuples, no ORM row loading).
+    rows = (
+        session.connection()
+        .execute(
+            select(Assignment.team_id, Assignment.status, func.count())
+            .where(Assignment.task_id == task.id)
+            .group_by(Assignment.team_id, Assignment.status)
+        )
+        .all()
+    )
+    slot = {k: i for i, k in enumerate(COUNT_KEYS)}
+    width = len(COUNT_KEYS)
     vectors: dict[int, list[int]] = {}
-    if paths is None:
-        vectors = {row[0]: list(row[1:]) for row in rows if row[0] in info}
-    else:
-        for team_id, *vec in rows:
+    for team_id, status, n in rows:
+        vec = vectors.get(team_id)
+        if vec is None:
             node = info.get(team_id)
-            if node is not None and _in_paths(node["path"], paths):
-                vectors[team_id] = vec
+            if node is None or (paths is not None and not _in_paths(node["path"], paths)):
+                continue
+            vec = vectors[team_id] = [0] * width
+        vec[0] += n
+        vec[slot[status]] += n
     overall = [0] * len(COUNT_KEYS)
     for vec in vectors.values():
         overall = list(map(add, overall, vec))
@@ -1379,12 +1384,27 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     root = task.unit_id
     if root in info and vectors:
         routing.rollup_vectors(g, root, vectors)
-        keys = (*COUNT_KEYS, "id", "kind", "name", "parent_id", "depth")
         for uid in routing.tree_order(g, root, vectors.__contains__):
             node = info[uid]
             if paths is not None and not _in_paths(node["path"], paths):
                 continue
-            units.append(dict(zip(keys, (*vectors[uid], *node["row"]), strict=True)))
+            total, pending, safe, needs_help, not_home, unreachable = vectors[uid]
+            unit_id, kind, name, parent_id, depth = node["row"]
+            units.append(
+                {
+                    "id": unit_id,
+                    "kind": kind,
+                    "name": name,
+                    "parent_id": parent_id,
+                    "depth": depth,
+                    "total": total,
+                    "pending": pending,
+                    "safe": safe,
+                    "needs_help": needs_help,
+                    "not_home": not_home,
+                    "unreachable": unreachable,
+                }
+            )
     overall = dict(zip(COUNT_KEYS, overall, strict=True))
     result = {
         "id": task.id,
