@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.api.routes import bp
-from village_grid.api.validation import document, json_body
+from village_grid.api.validation import EMPTY_BODY, document, json_body
 from village_grid.auth.guards import login_required
 from village_grid.auth.scope import require_household
 from village_grid.errors import InvalidInput
@@ -183,7 +183,12 @@ def tasks_status(task_id: int, household_id: int):
 
 @bp.route("/tasks/<int:task_id>/close", methods=["POST"])
 @login_required
-@document("Close a task: its statuses are frozen", responses={"200": "The task"}, tags=["tasks"])
+@document(
+    "Close a task: its statuses are frozen",
+    body=EMPTY_BODY,
+    responses={"200": "The task"},
+    tags=["tasks"],
+)
 def tasks_close(task_id: int):
     task = service.close_task(db.session, current_user, task_id)
     db.session.commit()
@@ -192,7 +197,9 @@ def tasks_close(task_id: int):
 
 @bp.route("/tasks/<int:task_id>/read", methods=["POST"])
 @login_required
-@document("Read receipt for a notice", responses={"200": '{"read_at"}'}, tags=["tasks"])
+@document(
+    "Read receipt for a notice", body=EMPTY_BODY, responses={"200": '{"read_at"}'}, tags=["tasks"]
+)
 def tasks_read(task_id: int):
     receipt = service.mark_notice_read(db.session, current_user, task_id)
     db.session.commit()
@@ -214,7 +221,7 @@ def escalations_list():
 
 @bp.route("/escalations/<int:escalation_id>/ack", methods=["POST"])
 @login_required
-@document("Acknowledge a case: someone is on it", tags=["tasks"])
+@document("Acknowledge a case: someone is on it", body=EMPTY_BODY, tags=["tasks"])
 def escalations_ack(escalation_id: int):
     esc = service.acknowledge_escalation(db.session, current_user, escalation_id)
     db.session.commit()
