@@ -960,9 +960,30 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
         created += [r[0] for r in _insert_ignore(session, Escalation, rows, Escalation.id)]
 
     # 2. Open cases nobody acknowledged climb, one level per interval.
+    # Plain columns and set-based updates: this may touch every household of a county.
+    conn = session.connection()
+    stops_cache: dict[tuple[int, int], routing.Stop | None] = {}
+
+    def stop_at(team_id: int, level: int) -> routing.Stop | None:
+        key = (team_id, level)
+        if key not in stops_cache:
+            stops_cache[key] = _case_stops(g, team_id, level)
+        return stops_cache[key]
+
     for _round in range(12):
-        due = session.execute(
-            select(Escalation, Assignment.team_id, Assignment.status, Task.closed_at)
+        due = conn.execute(
+            select(
+                Escalation.id,
+                Escalation.task_id,
+                Escalation.assignment_id,
+                Escalation.household_id,
+                Escalation.reason,
+                Escalation.level,
+                Escalation.next_escalation_at,
+                Assignment.team_id,
+                Assignment.status,
+                Task.closed_at,
+            )
             .join(Assignment, Assignment.id == Escalation.assignment_id)
             .join(Task, Task.id == Escalation.task_id)
             .where(Escalation.status == "open", Escalation.next_escalation_at <= now)
@@ -970,29 +991,46 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
         if not due:
             break
         rows = []
-        for esc, team_id, status, closed_at in due:
-            stop = _case_stops(g, team_id, esc.level + 1)
-            still = not (esc.reason == "overdue" and (status != "pending" or closed_at))
+        for (
+            _esc_id,
+            task_id,
+            assignment_id,
+            household_id,
+            reason,
+            level,
+            next_at,
+            team_id,
+            status,
+            closed_at,
+        ) in due:
+            stop = stop_at(team_id, level + 1)
+            still = not (reason == "overdue" and (status != "pending" or closed_at))
             if stop is not None and still:
                 rows.append(
                     {
-                        "task_id": esc.task_id,
-                        "assignment_id": esc.assignment_id,
-                        "household_id": esc.household_id,
-                        "reason": esc.reason,
-                        "level": esc.level + 1,
+                        "task_id": task_id,
+                        "assignment_id": assignment_id,
+                        "household_id": household_id,
+                        "reason": reason,
+                        "level": level + 1,
                         "unit_id": stop.unit_id,
                         "assignee_id": stop.person.id,
                         "status": "open",
                         "opened_at": now,
-                        "next_escalation_at": esc.next_escalation_at + interval
-                        if _case_stops(g, team_id, esc.level + 2)
+                        "next_escalation_at": next_at + interval
+                        if stop_at(team_id, level + 2)
                         else None,
                         "resolution_note": "",
                     }
                 )
-            esc.next_escalation_at = None
-        session.flush()
+        due_ids = [row[0] for row in due]
+        for chunk in range(0, len(due_ids), 5000):
+            session.execute(
+                update(Escalation)
+                .where(Escalation.id.in_(due_ids[chunk : chunk + 5000]))
+                .values(next_escalation_at=None)
+                .execution_options(synchronize_session=False)
+            )
         created += [r[0] for r in _insert_ignore(session, Escalation, rows, Escalation.id)]
 
     if created:
@@ -1003,42 +1041,61 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
 
 def _enqueue_escalations(session: Session, ids: list[int], g: nx.DiGraph) -> None:
     """Messages for new escalations: one per call for help; overdue households
-    grouped per task, level and person (one message listing them)."""
+    grouped per task, level and person (one message listing them). Reads plain
+    columns: a county-wide sweep can escalate 100,000 households at once."""
     messages = []
-    groups: dict[tuple, list[tuple[Escalation, Household]]] = defaultdict(list)
+    help_ids: list[int] = []
+    # (task, level, assignee) -> [count, first id, up to 20 "code name" strings]
+    groups: dict[tuple, list] = {}
+    conn = session.connection()
+    for chunk in range(0, len(ids), 5000):
+        rows = conn.execute(
+            select(
+                Escalation.id,
+                Escalation.reason,
+                Escalation.level,
+                Escalation.assignee_id,
+                Escalation.task_id,
+                Household.code,
+                Household.head_name,
+            )
+            .join(Household, Household.id == Escalation.household_id)
+            .where(Escalation.id.in_(ids[chunk : chunk + 5000]))
+        ).all()
+        for esc_id, reason, level, assignee_id, task_id, code, head_name in rows:
+            if reason == "needs_help":
+                help_ids.append(esc_id)
+                continue
+            group = groups.get((task_id, level, assignee_id))
+            if group is None:
+                group = groups[(task_id, level, assignee_id)] = [0, esc_id, []]
+            group[0] += 1
+            group[1] = min(group[1], esc_id)
+            if len(group[2]) < 20:
+                group[2].append(f"{code} {head_name}")
     with force_locale(_default_locale()):
-        for chunk in range(0, len(ids), 1000):
-            rows = session.execute(
-                select(Escalation, Household, Task)
-                .join(Household, Household.id == Escalation.household_id)
-                .join(Task, Task.id == Escalation.task_id)
-                .where(Escalation.id.in_(ids[chunk : chunk + 1000]))
-            ).all()
-            for esc, household, task in rows:
-                if esc.reason == "needs_help":
-                    messages.append(
-                        _escalation_message(esc, task, household, g, key=f"climb:{esc.id}")
-                    )
-                else:
-                    groups[(task, esc.level, esc.assignee_id)].append((esc, household))
-        for (task, level, assignee_id), cases in groups.items():
-            first = min(e.id for e, _h in cases)
-            listed = ", ".join(f"{h.code} {h.head_name}" for _e, h in cases[:20])
-            if len(cases) > 20:
-                listed += " …"
-            name = session_user_name(cases[0][0])
+        for esc_id in help_ids:
+            esc = session.get(Escalation, esc_id)
+            household = session.get(Household, esc.household_id)
+            task = session.get(Task, esc.task_id)
+            messages.append(_escalation_message(esc, task, household, g, key=f"climb:{esc.id}"))
+        link = f"{_config('BASE_URL', '')}/tasks/escalations"
+        for (task_id, level, assignee_id), (n, first, listed) in groups.items():
+            task = session.get(Task, task_id)
+            user = session.get(User, assignee_id) if assignee_id else None
+            name = user.display_name if user else _("nobody on duty")
             text = _(
                 "[%(kind)s] %(title)s: %(n)s households not reached by the deadline (level %(level)s): %(list)s. %(link)s",
                 kind=_kind_label(task),
                 title=task.title,
-                n=len(cases),
+                n=n,
                 level=level,
-                list=listed,
-                link=f"{_config('BASE_URL', '')}/tasks/escalations",
+                list=", ".join(listed) + (" …" if n > len(listed) else ""),
+                link=link,
             )
             messages.append(
                 {
-                    "event_key": f"overdue:{task.id}:{level}:{assignee_id}:{first}",
+                    "event_key": f"overdue:{task_id}:{level}:{assignee_id}:{first}",
                     "recipient_id": assignee_id,
                     "recipient_label": name[:100],
                     "body": (f"@{name} " if assignee_id else "") + text,
