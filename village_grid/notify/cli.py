@@ -16,7 +16,7 @@ def notify_group() -> None:
 
 
 @notify_group.command("send")
-@click.option("--limit", default=500, show_default=True, help="At most this many messages.")
+@click.option("--limit", default=2000, show_default=True, help="At most this many messages.")
 @with_appcontext
 def send(limit: int) -> None:
     """Deliver every message that is due (safe to run from cron every minute)."""

@@ -152,7 +152,7 @@ def send(channel: str, msg: OutboxMessage, *, url: str, timeout: float, phone: s
 
 
 def deliver_pending(
-    session: Session, *, now: datetime | None = None, limit: int = 500, batch: int = 20
+    session: Session, *, now: datetime | None = None, limit: int = 2000, batch: int = 20
 ) -> dict:
     """Send every due message (up to ``limit``), committing after each batch.
 
