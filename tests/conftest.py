@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextvars
 import os
+import threading
 
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from village_grid import create_app
 from village_grid.extensions import db, limiter
@@ -103,3 +105,50 @@ def _app_context(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# --- browser tests ------------------------------------------------------------
+# Debian's chromium, driven by Playwright's Python package (a browser download
+# by the test tool fails on these machines).
+CHROMIUM = "/usr/bin/chromium"
+requires_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)"
+)
+
+
+@pytest.fixture
+def live_server(app, monkeypatch):
+    """The app served on a free loopback port from a thread; plates point at it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setitem(app.config, "BASE_URL", base)
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A phone-sized page (360 px) with a Chinese locale."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    yield context.new_page()
+    context.close()

@@ -4,59 +4,19 @@ carries, call for help, and find the case on the village cadre's escalation queu
 from __future__ import annotations
 
 import io
-import os
-import threading
 
 import pytest
 from flask import url_for
 from PIL import Image
 from pyzbar.pyzbar import decode
-from werkzeug.serving import make_server
 
+from tests.conftest import requires_chromium
 from tests.factories import PASSWORD, create_tree, create_user, login
 from village_grid.extensions import db
 from village_grid.models import StatusEvent
 from village_grid.tasks import service as tasks
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    old = app.config["BASE_URL"]
-    app.config["BASE_URL"] = base  # the plates point at this server
-    try:
-        yield base
-    finally:
-        app.config["BASE_URL"] = old
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+pytestmark = [pytest.mark.browser, requires_chromium]
 
 
 def test_scan_plate_call_for_help_reaches_the_cadre(app, live_server, browser):

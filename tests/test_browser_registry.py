@@ -3,53 +3,15 @@ a team through the form, and sees it on the team page."""
 
 from __future__ import annotations
 
-import os
-import threading
-
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
+from tests.conftest import requires_chromium
 from tests.factories import PASSWORD, create_tree, create_user
 from village_grid.extensions import db
 from village_grid.models import Household
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-            yield context.new_page()
-        finally:
-            browser.close()
+pytestmark = [pytest.mark.browser, requires_chromium]
 
 
 def test_cadre_adds_a_household_in_the_browser(live_server, page):

@@ -4,63 +4,22 @@ through the JSON API and the open progress page updates itself, without a reload
 
 from __future__ import annotations
 
-import os
-import threading
-
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
+from tests.conftest import requires_chromium
 from tests.factories import PASSWORD, api_headers, create_household, create_tree, create_user
 from village_grid.extensions import db
 from village_grid.models import Task
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.browser, requires_chromium]
 
 
-@pytest.fixture
-def live_server(app):
+def test_dispatch_a_sweep_and_watch_progress_update_itself(
+    app, monkeypatch, live_server, page, client
+):
     # Poll every second instead of ten so the test does not wait long.
-    before = app.config.get("TASK_PROGRESS_REFRESH_SECONDS")
-    app.config["TASK_PROGRESS_REFRESH_SECONDS"] = 1
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        if before is None:
-            app.config.pop("TASK_PROGRESS_REFRESH_SECONDS", None)
-        else:
-            app.config["TASK_PROGRESS_REFRESH_SECONDS"] = before
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-            yield context.new_page()
-        finally:
-            browser.close()
-
-
-def test_dispatch_a_sweep_and_watch_progress_update_itself(live_server, page, client):
+    monkeypatch.setitem(app.config, "TASK_PROGRESS_REFRESH_SECONDS", 1)
     tree = create_tree(grids=2, teams=2, households=3)
     create_household(tree["teams"][3], flags=["elderly_alone"])
     cadre = create_user("cadre", tree["village"], phone="13900000001", name="陈书记")

@@ -7,6 +7,7 @@ from babel.messages.pofile import read_po
 
 from village_grid.i18n import DOMAINS, catalogue_path, source_paths, untranslated
 
+
 def _key(value):
     """Plural messages carry lists/tuples of forms; compare them as tuples."""
     return value if isinstance(value, str) else tuple(value)
