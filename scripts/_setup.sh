@@ -39,11 +39,11 @@ setup_venv() {
 # Debian packages the browser, QR-decoding and PDF tests need. Installed when
 # we are root and they are missing; otherwise those tests say why they skip.
 setup_system_packages() {
-  local need=()
-  command -v chromium >/dev/null 2>&1 || need+=(chromium)
-  [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
-  ldconfig -p 2>/dev/null | grep -q libzbar.so.0 || need+=(libzbar0)
-  command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+  local need=() pkg
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  for pkg in chromium fonts-wqy-microhei libzbar0 poppler-utils; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+  done
   [ ${#need[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing system packages: ${need[*]}"
