@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import socket
@@ -198,20 +197,20 @@ def in_process_figures(args) -> dict:
         task_id = s.scalar(
             select(Task.id).where(Task.title == "防汛排查 bench").order_by(Task.id.desc())
         )
-        # Spread statuses like a sweep forty minutes in.
-        rng = random.Random(args.seed)
-        for status, share in (
-            ("safe", 0.55),
-            ("not_home", 0.05),
-            ("needs_help", 0.01),
-            ("unreachable", 0.02),
-        ):
+        # Spread statuses like a sweep forty minutes in: disjoint slices of ids,
+        # so every status (needs help included) is present in the roll-up.
+        bounds = [
+            ("safe", 0, 550),
+            ("not_home", 550, 600),
+            ("needs_help", 600, 610),
+            ("unreachable", 610, 630),
+        ]
+        for status, low, high in bounds:
             s.execute(
                 text(
-                    "UPDATE assignments SET status=:st WHERE task_id=:t AND status='pending' AND "
-                    "(id % 1000) < :cut"
+                    "UPDATE assignments SET status=:st WHERE task_id=:t AND (id % 1000) >= :lo AND (id % 1000) < :hi"
                 ),
-                {"st": status, "t": task_id, "cut": int(share * 1000) + rng.randint(0, 3)},
+                {"st": status, "t": task_id, "lo": low, "hi": high},
             )
         s.commit()
 

@@ -66,11 +66,26 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "NOTIFY_CHANNEL": env.get("NOTIFY_CHANNEL", "log"),
         "NOTIFY_WEBHOOK_URL": env.get("NOTIFY_WEBHOOK_URL", ""),
         "NOTIFY_MAX_ATTEMPTS": int(env.get("NOTIFY_MAX_ATTEMPTS", "6")),
+        # Delivery retries wait NOTIFY_BACKOFF_SECONDS, doubling each attempt.
+        "NOTIFY_BACKOFF_SECONDS": int(env.get("NOTIFY_BACKOFF_SECONDS", "30")),
+        "NOTIFY_TIMEOUT_SECONDS": float(env.get("NOTIFY_TIMEOUT_SECONDS", "5")),
+        # Also deliver the outbox from a background thread right after a dispatch
+        # or escalation commits (cron's `village-grid escalate` delivers anyway).
+        "NOTIFY_DELIVER_INLINE": _bool(env.get("NOTIFY_DELIVER_INLINE", "0")),
+        "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
         # Rate limits for the public door-plate pages (QR issue).
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "1")),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Door-plate limits (Flask-Limiter syntax), per plate token and per client address.
+        "QR_READ_LIMIT_PER_TOKEN": env.get("QR_READ_LIMIT_PER_TOKEN", "60/minute"),
+        "QR_READ_LIMIT_PER_ADDR": env.get("QR_READ_LIMIT_PER_ADDR", "300/minute"),
+        "QR_WRITE_LIMIT_PER_TOKEN": env.get("QR_WRITE_LIMIT_PER_TOKEN", "10/minute;60/hour"),
+        "QR_WRITE_LIMIT_PER_ADDR": env.get("QR_WRITE_LIMIT_PER_ADDR", "60/minute"),
+        # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto
+        # (0 = none; then the socket address is the client's).
+        "PROXY_COUNT": int(env.get("PROXY_COUNT", "0")),
     }
     if "SECRET_KEY" not in overrides:
         cfg["SECRET_KEY"] = _secret_key(instance)

@@ -37,6 +37,14 @@ def _sqlite_pragmas(dbapi_connection, _record):
 def init_extensions(app: Flask) -> None:
     from village_grid.i18n import PACKAGE_DIR
 
+    if app.config["PROXY_COUNT"]:
+        # Client addresses (logged with every door-plate report, and rate
+        # limited) come from X-Forwarded-For only when we trust that many proxies.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
