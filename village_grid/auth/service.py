@@ -20,7 +20,7 @@ from village_grid.validation import clean_text, normalise_phone
 # The unit kinds each role is given on. None: no unit (admin).
 ROLE_UNIT_KINDS: dict[str, tuple[str, ...] | None] = {
     "admin": None,
-    "cadre": ("township", "village", "community", "street"),
+    "cadre": ("county", "township", "village", "community", "street"),
     "grid_member": ("grid",),
     "team_lead": ("team",),
     "station_staff": ("village", "community"),

@@ -87,6 +87,7 @@ MOBILE_PREFIXES = [
     "199",
 ]
 
+COUNTY = ("闽侯县", "MH", None)
 TOWNSHIPS = (
     ("甘蔗街道", "GZ"),
     ("上街镇", "SJ"),
@@ -328,12 +329,15 @@ def build_demo(
         units.append(row)
         return row
 
+    # More than one township: a county on top, so one cadre (and one sweep) can
+    # cover the whole deployment.
+    county = add_unit("county", *COUNTY) if n_townships > 1 else None
     townships = []
     for t in range(n_townships):
         name, code = TOWNSHIPS[t % len(TOWNSHIPS)]
         if t >= len(TOWNSHIPS):
             name, code = f"{name[:-1]}{t // len(TOWNSHIPS) + 1}{name[-1]}", f"{code}{t}"
-        townships.append(add_unit("township", name, code, None))
+        townships.append(add_unit("township", name, code, county))
 
     household_rows: list[dict] = []
     member_rows: list[dict] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 KIND_LABELS = {
+    "county": _l("County"),
     "township": _l("Township"),
     "village": _l("Village"),
     "grid": _l("Grid"),

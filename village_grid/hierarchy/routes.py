@@ -39,6 +39,7 @@ TREE_FULL_LIMIT = 600
 # Kinds offered when adding a unit under a unit of a given kind (any known
 # kind may still be chosen where a place needs it, e.g. buildings in Fuqing).
 CHILD_KINDS = {
+    "county": ["township", "street"],
     "township": ["village", "community", "street"],
     "street": ["community", "village", "grid"],
     "village": ["grid", "building"],
@@ -179,7 +180,9 @@ def add_unit(unit_id: int):
         flash(_("A team holds households, not other units."), "error")
         return redirect(url_for("hierarchy.unit", unit_id=parent.id))
     form = UnitForm()
-    form.set_kinds(CHILD_KINDS.get(parent.kind) or [k for k in UNIT_KINDS if k != "township"])
+    form.set_kinds(
+        CHILD_KINDS.get(parent.kind) or [k for k in UNIT_KINDS if k not in ("county", "township")]
+    )
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():

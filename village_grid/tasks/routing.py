@@ -26,7 +26,7 @@ import networkx as nx
 # Roles that answer for a unit, in the order tried on one unit.
 RESPONSIBLE_ROLES = ("team_lead", "grid_member", "cadre")
 # Kinds at the top of the tree: a cadre there is labelled "township".
-TOWNSHIP_KINDS = ("township", "street")
+TOWNSHIP_KINDS = ("county", "township", "street")
 # Unit kinds whose missing person is worth saying in words (a "building"
 # level without anyone on it is passed over silently).
 EXPECTED_ROLE = {
@@ -36,6 +36,7 @@ EXPECTED_ROLE = {
     "community": "cadre",
     "township": "cadre",
     "street": "cadre",
+    "county": "cadre",
 }
 
 
