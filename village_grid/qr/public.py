@@ -122,8 +122,8 @@ def submit_report(
     household, InvalidInput for a status the task kind does not take, a missing
     help kind, a long note or bad survey answers.
     """
-    pairs = tasks_service.open_tasks_for_household(session, household.id)
-    task = next((t for t, _a in pairs if t.id == task_id), None)
+    found = tasks_service.open_assignment(session, household.id, task_id)
+    task, assignment = found if found else (None, None)
     if task is None:
         raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
     status = STATUS_ALIASES.get((status or "").strip(), (status or "").strip())
@@ -151,6 +151,7 @@ def submit_report(
         answers=survey_answers,
         via="household_qr",
         client_addr=(client_addr or "")[:64],
+        assignment=assignment,
     )
 
 

@@ -544,6 +544,22 @@ def visible_tasks(session: Session, actor: User | None, *, limit: int | None = N
     return list(session.scalars(q))
 
 
+def open_assignment(
+    session: Session, household_id: int, task_id: int
+) -> tuple[Task, Assignment] | None:
+    """One open (not closed) task of this household with its assignment, in one query; None if not open."""
+    row = session.execute(
+        select(Task, Assignment)
+        .join(Assignment, Assignment.task_id == Task.id)
+        .where(
+            Assignment.household_id == household_id,
+            Assignment.task_id == task_id,
+            Task.closed_at.is_(None),
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
 def open_tasks_for_household(session: Session, household_id: int) -> list[tuple[Task, Assignment]]:
     """Tasks not closed that reached this household, newest first, with its assignment."""
     rows = session.execute(
@@ -617,6 +633,7 @@ def record_status(
     client_time: datetime | None = None,
     client_addr: str = "",
     now: datetime | None = None,
+    assignment: Assignment | None = None,
 ) -> StatusEvent:
     """Record one household's status on a task as an append-only event.
 
@@ -626,7 +643,8 @@ def record_status(
     ``client_op_id`` returns the first event and changes nothing.
     ``actor`` None only for ``via="household_qr"`` (the caller checked the
     door-plate token). Raises InvalidInput, OutOfScope, Forbidden,
-    Conflict ``task_closed``.
+    Conflict ``task_closed``. ``assignment`` may be passed when the caller
+    has just loaded it (the door-plate page), to save a query.
     """
     now = now or utcnow()
     if via not in VIA:
@@ -668,11 +686,16 @@ def record_status(
     task = session.get(Task, task_id) if isinstance(task_id, int) else None
     if task is None or (actor is not None and not _task_visible(session, actor, task)):
         raise OutOfScope(_("No such task."))
-    assignment = session.scalar(
-        select(Assignment).where(
-            Assignment.task_id == task.id, Assignment.household_id == household_id
+    if (
+        assignment is None
+        or assignment.task_id != task.id
+        or assignment.household_id != household_id
+    ):
+        assignment = session.scalar(
+            select(Assignment).where(
+                Assignment.task_id == task.id, Assignment.household_id == household_id
+            )
         )
-    )
     if assignment is None:
         raise NotFound(_("This household is not part of this task."), code="not_in_task")
     if task.closed_at is not None:
@@ -714,8 +737,8 @@ def record_status(
                 raise
             return first
     else:
+        # Flushed together with the assignment below: one round of writes.
         session.add(event)
-        session.flush()
 
     if assignment.updated_at is None or happened >= assignment.updated_at:
         assignment.status = status
@@ -726,8 +749,8 @@ def record_status(
         assignment.updated_at = happened
         assignment.updated_via = via
         assignment.updated_by_id = actor.id if actor is not None else None
-        session.flush()
         if status == "needs_help":
+            session.flush()
             _open_help_case(session, task, assignment, event, now)
         else:
             # The household was reached: cases about it being overdue are over.
@@ -751,9 +774,17 @@ def record_status(
     return event
 
 
+_status_notes: dict[tuple[str, str], str] = {}
+
+
 def _status_note(status: str) -> str:
-    with force_locale(_default_locale()):
-        return _("Reached: %(s)s", s=status_words(status))
+    """Resolution note for overdue cases once reached, in the default language
+    (memoised: it is computed on every report and switching locale is not free)."""
+    key = (_default_locale(), status)
+    if key not in _status_notes:
+        with force_locale(key[0]):
+            _status_notes[key] = _("Reached: %(s)s", s=status_words(status))
+    return _status_notes[key]
 
 
 def status_words(status: str) -> str:
