@@ -98,3 +98,25 @@ def test_json_mailbox_and_bad_input(client):
         ).status_code
         == 404
     )
+
+
+def test_new_note_tells_the_team_lead_without_its_text(client):
+    """The lead hears of a new note through the outbox (their WeCom group may
+    read it, so the message names the household code, not what was written);
+    a team without a lead falls back to the grid member."""
+    from village_grid.models import OutboxMessage
+
+    tree = create_tree(grids=1, teams=2, households=1)
+    lead = create_user("team_lead", tree["teams"][0], name="林队长")
+    grid_member = create_user("grid_member", tree["grids"][0], name="王网格")
+    first, second = tree["households"]
+    for household in (first, second, first):
+        res = client.post(
+            f"/api/v1/public/{household.qr_token}/mailbox",
+            json={"category": "safety", "text": "河堤有裂缝，很危险"},
+        )
+        assert res.status_code == 201
+    messages = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [m.recipient_id for m in messages] == [lead.id, grid_member.id, lead.id]
+    assert first.code in messages[0].body and "红色信箱" in messages[0].body
+    assert all("裂缝" not in m.body for m in messages)

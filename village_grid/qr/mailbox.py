@@ -78,7 +78,42 @@ def create_message(
     )
     session.add(message)
     session.flush()
+    _notify_new_message(session, message, household)
     return message
+
+
+def _notify_new_message(session: Session, message: MailboxMessage, household: Household) -> None:
+    """Tell whoever answers for the household's team (the team lead, or the
+    grid member / cadre routing falls back to) that a note is waiting.
+
+    The note itself is not in the message: it may go to a whole work group.
+    """
+    from flask import current_app
+    from flask_babel import force_locale
+
+    from village_grid.notify import service as notify
+    from village_grid.tasks import routing
+    from village_grid.tasks.service import get_graph
+
+    decision = routing.responsible(get_graph(session), household.team_id)
+    if decision.assignee is None:
+        return
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        body = _(
+            "Red mailbox %(no)s: household %(code)s left a note (%(category)s). "
+            "Read and reply: %(link)s",
+            no=message.tracking_no,
+            code=household.code,
+            category=str(CATEGORIES[message.category]),
+            link=f"{current_app.config['BASE_URL']}/mailbox/{message.id}",
+        )
+    notify.enqueue(
+        session,
+        event_key=f"mailbox:{message.id}:{decision.assignee.id}",
+        body=body,
+        recipient_id=decision.assignee.id,
+        recipient_label=decision.assignee.name,
+    )
 
 
 def messages_for_household(
