@@ -16,9 +16,11 @@ the same way up: team lead → grid member → village cadre → township.
 
 from __future__ import annotations
 
+import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from operator import add
 
 import networkx as nx
@@ -329,6 +331,80 @@ def tree_order(g: nx.DiGraph, root_id: int, keep: Callable[[int], bool]) -> list
         else:
             i += size[uid]
     return out
+
+
+def flat_tree(g: nx.DiGraph) -> dict:
+    """Plain lists over the whole tree's depth-first order, built once per
+    graph (kept in ``g.graph``): ``pos`` (unit id → position), ``parent``
+    (parent's position, -1 at a root), ``end`` (one past the subtree's last
+    position), ``rows`` (``(id, kind, name, parent_id, depth)``) and ``paths``.
+    Per-request roll-ups index these instead of walking the graph."""
+    flat = g.graph.get("flat")
+    if flat is None:
+        info, order, index, size = (
+            g.graph["info"],
+            g.graph["order"],
+            g.graph["index"],
+            g.graph["size"],
+        )
+        flat = {
+            "pos": index,
+            "parent": [index.get(info[u]["parent"], -1) for u in order],
+            "end": [index[u] + size[u] for u in order],
+            "rows": [info[u]["row"] for u in order],
+            "paths": [info[u]["path"] for u in order],
+        }
+        g.graph["flat"] = flat
+    return flat
+
+
+def rollup_flat(flat: dict, start: int, packed: list[int]) -> None:
+    """Add every value of ``packed`` (indexed by position) into its parent's,
+    within the subtree starting at ``start``, deepest first: afterwards each
+    unit holds its subtree's sum. Values are numbers (packed count vectors
+    in the service), so one addition per unit reached."""
+    parent = flat["parent"]
+    for i in range(flat["end"][start] - 1, start, -1):
+        v = packed[i]
+        if v:
+            packed[parent[i]] += v
+
+
+# Count vectors packed into one int, one 64-bit field per count, so a
+# roll-up adds whole vectors with one integer addition.
+PACK_BITS = 64
+_PACK_MASK = (1 << PACK_BITS) - 1
+
+
+def pack_unit(field_no: int) -> int:
+    """The packed vector with 1 in field ``field_no`` (0 is the first)."""
+    return 1 << (PACK_BITS * field_no)
+
+
+def unpack(value: int, width: int) -> list[int]:
+    """The ``width`` counts of one packed vector."""
+    return [(value >> (PACK_BITS * k)) & _PACK_MASK for k in range(width)]
+
+
+def unpack_reached(flat: dict, start: int, packed: list[int], width: int):
+    """``(position, counts)`` for every unit of the subtree at ``start`` whose
+    packed vector is not zero, in tree order (a unit at zero has nothing
+    under it). Unpacks them all in one go through :mod:`struct`."""
+    end = flat["end"][start]
+    positions = list(compress(range(start, end), packed[start:end]))
+    nbytes = PACK_BITS // 8 * width
+    blob = b"".join([packed[i].to_bytes(nbytes, "little") for i in positions])
+    return zip(positions, struct.iter_unpack(f"<{width}Q", blob), strict=True)
+
+
+def responsible_cached(g: nx.DiGraph, team_id: int) -> Decision:
+    """:func:`responsible`, remembered for the life of this graph (a graph is
+    rebuilt whenever the tree, its people or their availability change)."""
+    memo = g.graph.setdefault("responsible", {})
+    d = memo.get(team_id)
+    if d is None:
+        d = memo[team_id] = responsible(g, team_id)
+    return d
 
 
 # --- words ------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
-from operator import add
 
 import networkx as nx
 from flask import current_app, has_app_context
@@ -1440,7 +1439,8 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     if task is None:
         raise NotFound(_("No such task."))
     g = get_graph(session)
-    info = g.graph["info"]
+    flat = routing.flat_tree(g)
+    pos = flat["pos"]
     paths = None if actor is None else scope_paths(actor, "view")
     # One GROUP BY (team, status) over the task's assignments (Core execution
     # on the session's connection: plain tuples, no ORM row loading).
@@ -1453,32 +1453,37 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
         )
         .all()
     )
-    slot = {k: i for i, k in enumerate(COUNT_KEYS)}
+    # Each (team, status) count goes into one packed vector per unit position
+    # (fields in COUNT_KEYS order: the total and the status at once), so the
+    # roll-up below is one integer addition per unit.
     width = len(COUNT_KEYS)
-    vectors: dict[int, list[int]] = {}
-    for team_id, status, n in rows:
-        vec = vectors.get(team_id)
-        if vec is None:
-            node = info.get(team_id)
-            if node is None or (paths is not None and not _in_paths(node["path"], paths)):
-                continue
-            vec = vectors[team_id] = [0] * width
-        vec[0] += n
-        vec[slot[status]] += n
-    overall = [0] * len(COUNT_KEYS)
-    for vec in vectors.values():
-        overall = list(map(add, overall, vec))
+    inc = {k: routing.pack_unit(0) + routing.pack_unit(i) for i, k in enumerate(COUNT_KEYS) if i}
+    packed = [0] * len(flat["rows"])
+    if paths is None:
+        for team_id, status, n in rows:
+            i = pos.get(team_id)
+            if i is not None:
+                packed[i] += n * inc[status]
+    else:
+        team_paths = flat["paths"]
+        for team_id, status, n in rows:
+            i = pos.get(team_id)
+            if i is not None and _in_paths(team_paths[i], paths):
+                packed[i] += n * inc[status]
+    overall = routing.unpack(sum(packed), width)
     units = []
-    root = task.unit_id
-    if root in info and vectors:
-        routing.rollup_vectors(g, root, vectors)
-        for uid in routing.tree_order(g, root, vectors.__contains__):
-            node = info[uid]
-            if paths is not None and not _in_paths(node["path"], paths):
+    start = pos.get(task.unit_id)
+    if start is not None and overall[0]:
+        routing.rollup_flat(flat, start, packed)
+        unit_rows, unit_paths = flat["rows"], flat["paths"]
+        append = units.append
+        for i, (total, pending, safe, needs_help, not_home, unreachable) in routing.unpack_reached(
+            flat, start, packed, width
+        ):
+            if paths is not None and not _in_paths(unit_paths[i], paths):
                 continue
-            total, pending, safe, needs_help, not_home, unreachable = vectors[uid]
-            unit_id, kind, name, parent_id, depth = node["row"]
-            units.append(
+            unit_id, kind, name, parent_id, depth = unit_rows[i]
+            append(
                 {
                     "id": unit_id,
                     "kind": kind,
@@ -1510,8 +1515,23 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
 
 def _household_rows(session: Session, task_id: int, status_clause, actor, limit) -> list[dict]:
     g = get_graph(session)
+    # Plain columns (no ORM objects) and one routing decision per team,
+    # remembered with the graph.
     q = (
-        select(Assignment, Household)
+        select(
+            Household.id,
+            Household.code,
+            Household.head_name,
+            Household.phone,
+            Household.door_no,
+            Household.address,
+            Assignment.team_id,
+            Assignment.status,
+            Assignment.help_kind,
+            Assignment.note,
+            Assignment.updated_at,
+            Assignment.updated_via,
+        )
         .join(Household, Household.id == Assignment.household_id)
         .where(Assignment.task_id == task_id, status_clause)
     )
@@ -1521,29 +1541,42 @@ def _household_rows(session: Session, task_id: int, status_clause, actor, limit)
         )
     q = q.order_by(Assignment.updated_at.desc(), Assignment.team_id, Household.seq).limit(limit)
     out = []
-    leads: dict[int, routing.Decision] = {}
-    for a, h in session.execute(q).all():
-        if a.team_id not in leads and a.team_id in g:
-            leads[a.team_id] = routing.responsible(g, a.team_id)
-        d = leads.get(a.team_id)
+    info = g.graph["info"]
+    for (
+        household_id,
+        code,
+        head_name,
+        phone,
+        door_no,
+        address,
+        team_id,
+        status,
+        help_kind,
+        note,
+        updated_at,
+        updated_via,
+    ) in session.execute(q).all():
+        node = info.get(team_id)
+        d = routing.responsible_cached(g, team_id) if node is not None else None
+        person = d.assignee if d is not None else None
         out.append(
             {
-                "household_id": h.id,
-                "code": h.code,
-                "head_name": h.head_name,
-                "phone": h.phone,
-                "door_no": h.door_no,
-                "address": h.address,
-                "team_id": a.team_id,
-                "team_name": g.nodes[a.team_id]["name"] if a.team_id in g else "",
-                "responsible_name": d.assignee.name if d and d.assignee else "",
-                "responsible_phone": d.assignee.phone if d and d.assignee else "",
+                "household_id": household_id,
+                "code": code,
+                "head_name": head_name,
+                "phone": phone,
+                "door_no": door_no,
+                "address": address,
+                "team_id": team_id,
+                "team_name": node["name"] if node is not None else "",
+                "responsible_name": person.name if person else "",
+                "responsible_phone": person.phone if person else "",
                 "responsible_role": d.role if d else "",
-                "status": a.status,
-                "help_kind": a.help_kind,
-                "note": a.note,
-                "updated_at": a.updated_at.isoformat() + "Z" if a.updated_at else None,
-                "updated_via": a.updated_via,
+                "status": status,
+                "help_kind": help_kind,
+                "note": note,
+                "updated_at": updated_at.isoformat() + "Z" if updated_at else None,
+                "updated_via": updated_via,
             }
         )
     return out
