@@ -20,7 +20,7 @@ import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, repeat
 from operator import add
 
 import networkx as nx
@@ -390,10 +390,10 @@ def unpack_reached(flat: dict, start: int, packed: list[int], width: int):
     """``(position, counts)`` for every unit of the subtree at ``start`` whose
     packed vector is not zero, in tree order (a unit at zero has nothing
     under it). Unpacks them all in one go through :mod:`struct`."""
-    end = flat["end"][start]
-    positions = list(compress(range(start, end), packed[start:end]))
+    values = packed[start : flat["end"][start]]
+    positions = compress(range(start, start + len(values)), values)
     nbytes = PACK_BITS // 8 * width
-    blob = b"".join([packed[i].to_bytes(nbytes, "little") for i in positions])
+    blob = b"".join(map(int.to_bytes, compress(values, values), repeat(nbytes), repeat("little")))
     return zip(positions, struct.iter_unpack(f"<{width}Q", blob), strict=True)
 
 

@@ -1506,17 +1506,24 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
         **overall,
         "covered": overall["total"] - overall["pending"],
         "units": units,
-        "needs_help_cases": needs_help_cases(session, task.id, actor=actor),
+        "needs_help_cases": _household_rows(
+            session, task.id, Assignment.status == "needs_help", actor, MAX_CASES_LISTED, g=g
+        ),
     }
     if task.kind == "notice":
         result["reads"] = notice_reads(session, task.id)
     return result
 
 
-def _household_rows(session: Session, task_id: int, status_clause, actor, limit) -> list[dict]:
-    g = get_graph(session)
-    # Plain columns (no ORM objects) and one routing decision per team,
-    # remembered with the graph.
+def _household_rows(
+    session: Session, task_id: int, status_clause, actor, limit, g: nx.DiGraph | None = None
+) -> list[dict]:
+    if g is None:
+        g = get_graph(session)
+    # Plain columns on the session's connection (no ORM objects or ORM result
+    # layer; flushed first, as session.execute would) and one routing decision
+    # per team, remembered with the graph.
+    session.flush()
     q = (
         select(
             Household.id,
@@ -1555,7 +1562,7 @@ def _household_rows(session: Session, task_id: int, status_clause, actor, limit)
         note,
         updated_at,
         updated_via,
-    ) in session.execute(q).all():
+    ) in session.connection().execute(q).all():
         node = info.get(team_id)
         d = routing.responsible_cached(g, team_id) if node is not None else None
         person = d.assignee if d is not None else None
