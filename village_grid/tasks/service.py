@@ -23,8 +23,9 @@ import networkx as nx
 from flask import current_app, has_app_context
 from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import exists, false, func, insert, literal, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, false, func, insert, literal, or_, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from village_grid.auth.scope import (
     may,
@@ -617,6 +618,41 @@ def _clean_answers(task: Task, answers) -> dict | None:
     return out or None
 
 
+# Statements built once: on the hottest path (every tap, every scan) building
+# and cache-keying a statement per call cost more than running it.
+_INSERT_EVENT = insert(StatusEvent.__table__)
+_assignments = Assignment.__table__
+_UPDATE_ASSIGNMENT = (
+    update(_assignments)
+    .where(_assignments.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        help_kind=bindparam("b_help_kind"),
+        note=bindparam("b_note"),
+        answers=bindparam("b_answers", type_=_assignments.c.answers.type),
+        updated_at=bindparam("b_updated_at"),
+        updated_via=bindparam("b_updated_via"),
+        updated_by_id=bindparam("b_updated_by_id"),
+    )
+)
+_escalations = Escalation.__table__
+_RESOLVE_OVERDUE = (
+    update(_escalations)
+    .where(
+        _escalations.c.assignment_id == bindparam("b_assignment_id"),
+        _escalations.c.reason == "overdue",
+        _escalations.c.status != "resolved",
+    )
+    .values(
+        status="resolved",
+        resolved_at=bindparam("b_resolved_at"),
+        resolved_by_id=bindparam("b_resolved_by_id"),
+        next_escalation_at=None,
+        resolution_note=bindparam("b_resolution_note"),
+    )
+)
+
+
 def record_status(
     session: Session,
     actor: User | None,
@@ -704,21 +740,25 @@ def record_status(
     happened = now
     if client_time is not None:
         happened = min(max(client_time.replace(tzinfo=None), task.created_at), now)
-    event = StatusEvent(
-        task_id=task.id,
-        assignment_id=assignment.id,
-        household_id=household_id,
-        status=status,
-        help_kind=help_kind,
-        note=note,
-        answers=clean_answers,
-        via=via,
-        actor_id=actor.id if actor is not None else None,
-        client_op_id=client_op_id,
-        client_time=client_time.replace(tzinfo=None) if client_time else None,
-        client_addr=(client_addr or "")[:64],
-        created_at=now,
-    )
+    values = {
+        "task_id": task.id,
+        "assignment_id": assignment.id,
+        "household_id": household_id,
+        "status": status,
+        "help_kind": help_kind,
+        "note": note,
+        "answers": clean_answers,
+        "via": via,
+        "actor_id": actor.id if actor is not None else None,
+        "client_op_id": client_op_id,
+        "client_time": client_time.replace(tzinfo=None) if client_time else None,
+        "client_addr": (client_addr or "")[:64],
+        "created_at": now,
+    }
+    # Writes go through the tables, not the unit of work: this runs for every
+    # tap of every team lead and every door-plate scan, and the ORM's
+    # bookkeeping cost more than the SQL itself. The ORM objects are kept in
+    # step by hand below.
     if client_op_id is not None:
         # Two phones syncing the same operation at once: the second one loses
         # the race on the unique id and gets the first event back.
@@ -726,8 +766,7 @@ def record_status(
 
         try:
             with session.begin_nested():
-                session.add(event)
-                session.flush()
+                event_id = session.execute(_INSERT_EVENT, values).inserted_primary_key[0]
         except IntegrityError:
             first = session.scalar(
                 select(StatusEvent).where(StatusEvent.client_op_id == client_op_id)
@@ -736,40 +775,39 @@ def record_status(
                 raise
             return first
     else:
-        # Flushed together with the assignment below: one round of writes.
-        session.add(event)
+        event_id = session.execute(_INSERT_EVENT, values).inserted_primary_key[0]
+    event = StatusEvent(id=event_id, **values)
+    make_transient_to_detached(event)
+    session.add(event)
 
     if assignment.updated_at is None or happened >= assignment.updated_at:
-        assignment.status = status
-        assignment.help_kind = help_kind
-        assignment.note = note
-        if clean_answers is not None:
-            assignment.answers = clean_answers
-        assignment.updated_at = happened
-        assignment.updated_via = via
-        assignment.updated_by_id = actor.id if actor is not None else None
+        changes = {
+            "status": status,
+            "help_kind": help_kind,
+            "note": note,
+            "answers": clean_answers if clean_answers is not None else assignment.answers,
+            "updated_at": happened,
+            "updated_via": via,
+            "updated_by_id": actor.id if actor is not None else None,
+        }
+        session.execute(
+            _UPDATE_ASSIGNMENT, {"b_id": assignment.id, **{f"b_{k}": v for k, v in changes.items()}}
+        )
+        for key, value in changes.items():
+            set_committed_value(assignment, key, value)
         if status == "needs_help":
-            session.flush()
             _open_help_case(session, task, assignment, event, now)
         else:
             # The household was reached: cases about it being overdue are over.
             session.execute(
-                update(Escalation)
-                .where(
-                    Escalation.assignment_id == assignment.id,
-                    Escalation.reason == "overdue",
-                    Escalation.status != "resolved",
-                )
-                .values(
-                    status="resolved",
-                    resolved_at=now,
-                    resolved_by_id=actor.id if actor is not None else None,
-                    next_escalation_at=None,
-                    resolution_note=_status_note(status),
-                )
-                .execution_options(synchronize_session=False)
+                _RESOLVE_OVERDUE,
+                {
+                    "b_assignment_id": assignment.id,
+                    "b_resolved_at": now,
+                    "b_resolved_by_id": actor.id if actor is not None else None,
+                    "b_resolution_note": _status_note(status),
+                },
             )
-    session.flush()
     return event
 
 
@@ -984,7 +1022,7 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
                     "status": "open",
                     "opened_at": now,
                     "next_escalation_at": task.deadline + interval if has_next else None,
-                    "resolution_note": "",
+                    "b_resolution_note": "",
                 }
             )
         created += [r[0] for r in _insert_ignore(session, Escalation, rows, Escalation.id)]
@@ -1050,7 +1088,7 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
                         "next_escalation_at": next_at + interval
                         if stop_at(team_id, level + 2)
                         else None,
-                        "resolution_note": "",
+                        "b_resolution_note": "",
                     }
                 )
         due_ids = [row[0] for row in due]
