@@ -66,7 +66,9 @@ class Assignment(db.Model):
     __table_args__ = (
         UniqueConstraint("task_id", "household_id", name="uq_assignments_task_household"),
         Index("ix_assignments_task_status", "task_id", "status"),
-        Index("ix_assignments_task_team", "task_id", "team_id"),
+        # Covers the progress roll-up (GROUP BY team, status for one task)
+        # without touching the table.
+        Index("ix_assignments_task_team_status", "task_id", "team_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
