@@ -28,7 +28,7 @@ CATEGORIES = {
     "suggestion": _l("Suggestion"),
     "other": _l("Other"),
 }
-STATUSES = {"open": _l("Waiting"), "replied": _l("Replied"), "closed": _l("Closed")}
+STATUSES = {"open": _l("Waiting"), "replied": _l("Replied"), "closed": _l("Closed, done")}
 TEXT_MAX = 1000
 REPLY_MAX = 1000
 # No 0/O or 1/I: tracking numbers are read out over the phone.
