@@ -50,7 +50,7 @@ def test_scan_plate_call_for_help_reaches_the_cadre(app, live_server, browser):
     phone.get_by_text("我家需要帮助").click()
     phone.get_by_label("进水了").check()
     phone.locator("textarea[name=note]").fill("一楼进水，老人在家")
-    phone.get_by_role("button", name="发送求助").click()
+    phone.get_by_role("button", name="发出求助").click()
     phone.wait_for_url(f"{url}#task-{task.id}")
     assert "求助已发出" in phone.content()
 

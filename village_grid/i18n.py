@@ -61,6 +61,7 @@ def select_locale() -> str:
 
 # --- catalogue maintenance (scripts/i18n and tests/test_i18n.py) -------------
 
+# "tr" is the memoising gettext of tasks/service.py (_translator).
 _KEYWORDS = {
     "_": None,
     "gettext": None,
@@ -68,6 +69,7 @@ _KEYWORDS = {
     "_l": None,
     "lazy_gettext": None,
     "N_": None,
+    "tr": None,
 }
 
 
