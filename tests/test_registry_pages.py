@@ -92,7 +92,9 @@ def test_team_page_lists_households_with_call_links_flags_and_lead(client, world
     # breadcrumb up to the village, actions for a cadre
     assert "侯官村" in html and "第1网格" in html
     assert f"/units/{team.id}/households/new" in html and f"/units/{team.id}/split" in html
-    assert f"/units/{team.id}/plates" in html and "门牌二维码" in html, "the team's door plates are a tap away"
+    assert f"/units/{team.id}/plates" in html and "门牌二维码" in html, (
+        "the team's door plates are a tap away"
+    )
 
 
 def test_grid_page_lists_teams_with_fill_and_add_unit(client, world):
