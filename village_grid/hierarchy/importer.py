@@ -912,9 +912,14 @@ def export_rows(session: Session, actor: User | None, *, unit_id: int | None) ->
         return tuple((units[i].code, units[i].name) for i in unit.ancestor_ids if i in units)
 
     rows: list[tuple[tuple, int, dict]] = []
+    # Ten households share a team: its cells and sort key are worked out once.
+    per_team: dict[int, tuple[tuple, dict]] = {}
     for h in households:
-        team = units[h.team_id]
-        row = _unit_cells(_unit_chain(units, team))
+        if h.team_id not in per_team:
+            team = units[h.team_id]
+            per_team[h.team_id] = (sort_key(team), _unit_cells(_unit_chain(units, team)))
+        team_key, team_cells = per_team[h.team_id]
+        row = dict(team_cells)
         row.update(
             {
                 "code": h.code,
@@ -928,7 +933,7 @@ def export_rows(session: Session, actor: User | None, *, unit_id: int | None) ->
                 "members": format_members(h.members),
             }
         )
-        rows.append((sort_key(team), h.seq, row))
+        rows.append((team_key, h.seq, row))
     for u in in_scope:
         if u.id in has_below or not any(u.kind in kinds for kinds in LEVEL_KINDS.values()):
             continue
