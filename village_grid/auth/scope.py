@@ -120,6 +120,30 @@ def require_household(
     return household
 
 
+def load_unit(session: Session, actor: User | None, unit_id: int, action: str = "view") -> Unit:
+    """:func:`require_unit` for services that also run as the system itself:
+    ``actor=None`` (command line, demo data, the importer run from the shell)
+    checks only that the unit exists. Routes always pass the logged-in user."""
+    if actor is not None:
+        return require_unit(session, actor, unit_id, action)
+    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
+    if unit is None:
+        raise OutOfScope(_("No such unit."))
+    return unit
+
+
+def load_household(
+    session: Session, actor: User | None, household_id: int, action: str = "view"
+) -> Household:
+    """:func:`require_household`, with ``actor=None`` as in :func:`load_unit`."""
+    if actor is not None:
+        return require_household(session, actor, household_id, action)
+    household = session.get(Household, household_id) if isinstance(household_id, int) else None
+    if household is None:
+        raise OutOfScope(_("No such household."))
+    return household
+
+
 def scope_roots(session: Session, user: User | None, action: str = "view") -> list[Unit]:
     """The top units of the user's scope (for admin: the roots of the tree)."""
     paths = scope_paths(user, action)

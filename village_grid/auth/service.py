@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from village_grid.auth.scope import may, require_unit
+from village_grid.auth.scope import load_unit, may, require_unit
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound
 from village_grid.hierarchy.labels import kind_label
 from village_grid.models import ROLES, RoleAssignment, Unit, User
@@ -111,12 +111,7 @@ def assign_role(
     else:
         if unit_id is None:
             raise InvalidInput(_("This role needs a unit."), fields={"unit_id": "required"})
-        if actor is None:
-            unit = session.get(Unit, unit_id)
-            if unit is None:
-                raise NotFound(_("No such unit."))
-        else:
-            unit = require_unit(session, actor, unit_id, "assign_roles")
+        unit = load_unit(session, actor, unit_id, "assign_roles")
         if unit.kind not in kinds:
             raise InvalidInput(
                 _(

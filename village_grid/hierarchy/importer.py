@@ -873,12 +873,7 @@ def export_rows(session: Session, actor: User | None, *, unit_id: int | None) ->
     the actor may see). Units with nothing under them get a row of their own so an
     import recreates them."""
     if unit_id is not None:
-        if actor is None:
-            root = session.get(Unit, unit_id)
-            if root is None:
-                raise NotFound(_("No such unit."))
-        else:
-            root = scope.require_unit(session, actor, unit_id, "view")
+        root = scope.load_unit(session, actor, unit_id, "view")
         unit_clause = scope.subtree_clause(Unit.path, root.path)
     else:
         unit_clause = scope.scope_clause(actor, "view") if actor is not None else None

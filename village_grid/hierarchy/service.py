@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from village_grid.auth.scope import require_household, require_unit
+from village_grid.auth.scope import load_household, load_unit, require_household, require_unit
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, TreeState, Unit, User
 from village_grid.models.units import TEAM, UNIT_KINDS
@@ -113,12 +113,7 @@ def create_unit(
                 _("Choose the unit this one belongs to."), fields={"parent_id": "required"}
             )
     else:
-        if actor is None:
-            parent = session.get(Unit, parent_id)
-            if parent is None:
-                raise NotFound(_("No such unit."))
-        else:
-            parent = require_unit(session, actor, parent_id, "manage_units")
+        parent = load_unit(session, actor, parent_id, "manage_units")
         if parent.kind == TEAM:
             raise InvalidInput(
                 _("A team holds households, not other units."), fields={"parent_id": "is_team"}
@@ -382,12 +377,7 @@ def update_household(
     session: Session, actor: User | None, household_id: int, data: dict
 ) -> Household:
     """Change a household's fields (only those given). Moving teams is :func:`move_household`."""
-    if actor is None:
-        household = session.get(Household, household_id)
-        if household is None:
-            raise NotFound(_("No such household."))
-    else:
-        household = require_household(session, actor, household_id, "edit_household")
+    household = load_household(session, actor, household_id, "edit_household")
     for key, value in clean_household_fields(data, partial=True).items():
         setattr(household, key, value)
     if "members" in data and data["members"] is not None:
@@ -401,12 +391,8 @@ def move_household(
 ) -> Household:
     """Move a household to another team (holding the cap there). It gets the
     next number and a new printable code in its new team."""
-    if actor is None:
-        household = session.get(Household, household_id)
-        if household is None:
-            raise NotFound(_("No such household."))
-    else:
-        household = require_household(session, actor, household_id, "edit_household")
+    household = load_household(session, actor, household_id, "edit_household")
+    if actor is not None:
         require_unit(session, actor, team_id, "edit_household")
     if household.team_id == team_id:
         return household
@@ -421,13 +407,7 @@ def move_household(
 
 
 def add_member(session: Session, actor: User | None, household_id: int, data: dict) -> Member:
-    household = (
-        require_household(session, actor, household_id, "edit_household")
-        if actor is not None
-        else session.get(Household, household_id)
-    )
-    if household is None:
-        raise NotFound(_("No such household."))
+    household = load_household(session, actor, household_id, "edit_household")
     member = Member(household_id=household.id, **clean_member(data))
     session.add(member)
     session.flush()
@@ -454,12 +434,7 @@ def split_team(
 ) -> Unit:
     """Split a team in two: a new sibling team takes ``household_ids`` (by
     default the second half by number). Both keep within the cap by construction."""
-    if actor is None:
-        team = session.get(Unit, team_id)
-        if team is None:
-            raise NotFound(_("No such unit."))
-    else:
-        team = require_unit(session, actor, team_id, "manage_units")
+    team = load_unit(session, actor, team_id, "manage_units")
     if team.kind != TEAM:
         raise InvalidInput(_("Only a team can be split."), fields={"team_id": "not_a_team"})
     households = list(

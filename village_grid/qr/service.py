@@ -16,10 +16,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from village_grid.auth.scope import require_household, require_unit
+from village_grid.auth.scope import load_household, load_unit, require_household
 from village_grid.errors import InvalidInput, NotFound
 from village_grid.hierarchy.service import new_qr_token
-from village_grid.models import Household, Unit, User
+from village_grid.models import Household, User
 from village_grid.models.base import utcnow
 from village_grid.models.qr import RetiredPlate, plate_token_hash
 
@@ -95,12 +95,7 @@ def rotate_household(session: Session, actor: User | None, household_id: int) ->
     ``actor`` needs ``manage_plates`` on the household's team (None: the system).
     Raises OutOfScope (404) / Forbidden (403).
     """
-    if actor is None:
-        household = session.get(Household, household_id)
-        if household is None:
-            raise NotFound(_("No such household."))
-    else:
-        household = require_household(session, actor, household_id, "manage_plates")
+    household = load_household(session, actor, household_id, "manage_plates")
     _rotate(session, household)
     session.flush()
     return household
@@ -108,12 +103,7 @@ def rotate_household(session: Session, actor: User | None, household_id: int) ->
 
 def rotate_team(session: Session, actor: User | None, team_id: int) -> list[Household]:
     """New plate tokens for every household of a team (e.g. a lost batch of plates)."""
-    if actor is None:
-        team = session.get(Unit, team_id)
-        if team is None:
-            raise NotFound(_("No such unit."))
-    else:
-        team = require_unit(session, actor, team_id, "manage_plates")
+    team = load_unit(session, actor, team_id, "manage_plates")
     if not team.is_team:
         raise InvalidInput(
             _("Plates are rotated for one team at a time."), fields={"unit_id": "not_a_team"}

@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from village_grid.auth.scope import (
+    load_unit,
     may,
     require_household,
-    require_unit,
     scope_clause,
     scope_paths,
     subtree_clause,
@@ -228,12 +228,7 @@ def clean_filter(g: nx.DiGraph, target_id: int, flt: dict | None) -> tuple[dict,
 def _target(session: Session, actor: User | None, unit_id) -> Unit:
     if not isinstance(unit_id, int) or isinstance(unit_id, bool):
         raise InvalidInput(_("Choose a unit."), fields={"unit_id": "required"})
-    if actor is None:
-        unit = session.get(Unit, unit_id)
-        if unit is None:
-            raise NotFound(_("No such unit."))
-        return unit
-    return require_unit(session, actor, unit_id, "dispatch")
+    return load_unit(session, actor, unit_id, "dispatch")
 
 
 def _team_counts(session: Session, conds: list) -> dict[int, int]:
