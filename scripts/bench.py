@@ -270,6 +270,13 @@ def worker_memory(env: dict) -> float:
 
 def _wrk(url_base: str, lua: Path, args) -> dict:
     wrk = shutil.which("wrk")
+    # Warm up first, and throw the figures away: the port answers as soon as one
+    # worker is up, and keep-alive connections opened then would all stay on it.
+    subprocess.run(
+        [wrk, "-t2", f"-c{args.connections}", "-d3s", "-s", str(lua), url_base],
+        capture_output=True,
+        check=True,
+    )
     out = subprocess.run(
         [
             wrk,
@@ -317,6 +324,8 @@ def _gunicorn(app_spec: str, port: int, env: dict, chdir: Path) -> subprocess.Po
             "2",
             "--threads",
             "4",
+            "--access-logfile",
+            "-",
             "--chdir",
             str(chdir),
             app_spec,

@@ -39,17 +39,22 @@ def reset_schema(engine) -> None:
 
 def truncate_all(engine) -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            conn.execute(text("PRAGMA foreign_keys=OFF"))
-            for t in tables:
-                conn.execute(text(f'DELETE FROM "{t}"'))
-            conn.execute(text("DELETE FROM sqlite_sequence")) if conn.execute(
-                text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
-            ).first() else None
-            conn.execute(text("PRAGMA foreign_keys=ON"))
+        return
+    with engine.connect() as conn:
+        # SQLite ignores PRAGMA foreign_keys inside a transaction: switch it off
+        # before, and back on after the commit (or the pooled connection would
+        # run the next tests without foreign keys).
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        for t in tables:
+            conn.execute(text(f'DELETE FROM "{t}"'))
+        if conn.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first():
+            conn.execute(text("DELETE FROM sqlite_sequence"))
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def make_config(tmp_dir, **extra) -> dict:

@@ -246,3 +246,22 @@ def test_escalate_command_twice_is_idempotent(app, village):
     )
     assert sent == db.session.scalar(db.select(db.func.count(OutboxMessage.id)))
     assert task.id
+
+
+def test_a_door_plate_answer_closes_the_households_overdue_cases(client, village):
+    start = utcnow() - timedelta(minutes=5)
+    task = dispatch(village, now=start, minutes=60)
+    assert service.run_escalations(db.session, now=task.deadline + timedelta(minutes=1)) == 6
+    db.session.commit()
+    answering, silent = village["households"][0], village["households"][1]
+
+    res = client.post(
+        f"/api/v1/public/{answering.qr_token}/reports",
+        json={"task_id": task.id, "status": "safe"},
+    )
+    assert res.status_code == 201
+    db.session.expire_all()
+    assert {e.status for e in escalations(household_id=answering.id)} == {"resolved"}
+    assert {e.status for e in escalations(household_id=silent.id)} == {"open"}
+    case = escalations(household_id=answering.id)[0]
+    assert case.resolved_by_id is None and case.resolution_note

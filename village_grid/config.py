@@ -119,5 +119,14 @@ def engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         # Writers wait for each other (the team cap serialises on a write lock)
         # instead of failing at once with "database is locked".
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        from village_grid.sqlite_writers import QueuedWriterConnection
+
+        return {
+            "connect_args": {
+                "timeout": 30,
+                "check_same_thread": False,
+                # Writers queue on a lock file rather than sleep in SQLite's busy handler.
+                "factory": QueuedWriterConnection,
+            }
+        }
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}

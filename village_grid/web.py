@@ -7,6 +7,7 @@ import logging
 import sqlite3
 
 from flask import Flask, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -31,11 +32,29 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA mmap_size=268435456")
         cur.close()
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer made once per
+    key rather than on every request (most requests — every door-plate scan on
+    the JSON API — never open the session at all)."""
+
+    def __init__(self):
+        self._serializers: dict = {}
+
+    def get_signing_serializer(self, app: Flask):
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        if key not in self._serializers:
+            self._serializers = {key: super().get_signing_serializer(app)}
+        return self._serializers[key]
 
 
 def init_extensions(app: Flask) -> None:
     from village_grid.i18n import PACKAGE_DIR
+
+    app.session_interface = CookieSessions()
 
     if app.config["PROXY_COUNT"]:
         # Client addresses (logged with every door-plate report, and rate

@@ -16,9 +16,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from village_grid.errors import InvalidInput, NotFound
+from village_grid.errors import InvalidInput
+from village_grid.extensions import db
 from village_grid.models import Assignment, Household, Task
 from village_grid.qr import mailbox
+from village_grid.qr import service as plate_service
+from village_grid.tasks import answers as household_answers
 from village_grid.tasks import service as tasks_service
 from village_grid.validation import clean_text
 
@@ -107,7 +110,7 @@ def open_tasks(session: Session, household: Household) -> list[PublicTask]:
 
 def submit_report(
     session: Session,
-    household: Household,
+    token: str,
     *,
     task_id: int,
     status: str,
@@ -115,44 +118,74 @@ def submit_report(
     note: str = "",
     answers: dict | None = None,
     client_addr: str = "",
-):
-    """Record what the household answered for one of its open tasks.
+) -> tasks_service.StatusReceipt:
+    """Record, and commit, what the household behind the plate ``token`` answered
+    for one of its open tasks; returns the receipt the household is shown.
 
-    Returns the StatusEvent. Raises NotFound when the task is not open for this
-    household, InvalidInput for a status the task kind does not take, a missing
-    help kind, a long note or bad survey answers.
+    A household's answer is final the moment it is acknowledged, so this owns its
+    transaction. Raises PlateNotFound for an unknown or replaced plate, NotFound
+    ``task_not_open`` when the task is not open for this household, InvalidInput
+    for an answer the task kind does not take, a long note or bad survey answers.
     """
-    found = tasks_service.open_assignment(session, household.id, task_id)
-    task, assignment = found if found else (None, None)
-    if task is None:
-        raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
-    status = STATUS_ALIASES.get((status or "").strip(), (status or "").strip())
-    allowed = PUBLIC_STATUSES.get(task.kind, ("safe",))
-    if status not in allowed:
+    status = (status or "").strip()
+    status = STATUS_ALIASES.get(status, status)
+    if status == "needs_help":
+        # A call for help opens a case that climbs the tree and tells people:
+        # the full path, through the session.
+        found = plate_service.open_task_for_plate(session, token, task_id)
+        _check_answer(found.task, status, note, answers)
+        event = tasks_service.record_status(
+            session,
+            None,
+            task_id=found.task.id,
+            household_id=found.assignment.household_id,
+            status=status,
+            help_kind=(kind or "").strip(),
+            note=note,
+            via="household_qr",
+            client_addr=client_addr,
+            task=found.task,
+            assignment=found.assignment,
+        )
+        receipt = tasks_service.StatusReceipt(
+            event.id, event.task_id, event.status, event.created_at
+        )
+        session.commit()
+        return receipt
+    # Every other answer: plate, task and assignment in one plain query, then
+    # written with the answers arriving at the same moment (tasks/answers.py) —
+    # a whole village answers within minutes of a sweep going out.
+    # db.engine, not the session's bind: asking the session for it would set up
+    # a session this request never uses.
+    with db.engine.connect() as conn:
+        found = plate_service.open_task_for_plate(session, token, task_id, conn=conn)
+    note, survey_answers = _check_answer(found.task, status, note, answers)
+    answer = household_answers.household_answer(
+        found.task,
+        found.assignment,
+        status=status,
+        note=note,
+        answers=survey_answers,
+        client_addr=client_addr,
+        overdue_open=found.overdue_open,
+    )
+    return household_answers.answer_writer(db.engine).write(answer)
+
+
+def _check_answer(task, status: str, note: str, answers: dict | None) -> tuple[str, dict | None]:
+    """The note and survey answers, once the status is one this task kind takes."""
+    if status not in PUBLIC_STATUSES.get(task.kind, ("safe",)):
         raise InvalidInput(
             _("Choose one of the answers offered."), fields={"status": "not_allowed"}
         )
-    help_kind = (kind or "").strip() if status == "needs_help" else ""
-    note = clean_text(note, field="note", max_len=NOTE_MAX, label=_("Note"))
+    note = clean_text(note, field="note", max_len=NOTE_MAX, label=_("Note")) if note else ""
     survey_answers = None
     if task.kind == "survey":
         # record_status checks each answer against the questions; here only that there are some.
         survey_answers = {k: v for k, v in (answers or {}).items() if v not in (None, "")}
         if not survey_answers:
             raise InvalidInput(_("Please answer the questions."), fields={"answers": "required"})
-    return tasks_service.record_status(
-        session,
-        None,
-        task_id=task.id,
-        household_id=household.id,
-        status=status,
-        help_kind=help_kind,
-        note=note,
-        answers=survey_answers,
-        via="household_qr",
-        client_addr=(client_addr or "")[:64],
-        assignment=assignment,
-    )
+    return note, survey_answers
 
 
 def public_message(message, *, show_text: bool) -> dict:

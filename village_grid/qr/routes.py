@@ -107,7 +107,6 @@ def _form_answers() -> dict:
 @public
 def report(token: str):
     """The page's form for a task: safe / need help, acknowledge, survey answers, read."""
-    hh = service.household_for_token(db.session, token)
     try:
         task_id = int(request.form.get("task_id", ""))
     except ValueError:
@@ -115,7 +114,7 @@ def report(token: str):
     try:
         household_page.submit_report(
             db.session,
-            hh,
+            token,
             task_id=task_id,
             status=request.form.get("status", ""),
             kind=request.form.get("kind", ""),
@@ -123,11 +122,12 @@ def report(token: str):
             answers=_form_answers() or None,
             client_addr=client_addr(),
         )
+    except PlateNotFound:
+        raise  # the plain "unknown / replaced plate" page, not a message on it
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("qr.household", token=token) + f"#task-{task_id}")
-    db.session.commit()
     if request.form.get("status") == "needs_help":
         flash(
             _("Your call for help has been sent. Your team lead and the village are told."),

@@ -10,18 +10,21 @@ the stored token is then compared once more with ``hmac.compare_digest``.
 from __future__ import annotations
 
 import hmac
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from village_grid.auth.scope import load_household, load_unit, require_household
 from village_grid.errors import InvalidInput, NotFound
 from village_grid.hierarchy.service import new_qr_token
-from village_grid.models import Household, User
+from village_grid.models import Assignment, Escalation, Household, Task, User
 from village_grid.models.base import utcnow
 from village_grid.models.qr import RetiredPlate, plate_token_hash
+from village_grid.tasks.service import AssignmentFacts, TaskFacts
 
 # Tokens made by new_qr_token are 32 characters; anything far longer is not one.
 TOKEN_MAX_LEN = 64
@@ -64,6 +67,76 @@ def household_for_token(session: Session, token: str) -> Household:
             replaced=True,
         )
     raise PlateNotFound(_("This door plate is not known."))
+
+
+_h, _a, _t = Household.__table__, Assignment.__table__, Task.__table__
+_e = Escalation.__table__
+# Built once: this is read on every door-plate report (see open_task_for_plate).
+_PLATE_OPEN_TASK = (
+    select(
+        _h.c.qr_token,
+        _t.c.id,
+        _t.c.kind,
+        _t.c.created_at,
+        _t.c.closed_at,
+        _t.c.questions,
+        _a.c.id,
+        _a.c.task_id,
+        _a.c.household_id,
+        _a.c.team_id,
+        _a.c.status,
+        _a.c.updated_at,
+        _a.c.answers,
+        exists()
+        .where(
+            _e.c.assignment_id == _a.c.id,
+            _e.c.reason == "overdue",
+            _e.c.status != "resolved",
+        )
+        .label("overdue_open"),
+    )
+    .select_from(_h.join(_a, _a.c.household_id == _h.c.id).join(_t, _t.c.id == _a.c.task_id))
+    .where(
+        _h.c.qr_token_hash == bindparam("digest"),
+        _a.c.task_id == bindparam("task_id"),
+        _t.c.closed_at.is_(None),
+    )
+)
+
+
+class PlateTask(NamedTuple):
+    """An open task of the household behind a plate, read in one query."""
+
+    task: TaskFacts
+    assignment: AssignmentFacts
+    overdue_open: bool  # a case about this household being overdue is open
+
+
+def open_task_for_plate(
+    session: Session, token: str, task_id: int, *, conn: Connection | None = None
+) -> PlateTask:
+    """The open task ``task_id`` of the household whose plate carries ``token``, with its
+    assignment, read in one plain query (every door-plate report starts here) on
+    ``conn`` (default: the session's connection).
+
+    Raises :class:`PlateNotFound` for an unknown or replaced plate (as
+    :func:`household_for_token`), NotFound ``task_not_open`` when the task is
+    closed or never reached this household.
+    """
+    token = token or ""
+    row = None
+    if _well_formed(token) and isinstance(task_id, int):
+        digest = plate_token_hash(token)
+        row = (
+            (conn or session.connection())
+            .execute(_PLATE_OPEN_TASK, {"digest": digest, "task_id": task_id})
+            .first()
+        )
+    if row is None or not hmac.compare_digest((row[0] or "").encode(), token.encode()):
+        # Say precisely what is wrong: the plate, or the task.
+        household_for_token(session, token)
+        raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
+    return PlateTask(TaskFacts(*row[1:6]), AssignmentFacts(*row[6:13]), bool(row[13]))
 
 
 def household_with_plate(session: Session, actor: User | None, household_id: int) -> Household:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import networkx as nx
 from flask import current_app, has_app_context
 from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, exists, false, func, insert, literal, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -613,6 +615,28 @@ def _clean_answers(task: Task, answers) -> dict | None:
     return out or None
 
 
+class TaskFacts(NamedTuple):
+    """The columns of a task that recording a status needs (read without the ORM)."""
+
+    id: int
+    kind: str
+    created_at: datetime
+    closed_at: datetime | None
+    questions: list | None
+
+
+class AssignmentFacts(NamedTuple):
+    """The columns of an assignment that recording a status needs (read without the ORM)."""
+
+    id: int
+    task_id: int
+    household_id: int
+    team_id: int
+    status: str
+    updated_at: datetime | None
+    answers: dict | None
+
+
 # Statements built once: on the hottest path (every tap, every scan) building
 # and cache-keying a statement per call cost more than running it.
 _INSERT_EVENT = insert(StatusEvent.__table__)
@@ -663,7 +687,8 @@ def record_status(
     client_time: datetime | None = None,
     client_addr: str = "",
     now: datetime | None = None,
-    assignment: Assignment | None = None,
+    task: Task | TaskFacts | None = None,
+    assignment: Assignment | AssignmentFacts | None = None,
 ) -> StatusEvent:
     """Record one household's status on a task as an append-only event.
 
@@ -673,8 +698,10 @@ def record_status(
     ``client_op_id`` returns the first event and changes nothing.
     ``actor`` None only for ``via="household_qr"`` (the caller checked the
     door-plate token). Raises InvalidInput, OutOfScope, Forbidden,
-    Conflict ``task_closed``. ``assignment`` may be passed when the caller
-    has just loaded it (the door-plate page), to save a query.
+    Conflict ``task_closed``. ``task`` and ``assignment`` may be passed when
+    the caller has just read them (the door plate reads both with the plate,
+    as ``TaskFacts``/``AssignmentFacts`` rows): they are not read again.
+    With rows, the event returned is a plain transient ``StatusEvent``.
     """
     now = now or utcnow()
     if via not in VIA:
@@ -696,24 +723,11 @@ def record_status(
                     code="client_op_id_reused",
                 )
             return first
-    if status not in STATUSES or status == "pending":
-        raise InvalidInput(
-            _("Status is safe, needs help, not home or unreachable."), fields={"status": "unknown"}
-        )
-    help_kind = (help_kind or "").strip()
-    if status == "needs_help":
-        help_kind = help_kind or "other"
-        if help_kind not in HELP_KINDS:
-            raise InvalidInput(_("Unknown kind of help."), fields={"kind": "unknown"})
-    else:
-        help_kind = ""
-    note = (note or "").strip() if isinstance(note, str) else ""
-    if len(note) > 500:
-        raise InvalidInput(_("The note has at most 500 characters."), fields={"note": "too_long"})
-
+    status, help_kind, note = _checked_status(status, help_kind, note)
     if actor is not None:
         require_household(session, actor, household_id, "report_status")
-    task = session.get(Task, task_id) if isinstance(task_id, int) else None
+    if task is None or task.id != task_id:
+        task = session.get(Task, task_id) if isinstance(task_id, int) else None
     if task is None or (actor is not None and not _task_visible(session, actor, task)):
         raise OutOfScope(_("No such task."))
     if (
@@ -735,25 +749,17 @@ def record_status(
     happened = now
     if client_time is not None:
         happened = min(max(client_time.replace(tzinfo=None), task.created_at), now)
-    values = {
-        "task_id": task.id,
-        "assignment_id": assignment.id,
-        "household_id": household_id,
-        "status": status,
-        "help_kind": help_kind,
-        "note": note,
-        "answers": clean_answers,
-        "via": via,
-        "actor_id": actor.id if actor is not None else None,
-        "client_op_id": client_op_id,
-        "client_time": client_time.replace(tzinfo=None) if client_time else None,
-        "client_addr": (client_addr or "")[:64],
-        "created_at": now,
-    }
+    actor_id = actor.id if actor is not None else None
+    values = _event_row(
+        task.id, assignment.id, household_id, status, help_kind, note, clean_answers, via,
+        actor_id, client_addr, now, client_op_id=client_op_id, client_time=client_time,
+    )  # fmt: skip
     # Writes go through the tables, not the unit of work: this runs for every
     # tap of every team lead and every door-plate scan, and the ORM's
-    # bookkeeping cost more than the SQL itself. The ORM objects are kept in
-    # step by hand below.
+    # bookkeeping cost more than the SQL itself. ORM objects passed in are kept
+    # in step by hand below; rows are the door plate's, which reads no objects.
+    orm_rows = isinstance(assignment, Assignment)
+    conn = session.connection()
     if client_op_id is not None:
         # Two phones syncing the same operation at once: the second one loses
         # the race on the unique id and gets the first event back.
@@ -770,40 +776,120 @@ def record_status(
                 raise
             return first
     else:
-        event_id = session.execute(_INSERT_EVENT, values).inserted_primary_key[0]
+        event_id = conn.execute(_INSERT_EVENT, values).inserted_primary_key[0]
     event = StatusEvent(id=event_id, **values)
-    make_transient_to_detached(event)
-    session.add(event)
+    if orm_rows:
+        make_transient_to_detached(event)
+        session.add(event)
 
     if assignment.updated_at is None or happened >= assignment.updated_at:
-        changes = {
-            "status": status,
-            "help_kind": help_kind,
-            "note": note,
-            "answers": clean_answers if clean_answers is not None else assignment.answers,
-            "updated_at": happened,
-            "updated_via": via,
-            "updated_by_id": actor.id if actor is not None else None,
-        }
-        session.execute(
+        changes = _assignment_changes(assignment, values, happened)
+        conn.execute(
             _UPDATE_ASSIGNMENT, {"b_id": assignment.id, **{f"b_{k}": v for k, v in changes.items()}}
         )
-        for key, value in changes.items():
-            set_committed_value(assignment, key, value)
+        if orm_rows:
+            for key, value in changes.items():
+                set_committed_value(assignment, key, value)
         if status == "needs_help":
+            if not orm_rows:
+                assignment = session.get(Assignment, assignment.id, populate_existing=True)
+            if not isinstance(task, Task):
+                task = session.get(Task, task.id)
             _open_help_case(session, task, assignment, event, now)
         else:
-            # The household was reached: cases about it being overdue are over.
-            session.execute(
-                _RESOLVE_OVERDUE,
-                {
-                    "b_assignment_id": assignment.id,
-                    "b_resolved_at": now,
-                    "b_resolved_by_id": actor.id if actor is not None else None,
-                    "b_resolution_note": _status_note(status),
-                },
-            )
+            _resolve_overdue(conn, assignment.id, status, actor_id, now)
     return event
+
+
+class StatusReceipt(NamedTuple):
+    """What a household is told back: its answer for the task was stored at ``created_at``."""
+
+    event_id: int
+    task_id: int
+    status: str
+    created_at: datetime
+
+
+def _checked_status(status: str, help_kind: str, note) -> tuple[str, str, str]:
+    """The status, help kind and note of a report, checked and trimmed."""
+    if status not in STATUSES or status == "pending":
+        raise InvalidInput(
+            _("Status is safe, needs help, not home or unreachable."), fields={"status": "unknown"}
+        )
+    help_kind = (help_kind or "").strip()
+    if status == "needs_help":
+        help_kind = help_kind or "other"
+        if help_kind not in HELP_KINDS:
+            raise InvalidInput(_("Unknown kind of help."), fields={"kind": "unknown"})
+    else:
+        help_kind = ""
+    note = (note or "").strip() if isinstance(note, str) else ""
+    if len(note) > 500:
+        raise InvalidInput(_("The note has at most 500 characters."), fields={"note": "too_long"})
+    return status, help_kind, note
+
+
+def _event_row(
+    task_id: int,
+    assignment_id: int,
+    household_id: int,
+    status: str,
+    help_kind: str,
+    note: str,
+    answers: dict | None,
+    via: str,
+    actor_id: int | None,
+    client_addr: str,
+    now: datetime,
+    *,
+    client_op_id: str | None = None,
+    client_time: datetime | None = None,
+) -> dict:
+    """The ``status_events`` row of one report."""
+    return {
+        "task_id": task_id,
+        "assignment_id": assignment_id,
+        "household_id": household_id,
+        "status": status,
+        "help_kind": help_kind,
+        "note": note,
+        "answers": answers,
+        "via": via,
+        "actor_id": actor_id,
+        "client_op_id": client_op_id,
+        "client_time": client_time.replace(tzinfo=None) if client_time else None,
+        "client_addr": (client_addr or "")[:64],
+        "created_at": now,
+    }
+
+
+def _assignment_changes(assignment, event_row: dict, happened: datetime) -> dict:
+    """The assignment's columns once this report is its latest (answers kept unless new)."""
+    answers = event_row["answers"]
+    return {
+        "status": event_row["status"],
+        "help_kind": event_row["help_kind"],
+        "note": event_row["note"],
+        "answers": answers if answers is not None else assignment.answers,
+        "updated_at": happened,
+        "updated_via": event_row["via"],
+        "updated_by_id": event_row["actor_id"],
+    }
+
+
+def _resolve_overdue(
+    conn: Connection, assignment_id: int, status: str, actor_id: int | None, now: datetime
+) -> None:
+    """The household was reached: cases about it being overdue are over."""
+    conn.execute(
+        _RESOLVE_OVERDUE,
+        {
+            "b_assignment_id": assignment_id,
+            "b_resolved_at": now,
+            "b_resolved_by_id": actor_id,
+            "b_resolution_note": _status_note(status),
+        },
+    )
 
 
 _status_notes: dict[tuple[str, str], str] = {}

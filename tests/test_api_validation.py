@@ -1,0 +1,71 @@
+"""The compiled fast check (fastjsonschema) may only ever say "valid" where
+jsonschema, which names the bad fields, says so too: every schema of every
+feature, against bodies broken in every way we could think of."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from village_grid.api.validation import EMPTY_BODY, _fast_validator
+from village_grid.i18n import DOMAINS
+
+NASTY = [
+    None, True, False, 0, 1, -1, 1.0, 1.5, 2**31, 2**63, float("inf"), "", " ", "x", "1",
+    "x" * 41, "x" * 201, "x" * 5000, "2026-11-22T10:00:00Z", "not a date", "13800138000",
+    [], [1], ["x"] * 60, [None], {}, {"x": 1}, {"id": "q1"}, {"a": {"b": {"c": []}}},
+]  # fmt: skip
+
+
+def schemas():
+    found = {"EMPTY_BODY": EMPTY_BODY}
+    for domain in DOMAINS:
+        try:
+            module = importlib.import_module(f"village_grid.{domain}.schemas")
+        except ModuleNotFoundError:
+            continue
+        for name, value in vars(module).items():
+            if name.isupper() and isinstance(value, dict) and "type" in value:
+                found[f"{domain}.{name}"] = value
+    return found
+
+
+def bodies(schema: dict):
+    """Good-looking and broken bodies for ``schema``."""
+    yield from NASTY
+    props = schema.get("properties") or {}
+    required = schema.get("required") or []
+    base = {}
+    for key, sub in props.items():
+        base[key] = {"integer": 1, "number": 1, "string": "x", "boolean": True}.get(
+            sub.get("type") if isinstance(sub.get("type"), str) else "", "x"
+        )
+        if "enum" in sub:
+            base[key] = sub["enum"][0]
+    yield base
+    yield {k: v for k, v in base.items() if k in required}
+    yield dict(base, extra=1)
+    for key, value in itertools.product(props, NASTY):
+        yield dict(base, **{key: value})
+        yield {key: value}
+    for key in required:
+        yield {k: v for k, v in base.items() if k != key}
+
+
+@pytest.mark.parametrize("name,schema", sorted(schemas().items()))
+def test_fast_check_never_passes_what_jsonschema_refuses(name, schema):
+    fast = _fast_validator(schema)
+    assert fast is not None, f"{name} does not compile: every body would take the slow path"
+    full = Draft202012Validator(schema)
+    checked = 0
+    for body in bodies(schema):
+        try:
+            fast(body)
+        except Exception:
+            continue
+        checked += 1
+        assert full.is_valid(body), f"{name}: fast check passed {body!r}, jsonschema refuses it"
+    assert checked, f"{name}: no body passed at all; the test has nothing to say"

@@ -1,0 +1,131 @@
+"""Door-plate answers written in groups (tasks/answers.py): every answer is
+committed before it is acknowledged, answers arriving together share one
+commit, and one bad answer does not sink the others."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import create_tree, create_user
+from village_grid.extensions import db
+from village_grid.models import Assignment, StatusEvent
+from village_grid.qr.service import open_task_for_plate
+from village_grid.tasks import answers, service
+
+
+@pytest.fixture
+def sweep():
+    tree = create_tree(grids=1, teams=2, households=5)
+    cadre = create_user("cadre", tree["village"])
+    task = service.dispatch_task(
+        db.session,
+        cadre,
+        kind="sweep",
+        subkind="flood",
+        title="防汛排查",
+        unit_id=tree["village"].id,
+        deadline_minutes=60,
+    )
+    db.session.commit()
+    return task, tree["households"]
+
+
+def checked(task_id, household, status="safe", note=""):
+    found = open_task_for_plate(db.session, household.qr_token, task_id)
+    return answers.household_answer(
+        found.task, found.assignment, status=status, note=note, client_addr="10.0.0.9"
+    )
+
+
+def test_answers_arriving_together_are_written_in_one_group(app, sweep, monkeypatch):
+    task, households = sweep
+    prepared = [checked(task.id, h, note=f"第{i}户") for i, h in enumerate(households)]
+    db.session.commit()
+    writer = answers.AnswerWriter(db.engine)
+    groups: list[int] = []
+    first_in = threading.Event()
+    release = threading.Event()
+    write_answers = answers.write_answers
+
+    def slow_write(conn, group):
+        groups.append(len(group))
+        if len(groups) == 1:  # hold the first write until everyone else is waiting
+            first_in.set()
+            release.wait(5)
+        return write_answers(conn, group)
+
+    monkeypatch.setattr(answers, "write_answers", slow_write)
+    receipts: dict[int, object] = {}
+
+    def answer(i):
+        with app.app_context():
+            receipts[i] = writer.write(prepared[i])
+
+    threads = [threading.Thread(target=answer, args=(0,))]
+    threads[0].start()
+    assert first_in.wait(5)
+    threads += [threading.Thread(target=answer, args=(i,)) for i in range(1, len(prepared))]
+    for t in threads[1:]:
+        t.start()
+    while len(writer._waiting) < len(prepared) - 1:  # all nine queued behind the first
+        threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(10)
+
+    assert groups == [1, len(prepared) - 1]
+    assert len(receipts) == len(prepared)
+    assert len({r.event_id for r in receipts.values()}) == len(prepared)
+    db.session.expire_all()
+    events = db.session.scalars(select(StatusEvent).order_by(StatusEvent.id)).all()
+    assert sorted(e.note for e in events) == sorted(f"第{i}户" for i in range(len(households)))
+    assert {e.via for e in events} == {"household_qr"}
+    assert {e.client_addr for e in events} == {"10.0.0.9"}
+    for i, receipt in receipts.items():
+        event = db.session.get(StatusEvent, receipt.event_id)
+        assert event.household_id == households[i].id and event.status == "safe"
+    done = db.session.scalar(
+        select(func.count()).where(Assignment.task_id == task.id, Assignment.status == "safe")
+    )
+    assert done == len(households)
+
+
+def test_one_bad_answer_does_not_sink_the_rest_of_its_group(app, sweep):
+    task, households = sweep
+    good = [checked(task.id, h) for h in households[:3]]
+    db.session.commit()
+    bad_event = dict(good[1].event, assignment_id=10**9, household_id=10**9)  # no such rows
+    group = [good[0], good[1]._replace(event=bad_event), good[2]]
+    waiting = [answers._Waiting(a) for a in group]
+    answers.AnswerWriter(db.engine)._write_group(waiting)
+
+    assert waiting[0].receipt is not None and waiting[2].receipt is not None
+    assert waiting[1].receipt is None and waiting[1].error is not None
+    db.session.expire_all()
+    stored = db.session.scalars(select(StatusEvent.household_id)).all()
+    assert sorted(stored) == sorted([households[0].id, households[2].id])
+
+
+def test_a_lone_answer_is_written_at_once_and_its_error_reaches_the_caller(app, sweep):
+    task, households = sweep
+    one = checked(task.id, households[0])
+    db.session.commit()
+    writer = answers.answer_writer(db.engine)
+    assert answers.answer_writer(db.engine) is writer
+    receipt = writer.write(one)
+    assert receipt.task_id == task.id and receipt.status == "safe"
+    broken = one._replace(event=dict(one.event, task_id=10**9))
+    with pytest.raises(Exception):  # noqa: B017 - the engine's own integrity error
+        writer.write(broken)
+    assert db.session.scalar(select(func.count()).select_from(StatusEvent)) == 1
+    assert not writer._writing and writer._waiting == []
+
+
+def test_needs_help_is_not_written_here(sweep):
+    task, households = sweep
+    found = open_task_for_plate(db.session, households[0].qr_token, task.id)
+    with pytest.raises(ValueError):
+        answers.household_answer(found.task, found.assignment, status="needs_help")
