@@ -107,6 +107,7 @@ def main() -> int:
         "< 300 MB",
         results["memory_mb"] < 300,
     )
+    results.update(sheet_figures())
     if not args.skip_load:
         load_figures(args, env, workdir, results)
     out = workdir / "bench.json"
@@ -268,7 +269,59 @@ def worker_memory(env: dict) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
-def _wrk(url_base: str, lua: Path, args) -> dict:
+def sheet_figures() -> dict:
+    """The door-plate print sheet (HTML and PDF) of the largest village, cold then warm."""
+    from sqlalchemy import func, select
+
+    from village_grid import create_app
+    from village_grid.extensions import db
+    from village_grid.models import Household, RoleAssignment, Unit, User
+
+    app = create_app()
+    with app.app_context():
+        s = db.session
+        admin = s.scalars(
+            select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
+        ).first()
+        team = Unit.__table__.alias("team")
+        village_id, households = s.execute(
+            select(Unit.id, func.count(Household.id))
+            .join(team, team.c.path.like(Unit.path + "%"))
+            .join(Household, Household.team_id == team.c.id)
+            .where(Unit.kind == "village")
+            .group_by(Unit.id)
+            .order_by(func.count(Household.id).desc())
+            .limit(1)
+        ).one()
+        admin_id = admin.id
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(admin_id)
+        session["_fresh"] = True
+    figures = {}
+    for label, url in (
+        ("HTML", f"/units/{village_id}/plates/sheet"),
+        ("PDF", f"/units/{village_id}/plates/sheet.pdf"),
+    ):
+        times = []
+        for _ in range(2):  # cold (first render in this process), then warm
+            t0 = time.perf_counter()
+            res = client.get(url)
+            times.append(time.perf_counter() - t0)
+            assert res.status_code == 200, (url, res.status_code)
+        figures[f"sheet_{label.lower()}_s"] = times
+        line(
+            f"print sheet {label}, village of {households:,} households",
+            f"{times[0]:.1f} s",
+            f"warm {times[1]:.1f} s",
+            None,
+            "< 10 s",
+            times[0] < 10,
+        )
+    return figures
+
+
+def _wrk(url_base: str, lua: Path, args, after_warm_up=None) -> dict:
     wrk = shutil.which("wrk")
     # Warm up first, and throw the figures away: the port answers as soon as one
     # worker is up, and keep-alive connections opened then would all stay on it.
@@ -277,6 +330,8 @@ def _wrk(url_base: str, lua: Path, args) -> dict:
         capture_output=True,
         check=True,
     )
+    if after_warm_up is not None:
+        after_warm_up()
     out = subprocess.run(
         [
             wrk,
@@ -383,7 +438,14 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
                 .limit(2000)
             )
         )
-        before = s.scalar(text("SELECT count(*) FROM status_events WHERE via='household_qr'"))
+
+    def count_answers() -> int:
+        with app.app_context():
+            return db.session.scalar(
+                text("SELECT count(*) FROM status_events WHERE via='household_qr'")
+            )
+
+    counted: dict = {}
 
     body = json.dumps({"task_id": task_id, "status": "safe", "kind": "", "note": ""})
     lua = workdir / "report.lua"
@@ -410,15 +472,16 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         bare.terminate(), bare.wait()
     server = _gunicorn("village_grid:create_app()", p_app, env, ROOT)
     try:
-        rep = _wrk(f"http://127.0.0.1:{p_app}", lua, args)
+        rep = _wrk(
+            f"http://127.0.0.1:{p_app}",
+            lua,
+            args,
+            after_warm_up=lambda: counted.update(before=count_answers()),
+        )
     finally:
         server.terminate(), server.wait()
-    with app.app_context():
-        after = db.session.scalar(
-            text("SELECT count(*) FROM status_events WHERE via='household_qr'")
-        )
     ok_answers = rep["total"] - rep["non2xx"]
-    stored = after - before
+    stored = count_answers() - counted["before"]
     ratio = rep["rps"] / base["rps"]
     results.update(
         report=dict(rep, raw=None),
