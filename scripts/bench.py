@@ -134,16 +134,14 @@ def in_process_figures(args) -> dict:
 
     from village_grid import create_app
     from village_grid.extensions import db
-    from village_grid.models import RoleAssignment, Task, Unit, User
+    from village_grid.models import Task, Unit
     from village_grid.tasks import service as tasks
 
     app = create_app()
     results: dict = {}
     with app.app_context():
         s = db.session
-        admin = s.scalars(
-            select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
-        ).first()
+        admin = _admin(s)
         root = s.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
         n = s.scalar(text("SELECT count(*) FROM households"))
         # A worker has its tree loaded before the request comes: warm the graph once.
@@ -269,20 +267,29 @@ def worker_memory(env: dict) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
+def _admin(session):
+    """The demo's administrator (dispatches and prints for the whole county)."""
+    from sqlalchemy import select
+
+    from village_grid.models import RoleAssignment, User
+
+    return session.scalars(
+        select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
+    ).first()
+
+
 def sheet_figures() -> dict:
     """The door-plate print sheet (HTML and PDF) of the largest village, cold then warm."""
     from sqlalchemy import func, select
 
     from village_grid import create_app
     from village_grid.extensions import db
-    from village_grid.models import Household, RoleAssignment, Unit, User
+    from village_grid.models import Household, Unit
 
     app = create_app()
     with app.app_context():
         s = db.session
-        admin = s.scalars(
-            select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
-        ).first()
+        admin = _admin(s)
         team = Unit.__table__.alias("team")
         village_id, households = s.execute(
             select(Unit.id, func.count(Household.id))
@@ -407,15 +414,13 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
 
     from village_grid import create_app
     from village_grid.extensions import db
-    from village_grid.models import Household, RoleAssignment, Unit, User
+    from village_grid.models import Household, Unit
     from village_grid.tasks import service as tasks
 
     app = create_app()
     with app.app_context():
         s = db.session
-        admin = s.scalars(
-            select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
-        ).first()
+        admin = _admin(s)
         village = s.scalars(select(Unit).where(Unit.kind == "village").order_by(Unit.id)).first()
         task = tasks.dispatch_task(
             s,

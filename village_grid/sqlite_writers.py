@@ -48,24 +48,10 @@ def lock_path(database: str) -> str | None:
 
 class QueuedWriterCursor(sqlite3.Cursor):
     def execute(self, sql, parameters=(), /):
-        conn = self.connection
-        if conn._lock_fd is not None and not conn._holding and _writes(sql):
-            conn.queue_for_write()
-        try:
-            return super().execute(sql, parameters)
-        finally:
-            if conn._holding and not conn.in_transaction:
-                conn.release_writer()
+        return self.connection._queued(super().execute, sql, parameters)
 
     def executemany(self, sql, seq_of_parameters, /):
-        conn = self.connection
-        if conn._lock_fd is not None and not conn._holding and _writes(sql):
-            conn.queue_for_write()
-        try:
-            return super().executemany(sql, seq_of_parameters)
-        finally:
-            if conn._holding and not conn.in_transaction:
-                conn.release_writer()
+        return self.connection._queued(super().executemany, sql, seq_of_parameters)
 
 
 def _writes(sql: str) -> bool:
@@ -93,6 +79,16 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     def executemany(self, sql, seq_of_parameters, /):
         return self.cursor().executemany(sql, seq_of_parameters)
+
+    def _queued(self, run, sql, parameters):
+        """Run a statement, queueing first if it is this transaction's first write."""
+        if self._lock_fd is not None and not self._holding and _writes(sql):
+            self.queue_for_write()
+        try:
+            return run(sql, parameters)
+        finally:
+            if self._holding and not self.in_transaction:
+                self.release_writer()
 
     def queue_for_write(self) -> None:
         """Wait (without holding the GIL) until no other writer is in a transaction."""
