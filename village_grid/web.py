@@ -32,7 +32,6 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA mmap_size=268435456")
         cur.close()
 
 

@@ -162,6 +162,8 @@ class AnswerWriter:
                     self._cv.notify_all()
         if me.error is not None:
             raise me.error
+        if me.receipt is None:  # the writing thread was stopped mid-write (worker shutdown)
+            raise RuntimeError("the answer was not written")
         return me.receipt
 
     def _write_group(self, group: list[_Waiting]) -> None:
