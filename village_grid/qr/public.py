@@ -133,7 +133,7 @@ def submit_report(
         # A call for help opens a case that climbs the tree and tells people:
         # the full path, through the session.
         found = plate_service.open_task_for_plate(session, token, task_id)
-        _check_answer(found.task, status, note, answers)
+        note, _no_answers = _check_answer(found.task, status, note, answers)
         event = tasks_service.record_status(
             session,
             None,
@@ -144,8 +144,6 @@ def submit_report(
             note=note,
             via="household_qr",
             client_addr=client_addr,
-            task=found.task,
-            assignment=found.assignment,
         )
         receipt = tasks_service.StatusReceipt(
             event.id, event.task_id, event.status, event.created_at

@@ -77,14 +77,10 @@ _PLATE_OPEN_TASK = (
         _h.c.qr_token,
         _t.c.id,
         _t.c.kind,
-        _t.c.created_at,
         _t.c.closed_at,
         _t.c.questions,
         _a.c.id,
-        _a.c.task_id,
         _a.c.household_id,
-        _a.c.team_id,
-        _a.c.status,
         _a.c.updated_at,
         _a.c.answers,
         exists()
@@ -136,7 +132,7 @@ def open_task_for_plate(
         # Say precisely what is wrong: the plate, or the task.
         household_for_token(session, token)
         raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
-    return PlateTask(TaskFacts(*row[1:6]), AssignmentFacts(*row[6:13]), bool(row[13]))
+    return PlateTask(TaskFacts(*row[1:5]), AssignmentFacts(*row[5:9]), bool(row[9]))
 
 
 def household_with_plate(session: Session, actor: User | None, household_id: int) -> Household:

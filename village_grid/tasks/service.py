@@ -541,22 +541,6 @@ def visible_tasks(session: Session, actor: User | None, *, limit: int | None = N
     return list(session.scalars(q))
 
 
-def open_assignment(
-    session: Session, household_id: int, task_id: int
-) -> tuple[Task, Assignment] | None:
-    """One open (not closed) task of this household with its assignment, in one query; None if not open."""
-    row = session.execute(
-        select(Task, Assignment)
-        .join(Assignment, Assignment.task_id == Task.id)
-        .where(
-            Assignment.household_id == household_id,
-            Assignment.task_id == task_id,
-            Task.closed_at.is_(None),
-        )
-    ).first()
-    return (row[0], row[1]) if row else None
-
-
 def open_tasks_for_household(session: Session, household_id: int) -> list[tuple[Task, Assignment]]:
     """Tasks not closed that reached this household, newest first, with its assignment."""
     rows = session.execute(
@@ -616,23 +600,19 @@ def _clean_answers(task: Task, answers) -> dict | None:
 
 
 class TaskFacts(NamedTuple):
-    """The columns of a task that recording a status needs (read without the ORM)."""
+    """The columns of a task that a household's answer needs (read without the ORM)."""
 
     id: int
     kind: str
-    created_at: datetime
     closed_at: datetime | None
     questions: list | None
 
 
 class AssignmentFacts(NamedTuple):
-    """The columns of an assignment that recording a status needs (read without the ORM)."""
+    """The columns of an assignment that a household's answer needs (read without the ORM)."""
 
     id: int
-    task_id: int
     household_id: int
-    team_id: int
-    status: str
     updated_at: datetime | None
     answers: dict | None
 
@@ -687,8 +667,6 @@ def record_status(
     client_time: datetime | None = None,
     client_addr: str = "",
     now: datetime | None = None,
-    task: Task | TaskFacts | None = None,
-    assignment: Assignment | AssignmentFacts | None = None,
 ) -> StatusEvent:
     """Record one household's status on a task as an append-only event.
 
@@ -698,10 +676,8 @@ def record_status(
     ``client_op_id`` returns the first event and changes nothing.
     ``actor`` None only for ``via="household_qr"`` (the caller checked the
     door-plate token). Raises InvalidInput, OutOfScope, Forbidden,
-    Conflict ``task_closed``. ``task`` and ``assignment`` may be passed when
-    the caller has just read them (the door plate reads both with the plate,
-    as ``TaskFacts``/``AssignmentFacts`` rows): they are not read again.
-    With rows, the event returned is a plain transient ``StatusEvent``.
+    Conflict ``task_closed``. (A household's own answers other than "needs
+    help" take the lighter path in ``tasks/answers.py``.)
     """
     now = now or utcnow()
     if via not in VIA:
@@ -726,20 +702,14 @@ def record_status(
     status, help_kind, note = _checked_status(status, help_kind, note)
     if actor is not None:
         require_household(session, actor, household_id, "report_status")
-    if task is None or task.id != task_id:
-        task = session.get(Task, task_id) if isinstance(task_id, int) else None
+    task = session.get(Task, task_id) if isinstance(task_id, int) else None
     if task is None or (actor is not None and not _task_visible(session, actor, task)):
         raise OutOfScope(_("No such task."))
-    if (
-        assignment is None
-        or assignment.task_id != task.id
-        or assignment.household_id != household_id
-    ):
-        assignment = session.scalar(
-            select(Assignment).where(
-                Assignment.task_id == task.id, Assignment.household_id == household_id
-            )
+    assignment = session.scalar(
+        select(Assignment).where(
+            Assignment.task_id == task.id, Assignment.household_id == household_id
         )
+    )
     if assignment is None:
         raise NotFound(_("This household is not part of this task."), code="not_in_task")
     if task.closed_at is not None:
@@ -756,9 +726,8 @@ def record_status(
     )  # fmt: skip
     # Writes go through the tables, not the unit of work: this runs for every
     # tap of every team lead and every door-plate scan, and the ORM's
-    # bookkeeping cost more than the SQL itself. ORM objects passed in are kept
-    # in step by hand below; rows are the door plate's, which reads no objects.
-    orm_rows = isinstance(assignment, Assignment)
+    # bookkeeping cost more than the SQL itself. The ORM objects are kept in
+    # step by hand below.
     conn = session.connection()
     if client_op_id is not None:
         # Two phones syncing the same operation at once: the second one loses
@@ -778,23 +747,17 @@ def record_status(
     else:
         event_id = conn.execute(_INSERT_EVENT, values).inserted_primary_key[0]
     event = StatusEvent(id=event_id, **values)
-    if orm_rows:
-        make_transient_to_detached(event)
-        session.add(event)
+    make_transient_to_detached(event)
+    session.add(event)
 
     if assignment.updated_at is None or happened >= assignment.updated_at:
         changes = _assignment_changes(assignment, values, happened)
         conn.execute(
             _UPDATE_ASSIGNMENT, {"b_id": assignment.id, **{f"b_{k}": v for k, v in changes.items()}}
         )
-        if orm_rows:
-            for key, value in changes.items():
-                set_committed_value(assignment, key, value)
+        for key, value in changes.items():
+            set_committed_value(assignment, key, value)
         if status == "needs_help":
-            if not orm_rows:
-                assignment = session.get(Assignment, assignment.id, populate_existing=True)
-            if not isinstance(task, Task):
-                task = session.get(Task, task.id)
             _open_help_case(session, task, assignment, event, now)
         else:
             _resolve_overdue(conn, assignment.id, status, actor_id, now)
