@@ -8,6 +8,7 @@ and export live in ``village_grid.tasks.export``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import (
@@ -502,13 +503,7 @@ def progress_data(task_id: int):
 @login_required
 def close(task_id: int):
     task = _task_or_404(task_id)
-    try:
-        service.close_task(db.session, current_user, task.id)
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    else:
+    if _commit(lambda: service.close_task(db.session, current_user, task.id)):
         flash(_("The task is closed. Its result is frozen."), "success")
     return redirect(url_for("tasks.show", task_id=task.id))
 
@@ -630,7 +625,8 @@ def set_status(task_id: int, household_id: int):
             for k, v in request.form.items()
             if k.startswith("a_") and v.strip()
         } or None
-    try:
+
+    def record():
         if status not in STATUSES_REPORTABLE:
             raise InvalidInput(_("Choose a status."), fields={"status": "invalid"})
         service.record_status(
@@ -645,11 +641,8 @@ def set_status(task_id: int, household_id: int):
             via="team_lead" if _is_team_lead_for(household) else "cadre",
             client_addr=(request.remote_addr or "")[:64],
         )
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    else:
+
+    if _commit(record):
         label = STATUS_LABELS[status]
         if status == "safe" and task.kind in ("campaign", "survey"):
             label = DONE_LABEL
@@ -662,13 +655,7 @@ def set_status(task_id: int, household_id: int):
 def mark_read(task_id: int):
     """A team lead's read receipt for a notice."""
     task = _task_or_404(task_id)
-    try:
-        service.mark_notice_read(db.session, current_user, task.id)
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    else:
+    if _commit(lambda: service.mark_notice_read(db.session, current_user, task.id)):
         flash(_("Marked as read."), "success")
     return redirect(url_for("tasks.team", task_id=task.id))
 
@@ -708,13 +695,7 @@ def _escalation_or_404(escalation_id: int) -> Escalation:
 @login_required
 def acknowledge(escalation_id: int):
     esc = _escalation_or_404(escalation_id)
-    try:
-        service.acknowledge_escalation(db.session, current_user, esc.id)
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    else:
+    if _commit(lambda: service.acknowledge_escalation(db.session, current_user, esc.id)):
         flash(_("Acknowledged: the others can see you are on it."), "success")
     return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
 
@@ -728,15 +709,24 @@ def resolve(escalation_id: int):
         for message in form.note.errors:
             flash(message, "error")
         return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
+    note = form.note.data.strip()
+    if not _commit(lambda: service.resolve_escalation(db.session, current_user, esc.id, note)):
+        return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
+    flash(_("Resolved."), "success")
+    return redirect(url_for("tasks.escalations"))
+
+
+def _commit(action: Callable[[], object]) -> bool:
+    """Run one service call and commit. A domain error is rolled back and shown
+    to the user instead; False then."""
     try:
-        service.resolve_escalation(db.session, current_user, esc.id, form.note.data.strip())
+        action()
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
-        return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
-    flash(_("Resolved."), "success")
-    return redirect(url_for("tasks.escalations"))
+        return False
+    return True
 
 
 def _deadline_text(task: Task) -> str:
