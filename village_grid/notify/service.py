@@ -21,7 +21,7 @@ import threading
 from datetime import datetime, timedelta
 
 import requests
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -37,12 +37,6 @@ class DeliveryError(Exception):
     """The channel did not take the message."""
 
 
-def _config(name: str, default):
-    if has_app_context():
-        return current_app.config.get(name, default)
-    return default
-
-
 # --- writing ----------------------------------------------------------------------
 
 
@@ -53,7 +47,7 @@ def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None
     if not messages:
         return 0
     now = now or utcnow()
-    channel = _config("NOTIFY_CHANNEL", "log")
+    channel = current_app.config["NOTIFY_CHANNEL"]
     rows = [
         {
             "event_key": m["event_key"][:200],
@@ -162,10 +156,10 @@ def deliver_pending(
     same message. Returns counts: sent, retrying, failed.
     """
     now = now or utcnow()
-    url = _config("NOTIFY_WEBHOOK_URL", "")
-    timeout = float(_config("NOTIFY_TIMEOUT_SECONDS", 5))
-    max_attempts = int(_config("NOTIFY_MAX_ATTEMPTS", 6))
-    base = int(_config("NOTIFY_BACKOFF_SECONDS", 30))
+    url = current_app.config["NOTIFY_WEBHOOK_URL"]
+    timeout = float(current_app.config["NOTIFY_TIMEOUT_SECONDS"])
+    max_attempts = int(current_app.config["NOTIFY_MAX_ATTEMPTS"])
+    base = int(current_app.config["NOTIFY_BACKOFF_SECONDS"])
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     done = 0
     while done < limit:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import networkx as nx
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, exists, false, func, insert, literal, or_, select, update
@@ -121,18 +121,12 @@ def forget_graph() -> None:
 # --- small helpers ----------------------------------------------------------------
 
 
-def _config(name: str, default):
-    if has_app_context():
-        return current_app.config.get(name, default)
-    return default
-
-
 def _interval() -> timedelta:
-    return timedelta(minutes=int(_config("ESCALATION_INTERVAL_MINUTES", 30)))
+    return timedelta(minutes=int(current_app.config["ESCALATION_INTERVAL_MINUTES"]))
 
 
 def _default_locale() -> str:
-    return _config("BABEL_DEFAULT_LOCALE", "zh")
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _insert_ignore(session: Session, model, rows: list[dict], returning=None):
@@ -184,7 +178,7 @@ def _translator():
 
 
 def _task_link(task_id: int) -> str:
-    return f"{_config('BASE_URL', '')}/tasks/{task_id}"
+    return f"{current_app.config['BASE_URL']}/tasks/{task_id}"
 
 
 # --- filters and preview ----------------------------------------------------------
@@ -970,7 +964,7 @@ def _escalation_message(
         what=what,
         team=team_name,
         lead=f"{lead.name} {lead.phone}".strip() if lead else _("no team lead"),
-        link=f"{_config('BASE_URL', '')}/tasks/escalations",
+        link=f"{current_app.config['BASE_URL']}/tasks/escalations",
     )
     assignee = session_user_name(esc)
     return {
@@ -1191,7 +1185,7 @@ def _enqueue_escalations(session: Session, ids: list[int], g: nx.DiGraph) -> Non
             household = session.get(Household, esc.household_id)
             task = session.get(Task, esc.task_id)
             messages.append(_escalation_message(esc, task, household, g, key=f"climb:{esc.id}"))
-        link = f"{_config('BASE_URL', '')}/tasks/escalations"
+        link = f"{current_app.config['BASE_URL']}/tasks/escalations"
         for (task_id, level, assignee_id), (n, first, listed) in groups.items():
             task = session.get(Task, task_id)
             user = session.get(User, assignee_id) if assignee_id else None
