@@ -5,14 +5,16 @@ commit, and one bad answer does not sink the others."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.factories import create_tree, create_user
+from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.models import Assignment, StatusEvent
-from village_grid.qr.service import open_task_for_plate
+from village_grid.qr.service import open_task_for_plate, plate_task
 from village_grid.tasks import answers, service
 
 
@@ -50,19 +52,19 @@ def test_answers_arriving_together_are_written_in_one_group(app, sweep, monkeypa
     release = threading.Event()
     write_answers = answers.write_answers
 
-    def slow_write(conn, group):
+    def slow_write(reader, group):
         groups.append(len(group))
         if len(groups) == 1:  # hold the first write until everyone else is waiting
             first_in.set()
             release.wait(5)
-        return write_answers(conn, group)
+        return write_answers(reader, group)
 
     monkeypatch.setattr(answers, "write_answers", slow_write)
     receipts: dict[int, object] = {}
 
     def answer(i):
         with app.app_context():
-            receipts[i] = writer.write(prepared[i])
+            receipts[i] = writer.write(lambda _reader, i=i: prepared[i])
 
     threads = [threading.Thread(target=answer, args=(0,))]
     threads[0].start()
@@ -99,7 +101,7 @@ def test_one_bad_answer_does_not_sink_the_rest_of_its_group(app, sweep):
     db.session.commit()
     bad_event = dict(good[1].event, assignment_id=10**9, household_id=10**9)  # no such rows
     group = [good[0], good[1]._replace(event=bad_event), good[2]]
-    waiting = [answers._Waiting(a) for a in group]
+    waiting = [answers._Waiting(lambda _reader, a=a: a) for a in group]
     answers.AnswerWriter(db.engine)._write_group(waiting)
 
     assert waiting[0].receipt is not None and waiting[2].receipt is not None
@@ -115,11 +117,11 @@ def test_a_lone_answer_is_written_at_once_and_its_error_reaches_the_caller(app, 
     db.session.commit()
     writer = answers.answer_writer(db.engine)
     assert answers.answer_writer(db.engine) is writer
-    receipt = writer.write(one)
+    receipt = writer.write(lambda _reader: one)
     assert receipt.task_id == task.id and receipt.status == "safe"
     broken = one._replace(event=dict(one.event, task_id=10**9))
     with pytest.raises(Exception):  # noqa: B017 - the engine's own integrity error
-        writer.write(broken)
+        writer.write(lambda _reader: broken)
     assert db.session.scalar(select(func.count()).select_from(StatusEvent)) == 1
     assert not writer._writing and writer._waiting == []
 
@@ -129,3 +131,53 @@ def test_needs_help_is_not_written_here(sweep):
     found = open_task_for_plate(db.session, households[0].qr_token, task.id)
     with pytest.raises(ValueError):
         answers.household_answer(found.task, found.assignment, status="needs_help")
+
+
+def test_the_writer_reads_on_its_own_connection_and_refusals_reach_their_caller(app, sweep):
+    task, households = sweep
+    db.session.commit()
+    writer = answers.AnswerWriter(db.engine)
+    seen = {}
+
+    def prepare(reader):
+        found = plate_task(reader.first, households[0].qr_token, task.id)
+        seen["found"] = found
+        return answers.household_answer(found.task, found.assignment, status="safe")
+
+    receipt = writer.write(prepare)
+    assert seen["found"].assignment.household_id == households[0].id
+    assert seen["found"].task == (task.id, "sweep", None, task.questions)
+    # Nothing to write: None, and nothing written.
+    assert writer.write(lambda reader: plate_task(reader.first, "x" * 32, task.id)) is None
+    # A refusal is raised to the caller whose answer it was; the others are written.
+    refused = InvalidInput("不行", fields={"note": "too_long"})
+
+    def refuse(_reader):
+        raise refused
+
+    with pytest.raises(InvalidInput) as caught:
+        writer.write(refuse)
+    assert caught.value is refused
+    stored = db.session.scalars(select(StatusEvent.id)).all()
+    assert stored == [receipt.event_id]
+
+
+def test_an_older_answer_does_not_overwrite_a_newer_status(app, sweep):
+    """Latest wins in the UPDATE itself: a team lead's tap committed after the
+    household's answer was read but before it was written is kept."""
+    task, households = sweep
+    found = open_task_for_plate(db.session, households[0].qr_token, task.id)
+    answer = answers.household_answer(
+        found.task, found.assignment, status="safe", now=datetime(2026, 1, 1, 8, 0)
+    )
+    db.session.commit()
+    assignment = db.session.get(Assignment, found.assignment.id)
+    assignment.status, assignment.updated_at = "not_home", datetime(2026, 1, 1, 8, 5)
+    db.session.commit()
+
+    answers.AnswerWriter(db.engine).write(lambda _reader: answer)
+
+    db.session.expire_all()
+    assignment = db.session.get(Assignment, found.assignment.id)
+    assert assignment.status == "not_home"  # the newer tap
+    assert db.session.scalar(select(func.count()).select_from(StatusEvent)) == 1  # still recorded

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from village_grid.errors import InvalidInput
+from village_grid.errors import DomainError, InvalidInput
 from village_grid.extensions import db
 from village_grid.models import Assignment, Household, Task
 from village_grid.qr import mailbox
@@ -150,15 +150,65 @@ def submit_report(
         )
         session.commit()
         return receipt
-    # Every other answer: plate, task and assignment in one plain query, then
-    # written with the answers arriving at the same moment (tasks/answers.py) —
+    # Every other answer is read, checked and written by this process's writer
+    # together with the answers arriving at the same moment (tasks/answers.py):
     # a whole village answers within minutes of a sweep going out.
-    # db.engine, not the session's bind: asking the session for it would set up
-    # a session this request never uses.
-    with db.engine.connect() as conn:
-        found = plate_service.open_task_for_plate(session, token, task_id, conn=conn)
+    try:
+        receipt = _write_answer(token, task_id, status, note, answers, client_addr)
+    except DomainError:
+        # Refused in the writing thread, which may be another request's, in its
+        # language: the check below says it again in this one's.
+        receipt = None
+    if receipt is not None:
+        return receipt
+    # Not written: say precisely why (a replaced plate, a closed task, a wrong answer).
+    found = plate_service.open_task_for_plate(session, token, task_id)
+    answer = _household_answer(found, status, note, answers, client_addr)
+    session.rollback()  # this request's read ends here; the writer has its own connection
+    # Only when something changed between the two reads (the task was just sent out).
+    receipt = household_answers.answer_writer(db.engine).write(lambda _reader: answer)
+    if receipt is None:
+        raise RuntimeError("the answer was not written")
+    return receipt
+
+
+def _write_answer(
+    token: str, task_id: int, status: str, note: str, answers: dict | None, client_addr: str
+) -> tasks_service.StatusReceipt | None:
+    """Have the answer written with the others arriving now; None when it was not."""
+    return household_answers.answer_writer(db.engine).write(
+        lambda reader: prepare_answer(reader, token, task_id, status, note, answers, client_addr)
+    )
+
+
+def prepare_answer(
+    reader: household_answers.AnswerReader,
+    token: str,
+    task_id: int,
+    status: str,
+    note: str,
+    answers: dict | None,
+    client_addr: str,
+) -> household_answers.HouseholdAnswer | None:
+    """Read the plate's open task with ``reader`` (the writer's connection) and check the
+    answer; None when the plate or the task is not found. Runs in whichever thread or
+    process writes the group: its refusals are said again by the request itself."""
+    found = plate_service.plate_task(reader.first, token, task_id)
+    if found is None:
+        return None
+    return _household_answer(found, status, note, answers, client_addr)
+
+
+def _household_answer(
+    found: plate_service.PlateTask,
+    status: str,
+    note: str,
+    answers: dict | None,
+    client_addr: str,
+) -> household_answers.HouseholdAnswer:
+    """A household's answer other than "needs help", checked against its task and ready to write."""
     note, survey_answers = _check_answer(found.task, status, note, answers)
-    answer = household_answers.household_answer(
+    return household_answers.household_answer(
         found.task,
         found.assignment,
         status=status,
@@ -167,7 +217,6 @@ def submit_report(
         client_addr=client_addr,
         overdue_open=found.overdue_open,
     )
-    return household_answers.answer_writer(db.engine).write(answer)
 
 
 def _check_answer(task, status: str, note: str, answers: dict | None) -> tuple[str, dict | None]:

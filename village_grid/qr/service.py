@@ -15,7 +15,6 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, exists, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from village_grid.auth.scope import load_household, load_unit, require_household
@@ -108,30 +107,38 @@ class PlateTask(NamedTuple):
     overdue_open: bool  # a case about this household being overdue is open
 
 
-def open_task_for_plate(
-    session: Session, token: str, task_id: int, *, conn: Connection | None = None
-) -> PlateTask:
+def open_task_for_plate(session: Session, token: str, task_id: int) -> PlateTask:
     """The open task ``task_id`` of the household whose plate carries ``token``, with its
-    assignment, read in one plain query (every door-plate report starts here) on
-    ``conn`` (default: the session's connection).
+    assignment, read in one plain query on the session's connection.
 
     Raises :class:`PlateNotFound` for an unknown or replaced plate (as
     :func:`household_for_token`), NotFound ``task_not_open`` when the task is
     closed or never reached this household.
     """
-    token = token or ""
-    row = None
-    if _well_formed(token) and isinstance(task_id, int):
-        digest = plate_token_hash(token)
-        row = (
-            (conn or session.connection())
-            .execute(_PLATE_OPEN_TASK, {"digest": digest, "task_id": task_id})
-            .first()
-        )
-    if row is None or not hmac.compare_digest((row[0] or "").encode(), token.encode()):
+    found = plate_task(
+        lambda statement, values: session.connection().execute(statement, values).first(),
+        token,
+        task_id,
+    )
+    if found is None:
         # Say precisely what is wrong: the plate, or the task.
         household_for_token(session, token)
         raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
+    return found
+
+
+def plate_task(first, token: str, task_id: int) -> PlateTask | None:
+    """What :func:`open_task_for_plate` finds, read with ``first(statement, values)`` (the
+    first row or None) — a session's connection, or the door-plate writer's own
+    (``tasks.answers.AnswerReader.first``). None when the plate or the task is not
+    found; only :func:`open_task_for_plate` says which.
+    """
+    token = token or ""
+    if not (_well_formed(token) and isinstance(task_id, int)):
+        return None
+    row = first(_PLATE_OPEN_TASK, {"digest": plate_token_hash(token), "task_id": task_id})
+    if row is None or not hmac.compare_digest((row[0] or "").encode(), token.encode()):
+        return None
     return PlateTask(TaskFacts(*row[1:5]), AssignmentFacts(*row[5:9]), bool(row[9]))
 
 

@@ -16,17 +16,19 @@ before their answer is committed; a lone answer is written at once.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import bindparam, insert, or_
+from sqlalchemy.engine import Dialect, Engine
 
-from village_grid.errors import Conflict
+from village_grid.errors import Conflict, DomainError
 from village_grid.models.base import utcnow
-from village_grid.models.tasks import StatusEvent
+from village_grid.models.tasks import Assignment, StatusEvent
+from village_grid.rawsql import prepared
 from village_grid.tasks.service import (
-    _INSERT_EVENT,
     _RESOLVE_OVERDUE,
     _UPDATE_ASSIGNMENT,
     AssignmentFacts,
@@ -86,19 +88,44 @@ def household_answer(
     )
 
 
-_INSERT_EVENTS = _INSERT_EVENT.returning(StatusEvent.__table__.c.id, sort_by_parameter_order=True)
+_events = StatusEvent.__table__
+_EVENT_KEYS = [c.key for c in _events.c if c.key != "id"]
+_INSERT_EVENT_ID = insert(_events).returning(_events.c.id)
+_assignments = Assignment.__table__
+# Latest wins in the statement itself: a team lead's tap committed between the
+# household's read and this write is newer and must not be overwritten.
+_UPDATE_IF_LATEST = _UPDATE_ASSIGNMENT.where(
+    or_(
+        _assignments.c.updated_at.is_(None),
+        _assignments.c.updated_at <= bindparam("b_updated_at"),
+    )
+)
 
 
-def write_answers(conn: Connection, answers: list[HouseholdAnswer]) -> list[StatusReceipt]:
-    """Write checked answers on ``conn`` (the caller commits), in order; their receipts."""
-    ids = conn.execute(_INSERT_EVENTS, [a.event for a in answers]).scalars().all()
+class AnswerReader(NamedTuple):
+    """What the writing thread reads with: its own connection, inside the group's transaction."""
+
+    cursor: Any
+    dialect: Dialect
+
+    def first(self, statement, values: dict) -> tuple | None:
+        """The first row of ``statement`` (a module constant) run with ``values``."""
+        return prepared(statement, self.dialect).first(self.cursor, values)
+
+
+def write_answers(reader: AnswerReader, answers: list[HouseholdAnswer]) -> list[StatusReceipt]:
+    """Write checked answers on the reader's connection (the caller commits), in order;
+    their receipts."""
+    cursor, dialect = reader
+    insert_event = prepared(_INSERT_EVENT_ID, dialect, _EVENT_KEYS)
+    ids = [insert_event.first(cursor, a.event)[0] for a in answers]
     updates = [
         {"b_id": a.assignment_id, **{f"b_{k}": v for k, v in a.assignment_changes.items()}}
         for a in answers
         if a.assignment_changes is not None
     ]
     if updates:
-        conn.execute(_UPDATE_ASSIGNMENT, updates)
+        prepared(_UPDATE_IF_LATEST, dialect).executemany(cursor, updates)
     resolved = [
         {
             "b_assignment_id": a.assignment_id,
@@ -110,18 +137,23 @@ def write_answers(conn: Connection, answers: list[HouseholdAnswer]) -> list[Stat
         if a.resolve_overdue
     ]
     if resolved:
-        conn.execute(_RESOLVE_OVERDUE, resolved)
+        prepared(_RESOLVE_OVERDUE, dialect).executemany(cursor, resolved)
     return [
         StatusReceipt(event_id, a.event["task_id"], a.event["status"], a.event["created_at"])
         for event_id, a in zip(ids, answers, strict=True)
     ]
 
 
-class _Waiting:
-    __slots__ = ("answer", "receipt", "error", "done")
+# Reads what it needs on the writing thread's connection and returns the
+# checked answer, or None when there is nothing to write (no such plate or task).
+Prepare = Callable[[AnswerReader], "HouseholdAnswer | None"]
 
-    def __init__(self, answer: HouseholdAnswer):
-        self.answer = answer
+
+class _Waiting:
+    __slots__ = ("prepare", "receipt", "error", "done")
+
+    def __init__(self, prepare: Prepare):
+        self.prepare = prepare
         self.receipt: StatusReceipt | None = None
         self.error: BaseException | None = None
         self.done = False
@@ -130,9 +162,14 @@ class _Waiting:
 class AnswerWriter:
     """Group commit for one engine in one process (leader and followers, no extra thread).
 
-    The thread that finds no write under way writes everything waiting,
-    its own answer included; answers arriving meanwhile wait, and the first of
-    them to wake writes the next group.
+    The thread that finds no write under way takes everything waiting, its own
+    answer included: it reads each answer's plate, task and assignment on one
+    connection, checks it and writes the lot in one transaction. Answers
+    arriving meanwhile wait, and the first of them to wake writes the next
+    group. The other threads never touch the database: on SQLite every call
+    into it lets another thread take the interpreter, so one thread making a
+    few calls for eight answers costs far less than eight threads each making
+    them for one.
     """
 
     def __init__(self, engine: Engine):
@@ -141,9 +178,14 @@ class AnswerWriter:
         self._waiting: list[_Waiting] = []
         self._writing = False
 
-    def write(self, answer: HouseholdAnswer) -> StatusReceipt:
-        """Write ``answer`` (with whatever else is waiting) and return once it is committed."""
-        me = _Waiting(answer)
+    def write(self, prepare: Prepare) -> StatusReceipt | None:
+        """Prepare and write one answer (with whatever else is waiting); return once it is
+        committed. None when ``prepare`` found nothing to write; what it raised is raised here.
+
+        ``prepare`` may run on another request's thread: it must not depend on this
+        request (its language, its session), only on what it was given.
+        """
+        me = _Waiting(prepare)
         with self._cv:
             self._waiting.append(me)
             while self._writing and not me.done:
@@ -162,23 +204,42 @@ class AnswerWriter:
                     self._cv.notify_all()
         if me.error is not None:
             raise me.error
-        if me.receipt is None:  # the writing thread was stopped mid-write (worker shutdown)
-            raise RuntimeError("the answer was not written")
         return me.receipt
 
     def _write_group(self, group: list[_Waiting]) -> None:
         try:
-            with self._engine.begin() as conn:
-                receipts = write_answers(conn, [w.answer for w in group])
-            for waiting, receipt in zip(group, receipts, strict=True):
-                waiting.receipt = receipt
+            self._write(group)
         except Exception as exc:
             if len(group) == 1:
                 group[0].error = exc
                 return
             # One bad answer must not sink the others: write them one by one.
             for waiting in group:
+                waiting.error = None
                 self._write_group([waiting])
+
+    def _write(self, group: list[_Waiting]) -> None:
+        connection = self._engine.raw_connection()
+        try:
+            reader = AnswerReader(connection.cursor(), self._engine.dialect)
+            to_write: list[tuple[_Waiting, HouseholdAnswer]] = []
+            for waiting in group:
+                try:
+                    answer = waiting.prepare(reader)
+                except DomainError as exc:  # this answer is refused; the others go on
+                    waiting.error = exc
+                    continue
+                if answer is not None:
+                    to_write.append((waiting, answer))
+            receipts = write_answers(reader, [answer for _w, answer in to_write])
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()  # back to the pool
+        for (waiting, _answer), receipt in zip(to_write, receipts, strict=True):
+            waiting.receipt = receipt
 
 
 _writers: dict[Engine, AnswerWriter] = {}
