@@ -55,13 +55,17 @@ class Prepared:
 
     def parameters(self, values: dict) -> dict | list:
         """``values`` as the driver takes them (positional or by name), processed."""
-        processors, fixed = self._processors, self._fixed
-        out = {}
+        out = []
         for name in self._names:
-            value = values[name] if name in values or name not in fixed else fixed[name]
-            processor = processors.get(name)
-            out[name] = processor(value) if processor is not None else value
-        return [out[name] for name in self._names] if self._positional else out
+            try:
+                value = values[name]
+            except KeyError:
+                if name not in self._fixed:
+                    raise
+                value = self._fixed[name]
+            processor = self._processors.get(name)
+            out.append(value if processor is None else processor(value))
+        return out if self._positional else dict(zip(self._names, out, strict=True))
 
     def execute(self, cursor, values: dict):
         """Run the statement once on ``cursor``; the cursor is returned."""

@@ -54,8 +54,17 @@ class QueuedWriterCursor(sqlite3.Cursor):
         return self.connection._queued(super().executemany, sql, seq_of_parameters)
 
 
+_writes_cache: dict[str, bool] = {}
+
+
 def _writes(sql: str) -> bool:
-    return not sql.lstrip()[:9].upper().startswith(_READS)
+    # Statements repeat (the same few hundred texts): decide once per text.
+    writes = _writes_cache.get(sql)
+    if writes is None:
+        writes = not sql.lstrip()[:9].upper().startswith(_READS)
+        if len(_writes_cache) < 4096:
+            _writes_cache[sql] = writes
+    return writes
 
 
 class QueuedWriterConnection(sqlite3.Connection):

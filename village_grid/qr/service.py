@@ -10,6 +10,7 @@ the stored token is then compared once more with ``hmac.compare_digest``.
 from __future__ import annotations
 
 import hmac
+import re
 from typing import NamedTuple
 
 from flask import current_app
@@ -27,7 +28,7 @@ from village_grid.tasks.service import AssignmentFacts, TaskFacts
 
 # Tokens made by new_qr_token are 32 characters; anything far longer is not one.
 TOKEN_MAX_LEN = 64
-_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{16,{TOKEN_MAX_LEN}}}")
 
 
 class PlateNotFound(NotFound):
@@ -41,7 +42,7 @@ class PlateNotFound(NotFound):
 
 
 def _well_formed(token: str) -> bool:
-    return 16 <= len(token) <= TOKEN_MAX_LEN and all(c in _TOKEN_CHARS for c in token)
+    return _TOKEN.fullmatch(token) is not None
 
 
 def household_for_token(session: Session, token: str) -> Household:
