@@ -328,3 +328,33 @@ def test_redis_storage_shares_the_limit_between_workers(app, world):
     assert runs == [[201, 201], [201, 429]]
     db.session.expire_all()
     assert db.session.query(Household).count() == 2
+
+
+def test_a_failing_limit_store_does_not_turn_a_household_away(app, client, world, monkeypatch):
+    """Redis down on a typhoon night: the answer is taken, the failure logged."""
+    from village_grid.extensions import limiter
+
+    sweep = dispatch(world)
+    tried = []
+
+    def store_down(*args, **_kwargs):
+        tried.append(args)
+        raise ConnectionError("redis: connection refused")
+
+    monkeypatch.setattr(type(limiter.limiter), "hit", store_down)
+    res = client.post(
+        f"/api/v1/public/{world['token']}/reports", json={"task_id": sweep.id, "status": "safe"}
+    )
+    assert tried, "the limit was not counted at all"
+    assert res.status_code == 201
+    assert db.session.query(StatusEvent).count() == 1
+
+
+def test_the_429_page_says_when_to_come_back(app, client, world):
+    with config(app, QR_READ_LIMIT_PER_TOKEN="1/minute"):
+        assert client.get(f"/h/{world['token']}").status_code == 200
+        page = client.get(f"/h/{world['token']}")
+        api = client.get(f"/api/v1/public/{world['token']}")
+    assert page.status_code == 429 and api.status_code == 429
+    for res in (page, api):
+        assert 1 <= int(res.headers["Retry-After"]) <= 60

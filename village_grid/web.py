@@ -6,7 +6,7 @@ import importlib
 import logging
 import sqlite3
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -141,9 +141,17 @@ def register_error_handlers(app: Flask) -> None:
         }
         message = messages.get(status, err.description or "")
         if is_api():
-            return _json_error(status, codes.get(status, "http_error"), message)
-        template = "errors/429.html" if status == 429 else "errors/error.html"
-        return render_template(template, status=status, message=message), status
+            response = make_response(_json_error(status, codes.get(status, "http_error"), message))
+        else:
+            template = "errors/429.html" if status == 429 else "errors/error.html"
+            response = make_response(
+                render_template(template, status=status, message=message), status
+            )
+        # Keep what the error says about when to come back (429, 503) or what is allowed (405).
+        for name, value in err.get_headers():
+            if name in ("Retry-After", "Allow"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
