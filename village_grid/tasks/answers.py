@@ -9,6 +9,11 @@ while a write is under way wait for it to finish and then go in together: one
 transaction, one commit for all of them (group commit). Nobody is answered
 before their answer is committed; a lone answer is written at once.
 
+The thread that writes a group also reads what each answer needs (plate,
+task, assignment) on its own connection, through statements compiled once
+(``rawsql.py``): the other request threads do not call into the database at
+all, and each such call would let another thread take the interpreter.
+
 "needs help" is not written here: it opens a case and tells people
 (``service.record_status``).
 """
