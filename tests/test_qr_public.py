@@ -358,3 +358,32 @@ def test_the_429_page_says_when_to_come_back(app, client, world):
     assert page.status_code == 429 and api.status_code == 429
     for res in (page, api):
         assert 1 <= int(res.headers["Retry-After"]) <= 60
+
+
+def test_a_refusal_is_said_in_the_asking_households_language(app, client, world, monkeypatch):
+    """The thread that writes a group may be another request's, in Chinese: an
+    English page's wrong answer is still refused in English."""
+    from village_grid.errors import InvalidInput
+    from village_grid.tasks import answers
+
+    survey = dispatch(
+        world,
+        kind="survey",
+        title="用水调查",
+        questions=[{"id": "q1", "type": "text", "text": "?"}],
+    )
+    chinese = InvalidInput("（另一个请求的语言）", fields={"answers": "required"})
+
+    def refused_elsewhere(self, prepare):
+        raise chinese
+
+    monkeypatch.setattr(answers.AnswerWriter, "write", refused_elsewhere)
+    res = client.post(
+        f"/api/v1/public/{world['token']}/reports?lang=en",
+        json={"task_id": survey.id, "status": "answered"},
+    )
+    assert res.status_code == 422
+    error = res.get_json()["error"]
+    assert error["fields"] == {"answers": "required"}
+    assert error["message"] == "Please answer the questions."
+    assert db.session.query(StatusEvent).count() == 0

@@ -153,8 +153,13 @@ def submit_report(
     # Every other answer is read, checked and written by this process's writer
     # together with the answers arriving at the same moment (tasks/answers.py):
     # a whole village answers within minutes of a sweep going out.
+    writer = household_answers.answer_writer(db.engine)
     try:
-        receipt = _write_answer(token, task_id, status, note, answers, client_addr)
+        receipt = writer.write(
+            lambda reader: prepare_answer(
+                reader, token, task_id, status, note, answers, client_addr
+            )
+        )
     except DomainError:
         # Refused in the writing thread, which may be another request's, in its
         # language: the check below says it again in this one's.
@@ -166,19 +171,10 @@ def submit_report(
     answer = _household_answer(found, status, note, answers, client_addr)
     session.rollback()  # this request's read ends here; the writer has its own connection
     # Only when something changed between the two reads (the task was just sent out).
-    receipt = household_answers.answer_writer(db.engine).write(lambda _reader: answer)
+    receipt = writer.write(lambda _reader: answer)
     if receipt is None:
         raise RuntimeError("the answer was not written")
     return receipt
-
-
-def _write_answer(
-    token: str, task_id: int, status: str, note: str, answers: dict | None, client_addr: str
-) -> tasks_service.StatusReceipt | None:
-    """Have the answer written with the others arriving now; None when it was not."""
-    return household_answers.answer_writer(db.engine).write(
-        lambda reader: prepare_answer(reader, token, task_id, status, note, answers, client_addr)
-    )
 
 
 def prepare_answer(
@@ -191,8 +187,8 @@ def prepare_answer(
     client_addr: str,
 ) -> household_answers.HouseholdAnswer | None:
     """Read the plate's open task with ``reader`` (the writer's connection) and check the
-    answer; None when the plate or the task is not found. Runs in whichever thread or
-    process writes the group: its refusals are said again by the request itself."""
+    answer; None when the plate or the task is not found. Runs in whichever request's
+    thread writes the group: its refusals are said again by the request itself."""
     found = plate_service.plate_task(reader.first, token, task_id)
     if found is None:
         return None
