@@ -94,7 +94,8 @@ _prepared_lock = threading.Lock()
 
 def prepared(statement: ClauseElement, dialect: Dialect, column_keys=None) -> Prepared:
     """``statement`` compiled for ``dialect``, once per process (statements are module constants)."""
-    # By the dialect's kind, not the instance: every app (and test) makes its own engine.
+    # By the dialect's kind, not the instance: every app (and test) makes its own
+    # engine, all configured alike (no custom JSON serializer, one paramstyle).
     key = (
         id(statement),
         type(dialect),
