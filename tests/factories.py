@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from village_grid.auth import service as auth_service
 from village_grid.extensions import db
 from village_grid.hierarchy import service
-from village_grid.models import Household, Unit, User
+from village_grid.models import Household, Task, Unit, User
 
 _n = itertools.count(1)
 PASSWORD = "secret123"
@@ -97,3 +97,28 @@ def api_headers(client: FlaskClient, user: User, password: str = PASSWORD) -> di
     res = client.post("/api/v1/auth/token", json={"username": user.username, "password": password})
     assert res.status_code == 200, res.get_json()
     return {"Authorization": f"Bearer {res.get_json()['token']}"}
+
+
+def create_task(
+    unit: Unit,
+    actor: User | None = None,
+    *,
+    kind: str = "sweep",
+    title: str | None = None,
+    deadline_minutes: int | None = 60,
+    **kw,
+) -> Task:
+    """A task sent down to ``unit`` by ``actor`` (None: the command line), committed."""
+    from village_grid.tasks import service
+
+    task = service.dispatch_task(
+        db.session,
+        actor,
+        kind=kind,
+        title=title or f"{kind} 任务",
+        unit_id=unit.id,
+        deadline_minutes=deadline_minutes,
+        **kw,
+    )
+    db.session.commit()
+    return task

@@ -11,7 +11,7 @@ from PIL import Image
 from pyzbar.pyzbar import decode
 
 from tests.conftest import requires_chromium
-from tests.factories import PASSWORD, create_tree, create_user, login
+from tests.factories import PASSWORD, create_task, create_tree, create_user, login
 from village_grid.extensions import db
 from village_grid.models import StatusEvent
 from village_grid.tasks import service as tasks
@@ -24,16 +24,7 @@ def test_scan_plate_call_for_help_reaches_the_cadre(app, live_server, browser):
     h = tree["households"][0]
     cadre = create_user("cadre", tree["village"], name="陈书记")
     create_user("team_lead", tree["teams"][0], name="林阿伯", phone="13700001111")
-    task = tasks.dispatch_task(
-        db.session,
-        cadre,
-        kind="sweep",
-        subkind="typhoon",
-        title="台风格美排查",
-        unit_id=tree["village"].id,
-        deadline_minutes=60,
-    )
-    db.session.commit()
+    task = create_task(tree["village"], cadre, subkind="typhoon", title="台风格美排查")
 
     staff = app.test_client()
     login(staff, cadre)

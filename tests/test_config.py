@@ -2,12 +2,11 @@
 
 import pytest
 
-from tests.factories import create_tree, create_user
+from tests.factories import create_task, create_tree, create_user
 from village_grid import create_app
 from village_grid.config import ConfigError, load_config
 from village_grid.extensions import db
 from village_grid.models import StatusEvent
-from village_grid.tasks import service as tasks
 
 
 def test_missing_secret_key_is_a_hard_error(tmp_path, monkeypatch):
@@ -49,15 +48,7 @@ def test_client_address_behind_a_proxy(app, proxies, expected):
     tree = create_tree(grids=1, teams=1, households=1)
     household = tree["households"][0]
     cadre = create_user("cadre", tree["village"])
-    task = tasks.dispatch_task(
-        db.session,
-        cadre,
-        kind="sweep",
-        title="防汛排查",
-        unit_id=tree["village"].id,
-        deadline_minutes=60,
-    )
-    db.session.commit()
+    task = create_task(tree["village"], cadre, title="防汛排查")
     proxied = create_app(
         {
             **{k: app.config[k] for k in ("SECRET_KEY", "DATABASE_URL", "BASE_URL")},

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import create_tree, create_user
+from tests.factories import create_task, create_tree, create_user
 from village_grid.errors import Conflict, InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Escalation, OutboxMessage
@@ -25,18 +25,14 @@ def village():
 
 
 def dispatch(tree, *, now=None, minutes=60):
-    task = service.dispatch_task(
-        db.session,
+    return create_task(
+        tree["village"],
         tree["cadre"],
-        kind="sweep",
         subkind="typhoon",
         title="台风格美排查",
-        unit_id=tree["village"].id,
         deadline_minutes=minutes,
         now=now,
     )
-    db.session.commit()
-    return task
 
 
 def escalations(**where):

@@ -10,28 +10,19 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import create_tree, create_user
+from tests.factories import create_task, create_tree, create_user
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.models import Assignment, StatusEvent
 from village_grid.qr.service import open_task_for_plate, plate_task
-from village_grid.tasks import answers, service
+from village_grid.tasks import answers
 
 
 @pytest.fixture
 def sweep():
     tree = create_tree(grids=1, teams=2, households=5)
     cadre = create_user("cadre", tree["village"])
-    task = service.dispatch_task(
-        db.session,
-        cadre,
-        kind="sweep",
-        subkind="flood",
-        title="防汛排查",
-        unit_id=tree["village"].id,
-        deadline_minutes=60,
-    )
-    db.session.commit()
+    task = create_task(tree["village"], cadre, subkind="flood", title="防汛排查")
     return task, tree["households"]
 
 

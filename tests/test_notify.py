@@ -9,12 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.factories import create_tree, create_user
+from tests.factories import create_task, create_tree, create_user
 from village_grid.extensions import db
 from village_grid.models import OutboxMessage
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
-from village_grid.tasks import service as tasks
 
 
 class Hook:
@@ -102,15 +101,7 @@ def test_webhook_fails_first_then_succeeds_on_retry(channel):
     cadre = create_user("cadre", tree["village"])
     with Hook(plan=[500]) as hook:
         channel("webhook", hook.url)
-        task = tasks.dispatch_task(
-            db.session,
-            cadre,
-            kind="sweep",
-            title="防汛",
-            unit_id=tree["village"].id,
-            deadline_minutes=60,
-        )
-        db.session.commit()
+        task = create_task(tree["village"], cadre, title="防汛")
         now = utcnow()
         assert notify.deliver_pending(db.session, now=now) == {
             "sent": 0,
@@ -148,15 +139,9 @@ def test_wecom_robot_format(channel):
     cadre = create_user("cadre", tree["village"])
     with Hook() as hook:
         channel("wecom", hook.url)
-        tasks.dispatch_task(
-            db.session,
-            cadre,
-            kind="notice",
-            title="寻找走失儿童",
-            unit_id=tree["village"].id,
-            deadline_minutes=None,
+        create_task(
+            tree["village"], cadre, kind="notice", title="寻找走失儿童", deadline_minutes=None
         )
-        db.session.commit()
         assert notify.deliver_pending(db.session)["sent"] == 1
     (payload,) = hook.received
     assert payload["msgtype"] == "text"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import create_tree, create_user
+from tests.factories import create_task, create_tree, create_user
 from village_grid.extensions import db
 from village_grid.models import Household, Member, StatusEvent
 from village_grid.tasks import service as tasks
@@ -44,16 +44,7 @@ def world():
 
 def dispatch(tree, kind="sweep", **kw):
     kw.setdefault("subkind", "flood" if kind == "sweep" else "")
-    task = tasks.dispatch_task(
-        db.session,
-        tree["cadre"],
-        kind=kind,
-        title=kw.pop("title", f"{kind} 任务"),
-        unit_id=tree["village"].id,
-        deadline_minutes=60,
-        **kw,
-    )
-    db.session.commit()
+    task = create_task(tree["village"], tree["cadre"], kind=kind, **kw)
     return task
 
 

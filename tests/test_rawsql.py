@@ -8,11 +8,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import insert, select
 
-from tests.factories import create_tree, create_user
+from tests.factories import create_task, create_tree, create_user
 from village_grid.extensions import db
 from village_grid.models import Assignment, StatusEvent
 from village_grid.rawsql import prepared
-from village_grid.tasks import service
 
 _events = StatusEvent.__table__
 _KEYS = [c.key for c in _events.c if c.key != "id"]
@@ -22,17 +21,13 @@ _KEYS = [c.key for c in _events.c if c.key != "id"]
 def survey():
     tree = create_tree(grids=1, teams=1, households=1)
     cadre = create_user("cadre", tree["village"])
-    task = service.dispatch_task(
-        db.session,
+    return create_task(
+        tree["village"],
         cadre,
         kind="survey",
         title="问卷",
-        unit_id=tree["village"].id,
-        deadline_minutes=60,
         questions=[{"id": "q1", "type": "text", "text": "几口人?"}],
     )
-    db.session.commit()
-    return task
 
 
 def _event(task, household_id, assignment_id, **extra) -> dict:

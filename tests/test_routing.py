@@ -4,7 +4,7 @@ cached graph of the real tree."""
 
 import pytest
 
-from tests.factories import create_household, create_tree, create_unit, create_user
+from tests.factories import create_household, create_task, create_tree, create_unit, create_user
 from village_grid.auth import service as auth_service
 from village_grid.extensions import db
 from village_grid.hierarchy import service as hierarchy
@@ -125,15 +125,7 @@ def test_dispatch_records_whom_and_why_per_team():
     auth_service.set_available(db.session, None, away.id, False)
     db.session.commit()
 
-    task = service.dispatch_task(
-        db.session,
-        cadre,
-        kind="sweep",
-        title="防汛",
-        unit_id=tree["village"].id,
-        deadline_minutes=60,
-    )
-    db.session.commit()
+    task = create_task(tree["village"], cadre, title="防汛")
     rows = {
         t.team_id: t
         for t in db.session.scalars(db.select(TaskTeam).where(TaskTeam.task_id == task.id))

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.factories import api_headers, create_tree, create_unit, create_user, login
+from tests.factories import api_headers, create_task, create_tree, create_unit, create_user, login
 from village_grid.extensions import db
 from village_grid.hierarchy import service
 from village_grid.models import Household, Member
@@ -51,18 +51,8 @@ def _message_id(world: dict) -> int:
 
 
 def _task_id(world: dict) -> int:
-    from village_grid.tasks import service as tasks
 
-    task = tasks.dispatch_task(
-        db.session,
-        None,
-        kind="sweep",
-        title="防汛",
-        unit_id=world["village"].id,
-        deadline_minutes=60,
-    )
-    db.session.commit()
-    return task.id
+    return create_task(world["village"], title="防汛").id
 
 
 def _escalation_id(world: dict) -> int:

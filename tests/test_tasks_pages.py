@@ -11,7 +11,14 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from tests.factories import create_household, create_tree, create_unit, create_user, login
+from tests.factories import (
+    create_household,
+    create_task,
+    create_tree,
+    create_unit,
+    create_user,
+    login,
+)
 from village_grid.extensions import db
 from village_grid.models import Assignment, Escalation, NoticeRead, StatusEvent, Task
 from village_grid.tasks import service
@@ -31,18 +38,7 @@ def world():
 
 
 def send(actor, unit, kind="sweep", subkind="flood", title="防汛排查", **kw) -> Task:
-    task = service.dispatch_task(
-        db.session,
-        actor,
-        kind=kind,
-        subkind=subkind,
-        title=title,
-        unit_id=unit.id,
-        deadline_minutes=kw.pop("deadline_minutes", 60),
-        **kw,
-    )
-    db.session.commit()
-    return task
+    return create_task(unit, actor, kind=kind, subkind=subkind, title=title, **kw)
 
 
 def report(actor, task, household, status, **kw):

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import create_tree, create_user
+from tests.factories import create_task, create_tree, create_user
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Assignment, OutboxMessage, StatusEvent
@@ -23,18 +23,9 @@ def village():
 
 
 def sweep(tree, actor=None, unit=None, **kw):
-    kw.setdefault("deadline_minutes", 60)
-    task = service.dispatch_task(
-        db.session,
-        actor or tree["cadre"],
-        kind=kw.pop("kind", "sweep"),
-        subkind=kw.pop("subkind", "flood"),
-        title=kw.pop("title", "防汛排查"),
-        unit_id=(unit or tree["village"]).id,
-        **kw,
-    )
-    db.session.commit()
-    return task
+    kw.setdefault("subkind", "flood")
+    kw.setdefault("title", "防汛排查")
+    return create_task(unit or tree["village"], actor or tree["cadre"], **kw)
 
 
 def test_dispatch_creates_one_pending_assignment_per_household_and_messages(village):
