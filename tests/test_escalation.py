@@ -10,6 +10,7 @@ from village_grid.errors import Conflict, InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Escalation, OutboxMessage
 from village_grid.models.base import utcnow
+from village_grid.notify import service as notify
 from village_grid.tasks import service
 
 
@@ -73,6 +74,7 @@ def test_needs_help_goes_at_once_to_grid_member_and_village_cadre(village):
     ).all()
     assert {m.recipient_id for m in msgs} == {village["gm"].id, village["cadre"].id}
     assert all("进水被淹" in m.body and h.code in m.body and "张三" in m.body for m in msgs)
+    assert {m.priority for m in msgs} == {notify.URGENT}  # sent before any routine notice
 
     # The queue shows the case once, with the household's and lead's phones.
     for user in (village["gm"], village["cadre"], village["township_cadre"]):
@@ -188,6 +190,7 @@ def test_pending_at_deadline_escalates_one_level_then_again_after_each_interval(
         db.select(OutboxMessage).where(OutboxMessage.event_key.like("overdue:%"))
     ).all()
     assert len(overdue_msgs) == 2  # one list per grid member, not one message per household
+    assert {m.priority for m in overdue_msgs} == {notify.SOON}
 
     # Grid A's member is on it; grid B's cases climb to the village cadre after the interval.
     a_case = next(e for e in level1 if e.assignee_id == village["gm"].id)

@@ -201,3 +201,41 @@ def test_send_command(app):
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["notify", "send"])
     assert result.exit_code == 0 and "sent: 1" in result.output
+
+
+def test_a_call_for_help_is_sent_before_a_dispatch_queued_earlier(app, monkeypatch):
+    """A village-wide dispatch queues a notice for every team lead; a household's
+    call for help made a minute later goes out first, then the overdue cases,
+    then the notices."""
+    from village_grid.tasks import service as tasks
+
+    tree = create_tree(grids=2, teams=4, households=1)
+    for i, team in enumerate(tree["teams"]):
+        create_user("team_lead", team, name=f"队长{i}", phone=f"1390000{i:04d}")
+    cadre = create_user("cadre", tree["village"], name="李书记")
+    task = create_task(tree["village"], cadre, subkind="typhoon", title="台风格美排查")
+    notices = db.session.query(OutboxMessage).count()
+    assert notices >= 4
+    household = tree["households"][0]
+    tasks.record_status(
+        db.session,
+        None,
+        task_id=task.id,
+        household_id=household.id,
+        status="needs_help",
+        help_kind="flooding",
+        via="household_qr",
+        now=utcnow() + timedelta(minutes=1),
+    )
+    notify.enqueue(db.session, event_key="mailbox:1:1", body="路灯坏了")
+    db.session.commit()
+
+    sent = []
+    monkeypatch.setattr(notify, "send", lambda channel, msg, **kw: sent.append(msg.event_key))
+    notify.deliver_pending(db.session, now=utcnow() + timedelta(minutes=2), batch=2)
+    help_keys = [k for k in sent if k.startswith("help:")]
+    assert help_keys, sent
+    assert sent[: len(help_keys)] == help_keys  # every call for help before anything else
+    assert len(sent) == notices + len(help_keys) + 1  # nothing dropped
+    priorities = {m.event_key.split(":")[0]: m.priority for m in outbox()}
+    assert priorities == {"dispatch": notify.ROUTINE, "help": notify.URGENT, "mailbox": 2}

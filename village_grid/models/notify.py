@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from village_grid.extensions import db
@@ -13,7 +13,10 @@ from village_grid.models.base import Timestamp, utcnow
 
 class OutboxMessage(db.Model):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    # Delivery takes the most urgent due message first (see notify.service.deliver_pending).
+    __table_args__ = (
+        Index("ix_outbox_status_priority_next", "status", "priority", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # What caused it and for whom, e.g. "dispatch:42:user:7": one event, one message.
@@ -22,6 +25,8 @@ class OutboxMessage(db.Model):
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recipient_label: Mapped[str] = mapped_column(String(100), default="")
     body: Mapped[str] = mapped_column(Text)
+    # 0 a call for help, 1 a household overdue, 2 everything else (notify.service.URGENT …).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp, default=utcnow)

@@ -32,6 +32,13 @@ log = logging.getLogger("village_grid.notify")
 
 MAX_BACKOFF_SECONDS = 3600
 
+# Which due message goes first. A county-wide dispatch queues about ten
+# thousand routine notices at once; a call for help made a minute later must
+# not wait behind them (on a WeCom robot, hours).
+URGENT = 0  # a household asked for help
+SOON = 1  # a household is still unreached past the deadline
+ROUTINE = 2  # dispatch notices, red-mailbox notes
+
 
 class DeliveryError(Exception):
     """The channel did not take the message."""
@@ -42,8 +49,8 @@ class DeliveryError(Exception):
 
 def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None = None) -> int:
     """Add messages (dicts with ``event_key``, ``body`` and optionally
-    ``recipient_id``, ``recipient_label``). Event keys already present are
-    skipped. Returns how many were new."""
+    ``recipient_id``, ``recipient_label``, ``priority`` — default ROUTINE).
+    Event keys already present are skipped. Returns how many were new."""
     if not messages:
         return 0
     now = now or utcnow()
@@ -55,6 +62,7 @@ def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None
             "recipient_id": m.get("recipient_id"),
             "recipient_label": (m.get("recipient_label") or "")[:100],
             "body": m["body"],
+            "priority": m.get("priority", ROUTINE),
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -148,7 +156,7 @@ def send(channel: str, msg: OutboxMessage, *, url: str, timeout: float, phone: s
 def deliver_pending(
     session: Session, *, now: datetime | None = None, limit: int = 2000, batch: int = 20
 ) -> dict:
-    """Send every due message (up to ``limit``), committing after each batch.
+    """Send every due message (up to ``limit``), most urgent first, committing after each batch.
 
     Unlike other services this commits: each delivery is recorded as soon as it
     happened so a crash does not resend a batch. Rows are claimed with
@@ -166,7 +174,7 @@ def deliver_pending(
         q = (
             select(OutboxMessage)
             .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(min(batch, limit - done))
         )
         if session.get_bind().dialect.name == "postgresql":

@@ -972,6 +972,7 @@ def _escalation_message(
         "recipient_id": esc.assignee_id,
         "recipient_label": assignee[:100],
         "body": (f"@{assignee} " if esc.assignee_id else "") + text,
+        "priority": notify.URGENT if esc.reason == "needs_help" else notify.SOON,
     }
 
 
@@ -1205,6 +1206,7 @@ def _enqueue_escalations(session: Session, ids: list[int], g: nx.DiGraph) -> Non
                     "recipient_id": assignee_id,
                     "recipient_label": name[:100],
                     "body": (f"@{name} " if assignee_id else "") + text,
+                    "priority": notify.SOON,
                 }
             )
     notify.enqueue_many(session, messages)
