@@ -65,7 +65,7 @@ def make_config(tmp_dir, **extra) -> dict:
         "DATABASE_URL": url,
         "WTF_CSRF_ENABLED": False,
         "BASE_URL": "http://vg.test",
-        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_STORAGE_URI": "expiring-memory://",
     }
     cfg.update(extra)
     return cfg

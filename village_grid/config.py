@@ -75,7 +75,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
         # Rate limits for the public door-plate pages (QR issue).
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # In-process counters (ratelimit_store.py); redis://… shares them between workers.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "expiring-memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "1")),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Door-plate limits (Flask-Limiter syntax), per plate token and per client address.
