@@ -239,3 +239,80 @@ def test_a_call_for_help_is_sent_before_a_dispatch_queued_earlier(app, monkeypat
     assert len(sent) == notices + len(help_keys) + 1  # nothing dropped
     priorities = {m.event_key.split(":")[0]: m.priority for m in outbox()}
     assert priorities == {"dispatch": notify.ROUTINE, "help": notify.URGENT, "mailbox": 2}
+
+
+def _queue(
+    n,
+    *,
+    priority=notify.ROUTINE,
+    body="【防汛排查】第{i}小队，10 户。截止 18:00",
+    prefix="dispatch:1",
+):
+    leads = []
+    tree = create_tree(grids=1, teams=1, households=1)
+    for i in range(n):
+        lead = create_user("team_lead", tree["teams"][0], name=f"队长{i}", phone=f"1391234{i:04d}")
+        leads.append(lead)
+        notify.enqueue_many(
+            db.session,
+            [
+                {
+                    "event_key": f"{prefix}:user:{lead.id}",
+                    "recipient_id": lead.id,
+                    "recipient_label": lead.name,
+                    "body": f"@{lead.name} " + body.format(i=i),
+                    "priority": priority,
+                    "channel": "wecom",
+                }
+            ],
+        )
+    db.session.commit()
+    return leads
+
+
+def test_wecom_messages_due_together_go_in_one_post(channel):
+    """A robot takes about 20 posts a minute: one post carries several notices,
+    mentions every lead in them, and each row is recorded as sent."""
+    leads = _queue(5)
+    with Hook() as hook:
+        channel("wecom", hook.url)
+        assert notify.deliver_pending(db.session)["sent"] == 5
+    (post,) = hook.received
+    assert post["text"]["mentioned_mobile_list"] == [lead.phone for lead in leads]
+    assert all(f"@{lead.name} " in post["text"]["content"] for lead in leads)
+    assert all(m.status == "sent" and m.attempts == 1 for m in outbox())
+
+
+def test_wecom_posts_stay_within_the_robots_size_and_keep_help_apart(channel):
+    _queue(50)  # about 62 bytes each: more than one post's worth
+    notify.enqueue_many(
+        db.session,
+        [
+            {
+                "event_key": "help:1:1",
+                "body": "【求助】河滨路88号 进水被淹",
+                "priority": notify.URGENT,
+                "channel": "wecom",
+            }
+        ],
+    )
+    db.session.commit()
+    with Hook() as hook:
+        channel("wecom", hook.url)
+        assert notify.deliver_pending(db.session, batch=100)["sent"] == 51
+    contents = [p["text"]["content"] for p in hook.received]
+    assert contents[0] == "【求助】河滨路88号 进水被淹"  # alone, and first
+    assert len(contents) >= 3
+    assert all(len(c.encode()) <= notify.WECOM_TEXT_BYTES for c in contents)
+    assert sum(c.count("@队长") for c in contents) == 50
+
+
+def test_a_refused_wecom_post_leaves_every_message_in_it_to_retry(channel):
+    _queue(4)
+    with Hook(plan=[503]) as hook:
+        channel("wecom", hook.url)
+        assert notify.deliver_pending(db.session) == {"sent": 0, "retrying": 4, "failed": 0}
+        assert len(hook.received) == 1
+        later = utcnow() + timedelta(hours=1)
+        assert notify.deliver_pending(db.session, now=later)["sent"] == 4
+    assert all(m.status == "sent" and m.attempts == 2 for m in outbox())
