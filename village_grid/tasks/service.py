@@ -1061,7 +1061,7 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
                     "status": "open",
                     "opened_at": now,
                     "next_escalation_at": task.deadline + interval if has_next else None,
-                    "b_resolution_note": "",
+                    "resolution_note": "",
                 }
             )
         created += [r[0] for r in _insert_ignore(session, Escalation, rows, Escalation.id)]
@@ -1127,7 +1127,7 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
                         "next_escalation_at": next_at + interval
                         if stop_at(team_id, level + 2)
                         else None,
-                        "b_resolution_note": "",
+                        "resolution_note": "",
                     }
                 )
         due_ids = [row[0] for row in due]
