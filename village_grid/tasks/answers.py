@@ -31,7 +31,7 @@ from sqlalchemy.engine import Dialect, Engine
 
 from village_grid.errors import Conflict, DomainError
 from village_grid.models.base import utcnow
-from village_grid.models.tasks import Assignment, StatusEvent
+from village_grid.models.tasks import StatusEvent
 from village_grid.rawsql import prepared
 from village_grid.tasks.service import (
     _RESOLVE_OVERDUE,
@@ -40,10 +40,12 @@ from village_grid.tasks.service import (
     StatusReceipt,
     TaskFacts,
     _assignment_changes,
+    _assignment_update,
+    _assignments,
     _checked_status,
     _clean_answers,
     _event_row,
-    _status_note,
+    _overdue_resolution,
 )
 
 
@@ -96,7 +98,6 @@ def household_answer(
 _events = StatusEvent.__table__
 _EVENT_KEYS = [c.key for c in _events.c if c.key != "id"]
 _INSERT_EVENT_ID = insert(_events).returning(_events.c.id)
-_assignments = Assignment.__table__
 # Latest wins in the statement itself: a team lead's tap committed between the
 # household's read and this write is newer and must not be overwritten.
 _UPDATE_IF_LATEST = _UPDATE_ASSIGNMENT.where(
@@ -125,19 +126,14 @@ def write_answers(reader: AnswerReader, answers: list[HouseholdAnswer]) -> list[
     insert_event = prepared(_INSERT_EVENT_ID, dialect, _EVENT_KEYS)
     ids = [insert_event.first(cursor, a.event)[0] for a in answers]
     updates = [
-        {"b_id": a.assignment_id, **{f"b_{k}": v for k, v in a.assignment_changes.items()}}
+        _assignment_update(a.assignment_id, a.assignment_changes)
         for a in answers
         if a.assignment_changes is not None
     ]
     if updates:
         prepared(_UPDATE_IF_LATEST, dialect).executemany(cursor, updates)
     resolved = [
-        {
-            "b_assignment_id": a.assignment_id,
-            "b_resolved_at": a.event["created_at"],
-            "b_resolved_by_id": None,
-            "b_resolution_note": _status_note(a.event["status"]),
-        }
+        _overdue_resolution(a.assignment_id, a.event["status"], None, a.event["created_at"])
         for a in answers
         if a.resolve_overdue
     ]

@@ -746,9 +746,7 @@ def record_status(
 
     if assignment.updated_at is None or happened >= assignment.updated_at:
         changes = _assignment_changes(assignment, values, happened)
-        conn.execute(
-            _UPDATE_ASSIGNMENT, {"b_id": assignment.id, **{f"b_{k}": v for k, v in changes.items()}}
-        )
+        conn.execute(_UPDATE_ASSIGNMENT, _assignment_update(assignment.id, changes))
         for key, value in changes.items():
             set_committed_value(assignment, key, value)
         if status == "needs_help":
@@ -834,19 +832,28 @@ def _assignment_changes(assignment, event_row: dict, happened: datetime) -> dict
     }
 
 
+def _assignment_update(assignment_id: int, changes: dict) -> dict:
+    """The parameters of ``_UPDATE_ASSIGNMENT`` for these changes."""
+    return {"b_id": assignment_id, **{f"b_{k}": v for k, v in changes.items()}}
+
+
+def _overdue_resolution(
+    assignment_id: int, status: str, actor_id: int | None, now: datetime
+) -> dict:
+    """The parameters of ``_RESOLVE_OVERDUE``: the household was reached with ``status``."""
+    return {
+        "b_assignment_id": assignment_id,
+        "b_resolved_at": now,
+        "b_resolved_by_id": actor_id,
+        "b_resolution_note": _status_note(status),
+    }
+
+
 def _resolve_overdue(
     conn: Connection, assignment_id: int, status: str, actor_id: int | None, now: datetime
 ) -> None:
     """The household was reached: cases about it being overdue are over."""
-    conn.execute(
-        _RESOLVE_OVERDUE,
-        {
-            "b_assignment_id": assignment_id,
-            "b_resolved_at": now,
-            "b_resolved_by_id": actor_id,
-            "b_resolution_note": _status_note(status),
-        },
-    )
+    conn.execute(_RESOLVE_OVERDUE, _overdue_resolution(assignment_id, status, actor_id, now))
 
 
 _status_notes: dict[tuple[str, str], str] = {}
