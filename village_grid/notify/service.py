@@ -116,12 +116,17 @@ def backoff(attempts: int, base_seconds: int) -> timedelta:
     return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
 
 
+def _wecom_text(content: str, phones: list[str]) -> dict:
+    """A WeCom robot's text message, mentioning the people with these phones."""
+    text: dict = {"content": content}
+    if phones:
+        text["mentioned_mobile_list"] = phones
+    return {"msgtype": "text", "text": text}
+
+
 def _payload(channel: str, msg: OutboxMessage, phone: str | None) -> dict:
     if channel == "wecom":
-        text: dict = {"content": msg.body}
-        if phone:
-            text["mentioned_mobile_list"] = [phone]
-        return {"msgtype": "text", "text": text}
+        return _wecom_text(msg.body, [phone] if phone else [])
     return {
         "event_key": msg.event_key,
         "recipient": {"id": msg.recipient_id, "label": msg.recipient_label, "phone": phone or ""},
@@ -265,10 +270,8 @@ def send_pack(
         phone = phones.get(msg.recipient_id)
         if phone and phone not in mentioned:
             mentioned.append(phone)
-    text: dict = {"content": _PACK_SEPARATOR.decode().join(m.body for m in msgs)}
-    if mentioned:
-        text["mentioned_mobile_list"] = mentioned
-    _post("wecom", {"msgtype": "text", "text": text}, url=url, timeout=timeout)
+    content = _PACK_SEPARATOR.decode().join(m.body for m in msgs)
+    _post("wecom", _wecom_text(content, mentioned), url=url, timeout=timeout)
 
 
 def retry_failed(session: Session, *, now: datetime | None = None) -> int:
