@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
+from village_grid import sqlite_checkpoints
 from village_grid.errors import DomainError
 from village_grid.extensions import babel, csrf, db, limiter, login_manager, migrate
 from village_grid.i18n import DOMAINS, catalogue_dirs, select_locale
@@ -33,6 +34,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+        sqlite_checkpoints.on_connect(dbapi_connection)
 
 
 class CookieSessions(SecureCookieSessionInterface):
