@@ -94,13 +94,19 @@ def may(user: User | None, action: str, unit: Unit) -> bool:
     return any(unit.path.startswith(p) for p in paths)
 
 
+def _by_id(session: Session, model, row_id):
+    """The row of ``model`` with id ``row_id``; None when there is none, or when the id is
+    not an integer at all (a string or a float from a JSON body)."""
+    return session.get(model, row_id) if isinstance(row_id, int) else None
+
+
 def require_unit(session: Session, user: User | None, unit_id: int, action: str = "view") -> Unit:
     """Load a unit the user may act on.
 
     Raises :class:`OutOfScope` (404) when it does not exist or the user may not
     even see it, :class:`Forbidden` (403) when they may see it but not do ``action``.
     """
-    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
+    unit = _by_id(session, Unit, unit_id)
     if unit is None or not may(user, "view", unit):
         raise OutOfScope(_("No such unit."))
     if action != "view" and not may(user, action, unit):
@@ -112,7 +118,7 @@ def require_household(
     session: Session, user: User | None, household_id: int, action: str = "view"
 ) -> Household:
     """Load a household the user may act on; same errors as :func:`require_unit`."""
-    household = session.get(Household, household_id) if isinstance(household_id, int) else None
+    household = _by_id(session, Household, household_id)
     if household is None or not may(user, "view", household.team):
         raise OutOfScope(_("No such household."))
     if action != "view" and not may(user, action, household.team):
@@ -126,7 +132,7 @@ def load_unit(session: Session, actor: User | None, unit_id: int, action: str = 
     checks only that the unit exists. Routes always pass the logged-in user."""
     if actor is not None:
         return require_unit(session, actor, unit_id, action)
-    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
+    unit = _by_id(session, Unit, unit_id)
     if unit is None:
         raise OutOfScope(_("No such unit."))
     return unit
@@ -138,7 +144,7 @@ def load_household(
     """:func:`require_household`, with ``actor=None`` as in :func:`load_unit`."""
     if actor is not None:
         return require_household(session, actor, household_id, action)
-    household = session.get(Household, household_id) if isinstance(household_id, int) else None
+    household = _by_id(session, Household, household_id)
     if household is None:
         raise OutOfScope(_("No such household."))
     return household
