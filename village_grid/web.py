@@ -39,8 +39,9 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the signing serializer made once per
-    key rather than on every request (most requests — every door-plate scan on
-    the JSON API — never open the session at all)."""
+    key rather than on every request: Flask opens the session for every request,
+    and Flask's own interface builds the serializer each time, even for the many
+    that carry no session cookie (every door-plate scan on the JSON API)."""
 
     def __init__(self):
         self._serializers: dict = {}
