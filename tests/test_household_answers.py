@@ -8,7 +8,7 @@ import threading
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from tests.factories import create_task, create_tree, create_user
 from village_grid.errors import InvalidInput
@@ -26,6 +26,14 @@ def sweep():
     return task, tree["households"]
 
 
+@pytest.fixture
+def writer():
+    """A writer of the test's own, which gives its connection back at the end."""
+    writer = answers.AnswerWriter(db.engine)
+    yield writer
+    writer.close()
+
+
 def checked(task_id, household, status="safe", note=""):
     found = open_task_for_plate(db.session, household.qr_token, task_id)
     return answers.household_answer(
@@ -33,11 +41,10 @@ def checked(task_id, household, status="safe", note=""):
     )
 
 
-def test_answers_arriving_together_are_written_in_one_group(app, sweep, monkeypatch):
+def test_answers_arriving_together_are_written_in_one_group(app, sweep, writer, monkeypatch):
     task, households = sweep
     prepared = [checked(task.id, h, note=f"第{i}户") for i, h in enumerate(households)]
     db.session.commit()
-    writer = answers.AnswerWriter(db.engine)
     groups: list[int] = []
     first_in = threading.Event()
     release = threading.Event()
@@ -86,14 +93,14 @@ def test_answers_arriving_together_are_written_in_one_group(app, sweep, monkeypa
     assert done == len(households)
 
 
-def test_one_bad_answer_does_not_sink_the_rest_of_its_group(app, sweep):
+def test_one_bad_answer_does_not_sink_the_rest_of_its_group(app, sweep, writer):
     task, households = sweep
     good = [checked(task.id, h) for h in households[:3]]
     db.session.commit()
     bad_event = dict(good[1].event, assignment_id=10**9, household_id=10**9)  # no such rows
     group = [good[0], good[1]._replace(event=bad_event), good[2]]
     waiting = [answers._Waiting(lambda _reader, a=a: a) for a in group]
-    answers.AnswerWriter(db.engine)._write_group(waiting)
+    writer._write_group(waiting)
 
     assert waiting[0].receipt is not None and waiting[2].receipt is not None
     assert waiting[1].receipt is None and waiting[1].error is not None
@@ -124,10 +131,9 @@ def test_needs_help_is_not_written_here(sweep):
         answers.household_answer(found.task, found.assignment, status="needs_help")
 
 
-def test_the_writer_reads_on_its_own_connection_and_refusals_reach_their_caller(app, sweep):
+def test_the_writer_reads_on_its_own_connection_and_refusals_reach_their_caller(app, sweep, writer):
     task, households = sweep
     db.session.commit()
-    writer = answers.AnswerWriter(db.engine)
     seen = {}
 
     def prepare(reader):
@@ -153,7 +159,7 @@ def test_the_writer_reads_on_its_own_connection_and_refusals_reach_their_caller(
     assert stored == [receipt.event_id]
 
 
-def test_an_older_answer_does_not_overwrite_a_newer_status(app, sweep):
+def test_an_older_answer_does_not_overwrite_a_newer_status(app, sweep, writer):
     """Latest wins in the UPDATE itself: a team lead's tap committed after the
     household's answer was read but before it was written is kept."""
     task, households = sweep
@@ -166,9 +172,69 @@ def test_an_older_answer_does_not_overwrite_a_newer_status(app, sweep):
     assignment.status, assignment.updated_at = "not_home", datetime(2026, 1, 1, 8, 5)
     db.session.commit()
 
-    answers.AnswerWriter(db.engine).write(lambda _reader: answer)
+    writer.write(lambda _reader: answer)
 
     db.session.expire_all()
     assignment = db.session.get(Assignment, found.assignment.id)
     assert assignment.status == "not_home"  # the newer tap
     assert db.session.scalar(select(func.count()).select_from(StatusEvent)) == 1  # still recorded
+
+
+def test_the_writer_keeps_its_connection_between_groups(sweep, writer):
+    task, households = sweep
+    prepared = [checked(task.id, h) for h in households[:4]]
+    db.session.commit()
+    checkouts = []
+
+    def count(*_args):
+        checkouts.append(1)
+
+    event.listen(db.engine, "checkout", count)
+    try:
+        for answer in prepared:
+            writer.write(lambda _reader, a=answer: a)
+    finally:
+        event.remove(db.engine, "checkout", count)
+    assert len(checkouts) == 1
+    assert db.session.scalar(select(func.count()).select_from(StatusEvent)) == 4
+
+
+def _lose(connection) -> None:
+    """What a database restart does to a connection kept idle."""
+    if db.engine.dialect.name == "postgresql":
+        pid = connection.dbapi_connection.info.backend_pid
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    else:
+        connection.dbapi_connection.close()
+
+
+def test_a_kept_connection_that_was_lost_is_replaced_and_the_answer_written(sweep, writer):
+    task, households = sweep
+    first, second = (checked(task.id, h) for h in households[:2])
+    db.session.commit()
+    writer.write(lambda _reader: first)
+    lost = writer._idle
+    _lose(lost)
+    receipt = writer.write(lambda _reader: second)
+    assert receipt is not None
+    db.session.expire_all()
+    stored = db.session.scalars(select(StatusEvent.household_id)).all()
+    assert sorted(stored) == sorted([households[0].id, households[1].id])
+    # The lost connection was thrown away; a working one is kept instead.
+    assert lost.dbapi_connection is None
+    assert writer._idle is not None and writer._idle is not lost
+
+
+def test_disposing_the_engine_lets_the_writers_connection_go(app, sweep):
+    task, households = sweep
+    one = checked(task.id, households[0])
+    db.session.commit()
+    shared = answers.answer_writer(db.engine)
+    shared.write(lambda _reader: one)
+    kept = shared._idle
+    assert kept is not None
+    db.session.remove()
+    db.engine.dispose()
+    assert shared._idle is None and kept.dbapi_connection is None
+    assert answers.answer_writer(db.engine) is not shared

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, insert, or_
+from sqlalchemy import bindparam, event, insert, or_
 from sqlalchemy.engine import Dialect, Engine
 
 from village_grid.errors import Conflict, DomainError
@@ -171,6 +171,13 @@ class AnswerWriter:
     into it lets another thread take the interpreter, so one thread making a
     few calls for eight answers costs far less than eight threads each making
     them for one.
+
+    The writer keeps its connection between groups rather than taking one from
+    the pool for each: the pool's check-out, reset and check-in cost about
+    40 µs a group, as much as SQLite takes to write an answer. Only the thread
+    writing a group uses it. A connection that went stale while it sat idle (a
+    PostgreSQL restart) is dropped, and a group that found it so is written
+    again on a fresh one.
     """
 
     def __init__(self, engine: Engine):
@@ -178,6 +185,8 @@ class AnswerWriter:
         self._cv = threading.Condition()
         self._waiting: list[_Waiting] = []
         self._writing = False
+        self._idle: Any = None  # the pooled DBAPI connection kept between groups
+        self._closed = False
 
     def write(self, prepare: Prepare) -> StatusReceipt | None:
         """Prepare and write one answer (with whatever else is waiting); return once it is
@@ -219,8 +228,21 @@ class AnswerWriter:
                 waiting.error = None
                 self._write_group([waiting])
 
-    def _write(self, group: list[_Waiting]) -> None:
-        connection = self._engine.raw_connection()
+    def close(self) -> None:
+        """Give the kept connection back to the pool; a group being written gives its own
+        back when done."""
+        with self._cv:
+            self._closed = True
+            connection, self._idle = self._idle, None
+        if connection is not None:
+            connection.close()
+
+    def _write(self, group: list[_Waiting], *, fresh: bool = False) -> None:
+        connection, self._idle = (None if fresh else self._idle), None
+        reused = connection is not None
+        if connection is None:
+            connection = self._engine.raw_connection()
+        committing = False
         try:
             reader = AnswerReader(connection.cursor(), self._engine.dialect)
             to_write: list[tuple[_Waiting, HouseholdAnswer]] = []
@@ -233,14 +255,35 @@ class AnswerWriter:
                 if answer is not None:
                     to_write.append((waiting, answer))
             receipts = write_answers(reader, [answer for _w, answer in to_write])
+            committing = True
             connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-        finally:
+        except BaseException as exc:
+            stale = reused and not committing and self._disconnected(exc, connection)
+            if stale:
+                connection.invalidate()
+            else:
+                try:
+                    connection.rollback()
+                except Exception:  # the connection itself is broken: the pool drops it
+                    connection.invalidate()
             connection.close()  # back to the pool
+            if stale:
+                for waiting in group:
+                    waiting.error = None
+                return self._write(group, fresh=True)
+            raise
+        if self._closed:
+            connection.close()
+        else:
+            self._idle = connection
         for (waiting, _answer), receipt in zip(to_write, receipts, strict=True):
             waiting.receipt = receipt
+
+    def _disconnected(self, exc: BaseException, connection) -> bool:
+        dialect = self._engine.dialect
+        return isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+            exc, connection.dbapi_connection, None
+        )
 
 
 _writers: dict[Engine, AnswerWriter] = {}
@@ -252,5 +295,16 @@ def answer_writer(engine: Engine) -> AnswerWriter:
     writer = _writers.get(engine)
     if writer is None:
         with _writers_lock:
-            writer = _writers.setdefault(engine, AnswerWriter(engine))
+            writer = _writers.get(engine)
+            if writer is None:
+                writer = _writers[engine] = AnswerWriter(engine)
+                event.listen(engine, "engine_disposed", _forget_writer)
     return writer
+
+
+def _forget_writer(engine: Engine) -> None:
+    """The engine's pool was replaced (``Engine.dispose``): its writer lets its connection go."""
+    with _writers_lock:
+        writer = _writers.pop(engine, None)
+    if writer is not None:
+        writer.close()
