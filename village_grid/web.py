@@ -52,6 +52,22 @@ class CookieSessions(SecureCookieSessionInterface):
             self._serializers = {key: super().get_signing_serializer(app)}
         return self._serializers[key]
 
+    def open_session(self, app: Flask, request):
+        # No Cookie header, no session to read (a door-plate answer from the JSON
+        # API): Flask would parse the absent header into an empty cookie dict first.
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        # An empty session nobody wrote to sets and deletes no cookie: Flask would
+        # look up seven cookie settings before finding that out.
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
 
 def init_extensions(app: Flask) -> None:
     from village_grid.i18n import PACKAGE_DIR
