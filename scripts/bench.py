@@ -46,14 +46,20 @@ def timed(fn, repeat: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
-def timed_pair(fn, baseline, repeat: int) -> tuple[tuple[float, list], tuple[float, list]]:
+def timed_pair(
+    fn, baseline, repeat: int, settle=None
+) -> tuple[tuple[float, list], tuple[float, list]]:
     """Medians of ``fn`` and ``baseline`` run in turns (fn, baseline, fn, ...): on a
     shared machine whose speed drifts over a minute, timing all of one and then all
-    of the other moved a ratio by a third between runs of the same code."""
+    of the other moved a ratio by a third between runs of the same code.
+
+    ``settle`` runs, untimed, before each of them (see ``in_process_figures``)."""
     first, second = [], []
     for _ in range(repeat):
-        first.append(timed(fn, 1)[0])
-        second.append(timed(baseline, 1)[0])
+        for runs, call in ((first, fn), (second, baseline)):
+            if settle is not None:
+                settle()
+            runs.append(timed(call, 1)[0])
     return (statistics.median(first), first), (statistics.median(second), second)
 
 
@@ -63,6 +69,12 @@ def line(
     mark = "" if ok is None else ("PASS" if ok else "FAIL")
     r = f"{ratio:5.2f}x" if ratio is not None else "     "
     print(f"  {label:<44} {value:>12}   baseline {baseline:>12}  {r}   target {target:<28} {mark}")
+
+
+def info_line(label: str, run: dict, base: dict) -> None:
+    """A load figure printed for information, beside the bare endpoint's."""
+    rps = f"{run['rps']:.0f} req/s"
+    line(label, rps, f"{base['rps']:.0f} req/s", run["rps"] / base["rps"], "(information)", None)
 
 
 def main() -> int:
@@ -121,7 +133,8 @@ def main() -> int:
     results.update(sheet_figures())
     if not args.skip_load:
         load_figures(args, env, workdir, results)
-    out = workdir / "bench.json"
+    # Beside the work directory, which goes (its database is hundreds of MB).
+    out = Path(tempfile.gettempdir()) / f"village-grid-bench-{date.today()}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"figures written to {out}")
     shutil.rmtree(workdir, ignore_errors=True) if not args.database_url else None
@@ -189,8 +202,16 @@ def in_process_figures(args) -> dict:
             )
             s.commit()
 
+        def settle():
+            # Each timed write starts from an empty WAL: otherwise whether the
+            # checkpoint thread was still copying the previous write's 100,000
+            # rows decided the time (bare inserts of 261 and 497 ms in one run).
+            if db.engine.dialect.name == "sqlite":
+                s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+                s.commit()
+
         bare_insert()  # warm caches the same way for both
-        (d_med, d_all), (b_med, b_all) = timed_pair(dispatch, bare_insert, 5)
+        (d_med, d_all), (b_med, b_all) = timed_pair(dispatch, bare_insert, 5, settle)
         results.update(
             dispatch_s=d_med, dispatch_all=d_all, dispatch_baseline_s=b_med, households=n
         )
@@ -201,6 +222,13 @@ def in_process_figures(args) -> dict:
             d_med / b_med,
             "< 2 s and <= 3x bare SQL",
             d_med < 2 and d_med / b_med <= 3,
+        )
+        print(
+            "  (runs, in turns: dispatch "
+            + " ".join(f"{t * 1000:.0f}" for t in d_all)
+            + " ms; bare insert "
+            + " ".join(f"{t * 1000:.0f}" for t in b_all)
+            + " ms)"
         )
 
         task_id = s.scalar(
@@ -521,6 +549,15 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         finally:
             bare.terminate(), bare.wait()
 
+    def floor_run() -> dict:
+        port = free_port()
+        floor_env = dict(env, FLOOR_DATABASE=env["DATABASE_URL"].removeprefix("sqlite:///"))
+        floor = _gunicorn("bench_floor:app", port, floor_env, ROOT / "scripts")
+        try:
+            return _wrk(floor, f"http://127.0.0.1:{port}", lua, args)
+        finally:
+            floor.terminate(), floor.wait()
+
     # The bare endpoint is measured before and after the report and the two
     # averaged: this shared machine's speed drifts over a minute.
     base_before = bare_run()
@@ -536,6 +573,8 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         )
     finally:
         server.terminate(), server.wait()
+    stored = count_answers() - counted["before"]
+    floor = floor_run() if env["DATABASE_URL"].startswith("sqlite:///") else None
     base_after = bare_run()
     base = {
         "rps": (base_before["rps"] + base_after["rps"]) / 2,
@@ -548,7 +587,6 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         f"{base_after['rps']:.0f} after; the baseline is their mean)"
     )
     ok_answers = rep["total"] - rep["non2xx"]
-    stored = count_answers() - counted["before"]
     ratio = rep["rps"] / base["rps"]
     results.update(
         report=dict(rep, raw=None),
@@ -582,6 +620,15 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
     )
     if rep["non2xx"] or rep["socket_errors"]:
         print(f"  non-2xx: {rep['non2xx']}  socket errors: {rep['socket_errors']}")
+    if floor is not None:
+        # For information: what a minimal Flask endpoint doing the same SQLite
+        # writes reaches here (scripts/bench_floor.py), and how close the app is.
+        results["report_floor"] = dict(floor, raw=None)
+        info_line("floor: the same writes, minimal Flask endpoint", floor, base)
+        print(
+            f"  (the app answers {100 * rep['rps'] / floor['rps']:.0f}% of the floor's requests "
+            f"per second; floor p99 {floor['p99_ms']:.1f} ms)"
+        )
 
     # For information: the path production takes, with the door-plate limits
     # counting (raised so that 32 clients from one address are not refused).
@@ -598,14 +645,7 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
     finally:
         server.terminate(), server.wait()
     results["report_rate_limited"] = dict(limited, raw=None)
-    line(
-        "the same with the rate limits counting",
-        f"{limited['rps']:.0f} req/s",
-        f"{base['rps']:.0f} req/s",
-        limited["rps"] / base["rps"],
-        "(information)",
-        None,
-    )
+    info_line("the same with the rate limits counting", limited, base)
 
 
 if __name__ == "__main__":
