@@ -203,9 +203,10 @@ def in_process_figures(args) -> dict:
             s.commit()
 
         def settle():
-            # Each timed write starts from an empty WAL: otherwise whether the
-            # checkpoint thread was still copying the previous write's 100,000
-            # rows decided the time (bare inserts of 261 and 497 ms in one run).
+            # Each timed write starts from an empty WAL, so the checkpoint of the
+            # previous write's 100,000 rows does not run into this one's timing
+            # (bare inserts took 261 or 497 ms within one run; the machine's own
+            # swings remain, which is why the runs are printed).
             if db.engine.dialect.name == "sqlite":
                 s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
                 s.commit()
@@ -477,6 +478,16 @@ def _gunicorn(app_spec: str, port: int, env: dict, chdir: Path) -> subprocess.Po
     raise RuntimeError(f"gunicorn {app_spec} did not start")
 
 
+def _served(app_spec: str, chdir: Path, env: dict, lua: Path, args, before_run=None) -> dict:
+    """``app_spec`` under gunicorn (the ``scripts/run`` settings), loaded by wrk, then stopped."""
+    port = free_port()
+    server = _gunicorn(app_spec, port, env, chdir)
+    try:
+        return _wrk(server, f"http://127.0.0.1:{port}", lua, args, before_run=before_run)
+    finally:
+        server.terminate(), server.wait()
+
+
 def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
     if not shutil.which("wrk"):
         print("  load test skipped: wrk is not installed (apt-get install wrk)")
@@ -542,39 +553,24 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
     )
 
     def bare_run() -> dict:
-        port = free_port()
-        bare = _gunicorn("bench_bare:app", port, env, ROOT / "scripts")
-        try:
-            return _wrk(bare, f"http://127.0.0.1:{port}", bare_lua, args)
-        finally:
-            bare.terminate(), bare.wait()
-
-    def floor_run() -> dict:
-        port = free_port()
-        floor_env = dict(env, FLOOR_DATABASE=env["DATABASE_URL"].removeprefix("sqlite:///"))
-        floor = _gunicorn("bench_floor:app", port, floor_env, ROOT / "scripts")
-        try:
-            return _wrk(floor, f"http://127.0.0.1:{port}", lua, args)
-        finally:
-            floor.terminate(), floor.wait()
+        return _served("bench_bare:app", ROOT / "scripts", env, bare_lua, args)
 
     # The bare endpoint is measured before and after the report and the two
     # averaged: this shared machine's speed drifts over a minute.
     base_before = bare_run()
-    p_app = free_port()
-    server = _gunicorn("village_grid:create_app()", p_app, env, ROOT)
-    try:
-        rep = _wrk(
-            server,
-            f"http://127.0.0.1:{p_app}",
-            lua,
-            args,
-            before_run=lambda: counted.update(before=count_answers()),
-        )
-    finally:
-        server.terminate(), server.wait()
+    rep = _served(
+        "village_grid:create_app()",
+        ROOT,
+        env,
+        lua,
+        args,
+        before_run=lambda: counted.update(before=count_answers()),
+    )
     stored = count_answers() - counted["before"]
-    floor = floor_run() if env["DATABASE_URL"].startswith("sqlite:///") else None
+    floor = None
+    if env["DATABASE_URL"].startswith("sqlite:///"):
+        floor_env = dict(env, FLOOR_DATABASE=env["DATABASE_URL"].removeprefix("sqlite:///"))
+        floor = _served("bench_floor:app", ROOT / "scripts", floor_env, lua, args)
     base_after = bare_run()
     base = {
         "rps": (base_before["rps"] + base_after["rps"]) / 2,
@@ -638,12 +634,7 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         QR_WRITE_LIMIT_PER_TOKEN="1000000/minute",
         QR_WRITE_LIMIT_PER_ADDR="1000000/minute",
     )
-    p_limited = free_port()
-    server = _gunicorn("village_grid:create_app()", p_limited, limited_env, ROOT)
-    try:
-        limited = _wrk(server, f"http://127.0.0.1:{p_limited}", lua, args)
-    finally:
-        server.terminate(), server.wait()
+    limited = _served("village_grid:create_app()", ROOT, limited_env, lua, args)
     results["report_rate_limited"] = dict(limited, raw=None)
     info_line("the same with the rate limits counting", limited, base)
 

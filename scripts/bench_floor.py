@@ -19,11 +19,11 @@ import json
 import os
 import sqlite3
 import threading
-from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
 from sqlalchemy.dialects import sqlite
 
+from village_grid.models.base import utcnow
 from village_grid.models.qr import plate_token_hash
 from village_grid.qr.service import _PLATE_OPEN_TASK
 from village_grid.rawsql import prepared
@@ -66,7 +66,7 @@ def _write_group(group: list[dict]) -> None:
         cursor.execute("BEGIN IMMEDIATE")
         updates = []
         for answer, row in rows:
-            now = datetime.now(UTC).replace(tzinfo=None)
+            now = utcnow()
             event = {
                 "task_id": row[1], "assignment_id": row[5], "household_id": row[6],
                 "status": answer["status"], "help_kind": "", "note": answer["note"],
