@@ -58,9 +58,24 @@ def scope_paths(user: User | None, action: str = "view") -> list[str] | None:
     paths.sort(key=len)
     kept: list[str] = []
     for p in paths:
-        if not any(p.startswith(k) for k in kept):
+        if not within(p, kept):
             kept.append(p)
     return kept
+
+
+def within(path: str, paths: list[str] | None) -> bool:
+    """Does the unit at ``path`` lie in one of the subtrees rooted at ``paths``?
+
+    ``None`` means everywhere (an administrator's scope); an empty list, nowhere.
+    The one prefix comparison on unit paths in Python; :func:`subtree_clause`
+    is its twin in SQL.
+    """
+    return paths is None or any(path.startswith(p) for p in paths)
+
+
+def is_under(path: str, root_path: str) -> bool:
+    """Is the unit at ``path`` the unit at ``root_path`` or one below it?"""
+    return within(path, [root_path])
 
 
 def path_upper_bound(path: str) -> str:
@@ -76,9 +91,9 @@ def subtree_clause(path_column, path: str):
     return and_(path_column >= path, path_column < path_upper_bound(path))
 
 
-def scope_clause(user: User | None, action: str, path_column=Unit.path):
-    """SQL condition restricting ``path_column`` to the user's scope for ``action``."""
-    paths = scope_paths(user, action)
+def paths_clause(paths: list[str] | None, path_column=Unit.path):
+    """SQL condition: ``path_column`` lies in one of the subtrees at ``paths``
+    (``None``: everywhere; empty: nowhere). :func:`within` in SQL."""
     if paths is None:
         return true()
     if not paths:
@@ -86,12 +101,27 @@ def scope_clause(user: User | None, action: str, path_column=Unit.path):
     return or_(*(subtree_clause(path_column, p) for p in paths))
 
 
+def scope_clause(user: User | None, action: str, path_column=Unit.path):
+    """SQL condition restricting ``path_column`` to the user's scope for ``action``."""
+    return paths_clause(scope_paths(user, action), path_column)
+
+
 def may(user: User | None, action: str, unit: Unit) -> bool:
     """May ``user`` do ``action`` on ``unit`` (and so on everything under it)?"""
-    paths = scope_paths(user, action)
-    if paths is None:
-        return True
-    return any(unit.path.startswith(p) for p in paths)
+    return within(unit.path, scope_paths(user, action))
+
+
+def is_team_lead_for(user: User | None, unit: Unit) -> bool:
+    """Does ``user`` lead the team ``unit`` lies in (a lead's own households)?
+
+    Decides whether a status from this user is recorded as a team lead's or a
+    cadre's (grid member, cadre or administrator acting for the lead)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(
+        ra.role == "team_lead" and ra.unit is not None and is_under(unit.path, ra.unit.path)
+        for ra in user.roles
+    )
 
 
 def _by_id(session: Session, model, row_id):
