@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from tests.conftest import truncate_all
 from tests.factories import create_household, create_tree, create_user, login
 from village_grid.extensions import db
-from village_grid.hierarchy.importer import ImportRejected, export_registry, import_registry
+from village_grid.hierarchy.registry import ImportRejected, export_registry, import_registry
 from village_grid.models import Household, Member, Unit, User
 
 ZH = [

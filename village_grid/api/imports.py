@@ -12,6 +12,7 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import Forbidden, InvalidInput
 from village_grid.extensions import db
+from village_grid.hierarchy.registry import import_registry
 from village_grid.hierarchy.schemas import IMPORT_FORM
 
 
@@ -36,9 +37,6 @@ def import_file():
         raise InvalidInput(
             _("Send the file as the multipart form field “file”."), fields={"file": "required"}
         )
-    # Imported here: the importer is a heavier module only this view needs.
-    from village_grid.hierarchy.importer import import_registry
-
     result = import_registry(db.session, current_user, filename=upload.filename, data=upload.read())
     db.session.commit()
     return jsonify(result.to_dict())

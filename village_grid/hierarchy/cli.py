@@ -83,7 +83,7 @@ def import_command(file: str):
     """Import households from FILE (.csv or .xlsx; see docs/import-format.md).
     All or nothing: any bad row and nothing is changed."""
     from village_grid.extensions import db
-    from village_grid.hierarchy.importer import ImportRejected, import_registry
+    from village_grid.hierarchy.registry import ImportRejected, import_registry
 
     data = Path(file).read_bytes()
     try:
@@ -110,7 +110,7 @@ def export_command(file: str, unit_id: int | None):
     """Export the registry to FILE (.csv or .xlsx, by the extension), in the import format."""
     from village_grid.errors import DomainError
     from village_grid.extensions import db
-    from village_grid.hierarchy.importer import export_registry
+    from village_grid.hierarchy.registry import export_registry
 
     fmt = _fmt(file)
     try:

@@ -8,16 +8,19 @@ re-shown form, with the offending field marked; out-of-scope ids are 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import io
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
-from village_grid.errors import DomainError
+from village_grid.errors import DomainError, Forbidden
 from village_grid.extensions import db
-from village_grid.hierarchy import service
+from village_grid.hierarchy import registry, service
 from village_grid.hierarchy.forms import (
     INLINE_MEMBER_ROWS,
     ConfirmForm,
@@ -28,6 +31,7 @@ from village_grid.hierarchy.forms import (
     UnitForm,
 )
 from village_grid.hierarchy.labels import FLAG_LABELS, KIND_LABELS, RELATION_LABELS, SEX_LABELS
+from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
 from village_grid.models import Household, Member, RoleAssignment, Unit, User
 from village_grid.models.units import TEAM, UNIT_KINDS
 
@@ -505,9 +509,6 @@ def _export_units(limit: int = 400) -> list[Unit]:
 @login_required
 def import_export():
     """Upload a registry file (all or nothing) and download the registry as CSV/XLSX."""
-    from village_grid.errors import Forbidden
-    from village_grid.hierarchy.importer import COLUMNS, ImportRejected, import_registry
-
     can_import = scope.scope_paths(current_user, "import") != []
     result = rejected = None
     status = 200
@@ -520,11 +521,11 @@ def import_export():
             status = 422
         else:
             try:
-                result = import_registry(
+                result = registry.import_registry(
                     db.session, current_user, filename=upload.filename, data=upload.read()
                 )
                 db.session.commit()
-            except ImportRejected as err:
+            except registry.ImportRejected as err:
                 db.session.rollback()
                 rejected = err
                 status = 422
@@ -536,7 +537,7 @@ def import_export():
             rejected=rejected,
             units=_export_units(),
             columns=COLUMNS,
-            required=("village", "grid", "team", "head_name"),
+            required=REQUIRED_COLUMNS,
         ),
         status,
     )
@@ -546,18 +547,11 @@ def import_export():
 @login_required
 def export_registry():
     """Download the registry under ``unit_id`` (default: all the user may see)."""
-    import io
-    from datetime import date
-
-    from flask import send_file
-
-    from village_grid.hierarchy import importer
-
     fmt = request.args.get("fmt", "csv")
     if fmt not in ("csv", "xlsx"):
         abort(404)
     unit_id = request.args.get("unit_id", type=int)
-    data = importer.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
+    data = registry.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
     label = "all"
     if unit_id is not None:
         unit = db.session.get(Unit, unit_id)

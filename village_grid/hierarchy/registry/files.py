@@ -1,0 +1,229 @@
+"""Reading a registry file: CSV (UTF-8 or GBK) or XLSX bytes into rows keyed by column.
+
+Only the file is checked here (type, encoding, header, size of rows and cells);
+what the cells say is checked by the import (:mod:`.importing`). A file that
+cannot be read at all raises :class:`ImportRejected` at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+
+from village_grid.hierarchy.registry.columns import REQUIRED_COLUMNS, column_for_header, heading
+from village_grid.hierarchy.registry.rejections import ImportRejected, problem
+
+MAX_CELL = 2000
+MAX_ROWS = 200_000
+
+
+@dataclass
+class Row:
+    """One line of the file below the header: its cells by column key, and the
+    problems already found in it (a cell too long, a value without a header)."""
+
+    line: int
+    values: dict[str, str]
+    errors: list[dict] = field(default_factory=list)
+
+
+def _unreadable_xlsx() -> ImportRejected:
+    return ImportRejected.whole_file(
+        "corrupt_xlsx",
+        _("The Excel file is damaged or not an .xlsx workbook; open and save it again."),
+    )
+
+
+def _decode_csv(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (which covers GBK, what Chinese Excel writes)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportRejected.whole_file(
+            "bad_encoding",
+            _("The file is in UTF-16 (Excel “Unicode text”). Save it as “CSV UTF-8” or as .xlsx."),
+        )
+    else:
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+    raise ImportRejected.whole_file(
+        "bad_encoding",
+        _("The file is neither UTF-8 nor GBK text. Save it from Excel as “CSV UTF-8” or as .xlsx."),
+    )
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else ""
+    if isinstance(value, float) and value.is_integer():
+        # A phone number or door number Excel stored as a number.
+        return str(int(value))
+    return str(value).strip()
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    for number, record in enumerate(reader, start=1):
+        yield number, [c.strip() for c in record]
+
+
+def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        rows = list(sheet.iter_rows(values_only=True))
+        workbook.close()
+    except Exception:  # openpyxl raises many kinds for a broken file
+        raise _unreadable_xlsx() from None
+    for number, record in enumerate(rows, start=1):
+        yield number, [_cell_text(c) for c in record]
+
+
+def _records(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
+    """(line, cells) for every line of the file, header first."""
+    name = (filename or "").lower().rsplit("/", 1)[-1]
+    ext = name.rsplit(".", 1)[-1] if "." in name else ""
+    if not data or not data.strip():
+        raise ImportRejected.whole_file("empty_file", _("The file is empty."))
+    if data.startswith(b"PK\x03\x04"):
+        return list(_xlsx_records(data))
+    if data.startswith(b"\xd0\xcf\x11\xe0") or ext == "xls":
+        raise ImportRejected.whole_file(
+            "wrong_file_type",
+            _("Old Excel files (.xls) cannot be read; save it as .xlsx or CSV."),
+        )
+    if ext in ("xlsx", "xlsm"):
+        raise _unreadable_xlsx()
+    if ext not in ("csv", "txt"):
+        raise ImportRejected.whole_file(
+            "wrong_file_type",
+            _("Upload a .csv or .xlsx file (this one is “%(name)s”).", name=name[:60]),
+        )
+    text = _decode_csv(data)
+    if "\x00" in text:
+        raise ImportRejected.whole_file(
+            "wrong_file_type", _("This is not a text file; upload a .csv or .xlsx file.")
+        )
+    try:
+        return list(_csv_records(text))
+    except csv.Error as exc:
+        raise ImportRejected.whole_file(
+            "bad_csv", _("The CSV file is malformed: %(e)s.", e=str(exc)[:100])
+        ) from None
+
+
+def _header_columns(header_line: int, header: list[str]) -> list[str | None]:
+    """The column key of each header cell (None: a blank header cell). Raises
+    :class:`ImportRejected` for unknown, repeated or missing columns."""
+    errors: list[dict] = []
+    columns: list[str | None] = []
+    seen: dict[str, str] = {}
+    for title in header:
+        if not title:
+            columns.append(None)
+            continue
+        key = column_for_header(title)
+        if key is None:
+            errors.append(
+                problem(
+                    header_line,
+                    "unknown_header",
+                    _("Unknown column “%(h)s”.", h=title[:40]),
+                    title[:40],
+                )
+            )
+        elif key in seen:
+            errors.append(
+                problem(
+                    header_line,
+                    "duplicate_header",
+                    _("Column “%(h)s” appears twice.", h=title[:40]),
+                    key,
+                )
+            )
+        else:
+            seen[key] = title
+        columns.append(key)
+    for key in REQUIRED_COLUMNS:
+        if key not in seen:
+            errors.append(
+                problem(
+                    header_line,
+                    "missing_column",
+                    _("The column “%(h)s” is missing.", h=heading(key)),
+                    key,
+                )
+            )
+    if errors:
+        raise ImportRejected(errors)
+    return columns
+
+
+def _row(line: int, cells: list[str], columns: list[str | None]) -> Row:
+    row = Row(line=line, values={})
+    for i, value in enumerate(cells):
+        key = columns[i] if i < len(columns) else None
+        if key is None:
+            if value:
+                row.errors.append(
+                    problem(
+                        line,
+                        "extra_cell",
+                        _("Value “%(v)s” is in a column without a header.", v=value[:30]),
+                        "",
+                    )
+                )
+            continue
+        if len(value) > MAX_CELL:
+            row.errors.append(
+                problem(
+                    line,
+                    "too_long",
+                    _(
+                        "Column “%(h)s” is longer than %(n)s characters.",
+                        h=heading(key),
+                        n=MAX_CELL,
+                    ),
+                    key,
+                )
+            )
+            continue
+        row.values[key] = value
+    return row
+
+
+def read_rows(filename: str, data: bytes) -> list[Row]:
+    """The rows of a registry file below its header, blank lines skipped.
+
+    Raises :class:`ImportRejected` when the file cannot be read, its header is
+    wrong, or it has no rows or too many.
+    """
+    records = [(n, cells) for n, cells in _records(filename, data) if any(cells)]
+    if not records:
+        raise ImportRejected.whole_file("empty_file", _("The file is empty."))
+    header_line, header = records[0]
+    columns = _header_columns(header_line, header)
+    body = records[1:]
+    if not body:
+        raise ImportRejected.whole_file("no_rows", _("The file has a header but no households."))
+    if len(body) > MAX_ROWS:
+        raise ImportRejected.whole_file(
+            "too_many_rows", _("At most %(n)s rows per file; split the file.", n=MAX_ROWS)
+        )
+    return [_row(line, cells, columns) for line, cells in body]

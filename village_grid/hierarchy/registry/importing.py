@@ -1,0 +1,364 @@
+"""Importing a registry file, all or nothing.
+
+Every row goes through the same service functions as the form and the API
+(:func:`village_grid.hierarchy.service.create_unit` and
+:func:`~village_grid.hierarchy.service.create_household`), so the ten-household
+cap, phone numbers, flags and every other check are the very same code. A row
+that fails becomes an entry in :class:`ImportRejected` with its line number;
+when any row fails, nothing is changed and every bad row is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from village_grid.auth import scope
+from village_grid.errors import DomainError, NotFound
+from village_grid.hierarchy import service
+from village_grid.hierarchy.registry.columns import (
+    HOUSEHOLD_COLUMNS,
+    LEVEL_KINDS,
+    UNIT_LEVELS,
+    heading,
+    parse_flags,
+    parse_members,
+)
+from village_grid.hierarchy.registry.files import Row, read_rows
+from village_grid.hierarchy.registry.rejections import ImportRejected, first_field, problem
+from village_grid.models import Unit, User
+from village_grid.models.units import TEAM
+
+
+@dataclass
+class ImportResult:
+    units_created: int = 0
+    households_created: int = 0
+    members_created: int = 0
+    rows: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# (field, service code) → the row problem's code.
+_HOUSEHOLD_CODES = {
+    ("phone", "bad_phone"): "bad_phone",
+    ("head_name", "required"): "missing_head_name",
+    ("latitude", "not_a_number"): "bad_latitude",
+    ("latitude", "out_of_range"): "bad_latitude",
+    ("longitude", "not_a_number"): "bad_longitude",
+    ("longitude", "out_of_range"): "bad_longitude",
+    ("flags", "unknown"): "unknown_flag",
+    ("code", "taken"): "duplicate_code",
+    ("team_id", "team_full"): "team_full",
+}
+
+
+def _row_error(line: int, err: DomainError) -> dict:
+    """A service error about a household, as the row's problem."""
+    key, code = first_field(err)
+    if isinstance(err, NotFound):  # includes OutOfScope
+        return problem(line, "out_of_scope", _("Not in your area."), "team")
+    mapped = _HOUSEHOLD_CODES.get((key, code))
+    if mapped is None:
+        mapped = "too_long" if code == "too_long" else (err.code if code == "invalid" else code)
+    column = "team" if key == "team_id" else key
+    return problem(line, mapped, err.message, column)
+
+
+def _unit_error(line: int, err: DomainError, level: str) -> dict:
+    """A service error about a unit the row names at ``level``, as the row's problem."""
+    key, code = first_field(err)
+    if isinstance(err, NotFound):
+        return problem(line, "out_of_scope", _("Not in your area."), level)
+    if key == "code":
+        mapped = "duplicate_unit_code" if code == "taken" else "bad_unit_code"
+        return problem(line, mapped, err.message, f"{level}_code")
+    return problem(line, "too_long" if code == "too_long" else f"bad_{level}", err.message, level)
+
+
+def _missing(line: int, level: str) -> dict:
+    return problem(line, f"missing_{level}", _("“%(h)s” is empty.", h=heading(level)), level)
+
+
+def _missing_levels(row: Row, has_household: bool) -> list[dict]:
+    """Unit columns left empty: a household needs its village, grid and team; a row
+    naming only units may stop above the team but not skip a level."""
+    v = row.values
+    if has_household:
+        return [_missing(row.line, lv) for lv in ("village", "grid", "team") if not v.get(lv)]
+    if not v.get("village"):
+        return [_missing(row.line, "village")]
+    return [
+        _missing(row.line, lv)
+        for i, lv in enumerate(UNIT_LEVELS[1:], start=1)
+        if not v.get(lv) and any(v.get(x) for x in UNIT_LEVELS[i + 1 :])
+    ]
+
+
+@dataclass
+class _Household:
+    """A row's household, checked and ready for :func:`service.create_household`."""
+
+    data: dict
+    members: list[dict]
+    code: str
+
+
+def _checked_household(row: Row, codes_seen: dict[str, int]) -> tuple[_Household, list[dict]]:
+    """The row's household fields and members, with every problem found in them.
+    ``codes_seen`` (household code → line) finds a code given twice in the file."""
+    v = row.values
+    data = {
+        "door_no": v.get("door_no", ""),
+        "address": v.get("address", ""),
+        "head_name": v.get("head_name", ""),
+        "phone": v.get("phone", ""),
+        "latitude": v.get("latitude", ""),
+        "longitude": v.get("longitude", ""),
+        "flags": parse_flags(v.get("flags", "")),
+    }
+    problems: list[dict] = []
+    try:
+        service.clean_household_fields(data)
+    except DomainError as err:
+        problems.append(_row_error(row.line, err))
+    members, member_problems = parse_members(v.get("members", ""), row.line)
+    problems += member_problems
+    code = v.get("code", "")
+    if code:
+        if code in codes_seen:
+            problems.append(
+                problem(
+                    row.line,
+                    "duplicate_code_in_file",
+                    _(
+                        "Household code %(c)s is also on line %(n)s.",
+                        c=code,
+                        n=codes_seen[code],
+                    ),
+                    "code",
+                )
+            )
+        else:
+            codes_seen[code] = row.line
+    return _Household(data, members, code), problems
+
+
+class _RowFailed(Exception):
+    def __init__(self, error: dict):
+        super().__init__(error["reason"])
+        self.error = error
+
+
+class _Importer:
+    """Writes the rows of one file, finding or creating the units each names."""
+
+    def __init__(self, session: Session, actor: User | None):
+        self.session = session
+        self.actor = actor
+        self.import_paths = None if actor is None else scope.scope_paths(actor, "import")
+        self.cache: dict[tuple, Unit | None] = {}
+        self.result = ImportResult()
+
+    # Units are found by name under their parent (names are unique among siblings).
+    def _child(self, parent: Unit | None, name: str) -> Unit | None:
+        key = (parent.id if parent else None, name)
+        if key not in self.cache:
+            q = select(Unit).where(Unit.name == name)
+            q = q.where(Unit.parent_id.is_(None) if parent is None else Unit.parent_id == parent.id)
+            self.cache[key] = self.session.scalars(q).first()
+        return self.cache[key]
+
+    def _top(self, level: str, name: str, line: int) -> Unit | None:
+        """A township, or a village given without township: found by name anywhere."""
+        key = ("top", level, name)
+        if key in self.cache:
+            return self.cache[key]
+        found = list(
+            self.session.scalars(
+                select(Unit).where(Unit.name == name, Unit.kind.in_(LEVEL_KINDS[level]))
+            )
+        )
+        if len(found) > 1 and self.import_paths is not None:
+            found = [u for u in found if scope.may(self.actor, "import", u)] or found
+        if len(found) > 1:
+            raise _RowFailed(
+                problem(
+                    line,
+                    "ambiguous_unit",
+                    _(
+                        "There are several units named “%(n)s”; add the township column.",
+                        n=name,
+                    ),
+                    level,
+                )
+            )
+        unit = found[0] if found else None
+        self.cache[key] = unit
+        return unit
+
+    def _in_scope(self, unit: Unit | None) -> bool:
+        """May the actor import under ``unit`` (None: a new root, the command line only)?"""
+        if unit is None:
+            return self.import_paths is None
+        return scope.within(unit.path, self.import_paths)
+
+    def _resolve_team(self, row: Row, created: list[tuple]) -> Unit:
+        """The lowest unit the row names, found or created level by level.
+        Keys of units created (and cached) are appended to ``created``."""
+        v = row.values
+        names = {level: v.get(level, "") for level in UNIT_LEVELS}
+        levels = [lv for lv in UNIT_LEVELS if names[lv]]
+        parent: Unit | None = None
+        existing: Unit | None = None
+        for level in levels:
+            name = names[level]
+            if parent is None and existing is None:
+                unit = self._top(level, name, row.line)
+            else:
+                unit = self._child(parent, name)
+            code = v.get(f"{level}_code", "")
+            if unit is not None:
+                if unit.kind not in LEVEL_KINDS[level]:
+                    raise _RowFailed(
+                        problem(
+                            row.line,
+                            "wrong_unit_kind",
+                            _(
+                                "“%(n)s” is not a unit of the column “%(h)s”.",
+                                n=name,
+                                h=heading(level),
+                            ),
+                            level,
+                        )
+                    )
+                if code and code.upper() != unit.code:
+                    raise _RowFailed(
+                        problem(
+                            row.line,
+                            "unit_code_mismatch",
+                            _(
+                                "“%(n)s” already has code %(old)s, not %(new)s.",
+                                n=name,
+                                old=unit.code,
+                                new=code,
+                            ),
+                            f"{level}_code",
+                        )
+                    )
+                existing = unit
+                parent = unit
+                continue
+            # To be created: the actor must hold "import" on the unit it goes under.
+            if not self._in_scope(parent):
+                raise _RowFailed(problem(row.line, "out_of_scope", _("Not in your area."), level))
+            try:
+                unit = service.create_unit(
+                    self.session,
+                    self.actor,
+                    kind=level,
+                    name=name,
+                    parent_id=parent.id if parent else None,
+                    code=code or None,
+                )
+            except DomainError as err:
+                raise _RowFailed(_unit_error(row.line, err, level)) from None
+            key = (parent.id if parent else None, name)
+            self.cache[key] = unit
+            created.append(key)
+            if parent is None:
+                created.append(("top", level, name))
+                self.cache[("top", level, name)] = unit
+            self.result.units_created += 1
+            parent = unit
+        if not self._in_scope(parent):
+            raise _RowFailed(problem(row.line, "out_of_scope", _("Not in your area."), "team"))
+        return parent
+
+    def _write(self, row: Row, household: _Household | None) -> None:
+        """Write one checked row in a savepoint; on :class:`_RowFailed` undo it (and
+        forget the units it created) and raise again."""
+        created: list[tuple] = []
+        savepoint = self.session.begin_nested()
+        try:
+            team = self._resolve_team(row, created)
+            if household is not None:
+                if team.kind != TEAM:
+                    raise _RowFailed(_missing(row.line, "team"))
+                try:
+                    service.create_household(
+                        self.session,
+                        self.actor,
+                        team_id=team.id,
+                        data=household.data,
+                        members=household.members,
+                        code=household.code or None,
+                    )
+                except DomainError as err:
+                    raise _RowFailed(_row_error(row.line, err)) from None
+                self.result.households_created += 1
+                self.result.members_created += len(household.members)
+        except _RowFailed:
+            savepoint.rollback()
+            for key in created:
+                self.cache.pop(key, None)
+                if key[0] == "top":
+                    continue
+                self.result.units_created -= 1
+            raise
+        savepoint.commit()
+
+    def run(self, rows: list[Row]) -> list[dict]:
+        """Check and write every row; the problems of all bad rows."""
+        errors: list[dict] = []
+        codes_seen: dict[str, int] = {}
+        for row in rows:
+            self.result.rows += 1
+            has_household = any(row.values.get(k) for k in HOUSEHOLD_COLUMNS)
+            problems = [*row.errors, *_missing_levels(row, has_household)]
+            household = None
+            if has_household:
+                household, household_problems = _checked_household(row, codes_seen)
+                problems += household_problems
+            if problems:
+                errors += problems
+                continue
+            try:
+                self._write(row, household)
+            except _RowFailed as failed:
+                errors.append(failed.error)
+        return errors
+
+
+def import_registry(
+    session: Session, actor: User | None, *, filename: str, data: bytes
+) -> ImportResult:
+    """Import households (and the units they name) from a CSV or XLSX file.
+
+    All or nothing: when any row is bad nothing is changed and
+    :class:`ImportRejected` lists every bad row. On success the changes are
+    flushed; the caller commits. ``actor`` None is the command line (no scope);
+    otherwise every row must lie in the actor's "import" scope.
+    """
+    if actor is not None and scope.scope_paths(actor, "import") == []:
+        raise ImportRejected.whole_file("out_of_scope", _("You may not import households."))
+    rows = read_rows(filename, data)
+    outer = session.begin_nested()
+    importer = _Importer(session, actor)
+    try:
+        errors = importer.run(rows)
+    except BaseException:
+        outer.rollback()
+        raise
+    if errors:
+        outer.rollback()
+        raise ImportRejected(errors)
+    outer.commit()
+    if importer.result.units_created:
+        service.bump_tree_version(session)
+    return importer.result
