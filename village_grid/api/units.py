@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from village_grid.api.routes import bp
 from village_grid.api.validation import document, json_body
@@ -13,7 +12,7 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
-from village_grid.hierarchy import service
+from village_grid.hierarchy import queries, service
 from village_grid.hierarchy.schemas import UNIT_CREATE
 from village_grid.models import Unit
 from village_grid.models.units import UNIT_KINDS
@@ -76,19 +75,11 @@ def units():
     limit = int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
     offset = int_arg("offset", 0, low=0, high=2**31 - 1)
 
-    where = [scope.scope_clause(current_user, "view")]
-    if kind:
-        where.append(Unit.kind == kind)
-    if parent_id is not None:
-        parent = scope.require_unit(db.session, current_user, parent_id)
-        where.append(Unit.parent_id == parent.id)
-    total = db.session.scalar(select(func.count(Unit.id)).where(*where)) or 0
-    rows = list(
-        db.session.scalars(
-            select(Unit).where(*where).order_by(Unit.path).limit(limit).offset(offset)
-        )
+    parent = None if parent_id is None else scope.require_unit(db.session, current_user, parent_id)
+    rows, total = queries.units_in_scope(
+        db.session, current_user, kind=kind, parent=parent, limit=limit, offset=offset
     )
-    counts = service.household_counts(db.session, rows)
+    counts = queries.household_counts(db.session, rows)
     return jsonify(
         {
             "units": [unit_json(u, counts[u.id]) for u in rows],
@@ -112,17 +103,13 @@ def unit(unit_id: int):
 
 
 def unit_detail(unit: Unit) -> dict:
-    children = list(
-        db.session.scalars(select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.code))
-    )
-    counts = service.household_counts(db.session, [unit, *children])
-    ancestor_ids = unit.ancestor_ids[:-1]
-    ancestors = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(ancestor_ids)))}
+    children = list(unit.children)
+    counts = queries.household_counts(db.session, [unit, *children])
     return {
         **unit_json(unit, counts[unit.id]),
         "children": [unit_brief(c, counts[c.id]) for c in children],
         # From the root down to the parent.
-        "breadcrumb": [unit_brief(ancestors[i]) for i in ancestor_ids if i in ancestors],
+        "breadcrumb": [unit_brief(u) for u in queries.breadcrumb(db.session, unit)],
     }
 
 

@@ -1,12 +1,82 @@
 """Reads of the unit tree and the household registry that pages, the API and
-other domains share. Read-only: writes live in ``hierarchy/service.py``."""
+other domains share. Read-only: writes live in ``hierarchy/service.py``.
+
+Each function takes the session and everything it reads by (the unit, the
+acting user ...) as arguments; none looks at the request.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from village_grid.models import Household
+from village_grid.auth import scope
+from village_grid.models import Household, Member, RoleAssignment, Unit, User
+from village_grid.models.units import TEAM
+
+# --- the tree -----------------------------------------------------------------
+
+
+def breadcrumb(session: Session, unit: Unit) -> list[Unit]:
+    """The units above ``unit``, from the root of the tree down to its parent."""
+    ids = unit.ancestor_ids[:-1]
+    if not ids:
+        return []
+    by_id = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def subtree_units(session: Session, root: Unit, max_depth: int | None = None) -> list[Unit]:
+    """``root`` and the units under it (at most ``max_depth`` levels down), level by level."""
+    q = (
+        select(Unit)
+        .where(scope.subtree_clause(Unit.path, root.path))
+        .order_by(Unit.depth, Unit.code)
+    )
+    if max_depth is not None:
+        q = q.where(Unit.depth <= root.depth + max_depth)
+    return list(session.scalars(q))
+
+
+def units_in_scope(
+    session: Session,
+    user: User | None,
+    *,
+    kind: str | None = None,
+    parent: Unit | None = None,
+    limit: int,
+    offset: int = 0,
+) -> tuple[list[Unit], int]:
+    """One page of the units ``user`` may see, in tree order, and how many there are
+    in all; only units of ``kind`` and only the children of ``parent`` when given."""
+    where = [scope.scope_clause(user, "view")]
+    if kind:
+        where.append(Unit.kind == kind)
+    if parent is not None:
+        where.append(Unit.parent_id == parent.id)
+    total = session.scalar(select(func.count(Unit.id)).where(*where)) or 0
+    page = session.scalars(
+        select(Unit).where(*where).order_by(Unit.path).limit(limit).offset(offset)
+    )
+    return list(page), total
+
+
+def people_on(session: Session, unit: Unit) -> list[tuple[User, str]]:
+    """Who holds a role on exactly this unit (the team lead of a team, a grid's grid
+    member ...), with the role; active people only, by role, then name."""
+    rows = session.execute(
+        select(User, RoleAssignment.role)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.unit_id == unit.id, User.active.is_(True))
+        .order_by(RoleAssignment.role, User.name)
+    ).all()
+    return [(u, r) for u, r in rows]
+
+
+# --- households and counts -------------------------------------------------------
 
 
 def team_households(session: Session, team_id: int) -> list[Household]:
@@ -16,3 +86,105 @@ def team_households(session: Session, team_id: int) -> list[Household]:
             select(Household).where(Household.team_id == team_id).order_by(Household.seq)
         )
     )
+
+
+def household_member(session: Session, household_id: int, member_id: int) -> Member | None:
+    """Member ``member_id`` when it belongs to household ``household_id``; else None."""
+    member = session.get(Member, member_id)
+    return member if member is not None and member.household_id == household_id else None
+
+
+def team_household_counts(session: Session, team_ids: Iterable[int]) -> dict[int, int]:
+    """Households in each of the given teams; a team with none is left out."""
+    team_ids = list(team_ids)
+    if not team_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(Household.team_id, func.count(Household.id))
+            .where(Household.team_id.in_(team_ids))
+            .group_by(Household.team_id)
+        ).all()
+    )
+
+
+def team_household_count(session: Session, team_id: int) -> int:
+    """Households in one team."""
+    return team_household_counts(session, [team_id]).get(team_id, 0)
+
+
+def household_counts(
+    session: Session, units: Iterable[Unit], within: Unit | None = None
+) -> dict[int, int]:
+    """Households under each given unit (its whole subtree): one GROUP BY over
+    teams, rolled up through the paths. ``within`` (a unit whose subtree holds
+    all of ``units``) limits the count to that subtree, so a unit's page does
+    not count the whole county."""
+    units = list(units)
+    if not units:
+        return {}
+    q = select(Household.team_id, func.count(Household.id)).group_by(Household.team_id)
+    if within is not None:
+        q = q.join(Unit, Unit.id == Household.team_id).where(
+            scope.subtree_clause(Unit.path, within.path)
+        )
+    per_team = dict(session.execute(q).all())
+    if not per_team:
+        return {u.id: 0 for u in units}
+    team_paths = dict(
+        session.execute(select(Unit.id, Unit.path).where(Unit.id.in_(per_team))).all()
+    )
+    totals: dict[int, int] = defaultdict(int)
+    for team_id, n in per_team.items():
+        for part in team_paths.get(team_id, "").strip("/").split("/"):
+            if part:
+                totals[int(part)] += n
+    return {u.id: totals.get(u.id, 0) for u in units}
+
+
+def teams_with_room(
+    session: Session, team: Unit, cap: int, limit: int = 5
+) -> list[tuple[Unit, int]]:
+    """Sibling teams (same parent) with fewer than ``cap`` households, emptiest
+    first, with their counts."""
+    counts = (
+        select(Household.team_id, func.count(Household.id).label("n"))
+        .group_by(Household.team_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Unit, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.team_id == Unit.id)
+        .where(Unit.parent_id == team.parent_id, Unit.kind == TEAM, Unit.id != team.id)
+        .where(func.coalesce(counts.c.n, 0) < cap)
+        .order_by(func.coalesce(counts.c.n, 0), Unit.code)
+        .limit(limit)
+    ).all()
+    return [(u, n) for u, n in rows]
+
+
+def move_targets(
+    session: Session, user: User | None, household: Household, limit: int = 2000
+) -> list[tuple[Unit, Unit | None, int]]:
+    """Teams ``user`` may move ``household`` into, within its village (or the top of
+    its tree when it has none): each with the unit above it and its household count,
+    ordered by that unit's code, then the team's. At most ``limit`` teams."""
+    above = breadcrumb(session, household.team)
+    village = next((u for u in above if u.kind in ("village", "community")), None)
+    root = village or (above[0] if above else household.team)
+    teams = list(
+        session.scalars(
+            select(Unit)
+            .where(Unit.kind == TEAM, Unit.id != household.team_id)
+            .where(scope.subtree_clause(Unit.path, root.path))
+            .where(scope.scope_clause(user, "edit_household"))
+            .order_by(Unit.path)
+            .limit(limit)
+        )
+    )
+    counts = team_household_counts(session, [t.id for t in teams])
+    parent_ids = {t.parent_id for t in teams if t.parent_id}
+    parents = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(parent_ids)))}
+    targets = [(t, parents.get(t.parent_id), counts.get(t.id, 0)) for t in teams]
+    targets.sort(key=lambda target: (target[1].code if target[1] else "", target[0].code))
+    return targets

@@ -14,13 +14,12 @@ from datetime import date
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden
 from village_grid.extensions import db
-from village_grid.hierarchy import registry, service
+from village_grid.hierarchy import queries, registry, service
 from village_grid.hierarchy.forms import (
     INLINE_MEMBER_ROWS,
     ConfirmForm,
@@ -32,8 +31,8 @@ from village_grid.hierarchy.forms import (
 )
 from village_grid.hierarchy.labels import FLAG_LABELS, KIND_LABELS, RELATION_LABELS, SEX_LABELS
 from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
-from village_grid.models import Household, Member, RoleAssignment, Unit, User
-from village_grid.models.units import TEAM, UNIT_KINDS
+from village_grid.models import Household, Unit
+from village_grid.models.units import UNIT_KINDS
 
 bp = Blueprint("hierarchy", __name__)
 
@@ -82,34 +81,7 @@ def _invalid_form() -> int:
 
 def _breadcrumb(unit: Unit) -> list[tuple[Unit, bool]]:
     """Ancestors from the root down (this unit excluded), each with whether the user may open it."""
-    ids = unit.ancestor_ids[:-1]
-    if not ids:
-        return []
-    by_id = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(ids)))}
-    return [(by_id[i], scope.may(current_user, "view", by_id[i])) for i in ids if i in by_id]
-
-
-def _people_on(unit: Unit) -> list[tuple[User, str]]:
-    """Who holds a role on exactly this unit (the team lead of a team, a grid's grid member...)."""
-    rows = db.session.execute(
-        select(User, RoleAssignment.role)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(RoleAssignment.unit_id == unit.id, User.active.is_(True))
-        .order_by(RoleAssignment.role, User.name)
-    ).all()
-    return [(u, r) for u, r in rows]
-
-
-def _team_counts(team_ids: list[int]) -> dict[int, int]:
-    if not team_ids:
-        return {}
-    return dict(
-        db.session.execute(
-            select(Household.team_id, func.count(Household.id))
-            .where(Household.team_id.in_(team_ids))
-            .group_by(Household.team_id)
-        ).all()
-    )
+    return [(u, scope.may(current_user, "view", u)) for u in queries.breadcrumb(db.session, unit)]
 
 
 # --- the tree and units -----------------------------------------------------------
@@ -132,11 +104,11 @@ def tree():
     roots = scope.scope_roots(db.session, current_user)
     units = []
     for root in roots:
-        part = service.subtree_units(db.session, root)
+        part = queries.subtree_units(db.session, root)
         if len(part) > TREE_FULL_LIMIT:
-            part = service.subtree_units(db.session, root, max_depth=2)
+            part = queries.subtree_units(db.session, root, max_depth=2)
         units.extend(part)
-    counts = service.household_counts(db.session, units)
+    counts = queries.household_counts(db.session, units)
     children: dict[int | None, list] = {}
     ids = {u.id for u in units}
     for u in units:
@@ -153,14 +125,8 @@ def unit(unit_id: int):
     """A unit: breadcrumb, children with counts; for a team its households and lead(s)."""
     unit = scope.require_unit(db.session, current_user, unit_id)
     children = list(unit.children)
-    counts = service.household_counts(db.session, [unit, *children], within=unit)
-    households = []
-    if unit.is_team:
-        households = list(
-            db.session.scalars(
-                select(Household).where(Household.team_id == unit.id).order_by(Household.seq)
-            )
-        )
+    counts = queries.household_counts(db.session, [unit, *children], within=unit)
+    households = queries.team_households(db.session, unit.id) if unit.is_team else []
     return render_template(
         "hierarchy/unit.html",
         unit=unit,
@@ -168,7 +134,7 @@ def unit(unit_id: int):
         children=children,
         counts=counts,
         households=households,
-        people=_people_on(unit),
+        people=queries.people_on(db.session, unit),
         cap=service.team_max_households(),
         can_edit=scope.may(current_user, "edit_household", unit),
         can_manage=scope.may(current_user, "manage_units", unit),
@@ -221,11 +187,7 @@ def split(unit_id: int):
     team = scope.require_unit(db.session, current_user, unit_id, "manage_units")
     if not team.is_team:
         abort(404)
-    households = list(
-        db.session.scalars(
-            select(Household).where(Household.team_id == team.id).order_by(Household.seq)
-        )
-    )
+    households = queries.team_households(db.session, team.id)
     form = SplitForm()
     form.household_ids.choices = [(h.id, h.code) for h in households]
     status = 200
@@ -312,8 +274,8 @@ def new_household(unit_id: int):
         else:
             status = _invalid_form()
     cap = service.team_max_households()
-    count = service.team_household_count(db.session, team.id)
-    room = service.teams_with_room(db.session, team) if count >= cap else []
+    count = queries.team_household_count(db.session, team.id)
+    room = queries.teams_with_room(db.session, team, cap) if count >= cap else []
     return (
         render_template(
             "hierarchy/household_form.html",
@@ -405,8 +367,8 @@ def add_member(household_id: int):
 @login_required
 def remove_member(household_id: int, member_id: int):
     household = scope.require_household(db.session, current_user, household_id, "edit_household")
-    member = db.session.get(Member, member_id)
-    if member is None or member.household_id != household.id:
+    member = queries.household_member(db.session, household.id, member_id)
+    if member is None:
         abort(404)
     name = member.name  # (CSRFProtect checked the form's token before we got here)
     service.remove_member(db.session, current_user, member.id)
@@ -415,38 +377,14 @@ def remove_member(household_id: int, member_id: int):
     return redirect(url_for("hierarchy.household", household_id=household.id) + "#members")
 
 
-def _move_choices(household: Household) -> tuple[dict, dict[int, int]]:
+def _move_choices(household: Household) -> dict[str, list[tuple[int, str]]]:
     """Teams the user may move the household into, grouped by grid, within its village."""
-    chain = _breadcrumb(household.team)
-    village = next((u for u, _v in chain if u.kind in ("village", "community")), None)
-    root = village or (chain[0][0] if chain else household.team)
-    teams = list(
-        db.session.scalars(
-            select(Unit)
-            .where(Unit.kind == TEAM, Unit.id != household.team_id)
-            .where(scope.subtree_clause(Unit.path, root.path))
-            .where(scope.scope_clause(current_user, "edit_household"))
-            .order_by(Unit.path)
-            .limit(2000)
-        )
-    )
-    counts = _team_counts([t.id for t in teams])
-    parents = {
-        u.id: u
-        for u in db.session.scalars(
-            select(Unit).where(Unit.id.in_({t.parent_id for t in teams if t.parent_id}))
-        )
-    }
     cap = service.team_max_households()
-    groups: dict[str, list] = {}
-    for t in sorted(
-        teams, key=lambda t: (parents[t.parent_id].code if t.parent_id in parents else "", t.code)
-    ):
-        parent = parents.get(t.parent_id)
-        n = counts.get(t.id, 0)
-        label = f"{t.name} ({n}/{cap})" + (" · " + _("full") if n >= cap else "")
-        groups.setdefault(parent.name if parent else "—", []).append((t.id, label))
-    return groups, counts
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for team, parent, n in queries.move_targets(db.session, current_user, household):
+        label = f"{team.name} ({n}/{cap})" + (" · " + _("full") if n >= cap else "")
+        groups.setdefault(parent.name if parent else "—", []).append((team.id, label))
+    return groups
 
 
 @bp.route("/households/<int:household_id>/move", methods=["GET", "POST"])
@@ -455,8 +393,7 @@ def move_household(household_id: int):
     """Move a household to another team; a full team refuses and names teams with room."""
     household = scope.require_household(db.session, current_user, household_id, "edit_household")
     form = MoveForm()
-    groups, _counts = _move_choices(household)
-    form.team_id.choices = {"": [(0, _("Choose a team"))], **groups}
+    form.team_id.choices = {"": [(0, _("Choose a team"))], **_move_choices(household)}
     status = 200
     if request.method == "POST":
         if form.validate_on_submit() and form.team_id.data:
@@ -499,7 +436,7 @@ def _export_units(limit: int = 400) -> list[Unit]:
     """Units the user may export, from their scope roots down to the grids, at most ``limit``."""
     units: list[Unit] = []
     for root in scope.scope_roots(db.session, current_user, "view"):
-        units.extend(service.subtree_units(db.session, root, max_depth=2))
+        units.extend(queries.subtree_units(db.session, root, max_depth=2))
         if len(units) >= limit:
             break
     return units[:limit]
@@ -551,11 +488,9 @@ def export_registry():
     if fmt not in ("csv", "xlsx"):
         abort(404)
     unit_id = request.args.get("unit_id", type=int)
+    unit = None if unit_id is None else scope.require_unit(db.session, current_user, unit_id)
     data = registry.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
-    label = "all"
-    if unit_id is not None:
-        unit = db.session.get(Unit, unit_id)
-        label = f"{unit.code}-{unit.id}" if unit else str(unit_id)
+    label = "all" if unit is None else f"{unit.code}-{unit.id}"
     mimetype = (
         "text/csv; charset=utf-8"
         if fmt == "csv"

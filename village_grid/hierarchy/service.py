@@ -12,7 +12,6 @@ always pass the logged-in user.
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
 from collections.abc import Iterable
 
 from flask import current_app
@@ -20,8 +19,15 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from village_grid.auth.scope import load_household, load_unit, require_household, require_unit
+from village_grid.auth.scope import (
+    has_role,
+    load_household,
+    load_unit,
+    require_household,
+    require_unit,
+)
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
+from village_grid.hierarchy import queries
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, TreeState, Unit, User
 from village_grid.models.units import TEAM, UNIT_KINDS
 from village_grid.validation import clean_text, normalise_phone
@@ -108,7 +114,7 @@ def create_unit(
     name = clean_text(name, field="name", max_len=100, required=True, label=_("Name"))
     parent: Unit | None = None
     if parent_id is None:
-        if actor is not None and not _is_admin(actor):
+        if actor is not None and not has_role(actor, "admin"):
             raise InvalidInput(
                 _("Choose the unit this one belongs to."), fields={"parent_id": "required"}
             )
@@ -143,33 +149,6 @@ def create_unit(
     return unit
 
 
-def _is_admin(user: User) -> bool:
-    return any(ra.role == "admin" for ra in user.roles)
-
-
-def team_household_count(session: Session, team_id: int) -> int:
-    return session.scalar(select(func.count(Household.id)).where(Household.team_id == team_id)) or 0
-
-
-def teams_with_room(session: Session, team: Unit, limit: int = 5) -> list[tuple[Unit, int]]:
-    """Sibling teams (same parent) that still have room, emptiest first, with their counts."""
-    cap = team_max_households()
-    counts = (
-        select(Household.team_id, func.count(Household.id).label("n"))
-        .group_by(Household.team_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Unit, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.team_id == Unit.id)
-        .where(Unit.parent_id == team.parent_id, Unit.kind == TEAM, Unit.id != team.id)
-        .where(func.coalesce(counts.c.n, 0) < cap)
-        .order_by(func.coalesce(counts.c.n, 0), Unit.code)
-        .limit(limit)
-    ).all()
-    return [(u, n) for u, n in rows]
-
-
 def lock_team_with_room(session: Session, team_id: int) -> Unit:
     """Take the team's write lock and check it has room for one more household.
 
@@ -190,8 +169,8 @@ def lock_team_with_room(session: Session, team_id: int) -> Unit:
             _("Households belong to a team; choose a team."), fields={"team_id": "not_a_team"}
         )
     cap = team_max_households()
-    if team_household_count(session, team_id) >= cap:
-        room = teams_with_room(session, team)
+    if queries.team_household_count(session, team_id) >= cap:
+        room = queries.teams_with_room(session, team, cap)
         if room:
             hint = _(
                 "Teams with room in the same grid: %(teams)s.",
@@ -210,9 +189,7 @@ def lock_team_with_room(session: Session, team_id: int) -> Unit:
 
 def household_code(session: Session, team: Unit, seq: int) -> str:
     """Printable code: codes from the village (or the tree's root) down to the team, then the number."""
-    ids = team.ancestor_ids
-    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
-    chain = [units[i] for i in ids if i in units]
+    chain = [*queries.breadcrumb(session, team), team]
     start = 0
     for i, u in enumerate(chain):
         if u.kind in ("village", "community"):
@@ -437,11 +414,7 @@ def split_team(
     team = load_unit(session, actor, team_id, "manage_units")
     if team.kind != TEAM:
         raise InvalidInput(_("Only a team can be split."), fields={"team_id": "not_a_team"})
-    households = list(
-        session.scalars(
-            select(Household).where(Household.team_id == team.id).order_by(Household.seq)
-        )
-    )
+    households = queries.team_households(session, team.id)
     if household_ids is None:
         moving = households[len(households) - len(households) // 2 :]
     else:
@@ -461,44 +434,3 @@ def split_team(
     for h in moving:
         move_household(session, None, h.id, new_team.id)
     return new_team
-
-
-# --- counts and reading -------------------------------------------------------
-
-
-def household_counts(
-    session: Session, units: Iterable[Unit], within: Unit | None = None
-) -> dict[int, int]:
-    """Households under each given unit (its whole subtree): one GROUP BY over
-    teams, rolled up through the paths. ``within`` (a unit whose subtree holds
-    all of ``units``) limits the count to that subtree, so a unit's page does
-    not count the whole county."""
-    from village_grid.auth.scope import subtree_clause
-
-    units = list(units)
-    if not units:
-        return {}
-    q = select(Household.team_id, func.count(Household.id)).group_by(Household.team_id)
-    if within is not None:
-        q = q.join(Unit, Unit.id == Household.team_id).where(subtree_clause(Unit.path, within.path))
-    per_team = dict(session.execute(q).all())
-    if not per_team:
-        return {u.id: 0 for u in units}
-    team_paths = dict(
-        session.execute(select(Unit.id, Unit.path).where(Unit.id.in_(per_team))).all()
-    )
-    totals: dict[int, int] = defaultdict(int)
-    for team_id, n in per_team.items():
-        for part in team_paths.get(team_id, "").strip("/").split("/"):
-            if part:
-                totals[int(part)] += n
-    return {u.id: totals.get(u.id, 0) for u in units}
-
-
-def subtree_units(session: Session, root: Unit, max_depth: int | None = None) -> list[Unit]:
-    from village_grid.auth.scope import subtree_clause
-
-    q = select(Unit).where(subtree_clause(Unit.path, root.path)).order_by(Unit.depth, Unit.code)
-    if max_depth is not None:
-        q = q.where(Unit.depth <= root.depth + max_depth)
-    return list(session.scalars(q))
