@@ -7,14 +7,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
+from werkzeug.exceptions import NotFound
 
-from village_grid.auth import scope, service
+from village_grid.auth import queries, scope, service
 from village_grid.auth.forms import ROLE_LABELS, LoginForm, PersonForm, RoleForm
 from village_grid.auth.guards import anonymous_only, login_required, public
 from village_grid.errors import DomainError
 from village_grid.extensions import db, limiter
-from village_grid.models import RoleAssignment, Unit, User
+from village_grid.hierarchy.labels import kind_label
 
 bp = Blueprint("auth", __name__)
 
@@ -66,42 +66,14 @@ def set_language(code: str):
     return redirect(_safe_next(request.args.get("next")) or url_for("auth.login"))
 
 
-def _assignable_units() -> list[Unit]:
-    units = db.session.scalars(
-        select(Unit)
-        .where(scope.scope_clause(current_user, "assign_roles"))
-        .where(Unit.kind != "building")
-        .order_by(Unit.path)
-        .limit(2000)
-    )
-    return list(units)
-
-
-def _people_in_scope() -> list[User]:
-    """People holding a role somewhere the actor may assign roles."""
-    q = (
-        select(User)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .outerjoin(Unit, Unit.id == RoleAssignment.unit_id)
-        .distinct()
-        .order_by(User.name, User.username)
-    )
-    if scope.scope_paths(current_user, "assign_roles") is not None:
-        q = q.where(scope.scope_clause(current_user, "assign_roles", Unit.path))
-    return list(db.session.scalars(q.limit(1000)))
-
-
 @bp.route("/people", methods=["GET", "POST"])
 @login_required
 def people():
     """Assign people to roles: create a person with a role, or add a role to someone."""
-    if scope.scope_paths(current_user, "assign_roles") == []:
-        from werkzeug.exceptions import NotFound
-
+    paths = scope.scope_paths(current_user, "assign_roles")
+    if paths == []:
         raise NotFound()
-    from village_grid.hierarchy.labels import kind_label
-
-    units = _assignable_units()
+    units = queries.assignable_units(db.session, current_user)
     top = min((u.depth for u in units), default=0)
     unit_choices = [
         (u.id, "　" * (u.depth - top) + f"{u.name}（{kind_label(u.kind)}）") for u in units
@@ -110,9 +82,9 @@ def people():
     role_form = RoleForm(prefix="add")
     person_form.unit_id.choices = [(0, "—")] + unit_choices
     role_form.unit_id.choices = [(0, "—")] + unit_choices
-    people = _people_in_scope()
+    people = queries.people_in_scope(db.session, current_user)
     role_form.user_id.choices = [(u.id, f"{u.display_name} ({u.username})") for u in people]
-    if scope.scope_paths(current_user, "assign_roles") is not None:
+    if paths is not None:
         # Only an administrator can make an administrator: do not offer it.
         for form in (person_form, role_form):
             form.role.choices = [c for c in form.role.choices if c[0] != "admin"]
@@ -147,8 +119,8 @@ def people():
                 )
                 return redirect(url_for("auth.people"))
             if "add-submit" in request.form and role_form.validate_on_submit():
-                user = db.session.get(User, role_form.user_id.data)
-                if user is None or user not in people:
+                user = next((p for p in people if p.id == role_form.user_id.data), None)
+                if user is None:
                     raise DomainError(_("No such person."))
                 service.assign_role(
                     db.session,
@@ -181,14 +153,13 @@ def people():
             db.session.rollback()
             flash(_("The request could not be understood."), "error")
 
-    visible_paths = scope.scope_paths(current_user, "assign_roles")
     rows = []
     for person in people:
+        # An administrator's role (on no unit) is shown to administrators only.
         roles = [
             ra
             for ra in person.roles
-            if visible_paths is None
-            or (ra.unit is not None and any(ra.unit.path.startswith(p) for p in visible_paths))
+            if paths is None or (ra.unit is not None and scope.within(ra.unit.path, paths))
         ]
         rows.append((person, roles))
     return render_template(

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from village_grid.auth.scope import load_unit, may, require_unit
+from village_grid.auth.scope import load_unit, may, require_unit, scope_paths
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound
 from village_grid.hierarchy.labels import kind_label
 from village_grid.models import ROLES, RoleAssignment, Unit, User
@@ -106,7 +106,7 @@ def assign_role(
     kinds = ROLE_UNIT_KINDS[role]
     unit: Unit | None = None
     if kinds is None:
-        if actor is not None and may(actor, "assign_roles", _root_sentinel()) is False:
+        if actor is not None and not _assigns_everywhere(actor):
             raise Forbidden(_("Only an administrator can make an administrator."))
     else:
         if unit_id is None:
@@ -169,14 +169,10 @@ def _role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
-class _Root:
-    """Stands for 'the whole tree' in a scope check: only admins match it."""
-
-    path = "\x00"
-
-
-def _root_sentinel() -> _Root:
-    return _Root()
+def _assigns_everywhere(actor: User) -> bool:
+    """May ``actor`` give roles on the whole tree, and so the administrator's role
+    (which sits on no unit)? Administrators only."""
+    return scope_paths(actor, "assign_roles") is None
 
 
 def remove_role(session: Session, actor: User, role_id: int) -> None:
@@ -184,7 +180,7 @@ def remove_role(session: Session, actor: User, role_id: int) -> None:
     if ra is None:
         raise NotFound(_("No such role."))
     if ra.unit is None:
-        if not may(actor, "assign_roles", _root_sentinel()):
+        if not _assigns_everywhere(actor):
             raise NotFound(_("No such role."))
     else:
         require_unit(session, actor, ra.unit_id, "assign_roles")
