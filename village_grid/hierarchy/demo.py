@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import random
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -373,7 +372,7 @@ def build_demo(
                         flags["young_children"] = flags["pregnant"] = False
                     members = _members(gen, flags)
                     head = members[0]
-                    token = secrets.token_urlsafe(24)
+                    token = service.new_qr_token()
                     household_rows.append(
                         {
                             "id": household_id,
