@@ -17,6 +17,9 @@ from village_grid.auth import scope
 from village_grid.models import Household, Member, RoleAssignment, Unit, User
 from village_grid.models.units import TEAM
 
+# The kinds of unit a household code and a move stay within ("the village").
+VILLAGE_KINDS = ("village", "community")
+
 # --- the tree -----------------------------------------------------------------
 
 
@@ -27,6 +30,14 @@ def breadcrumb(session: Session, unit: Unit) -> list[Unit]:
         return []
     by_id = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
     return [by_id[i] for i in ids if i in by_id]
+
+
+def village_chain(session: Session, unit: Unit) -> list[Unit]:
+    """The units from the village ``unit`` lies in down to ``unit`` itself; from the
+    root of the tree when it lies in no village."""
+    chain = [*breadcrumb(session, unit), unit]
+    start = next((i for i, u in enumerate(chain) if u.kind in VILLAGE_KINDS), 0)
+    return chain[start:]
 
 
 def subtree_units(session: Session, root: Unit, max_depth: int | None = None) -> list[Unit]:
@@ -169,9 +180,7 @@ def move_targets(
     """Teams ``user`` may move ``household`` into, within its village (or the top of
     its tree when it has none): each with the unit above it and its household count,
     ordered by that unit's code, then the team's. At most ``limit`` teams."""
-    above = breadcrumb(session, household.team)
-    village = next((u for u in above if u.kind in ("village", "community")), None)
-    root = village or (above[0] if above else household.team)
+    root = village_chain(session, household.team)[0]
     teams = list(
         session.scalars(
             select(Unit)

@@ -189,13 +189,7 @@ def lock_team_with_room(session: Session, team_id: int) -> Unit:
 
 def household_code(session: Session, team: Unit, seq: int) -> str:
     """Printable code: codes from the village (or the tree's root) down to the team, then the number."""
-    chain = [*queries.breadcrumb(session, team), team]
-    start = 0
-    for i, u in enumerate(chain):
-        if u.kind in ("village", "community"):
-            start = i
-            break
-    return "-".join([u.code for u in chain[start:]] + [f"{seq:02d}"])
+    return "-".join([u.code for u in queries.village_chain(session, team)] + [f"{seq:02d}"])
 
 
 def _next_seq(session: Session, team_id: int) -> int:
@@ -220,7 +214,9 @@ def clean_flags(flags: Iterable[str] | None) -> dict[str, bool]:
     return {f: f in given for f in HOUSEHOLD_FLAGS}
 
 
-def _clean_coord(value, field: str, low: float, high: float, label: str = "") -> float | None:
+def _clean_coord(
+    value: object, field: str, low: float, high: float, label: str = ""
+) -> float | None:
     if value in (None, ""):
         return None
     if isinstance(value, str):

@@ -62,7 +62,7 @@ def _decode_csv(data: bytes) -> str:
     )
 
 
-def _cell_text(value) -> str:
+def _cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
