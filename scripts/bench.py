@@ -2,8 +2,9 @@
 
 Every figure is printed beside a baseline measured in the same run on the same
 database, because these machines are shared and noisy: an absolute number means
-little, a ratio to bare SQL (or a bare Flask endpoint) measured a second earlier
-means a lot. Never used as a timed test.
+little, a ratio to bare SQL (or to the floor of the door-plate endpoint,
+scripts/bench_floor.py) measured a second earlier means a lot. Never used as a
+timed test.
 """
 
 from __future__ import annotations
@@ -69,12 +70,6 @@ def line(
     mark = "" if ok is None else ("PASS" if ok else "FAIL")
     r = f"{ratio:5.2f}x" if ratio is not None else "     "
     print(f"  {label:<44} {value:>12}   baseline {baseline:>12}  {r}   target {target:<28} {mark}")
-
-
-def info_line(label: str, run: dict, base: dict) -> None:
-    """A load figure printed for information, beside the bare endpoint's."""
-    rps = f"{run['rps']:.0f} req/s"
-    line(label, rps, f"{base['rps']:.0f} req/s", run["rps"] / base["rps"], "(information)", None)
 
 
 def main() -> int:
@@ -159,7 +154,8 @@ def in_process_figures(args) -> dict:
     from village_grid import create_app
     from village_grid.extensions import db
     from village_grid.models import Task, Unit
-    from village_grid.tasks import service as tasks
+    from village_grid.tasks import dispatch as tasks
+    from village_grid.tasks.progress import progress
 
     app = create_app()
     results: dict = {}
@@ -253,7 +249,7 @@ def in_process_figures(args) -> dict:
         s.commit()
 
         def prog():
-            tasks.progress(s, task_id)
+            progress(s, task_id)
             s.rollback()
 
         def bare_group_by():
@@ -288,7 +284,8 @@ def worker_memory(env: dict) -> float:
         "from village_grid import create_app\n"
         "from village_grid.extensions import db\n"
         "from village_grid.models import Task, Unit, User, RoleAssignment\n"
-        "from village_grid.tasks import service as tasks\n"
+        "from village_grid.tasks import dispatch as tasks\n"
+        "from village_grid.tasks.progress import progress\n"
         "app = create_app()\n"
         "with app.app_context():\n"
         "    s = db.session\n"
@@ -296,7 +293,7 @@ def worker_memory(env: dict) -> float:
         "    root = s.scalars(select(Unit).where(Unit.parent_id.is_(None))).first()\n"
         "    tasks.preview_dispatch(s, admin, unit_id=root.id)\n"
         "    t = s.scalar(select(Task.id).order_by(Task.id.desc()))\n"
-        "    tasks.progress(s, t)\n"
+        "    progress(s, t)\n"
         "print(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
     )
     out = subprocess.run(
@@ -488,16 +485,25 @@ def _served(app_spec: str, chdir: Path, env: dict, lua: Path, args, before_run=N
         server.terminate(), server.wait()
 
 
+# A county of 100,000 households all answering from their door plates in the
+# first ten minutes of a sweep (../shared/BRIEF.md): the rate the field needs.
+FIELD_ANSWERS_PER_SECOND = 100_000 / 600
+FLOOR_SHARE_TARGET = 0.85
+
+
 def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
+    """The door-plate report endpoint under load, against the floor (scripts/bench_floor.py:
+    a minimal Flask endpoint doing the same committed writes, one answer per commit)."""
     if not shutil.which("wrk"):
         print("  load test skipped: wrk is not installed (apt-get install wrk)")
         return
     from sqlalchemy import select, text
 
     from village_grid import create_app
+    from village_grid.auth.scope import subtree_clause
     from village_grid.extensions import db
     from village_grid.models import Household, Unit
-    from village_grid.tasks import service as tasks
+    from village_grid.tasks import dispatch as tasks
 
     app = create_app()
     with app.app_context():
@@ -515,8 +521,6 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         )
         s.commit()
         task_id = task.id
-        from village_grid.auth.scope import subtree_clause
-
         tokens = list(
             s.scalars(
                 select(Household.qr_token)
@@ -531,8 +535,6 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
             return db.session.scalar(
                 text("SELECT count(*) FROM status_events WHERE via='household_qr'")
             )
-
-    counted: dict = {}
 
     body = json.dumps({"task_id": task_id, "status": "safe", "kind": "", "note": ""})
     lua = workdir / "report.lua"
@@ -551,80 +553,80 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         "local headers = {['Content-Type'] = 'application/json'}\n"
         "request = function() return wrk.format('POST', '/report', headers, body) end\n"
     )
-
-    def bare_run() -> dict:
-        return _served("bench_bare:app", ROOT / "scripts", env, bare_lua, args)
-
-    # The bare endpoint is measured before and after the report and the two
-    # averaged: this shared machine's speed drifts over a minute.
-    base_before = bare_run()
-    rep = _served(
-        "village_grid:create_app()",
-        ROOT,
-        env,
-        lua,
-        args,
-        before_run=lambda: counted.update(before=count_answers()),
-    )
-    stored = count_answers() - counted["before"]
-    floor = None
+    floor_env = None
     if env["DATABASE_URL"].startswith("sqlite:///"):
         floor_env = dict(env, FLOOR_DATABASE=env["DATABASE_URL"].removeprefix("sqlite:///"))
-        floor = _served("bench_floor:app", ROOT / "scripts", floor_env, lua, args)
-    base_after = bare_run()
-    base = {
-        "rps": (base_before["rps"] + base_after["rps"]) / 2,
-        "p99_ms": max(base_before["p99_ms"], base_after["p99_ms"]),
-        "before": dict(base_before, raw=None),
-        "after": dict(base_after, raw=None),
-    }
+
+    # The app and the floor in turns, twice each, on the same database: this shared
+    # machine's speed drifts over a minute. Every 2xx answer of the app's runs is counted.
+    reports, floors, lost = [], [], []
+    for _turn in range(2):
+        before = count_answers()
+        rep = _served("village_grid:create_app()", ROOT, env, lua, args)
+        stored = count_answers() - before
+        lost.append((rep["total"] - rep["non2xx"]) - stored)
+        reports.append(dict(rep, stored=stored, raw=None))
+        if rep["non2xx"] or rep["socket_errors"]:
+            print(f"  non-2xx: {rep['non2xx']}  socket errors: {rep['socket_errors']}")
+        if floor_env is not None:
+            floors.append(dict(_served("bench_floor:app", ROOT / "scripts", floor_env, lua, args)))
+    bare = _served("bench_bare:app", ROOT / "scripts", env, bare_lua, args)
+
+    def mean(runs: list[dict], key: str) -> float:
+        return statistics.fmean(r[key] for r in runs)
+
+    rps, p99 = mean(reports, "rps"), max(r["p99_ms"] for r in reports)
+    results.update(report_runs=reports, floor_runs=floors, bare=dict(bare, raw=None))
     print(
-        f"  (bare Flask endpoint {base_before['rps']:.0f} req/s before the report run, "
-        f"{base_after['rps']:.0f} after; the baseline is their mean)"
+        "  (runs, in turns: report "
+        + " ".join(f"{r['rps']:.0f}" for r in reports)
+        + " req/s; floor "
+        + " ".join(f"{r['rps']:.0f}" for r in floors)
+        + f" req/s; a bare Flask endpoint answering a constant {bare['rps']:.0f} req/s)"
     )
-    ok_answers = rep["total"] - rep["non2xx"]
-    ratio = rep["rps"] / base["rps"]
-    results.update(
-        report=dict(rep, raw=None),
-        bare=dict(base, raw=None),
-        stored=stored,
-        answered_2xx=ok_answers,
-    )
-    line(
-        f"door-plate report, {args.connections} clients {args.load_seconds} s",
-        f"{rep['rps']:.0f} req/s",
-        f"{base['rps']:.0f} req/s",
-        ratio,
-        ">= 0.5x bare Flask",
-        ratio >= 0.5,
-    )
+    if floors:
+        floor_rps = mean(floors, "rps")
+        line(
+            f"door-plate report, {args.connections} clients {args.load_seconds} s",
+            f"{rps:.0f} req/s",
+            f"{floor_rps:.0f} req/s",
+            rps / floor_rps,
+            f">= {FLOOR_SHARE_TARGET}x the floor",
+            rps / floor_rps >= FLOOR_SHARE_TARGET,
+        )
+    else:
+        line(
+            f"door-plate report, {args.connections} clients {args.load_seconds} s",
+            f"{rps:.0f} req/s",
+            f"{bare['rps']:.0f} req/s",
+            rps / bare["rps"],
+            "(floor: SQLite only)",
+            None,
+        )
     line(
         "door-plate report p99 latency",
-        f"{rep['p99_ms']:.1f} ms",
-        f"{base['p99_ms']:.1f} ms",
+        f"{p99:.1f} ms",
+        f"{max(f['p99_ms'] for f in floors):.1f} ms" if floors else "-",
         None,
         "< 100 ms",
-        rep["p99_ms"] < 100,
+        p99 < 100,
     )
     line(
-        "2xx answers stored in the database",
-        f"{stored}",
-        f"{ok_answers}",
+        "2xx answers not found in the database",
+        f"{sum(lost)}",
+        f"of {sum(r['total'] - r['non2xx'] for r in reports)}",
         None,
-        "all (zero lost)",
-        stored >= ok_answers and rep["non2xx"] == 0,
+        "0 (zero lost)",
+        sum(lost) <= 0 and not any(r["non2xx"] for r in reports),
     )
-    if rep["non2xx"] or rep["socket_errors"]:
-        print(f"  non-2xx: {rep['non2xx']}  socket errors: {rep['socket_errors']}")
-    if floor is not None:
-        # For information: what a minimal Flask endpoint doing the same SQLite
-        # writes reaches here (scripts/bench_floor.py), and how close the app is.
-        results["report_floor"] = dict(floor, raw=None)
-        info_line("floor: the same writes, minimal Flask endpoint", floor, base)
-        print(
-            f"  (the app answers {100 * rep['rps'] / floor['rps']:.0f}% of the floor's requests "
-            f"per second; floor p99 {floor['p99_ms']:.1f} ms)"
-        )
+    line(
+        "headroom over a county answering in 10 min",
+        f"{rps:.0f} req/s",
+        f"{FIELD_ANSWERS_PER_SECOND:.0f} /s",
+        rps / FIELD_ANSWERS_PER_SECOND,
+        "> 1x",
+        rps > FIELD_ANSWERS_PER_SECOND,
+    )
 
     # For information: the path production takes, with the door-plate limits
     # counting (raised so that 32 clients from one address are not refused).
@@ -636,7 +638,14 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
     )
     limited = _served("village_grid:create_app()", ROOT, limited_env, lua, args)
     results["report_rate_limited"] = dict(limited, raw=None)
-    info_line("the same with the rate limits counting", limited, base)
+    line(
+        "the same with the rate limits counting",
+        f"{limited['rps']:.0f} req/s",
+        f"{rps:.0f} req/s",
+        limited["rps"] / rps,
+        "(information)",
+        None,
+    )
 
 
 if __name__ == "__main__":

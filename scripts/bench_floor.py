@@ -1,14 +1,15 @@
-"""The floor for the report-endpoint load test: the same SQLite writes behind a minimal Flask app.
+"""The floor for the door-plate load test: the least a Flask endpoint must do to
+take a household's answer, one answer per commit. SQLite only.
 
-A door-plate answer here does what the app's does to the database and nothing
-else: it reads the plate's open task with the app's own compiled statement,
-and the thread that finds no write under way writes every answer waiting (an
-event with ``RETURNING id`` each, then the assignments' latest status) in one
-transaction on one connection per process, queued on the app's writers' lock
-file, committed before the answer is sent. No locale, session, CSRF, login,
+It reads the plate's open task, its assignment and whether an overdue case is
+open in one query, and in one transaction — queued on the app's writers' lock
+file, as the app's writers are — inserts the status event, updates the
+assignment unless a newer status is there, closes an open overdue case, and
+commits before the 201 goes out. Plain ``sqlite3`` on one connection per
+thread with the app's pragmas: no SQLAlchemy, locale, session, CSRF, login,
 schema validation, limits or error shapes. Whatever this reaches on a machine
-is what any Flask endpoint that commits each answer before its 201 can reach
-there; ``scripts/bench`` prints it beside the app's figure. SQLite only.
+is what any Flask endpoint that commits each answer before answering can reach
+there; ``scripts/bench`` prints the app's figure as a share of it.
 """
 
 from __future__ import annotations
@@ -21,121 +22,76 @@ import sqlite3
 import threading
 
 from flask import Flask, jsonify, request
-from sqlalchemy.dialects import sqlite
 
+from village_grid.database.writers import lock_path
 from village_grid.models.base import utcnow
 from village_grid.models.qr import plate_token_hash
-from village_grid.qr.service import _PLATE_OPEN_TASK
-from village_grid.rawsql import prepared
-from village_grid.sqlite_writers import lock_path
-from village_grid.tasks.answers import _EVENT_KEYS, _INSERT_EVENT_ID, _UPDATE_IF_LATEST
 
 app = Flask(__name__)
 DATABASE = os.environ["FLOOR_DATABASE"]
-_dialect = sqlite.dialect()
-_plate = prepared(_PLATE_OPEN_TASK, _dialect)
-_insert = prepared(_INSERT_EVENT_ID, _dialect, _EVENT_KEYS)
-_update = prepared(_UPDATE_IF_LATEST, _dialect)
-
-_connection = sqlite3.connect(DATABASE, isolation_level=None, check_same_thread=False)
-for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
-    _connection.execute(f"PRAGMA {pragma}")
 _lock = os.open(lock_path(DATABASE), os.O_RDWR | os.O_CREAT, 0o600)
-_cv = threading.Condition()
-_waiting: list[dict] = []
-_writing = False
+_local = threading.local()
+
+READ = """
+SELECT h.qr_token, a.id, a.household_id,
+       EXISTS (SELECT 1 FROM escalations e WHERE e.assignment_id = a.id
+               AND e.reason = 'overdue' AND e.status != 'resolved')
+FROM households h
+JOIN assignments a ON a.household_id = h.id
+JOIN tasks t ON t.id = a.task_id
+WHERE h.qr_token_hash = ? AND a.task_id = ? AND t.closed_at IS NULL
+"""
+INSERT_EVENT = """
+INSERT INTO status_events (task_id, assignment_id, household_id, status, help_kind, note,
+    answers, via, actor_id, client_op_id, client_time, client_addr, created_at)
+VALUES (?, ?, ?, ?, '', ?, NULL, 'household_qr', NULL, NULL, NULL, ?, ?)
+"""
+UPDATE_ASSIGNMENT = """
+UPDATE assignments SET status = ?, help_kind = '', note = ?, updated_at = ?,
+    updated_via = 'household_qr', updated_by_id = NULL
+WHERE id = ? AND (updated_at IS NULL OR updated_at <= ?)
+"""
+RESOLVE_OVERDUE = """
+UPDATE escalations SET status = 'resolved', resolved_at = ?, next_escalation_at = NULL,
+    resolution_note = 'reached'
+WHERE assignment_id = ? AND reason = 'overdue' AND status != 'resolved'
+"""
 
 
-def _write_group(group: list[dict]) -> None:
-    cursor = _connection.cursor()
-    rows = []
-    for answer in group:
-        row = cursor.execute(
-            _plate.sql,
-            _plate.parameters(
-                {"digest": plate_token_hash(answer["token"]), "task_id": answer["task_id"]}
-            ),
-        ).fetchone()
-        cursor.fetchall()
-        if row is not None and hmac.compare_digest(row[0].encode(), answer["token"].encode()):
-            rows.append((answer, row))
-    if not rows:
-        return
-    fcntl.flock(_lock, fcntl.LOCK_EX)
-    try:
-        cursor.execute("BEGIN IMMEDIATE")
-        updates = []
-        for answer, row in rows:
-            now = utcnow()
-            event = {
-                "task_id": row[1], "assignment_id": row[5], "household_id": row[6],
-                "status": answer["status"], "help_kind": "", "note": answer["note"],
-                "answers": None, "via": "household_qr", "actor_id": None, "client_op_id": None,
-                "client_time": None, "client_addr": answer["addr"], "created_at": now,
-            }  # fmt: skip
-            cursor.execute(_insert.sql, _insert.parameters(event))
-            cursor.fetchall()
-            updates.append(
-                _update.parameters(
-                    {
-                        "b_id": row[5],
-                        "b_status": answer["status"],
-                        "b_help_kind": "",
-                        "b_note": answer["note"],
-                        "b_answers": None,
-                        "b_updated_at": now,
-                        "b_updated_via": "household_qr",
-                        "b_updated_by_id": None,
-                    }  # fmt: skip
-                )
-            )
-            answer["receipt"] = (row[1], answer["status"], now)
-        cursor.executemany(_update.sql, updates)
-        cursor.execute("COMMIT")
-    finally:
-        fcntl.flock(_lock, fcntl.LOCK_UN)
-
-
-def _write(answer: dict) -> tuple | None:
-    global _writing
-    with _cv:
-        _waiting.append(answer)
-        while _writing and "done" not in answer:
-            _cv.wait()
-        lead = "done" not in answer
-        if lead:
-            group, _waiting[:] = list(_waiting), []
-            _writing = True
-    if lead:
-        try:
-            _write_group(group)
-        finally:
-            with _cv:
-                _writing = False
-                for waiting in group:
-                    waiting["done"] = True
-                _cv.notify_all()
-    return answer.get("receipt")
+def _connection() -> sqlite3.Connection:
+    connection = getattr(_local, "connection", None)
+    if connection is None:
+        connection = sqlite3.connect(DATABASE, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+            connection.execute(f"PRAGMA {pragma}")
+        _local.connection = connection
+    return connection
 
 
 @app.post("/api/v1/public/<token>/reports")
 def report(token: str):
     data = json.loads(request.get_data())
-    receipt = _write(
-        {
-            "token": token,
-            "task_id": data["task_id"],
-            "status": data["status"],
-            "note": data.get("note", ""),
-            "addr": request.remote_addr or "",
-        }
-    )
-    if receipt is None:
+    task_id, status, note = data["task_id"], data["status"], data.get("note", "")
+    cursor = _connection().cursor()
+    row = cursor.execute(READ, (plate_token_hash(token), task_id)).fetchone()
+    if row is None or not hmac.compare_digest(row[0].encode(), token.encode()):
         return jsonify({"error": "not_found"}), 404
-    task_id, status, created_at = receipt
-    response = jsonify(
-        {"task_id": task_id, "status": status, "received_at": created_at.isoformat() + "Z"}
-    )
+    _token, assignment_id, household_id, overdue_open = row
+    fcntl.flock(_lock, fcntl.LOCK_EX)
+    try:
+        now = str(utcnow())
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(
+            INSERT_EVENT,
+            (task_id, assignment_id, household_id, status, note, request.remote_addr or "", now),
+        )
+        cursor.execute(UPDATE_ASSIGNMENT, (status, note, now, assignment_id, now))
+        if overdue_open:
+            cursor.execute(RESOLVE_OVERDUE, (now, assignment_id))
+        cursor.execute("COMMIT")
+    finally:
+        fcntl.flock(_lock, fcntl.LOCK_UN)
+    response = jsonify({"task_id": task_id, "status": status, "received_at": now})
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"
     return response

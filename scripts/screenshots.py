@@ -250,13 +250,14 @@ def add_demo_task(demo: Demo, seed: int = 3) -> None:
     from village_grid.extensions import db
     from village_grid.models import Assignment, User
     from village_grid.models.base import utcnow
-    from village_grid.tasks import service as tasks
+    from village_grid.tasks.dispatch import dispatch_task
+    from village_grid.tasks.statuses import record_status
 
     s = db.session
     rng = random.Random(seed)
     cadre = s.scalar(select(User).where(User.username == "cadre"))
     start = utcnow() - timedelta(minutes=40)
-    task = tasks.dispatch_task(
+    task = dispatch_task(
         s,
         cadre,
         kind="sweep",
@@ -282,13 +283,12 @@ def add_demo_task(demo: Demo, seed: int = 3) -> None:
                 "help_kind": ["flooding", "medical"][helped - 1],
                 "note": ["一楼进水约30厘米，需要抽水泵", "老人腿脚不便，需要转移"][helped - 1],
             }
-        tasks.record_status(
+        record_status(
             s,
             cadre,
             task_id=task.id,
             household_id=a.household_id,
             status=status,
-            via="cadre",
             now=start + timedelta(minutes=3 + 34 * (i / len(assignments)) ** 0.7),
             **extra,
         )

@@ -65,7 +65,7 @@ def make_config(tmp_dir, **extra) -> dict:
         "DATABASE_URL": url,
         "WTF_CSRF_ENABLED": False,
         "BASE_URL": "http://vg.test",
-        "RATELIMIT_STORAGE_URI": "expiring-memory://",
+        "RATELIMIT_STORAGE_URI": "memory://",
     }
     cfg.update(extra)
     return cfg
@@ -91,7 +91,7 @@ def app(tmp_path_factory):
 
 def _forget_process_caches() -> None:
     """The database was wiped: caches keyed on the tree version must not survive it."""
-    from village_grid.tasks.service import forget_graph
+    from village_grid.tasks.graph import forget_graph
 
     forget_graph()
 

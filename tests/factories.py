@@ -109,9 +109,9 @@ def create_task(
     **kw,
 ) -> Task:
     """A task sent down to ``unit`` by ``actor`` (None: the command line), committed."""
-    from village_grid.tasks import service
+    from village_grid.tasks.dispatch import dispatch_task
 
-    task = service.dispatch_task(
+    task = dispatch_task(
         db.session,
         actor,
         kind=kind,

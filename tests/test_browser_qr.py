@@ -14,7 +14,7 @@ from tests.conftest import requires_chromium
 from tests.factories import PASSWORD, create_task, create_tree, create_user, login
 from village_grid.extensions import db
 from village_grid.models import StatusEvent
-from village_grid.tasks import service as tasks
+from village_grid.tasks.cases import list_escalations
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 
@@ -48,7 +48,7 @@ def test_scan_plate_call_for_help_reaches_the_cadre(app, live_server, browser):
     event = db.session.query(StatusEvent).one()
     assert (event.via, event.status, event.help_kind) == ("household_qr", "needs_help", "flooding")
     assert event.client_addr == "127.0.0.1"
-    cases = tasks.list_escalations(db.session, cadre)
+    cases = list_escalations(db.session, cadre)
     assert [(c.household_id, c.reason) for c in cases] == [(h.id, "needs_help")]
 
     # And on the cadre's own escalation page, in the browser.

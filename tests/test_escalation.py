@@ -11,7 +11,15 @@ from village_grid.extensions import db
 from village_grid.models import Escalation, OutboxMessage
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
-from village_grid.tasks import service
+from village_grid.tasks.cases import (
+    acknowledge_escalation,
+    describe_escalations,
+    list_escalations,
+    resolve_escalation,
+)
+from village_grid.tasks.dispatch import close_task
+from village_grid.tasks.escalation import run_escalations
+from village_grid.tasks.statuses import record_status
 
 
 @pytest.fixture
@@ -53,7 +61,7 @@ def snapshot():
 def test_needs_help_goes_at_once_to_grid_member_and_village_cadre(village):
     task = dispatch(village)
     h = village["households"][0]
-    service.record_status(
+    record_status(
         db.session,
         village["lead"],
         task_id=task.id,
@@ -61,7 +69,6 @@ def test_needs_help_goes_at_once_to_grid_member_and_village_cadre(village):
         status="needs_help",
         help_kind="flooding",
         note="一楼进水，老人走不动",
-        via="team_lead",
     )
     db.session.commit()
     rows = escalations(reason="needs_help")
@@ -78,76 +85,73 @@ def test_needs_help_goes_at_once_to_grid_member_and_village_cadre(village):
 
     # The queue shows the case once, with the household's and lead's phones.
     for user in (village["gm"], village["cadre"], village["township_cadre"]):
-        cases = service.describe_escalations(db.session, service.list_escalations(db.session, user))
+        cases = describe_escalations(db.session, list_escalations(db.session, user))
         assert [(c["household"]["id"], c["reason"], c["help_kind"]) for c in cases] == [
             (h.id, "needs_help", "flooding")
         ]
         assert cases[0]["household"]["phone"] == h.phone
         assert cases[0]["team"]["lead_name"] == "张三"
-    assert service.list_escalations(db.session, village["gm_b"]) == []
-    assert service.list_escalations(db.session, village["lead"]) == []
+    assert list_escalations(db.session, village["gm_b"]) == []
+    assert list_escalations(db.session, village["lead"]) == []
 
 
 def test_unanswered_call_for_help_climbs_to_the_township(village):
     task = dispatch(village, minutes=24 * 60)
     h = village["households"][0]
     now = utcnow()
-    service.record_status(
+    record_status(
         db.session,
         None,
         task_id=task.id,
         household_id=h.id,
         status="needs_help",
-        via="household_qr",
         now=now,
     )
     db.session.commit()
-    assert service.run_escalations(db.session, now=now + timedelta(minutes=29)) == 0
-    assert service.run_escalations(db.session, now=now + timedelta(minutes=31)) == 1
+    assert run_escalations(db.session, now=now + timedelta(minutes=29)) == 0
+    assert run_escalations(db.session, now=now + timedelta(minutes=31)) == 1
     db.session.commit()
     top = escalations(reason="needs_help")[-1]
     assert (top.level, top.assignee_id) == (3, village["township_cadre"].id)
-    assert service.run_escalations(db.session, now=now + timedelta(hours=5)) == 0
+    assert run_escalations(db.session, now=now + timedelta(hours=5)) == 0
 
 
 def test_acknowledged_call_stops_climbing_and_resolve_needs_a_note(village):
     task = dispatch(village, minutes=24 * 60)
     h = village["households"][0]
     now = utcnow()
-    service.record_status(
+    record_status(
         db.session,
         None,
         task_id=task.id,
         household_id=h.id,
         status="needs_help",
-        via="household_qr",
         now=now,
     )
     db.session.commit()
-    case = service.list_escalations(db.session, village["gm"])[0]
+    case = list_escalations(db.session, village["gm"])[0]
     with pytest.raises(OutOfScope):
-        service.acknowledge_escalation(db.session, village["gm_b"], case.id)
-    service.acknowledge_escalation(db.session, village["gm"], case.id)
+        acknowledge_escalation(db.session, village["gm_b"], case.id)
+    acknowledge_escalation(db.session, village["gm"], case.id)
     db.session.commit()
     assert {e.status for e in escalations()} == {"acknowledged"}
-    assert service.run_escalations(db.session, now=now + timedelta(hours=2)) == 0
+    assert run_escalations(db.session, now=now + timedelta(hours=2)) == 0
     with pytest.raises(InvalidInput):
-        service.resolve_escalation(db.session, village["gm"], case.id, "  ")
-    service.resolve_escalation(db.session, village["cadre"], case.id, "抽水泵已送到")
+        resolve_escalation(db.session, village["gm"], case.id, "  ")
+    resolve_escalation(db.session, village["cadre"], case.id, "抽水泵已送到")
     db.session.commit()
     assert {(e.status, e.resolution_note) for e in escalations()} == {("resolved", "抽水泵已送到")}
-    assert service.list_escalations(db.session, village["gm"]) == []
-    assert len(service.list_escalations(db.session, village["gm"], open_only=False)) == 1
+    assert list_escalations(db.session, village["gm"]) == []
+    assert len(list_escalations(db.session, village["gm"], open_only=False)) == 1
     with pytest.raises(Conflict):
-        service.acknowledge_escalation(db.session, village["gm"], case.id)
+        acknowledge_escalation(db.session, village["gm"], case.id)
     # Asking again later opens the case again and tells people again.
-    service.record_status(
+    record_status(
         db.session,
         None,
         task_id=task.id,
         household_id=h.id,
         status="needs_help",
-        via="household_qr",
         now=now + timedelta(minutes=5),
     )
     db.session.commit()
@@ -165,22 +169,21 @@ def test_pending_at_deadline_escalates_one_level_then_again_after_each_interval(
     task = dispatch(village, now=start, minutes=60)
     deadline = task.deadline
     reached = village["households"][0]
-    service.record_status(
+    record_status(
         db.session,
         village["lead"],
         task_id=task.id,
         household_id=reached.id,
         status="safe",
-        via="team_lead",
     )
     db.session.commit()
-    assert service.run_escalations(db.session, now=deadline - timedelta(minutes=1)) == 0
+    assert run_escalations(db.session, now=deadline - timedelta(minutes=1)) == 0
 
     # At the deadline: the 5 households still pending go one level up (their grid member).
-    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 5
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 5
     db.session.commit()
     first = snapshot()
-    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 0
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 0
     db.session.commit()
     assert snapshot() == first
     level1 = escalations(level=1)
@@ -194,26 +197,25 @@ def test_pending_at_deadline_escalates_one_level_then_again_after_each_interval(
 
     # Grid A's member is on it; grid B's cases climb to the village cadre after the interval.
     a_case = next(e for e in level1 if e.assignee_id == village["gm"].id)
-    service.acknowledge_escalation(db.session, village["gm"], a_case.id)
+    acknowledge_escalation(db.session, village["gm"], a_case.id)
     db.session.commit()
-    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=29)) == 0
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=29)) == 0
     # (only the acknowledged household stops; grid A's other two pending ones climb)
-    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 4
-    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 0
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 4
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 0
     assert {e.assignee_id for e in escalations(level=2)} == {village["cadre"].id}
-    assert service.run_escalations(db.session, now=deadline + timedelta(minutes=61)) == 4
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=61)) == 4
     assert {e.assignee_id for e in escalations(level=3)} == {village["township_cadre"].id}
-    assert service.run_escalations(db.session, now=deadline + timedelta(hours=9)) == 0
+    assert run_escalations(db.session, now=deadline + timedelta(hours=9)) == 0
 
     # Reaching a household closes its overdue case.
     late = village["households"][5]
-    service.record_status(
+    record_status(
         db.session,
         village["gm_b"],
         task_id=task.id,
         household_id=late.id,
         status="safe",
-        via="cadre",
     )
     db.session.commit()
     assert {e.status for e in escalations(household_id=late.id)} == {"resolved"}
@@ -221,9 +223,9 @@ def test_pending_at_deadline_escalates_one_level_then_again_after_each_interval(
 
 def test_closed_tasks_do_not_escalate(village):
     task = dispatch(village, now=utcnow() - timedelta(hours=2), minutes=30)
-    service.close_task(db.session, village["cadre"], task.id)
+    close_task(db.session, village["cadre"], task.id)
     db.session.commit()
-    assert service.run_escalations(db.session) == 0
+    assert run_escalations(db.session) == 0
 
 
 def test_escalate_command_twice_is_idempotent(app, village):
@@ -250,7 +252,7 @@ def test_escalate_command_twice_is_idempotent(app, village):
 def test_a_door_plate_answer_closes_the_households_overdue_cases(client, village):
     start = utcnow() - timedelta(minutes=5)
     task = dispatch(village, now=start, minutes=60)
-    assert service.run_escalations(db.session, now=task.deadline + timedelta(minutes=1)) == 6
+    assert run_escalations(db.session, now=task.deadline + timedelta(minutes=1)) == 6
     db.session.commit()
     answering, silent = village["households"][0], village["households"][1]
 

@@ -207,7 +207,7 @@ def test_a_call_for_help_is_sent_before_a_dispatch_queued_earlier(app, monkeypat
     """A village-wide dispatch queues a notice for every team lead; a household's
     call for help made a minute later goes out first, then the overdue cases,
     then the notices."""
-    from village_grid.tasks import service as tasks
+    from village_grid.tasks.statuses import record_status
 
     tree = create_tree(grids=2, teams=4, households=1)
     for i, team in enumerate(tree["teams"]):
@@ -217,14 +217,13 @@ def test_a_call_for_help_is_sent_before_a_dispatch_queued_earlier(app, monkeypat
     notices = db.session.query(OutboxMessage).count()
     assert notices >= 4
     household = tree["households"][0]
-    tasks.record_status(
+    record_status(
         db.session,
         None,
         task_id=task.id,
         household_id=household.id,
         status="needs_help",
         help_kind="flooding",
-        via="household_qr",
         now=utcnow() + timedelta(minutes=1),
     )
     notify.enqueue(db.session, event_key="mailbox:1:1", body="路灯坏了")

@@ -9,7 +9,9 @@ from village_grid.auth import service as auth_service
 from village_grid.extensions import db
 from village_grid.hierarchy import service as hierarchy
 from village_grid.models import TaskTeam
-from village_grid.tasks import routing, service
+from village_grid.tasks import routing
+from village_grid.tasks.dispatch import preview_dispatch
+from village_grid.tasks.graph import get_graph
 
 # township 1 → village 2 → grid 3 → teams 4, 5; grid 6 → team 7
 UNITS = [
@@ -143,34 +145,34 @@ def test_role_and_availability_changes_rebuild_the_cached_graph():
     tree = create_tree(grids=1, teams=1)
     team = tree["teams"][0]
     create_user("grid_member", tree["grids"][0], name="王芳")
-    g1 = service.get_graph(db.session)
-    assert service.get_graph(db.session) is g1  # nothing changed: same graph
+    g1 = get_graph(db.session)
+    assert get_graph(db.session) is g1  # nothing changed: same graph
     assert routing.responsible(g1, team.id).role == "grid_member"
 
     lead = create_user("team_lead", team, name="张三")
-    g2 = service.get_graph(db.session)
+    g2 = get_graph(db.session)
     assert g2 is not g1 and routing.responsible(g2, team.id).assignee.id == lead.id
 
     auth_service.set_available(db.session, None, lead.id, False)
     db.session.commit()
-    assert routing.responsible(service.get_graph(db.session), team.id).role == "grid_member"
+    assert routing.responsible(get_graph(db.session), team.id).role == "grid_member"
 
     auth_service.set_available(db.session, None, lead.id, True)
     role = lead.roles[0]
     auth_service.remove_role(db.session, create_user("admin"), role.id)
     db.session.commit()
-    assert routing.responsible(service.get_graph(db.session), team.id).role == "grid_member"
+    assert routing.responsible(get_graph(db.session), team.id).role == "grid_member"
 
 
 def test_new_units_and_moved_households_are_seen_at_once():
     tree = create_tree(grids=1, teams=1, households=1)
-    service.get_graph(db.session)
+    get_graph(db.session)
     new_team = create_unit("team", "新小队", tree["grids"][0])
-    assert new_team.id in service.get_graph(db.session)
+    assert new_team.id in get_graph(db.session)
     hierarchy.move_household(db.session, None, tree["households"][0].id, new_team.id)
     db.session.commit()
     create_household(tree["teams"][0])
-    res = service.preview_dispatch(db.session, None, unit_id=new_team.id)
+    res = preview_dispatch(db.session, None, unit_id=new_team.id)
     assert res == {"households": 1, "teams": 1}
 
 
@@ -184,7 +186,7 @@ def test_filter_by_flags_and_grids():
     village = tree["village"].id
 
     def reach(flt):
-        return service.preview_dispatch(db.session, None, unit_id=village, filter=flt)
+        return preview_dispatch(db.session, None, unit_id=village, filter=flt)
 
     assert reach(None) == {"households": 4, "teams": 2}
     assert reach({"flags": ["elderly_alone"]}) == {"households": 2, "teams": 2}

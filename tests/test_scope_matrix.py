@@ -57,16 +57,15 @@ def _task_id(world: dict) -> int:
 
 def _escalation_id(world: dict) -> int:
     from village_grid.models import Escalation
-    from village_grid.tasks import service as tasks
+    from village_grid.tasks.statuses import record_status
 
     task_id = _task_id(world)
-    tasks.record_status(
+    record_status(
         db.session,
         None,
         task_id=task_id,
         household_id=world["households"][0].id,
         status="needs_help",
-        via="household_qr",
     )
     db.session.commit()
     return db.session.scalar(db.select(Escalation.id).where(Escalation.task_id == task_id).limit(1))

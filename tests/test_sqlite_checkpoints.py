@@ -1,4 +1,4 @@
-"""WAL checkpoints on their own thread (sqlite_checkpoints.py): connections leave
+"""WAL checkpoints on their own thread (database/checkpoints.py): connections leave
 checkpoints to it, it moves the WAL into the database file while writers go on,
 and it ends with its database."""
 
@@ -10,8 +10,8 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from village_grid import sqlite_checkpoints
-from village_grid.config import engine_options
+from village_grid import database
+from village_grid.database import checkpoints as sqlite_checkpoints
 
 
 def wal_database(path) -> sqlite3.Connection:
@@ -46,10 +46,9 @@ def until(condition, seconds: float = 5.0) -> bool:
 
 
 def test_the_app_s_connections_leave_checkpoints_to_the_thread(tmp_path):
-    import village_grid.web  # noqa: F401  (registers the connect hook)
-
     url = f"sqlite:///{tmp_path / 'village.db'}"
-    engine = create_engine(url, **engine_options(url))
+    engine = create_engine(url, **database.engine_options(url))
+    database.configure(engine)
     try:
         with engine.connect() as connection:
             pages = connection.execute(text("PRAGMA wal_autocheckpoint")).scalar()
@@ -104,3 +103,18 @@ def test_the_thread_ends_with_its_database(tmp_path):
     thread.join(5)
     assert not thread.is_alive()
     assert list(tmp_path.iterdir()) == []  # and did not make it again
+
+
+def test_only_sqlite_engines_get_the_sqlite_set_up(app):
+    """PostgreSQL connections run none of it: no pragmas, no checkpoint thread."""
+    from sqlalchemy import event
+
+    from village_grid.extensions import db
+
+    engine = db.engine
+    attached = event.contains(engine, "connect", database._sqlite_connect)
+    assert attached == (engine.dialect.name == "sqlite")
+    pg = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    database.configure(pg)
+    assert not event.contains(pg, "connect", database._sqlite_connect)
+    assert "factory" not in database.engine_options(str(pg.url)).get("connect_args", {})

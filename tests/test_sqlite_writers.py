@@ -1,4 +1,4 @@
-"""SQLite writers queue on a lock file (village_grid/sqlite_writers.py) instead of
+"""SQLite writers queue on a lock file (village_grid/database/writers.py) instead of
 failing with "database is locked" or sleeping in SQLite's busy handler."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from village_grid.sqlite_writers import QueuedWriterConnection, lock_path
+from village_grid.database.writers import QueuedWriterConnection, lock_path
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from tests.factories import (
 )
 from village_grid.extensions import db
 from village_grid.models import Assignment, Escalation, NoticeRead, StatusEvent, Task
-from village_grid.tasks import service
+from village_grid.tasks.dispatch import close_task
+from village_grid.tasks.statuses import record_status
 
 
 @pytest.fixture
@@ -42,13 +43,12 @@ def send(actor, unit, kind="sweep", subkind="flood", title="防汛排查", **kw)
 
 
 def report(actor, task, household, status, **kw):
-    event = service.record_status(
+    event = record_status(
         db.session,
         actor,
         task_id=task.id,
         household_id=household.id,
         status=status,
-        via=kw.pop("via", "team_lead"),
         **kw,
     )
     db.session.commit()
@@ -284,7 +284,7 @@ def test_progress_json_changes_as_reports_come_in(client, world):
     assert (data["total"], data["pending"], data["safe"], data["pct"]) == (12, 12, 0, 0)
     assert data["eta_minutes"] is None
     for h in world["households"][:6]:
-        report(world["cadre"], task, h, "safe", via="cadre")
+        report(world["cadre"], task, h, "safe")
     data = client.get(f"/tasks/{task.id}/progress.json").get_json()
     assert (data["pending"], data["safe"], data["pct"]) == (6, 6, 50)
     assert data["timeline"][-1]["n"] == 6 and data["timeline"][0] == {"t": 0, "n": 0}
@@ -295,7 +295,7 @@ def test_progress_json_changes_as_reports_come_in(client, world):
 def test_grid_member_sees_only_their_grid_of_a_village_task(client, world):
     task = send(world["cadre"], world["village"])
     other = world["households"][6]  # grid 2
-    report(world["cadre"], task, other, "needs_help", help_kind="flooding", via="cadre")
+    report(world["cadre"], task, other, "needs_help", help_kind="flooding")
     login(client, world["grid_member"])
     html = page(client, f"/tasks/{task.id}")
     assert re.search(r'id="t-pending">6<', html)
@@ -561,7 +561,7 @@ def test_escalation_queue_acknowledge_and_resolve(client, world):
 def test_escalation_queue_is_scoped(client, world):
     task = send(world["cadre"], world["village"])
     other = world["households"][6]  # grid 2
-    report(world["cadre"], task, other, "needs_help", help_kind="flooding", via="cadre")
+    report(world["cadre"], task, other, "needs_help", help_kind="flooding")
     case = db.session.scalars(select(Escalation).where(Escalation.household_id == other.id)).first()
     assert case is not None
     login(client, world["grid_member"])
@@ -587,7 +587,7 @@ def test_task_list_shows_open_and_closed_with_coverage(client, world):
     t2 = send(world["cadre"], world["grids"][1], title="二网格排查")
     for h in world["households"][:3]:
         report(world["lead"], t1, h, "safe")
-    service.close_task(db.session, world["cadre"], t2.id)
+    close_task(db.session, world["cadre"], t2.id)
     db.session.commit()
     login(client, world["cadre"])
     html = page(client, "/tasks/")

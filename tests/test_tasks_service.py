@@ -9,7 +9,10 @@ from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound, Out
 from village_grid.extensions import db
 from village_grid.models import Assignment, OutboxMessage, StatusEvent
 from village_grid.models.base import utcnow
-from village_grid.tasks import service
+from village_grid.tasks.dispatch import close_task, preview_dispatch
+from village_grid.tasks.progress import coverage_timeline, pending_households, progress
+from village_grid.tasks.queries import get_task, open_tasks_for_household, visible_tasks
+from village_grid.tasks.statuses import mark_notice_read, record_status
 
 
 @pytest.fixture
@@ -93,24 +96,21 @@ def test_grid_member_dispatches_only_within_their_grid(village):
     with pytest.raises(Forbidden):  # a lead sees their team but may not dispatch
         sweep(village, actor=village["lead"], unit=village["teams"][0])
     with pytest.raises(OutOfScope):
-        service.preview_dispatch(db.session, gm, unit_id=village["grids"][1].id)
+        preview_dispatch(db.session, gm, unit_id=village["grids"][1].id)
 
 
 def test_statuses_are_append_only_and_latest_wins(village):
     task = sweep(village)
     h = village["households"][0]
     lead = village["lead"]
-    e1 = service.record_status(
-        db.session, lead, task_id=task.id, household_id=h.id, status="not_home", via="team_lead"
-    )
-    e2 = service.record_status(
+    e1 = record_status(db.session, lead, task_id=task.id, household_id=h.id, status="not_home")
+    e2 = record_status(
         db.session,
         lead,
         task_id=task.id,
         household_id=h.id,
         status="safe",
         note="回来了",
-        via="team_lead",
     )
     db.session.commit()
     events = db.session.scalars(
@@ -130,10 +130,10 @@ def test_statuses_are_append_only_and_latest_wins(village):
 def test_replayed_client_op_id_changes_nothing(village):
     task = sweep(village)
     h = village["households"][0]
-    kw = dict(task_id=task.id, household_id=h.id, via="sync", client_op_id="phone1-0001")
-    first = service.record_status(db.session, village["lead"], status="safe", **kw)
+    kw = dict(task_id=task.id, household_id=h.id, client_op_id="phone1-0001")
+    first = record_status(db.session, village["lead"], status="safe", **kw)
     db.session.commit()
-    again = service.record_status(db.session, village["lead"], status="needs_help", **kw)
+    again = record_status(db.session, village["lead"], status="needs_help", **kw)
     db.session.commit()
     assert again.id == first.id and again.status == "safe"
     assert db.session.scalar(db.select(db.func.count(StatusEvent.id))) == 1
@@ -141,13 +141,12 @@ def test_replayed_client_op_id_changes_nothing(village):
     assert a.status == "safe"
     # The same id for another household is a client bug, not a silent success.
     with pytest.raises(Conflict):
-        service.record_status(
+        record_status(
             db.session,
             village["lead"],
             status="safe",
             task_id=task.id,
             household_id=village["households"][1].id,
-            via="sync",
             client_op_id="phone1-0001",
         )
 
@@ -156,23 +155,21 @@ def test_a_late_sync_of_an_older_report_is_kept_but_does_not_win(village):
     task = sweep(village)
     h = village["households"][0]
     now = utcnow()
-    service.record_status(
+    record_status(
         db.session,
         None,
         task_id=task.id,
         household_id=h.id,
         status="safe",
-        via="household_qr",
         now=now,
     )
     # The lead pressed "not home" offline five minutes earlier; it syncs now.
-    old = service.record_status(
+    old = record_status(
         db.session,
         village["lead"],
         task_id=task.id,
         household_id=h.id,
         status="not_home",
-        via="sync",
         client_op_id="op-1",
         client_time=now - timedelta(minutes=5),
         now=now + timedelta(seconds=1),
@@ -190,84 +187,79 @@ def test_status_checks_scope_values_and_membership(village):
     mine = village["households"][0]
     other_team = village["households"][2]  # team 1-2, same grid, not the lead's
     outside = village["households"][4]  # grid 2: not in this task
-    kw = dict(task_id=task.id, via="team_lead")
+    kw = dict(task_id=task.id)
     with pytest.raises(OutOfScope):
-        service.record_status(db.session, lead, household_id=other_team.id, status="safe", **kw)
+        record_status(db.session, lead, household_id=other_team.id, status="safe", **kw)
     with pytest.raises(NotFound):
-        service.record_status(
-            db.session, village["cadre"], household_id=outside.id, status="safe", **kw
-        )
+        record_status(db.session, village["cadre"], household_id=outside.id, status="safe", **kw)
     with pytest.raises(InvalidInput):
-        service.record_status(db.session, lead, household_id=mine.id, status="pending", **kw)
+        record_status(db.session, lead, household_id=mine.id, status="pending", **kw)
     with pytest.raises(InvalidInput):
-        service.record_status(
+        record_status(
             db.session, lead, household_id=mine.id, status="needs_help", help_kind="money", **kw
         )
-    with pytest.raises(Forbidden):  # nobody but the door-plate page reports without a login
-        service.record_status(db.session, None, household_id=mine.id, status="safe", **kw)
+    # Without a login it is the household at its door plate: only its own answers.
+    with pytest.raises(InvalidInput):
+        record_status(db.session, None, household_id=mine.id, status="not_home", **kw)
+    with pytest.raises(NotFound):
+        record_status(db.session, None, household_id=outside.id, status="safe", **kw)
     with pytest.raises(OutOfScope):
-        service.record_status(
-            db.session, lead, task_id=999999, household_id=mine.id, status="safe", via="team_lead"
-        )
-    ev = service.record_status(db.session, lead, household_id=mine.id, status="needs_help", **kw)
+        record_status(db.session, lead, task_id=999999, household_id=mine.id, status="safe")
+    ev = record_status(db.session, lead, household_id=mine.id, status="needs_help", **kw)
     assert ev.help_kind == "other"  # a call for help without a kind is still a call for help
 
 
 def test_closing_freezes_the_task(village):
     task = sweep(village)
     h = village["households"][0]
-    service.record_status(
+    record_status(
         db.session,
         village["lead"],
         task_id=task.id,
         household_id=h.id,
         status="safe",
-        via="team_lead",
         client_op_id="op-before",
     )
     with pytest.raises(Forbidden):
-        service.close_task(db.session, village["lead"], task.id)
-    service.close_task(db.session, village["cadre"], task.id)
+        close_task(db.session, village["lead"], task.id)
+    close_task(db.session, village["cadre"], task.id)
     db.session.commit()
     with pytest.raises(Conflict) as err:
-        service.record_status(
+        record_status(
             db.session,
             village["lead"],
             task_id=task.id,
             household_id=h.id,
             status="needs_help",
-            via="team_lead",
         )
     assert err.value.code == "task_closed"
     # A replay of something recorded before closing still answers the same.
-    again = service.record_status(
+    again = record_status(
         db.session,
         village["lead"],
         task_id=task.id,
         household_id=h.id,
         status="safe",
-        via="sync",
         client_op_id="op-before",
     )
     assert again.status == "safe"
-    assert service.open_tasks_for_household(db.session, h.id) == []
-    assert service.progress(db.session, task.id)["closed"] is True
+    assert open_tasks_for_household(db.session, h.id) == []
+    assert progress(db.session, task.id)["closed"] is True
 
 
 def test_progress_rolls_up_every_level(village):
     task = sweep(village)
     hs = village["households"]
     for h, status in zip(hs[:4], ["safe", "needs_help", "not_home", "unreachable"], strict=True):
-        service.record_status(
+        record_status(
             db.session,
             village["cadre"],
             task_id=task.id,
             household_id=h.id,
             status=status,
-            via="cadre",
         )
     db.session.commit()
-    p = service.progress(db.session, task.id)
+    p = progress(db.session, task.id)
     assert {
         k: p[k] for k in ("total", "pending", "safe", "needs_help", "not_home", "unreachable")
     } == {
@@ -300,13 +292,13 @@ def test_progress_rolls_up_every_level(village):
     assert [c["household_id"] for c in p["needs_help_cases"]] == [hs[1].id]
     assert p["needs_help_cases"][0]["responsible_name"] == "张三"
     # The grid member of grid B sees only grid B.
-    mine = service.progress(db.session, task.id, actor=village["gm_b"])
+    mine = progress(db.session, task.id, actor=village["gm_b"])
     assert mine["total"] == 4 and mine["pending"] == 4
     assert {u["id"] for u in mine["units"]} == {grid_b.id, *(t.id for t in village["teams"][2:])}
     assert mine["needs_help_cases"] == []
-    pending = service.pending_households(db.session, task.id, actor=village["gm_b"])
+    pending = pending_households(db.session, task.id, actor=village["gm_b"])
     assert len(pending) == 4 and pending[0]["responsible_name"] == "陈刚"
-    timeline = service.coverage_timeline(db.session, task.id, points=4)
+    timeline = coverage_timeline(db.session, task.id, points=4)
     assert timeline["covered"] == 4 and timeline["points"][-1]["covered"] == 4
 
 
@@ -314,14 +306,14 @@ def test_visibility_of_tasks(village):
     task = sweep(village)
     grid_task = sweep(village, actor=village["gm"], unit=village["grids"][0])
     b_task = sweep(village, actor=village["gm_b"], unit=village["grids"][1])
-    ids = lambda user: {t.id for t in service.visible_tasks(db.session, user)}  # noqa: E731
+    ids = lambda user: {t.id for t in visible_tasks(db.session, user)}  # noqa: E731
     assert ids(village["cadre"]) == {task.id, grid_task.id, b_task.id}
     assert ids(village["gm"]) == {task.id, grid_task.id}
     assert ids(village["lead"]) == {task.id, grid_task.id}  # both reached the lead's team
     with pytest.raises(OutOfScope):
-        service.get_task(db.session, village["gm"], b_task.id)
+        get_task(db.session, village["gm"], b_task.id)
     assert [
-        t.id for t, _a in service.open_tasks_for_household(db.session, village["households"][0].id)
+        t.id for t, _a in open_tasks_for_household(db.session, village["households"][0].id)
     ] == [
         grid_task.id,
         task.id,
@@ -340,14 +332,14 @@ def test_survey_answers_are_checked_and_kept(village):
         ],
     )
     h = village["households"][0]
-    kw = dict(task_id=task.id, household_id=h.id, status="safe", via="household_qr")
+    kw = dict(task_id=task.id, household_id=h.id, status="safe")
     with pytest.raises(InvalidInput):
-        service.record_status(db.session, None, answers={"q1": "也许"}, **kw)
+        record_status(db.session, None, answers={"q1": "也许"}, **kw)
     with pytest.raises(InvalidInput):
-        service.record_status(db.session, None, answers={"n": "many"}, **kw)
+        record_status(db.session, None, answers={"n": "many"}, **kw)
     with pytest.raises(InvalidInput):
-        service.record_status(db.session, None, answers={"zzz": "1"}, **kw)
-    service.record_status(db.session, None, answers={"q1": "是", "n": "4"}, **kw)
+        record_status(db.session, None, answers={"zzz": "1"}, **kw)
+    record_status(db.session, None, answers={"q1": "是", "n": "4"}, **kw)
     db.session.commit()
     a = db.session.scalar(db.select(Assignment).where(Assignment.household_id == h.id))
     assert a.answers == {"q1": "是", "n": 4}
@@ -357,9 +349,9 @@ def test_notice_reaches_team_leads_with_read_receipts(village):
     task = sweep(village, kind="notice", subkind="", title="寻找走失儿童", deadline_minutes=None)
     assert task.teams_total == 4
     assert db.session.scalar(db.select(db.func.count(Assignment.id))) == 0
-    r1 = service.mark_notice_read(db.session, village["lead"], task.id)
-    r2 = service.mark_notice_read(db.session, village["lead"], task.id)
+    r1 = mark_notice_read(db.session, village["lead"], task.id)
+    r2 = mark_notice_read(db.session, village["lead"], task.id)
     db.session.commit()
     assert r1.id == r2.id
-    reads = service.progress(db.session, task.id)["reads"]
+    reads = progress(db.session, task.id)["reads"]
     assert reads["told"] == 3 and reads["read"] == 1

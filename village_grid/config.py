@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from village_grid import database
+
 
 class ConfigError(RuntimeError):
     """A required setting is missing or malformed."""
@@ -75,8 +77,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
         # Rate limits for the public door-plate pages (QR issue).
-        # In-process counters (ratelimit_store.py); redis://… shares them between workers.
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "expiring-memory://"),
+        # Counters in each worker's memory by default; redis://… shares them between
+        # workers and hosts. If that store fails, each worker counts in memory
+        # meanwhile (and says so in the log) rather than let requests through uncounted.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "1")),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Door-plate limits (Flask-Limiter syntax), per plate token and per client address.
@@ -93,7 +98,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg.update(overrides)
 
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(cfg["DATABASE_URL"])
-    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(cfg["SQLALCHEMY_DATABASE_URI"]))
+    cfg.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", database.engine_options(cfg["SQLALCHEMY_DATABASE_URI"])
+    )
 
     if cfg["NOTIFY_CHANNEL"] not in NOTIFY_CHANNELS:
         raise ConfigError(
@@ -114,20 +121,3 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
-
-
-def engine_options(url: str) -> dict:
-    if url.startswith("sqlite"):
-        # Writers wait for each other (the team cap serialises on a write lock)
-        # instead of failing at once with "database is locked".
-        from village_grid.sqlite_writers import QueuedWriterConnection
-
-        return {
-            "connect_args": {
-                "timeout": 30,
-                "check_same_thread": False,
-                # Writers queue on a lock file rather than sleep in SQLite's busy handler.
-                "factory": QueuedWriterConnection,
-            }
-        }
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}

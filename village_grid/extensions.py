@@ -10,8 +10,6 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-import village_grid.ratelimit_store  # noqa: F401 - registers expiring-memory:// with limits
-
 # Stable constraint names so Alembic migrations are the same on every engine.
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -61,7 +61,7 @@ def select_locale() -> str:
 
 # --- catalogue maintenance (scripts/i18n and tests/test_i18n.py) -------------
 
-# "tr" is the memoising gettext of tasks/service.py (_translator).
+# "tr" is the memoising gettext of tasks/messages.py (translator).
 _KEYWORDS = {
     "_": None,
     "gettext": None,

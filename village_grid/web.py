@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sqlite3
 
 from flask import Flask, jsonify, make_response, render_template, request
-from flask.sessions import SecureCookieSessionInterface
+from flask.logging import default_handler
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from village_grid import sqlite_checkpoints
+from village_grid import database
 from village_grid.errors import DomainError
 from village_grid.extensions import babel, csrf, db, limiter, login_manager, migrate
 from village_grid.i18n import DOMAINS, catalogue_dirs, select_locale
@@ -24,55 +21,8 @@ from village_grid.i18n import DOMAINS, catalogue_dirs, select_locale
 log = logging.getLogger(__name__)
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record):
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cur = dbapi_connection.cursor()
-        # WAL: readers never wait for the writer; the embedded default for one village.
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-        sqlite_checkpoints.on_connect(dbapi_connection)
-
-
-class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer made once per
-    key rather than on every request: Flask opens the session for every request,
-    and Flask's own interface builds the serializer each time, even for the many
-    that carry no session cookie (every door-plate scan on the JSON API)."""
-
-    def __init__(self):
-        self._serializers: dict = {}
-
-    def get_signing_serializer(self, app: Flask):
-        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
-        if key not in self._serializers:
-            self._serializers = {key: super().get_signing_serializer(app)}
-        return self._serializers[key]
-
-    def open_session(self, app: Flask, request):
-        # No Cookie header, no session to read (a door-plate answer from the JSON
-        # API): Flask would parse the absent header into an empty cookie dict first.
-        if app.secret_key and "HTTP_COOKIE" not in request.environ:
-            return self.session_class()
-        return super().open_session(app, request)
-
-    def save_session(self, app: Flask, session, response) -> None:
-        # An empty session nobody wrote to sets and deletes no cookie: Flask would
-        # look up seven cookie settings before finding that out.
-        if not session and not session.modified:
-            if session.accessed:
-                response.vary.add("Cookie")
-            return
-        super().save_session(app, session, response)
-
-
 def init_extensions(app: Flask) -> None:
     from village_grid.i18n import PACKAGE_DIR
-
-    app.session_interface = CookieSessions()
 
     if app.config["PROXY_COUNT"]:
         # Client addresses (logged with every door-plate report, and rate
@@ -83,6 +33,8 @@ def init_extensions(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     db.init_app(app)
+    with app.app_context():
+        database.configure(db.engine)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in catalogue_dirs())
@@ -92,6 +44,11 @@ def init_extensions(app: Flask) -> None:
     login_manager.login_message = _l("Please log in.")
     login_manager.session_protection = "basic"
     limiter.init_app(app)
+    # Flask-Limiter says in its own log when its store fails and it counts in
+    # memory meanwhile: that belongs in the server's log with the app's own lines.
+    limiter_log = logging.getLogger("flask-limiter")
+    if default_handler not in limiter_log.handlers:
+        limiter_log.addHandler(default_handler)
 
     from village_grid.auth import loaders  # noqa: F401  (user and token loaders)
 

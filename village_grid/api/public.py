@@ -22,6 +22,7 @@ from village_grid.qr import public as household_page
 from village_grid.qr.limits import client_addr, plate_read, plate_write
 from village_grid.qr.routes import remember_sent, sent_here
 from village_grid.qr.schemas import PUBLIC_MAILBOX, PUBLIC_REPORT
+from village_grid.tasks.statuses import record_status
 
 
 def _no_store(response):
@@ -72,24 +73,27 @@ def public_household(token: str):
     tags=["public"],
 )
 def public_report(token: str):
+    household = service.household_for_token(db.session, token)
     data = json_body(PUBLIC_REPORT)
-    receipt = household_page.submit_report(
+    event = record_status(
         db.session,
-        token,
+        None,
         task_id=data["task_id"],
+        household_id=household.id,
         status=data["status"],
-        kind=data.get("kind", ""),
+        help_kind=data.get("kind", ""),
         note=data.get("note", ""),
         answers=data.get("answers"),
         client_addr=client_addr(),
     )
     res = jsonify(
         {
-            "task_id": receipt.task_id,
-            "status": receipt.status,
-            "received_at": receipt.created_at.isoformat() + "Z",
+            "task_id": event.task_id,
+            "status": event.status,
+            "received_at": event.created_at.isoformat() + "Z",
         }
     )
+    db.session.commit()
     res.status_code = 201
     return _no_store(res)
 

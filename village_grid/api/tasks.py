@@ -16,7 +16,8 @@ from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.models import Task
 from village_grid.notify.service import deliver_soon
-from village_grid.tasks import schemas, service
+from village_grid.tasks import cases, progress, queries, schemas, statuses
+from village_grid.tasks import dispatch as dispatching
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -52,7 +53,7 @@ def _commit_and_notify() -> None:
 @document("Tasks you can see, newest first", responses={"200": '{"tasks": [...]}'}, tags=["tasks"])
 def tasks_list():
     open_only = request.args.get("open") in ("1", "true")
-    tasks = service.visible_tasks(db.session, current_user, limit=500)
+    tasks = queries.visible_tasks(db.session, current_user, limit=500)
     if open_only:
         tasks = [t for t in tasks if t.closed_at is None]
     return jsonify({"tasks": [task_json(t) for t in tasks]})
@@ -68,7 +69,7 @@ def tasks_list():
 )
 def tasks_create():
     data = json_body(schemas.DISPATCH)
-    task = service.dispatch_task(
+    task = dispatching.dispatch_task(
         db.session,
         current_user,
         kind=data["kind"],
@@ -97,7 +98,7 @@ def tasks_create():
 def tasks_preview():
     data = json_body(schemas.PREVIEW)
     return jsonify(
-        service.preview_dispatch(
+        dispatching.preview_dispatch(
             db.session, current_user, unit_id=data["unit_id"], filter=data.get("filter")
         )
     )
@@ -107,7 +108,7 @@ def tasks_preview():
 @login_required
 @document("One task", tags=["tasks"])
 def tasks_get(task_id: int):
-    task = service.get_task(db.session, current_user, task_id)
+    task = queries.get_task(db.session, current_user, task_id)
     return jsonify(task_json(task))
 
 
@@ -121,8 +122,8 @@ def tasks_get(task_id: int):
     tags=["tasks"],
 )
 def tasks_progress(task_id: int):
-    task = service.get_task(db.session, current_user, task_id)
-    return jsonify(service.progress(db.session, task.id, actor=current_user))
+    task = queries.get_task(db.session, current_user, task_id)
+    return jsonify(progress.progress(db.session, task.id, actor=current_user))
 
 
 @bp.route("/tasks/<int:task_id>/households/<int:household_id>/status", methods=["POST"])
@@ -135,7 +136,7 @@ def tasks_progress(task_id: int):
 )
 def tasks_status(task_id: int, household_id: int):
     # Scope on the ids in the URL first: out of scope is 404 whatever the body.
-    service.get_task(db.session, current_user, task_id)
+    queries.get_task(db.session, current_user, task_id)
     require_household(db.session, current_user, household_id)
     data = json_body(schemas.STATUS)
     client_time = None
@@ -149,7 +150,7 @@ def tasks_status(task_id: int, household_id: int):
             ) from None
         if client_time.tzinfo is not None:
             client_time = client_time.astimezone(UTC).replace(tzinfo=None)
-    event = service.record_status(
+    event = statuses.record_status(
         db.session,
         current_user,
         task_id=task_id,
@@ -158,7 +159,6 @@ def tasks_status(task_id: int, household_id: int):
         help_kind=data.get("kind", ""),
         note=data.get("note", ""),
         answers=data.get("answers"),
-        via=data.get("via", "api"),
         client_op_id=data.get("client_op_id"),
         client_time=client_time,
         client_addr=request.remote_addr or "",
@@ -190,7 +190,7 @@ def tasks_status(task_id: int, household_id: int):
     tags=["tasks"],
 )
 def tasks_close(task_id: int):
-    task = service.close_task(db.session, current_user, task_id)
+    task = dispatching.close_task(db.session, current_user, task_id)
     db.session.commit()
     return jsonify(task_json(task))
 
@@ -201,7 +201,7 @@ def tasks_close(task_id: int):
     "Read receipt for a notice", body=EMPTY_BODY, responses={"200": '{"read_at"}'}, tags=["tasks"]
 )
 def tasks_read(task_id: int):
-    receipt = service.mark_notice_read(db.session, current_user, task_id)
+    receipt = statuses.mark_notice_read(db.session, current_user, task_id)
     db.session.commit()
     return jsonify({"task_id": task_id, "read_at": _iso(receipt.read_at)})
 
@@ -215,25 +215,25 @@ def tasks_read(task_id: int):
 )
 def escalations_list():
     open_only = request.args.get("open", "1") not in ("0", "false")
-    escalations = service.list_escalations(db.session, current_user, open_only=open_only)
-    return jsonify({"escalations": service.describe_escalations(db.session, escalations)})
+    escalations = cases.list_escalations(db.session, current_user, open_only=open_only)
+    return jsonify({"escalations": cases.describe_escalations(db.session, escalations)})
 
 
 @bp.route("/escalations/<int:escalation_id>/ack", methods=["POST"])
 @login_required
 @document("Acknowledge a case: someone is on it", body=EMPTY_BODY, tags=["tasks"])
 def escalations_ack(escalation_id: int):
-    esc = service.acknowledge_escalation(db.session, current_user, escalation_id)
+    esc = cases.acknowledge_escalation(db.session, current_user, escalation_id)
     db.session.commit()
-    return jsonify(service.describe_escalations(db.session, [esc])[0])
+    return jsonify(cases.describe_escalations(db.session, [esc])[0])
 
 
 @bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])
 @login_required
 @document("Resolve a case with a note", body=schemas.RESOLVE, tags=["tasks"])
 def escalations_resolve(escalation_id: int):
-    service.require_escalation(db.session, current_user, escalation_id)
+    cases.require_escalation(db.session, current_user, escalation_id)
     data = json_body(schemas.RESOLVE)
-    esc = service.resolve_escalation(db.session, current_user, escalation_id, data["note"])
+    esc = cases.resolve_escalation(db.session, current_user, escalation_id, data["note"])
     db.session.commit()
-    return jsonify(service.describe_escalations(db.session, [esc])[0])
+    return jsonify(cases.describe_escalations(db.session, [esc])[0])

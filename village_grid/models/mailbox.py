@@ -30,3 +30,5 @@ class MailboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     household: Mapped[Household] = relationship()  # noqa: F821
+    # The team the note was written to (its household may have moved since).
+    team: Mapped[Unit] = relationship()  # noqa: F821

@@ -1,5 +1,6 @@
 """Tasks sent down the tree, one assignment per household reached, and the
-append-only events behind every status."""
+append-only events behind every status. Their vocabulary (kinds, statuses,
+help kinds, how a status came) is ``village_grid.tasks.labels``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from village_grid.extensions import db
 from village_grid.models.base import Timestamp, utcnow
-
-TASK_KINDS = ("sweep", "campaign", "survey", "notice")
-SWEEP_KINDS = ("flood", "typhoon", "fire", "heat", "other")
-STATUSES = ("pending", "safe", "needs_help", "not_home", "unreachable")
-HELP_KINDS = ("flooding", "medical", "evacuation", "supplies", "other")
-# How a status reached us.
-VIA = ("team_lead", "household_qr", "cadre", "sync", "api")
 
 
 class Task(db.Model):

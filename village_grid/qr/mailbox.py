@@ -93,7 +93,7 @@ def _notify_new_message(session: Session, message: MailboxMessage, household: Ho
 
     from village_grid.notify import service as notify
     from village_grid.tasks import routing
-    from village_grid.tasks.service import get_graph
+    from village_grid.tasks.graph import get_graph
 
     decision = routing.responsible(get_graph(session), household.team_id)
     if decision.assignee is None:

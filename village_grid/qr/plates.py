@@ -16,7 +16,7 @@ from functools import lru_cache
 import qrcode
 import qrcode.constants
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth.scope import subtree_clause
@@ -126,6 +126,25 @@ def team_leads(session: Session, team_ids: list[int]) -> dict[int, User]:
     for unit_id, user in rows:
         leads.setdefault(unit_id, user)
     return leads
+
+
+def teams_with_counts(session: Session, unit: Unit, limit: int = 500) -> list[tuple[Unit, int]]:
+    """The teams under ``unit`` in tree order, each with its number of households."""
+    counts = (
+        select(Household.team_id, func.count(Household.id).label("n"))
+        .group_by(Household.team_id)
+        .subquery()
+    )
+    return [
+        (team, n)
+        for team, n in session.execute(
+            select(Unit, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.team_id == Unit.id)
+            .where(subtree_clause(Unit.path, unit.path), Unit.kind == "team")
+            .order_by(Unit.path)
+            .limit(limit)
+        ).all()
+    ]
 
 
 def plates_for_unit(session: Session, unit: Unit, base_url: str) -> list[Plate]:

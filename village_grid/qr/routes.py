@@ -26,17 +26,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required, public
 from village_grid.errors import DomainError
 from village_grid.extensions import db
-from village_grid.models import Household, Unit
+from village_grid.hierarchy.queries import household_counts, team_households
+from village_grid.models import Unit
 from village_grid.qr import mailbox, plates, service
 from village_grid.qr import public as household_page
 from village_grid.qr.limits import client_addr, plate_read, plate_write
 from village_grid.qr.service import PlateNotFound
+from village_grid.tasks.labels import HELP_ASKS, NOTE_MAX
+from village_grid.tasks.statuses import record_status
 
 bp = Blueprint("qr", __name__)
 
@@ -81,10 +83,10 @@ def household(token: str):
             code=hh.code,
             tasks=household_page.open_tasks(db.session, hh),
             messages=messages,
-            help_kinds=household_page.HELP_KINDS,
+            help_kinds=HELP_ASKS,
             categories=mailbox.CATEGORIES,
             statuses=mailbox.STATUSES,
-            note_max=household_page.NOTE_MAX,
+            note_max=NOTE_MAX,
             text_max=mailbox.TEXT_MAX,
         )
     )
@@ -107,23 +109,24 @@ def _form_answers() -> dict:
 @public
 def report(token: str):
     """The page's form for a task: safe / need help, acknowledge, survey answers, read."""
+    hh = service.household_for_token(db.session, token)
     try:
         task_id = int(request.form.get("task_id", ""))
     except ValueError:
         task_id = 0
     try:
-        household_page.submit_report(
+        record_status(
             db.session,
-            token,
+            None,
             task_id=task_id,
+            household_id=hh.id,
             status=request.form.get("status", ""),
-            kind=request.form.get("kind", ""),
+            help_kind=request.form.get("kind", ""),
             note=request.form.get("note", ""),
             answers=_form_answers() or None,
             client_addr=client_addr(),
         )
-    except PlateNotFound:
-        raise  # the plain "unknown / replaced plate" page, not a message on it
+        db.session.commit()
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
@@ -181,32 +184,9 @@ def _sheet_unit(unit_id: int) -> Unit:
 def plates_page(unit_id: int):
     """Door plates of a unit: print sheet, PDF, and (for a team) rotation."""
     unit = _sheet_unit(unit_id)
-    households = []
-    teams = []
-    if unit.is_team:
-        households = list(
-            db.session.scalars(
-                select(Household).where(Household.team_id == unit.id).order_by(Household.seq)
-            )
-        )
-    else:
-        counts = (
-            select(Household.team_id, func.count(Household.id).label("n"))
-            .group_by(Household.team_id)
-            .subquery()
-        )
-        teams = db.session.execute(
-            select(Unit, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.team_id == Unit.id)
-            .where(scope.subtree_clause(Unit.path, unit.path), Unit.kind == "team")
-            .order_by(Unit.path)
-            .limit(500)
-        ).all()
-    total = db.session.scalar(
-        select(func.count(Household.id))
-        .join(Unit, Unit.id == Household.team_id)
-        .where(scope.subtree_clause(Unit.path, unit.path))
-    )
+    households = team_households(db.session, unit.id) if unit.is_team else []
+    teams = [] if unit.is_team else plates.teams_with_counts(db.session, unit)
+    total = household_counts(db.session, [unit], within=unit)[unit.id]
     return render_template(
         "qr/plates.html",
         unit=unit,
@@ -304,12 +284,11 @@ def mailbox_page():
 @login_required
 def message(message_id: int):
     msg = mailbox.require_message(db.session, current_user, message_id)
-    team = db.session.get(Unit, msg.team_id)
     return render_template(
         "qr/message.html",
         msg=msg,
         household=msg.household,
-        team=team,
+        team=msg.team,
         categories=mailbox.CATEGORIES,
         statuses=mailbox.STATUSES,
         reply_max=mailbox.REPLY_MAX,

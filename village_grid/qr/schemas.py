@@ -1,7 +1,7 @@
 """JSON Schemas of the public door-plate API (bodies are bounded here before any service runs)."""
 
 from village_grid.qr.mailbox import CATEGORIES, TEXT_MAX
-from village_grid.qr.public import ANSWER_TEXT_MAX, NOTE_MAX
+from village_grid.tasks.labels import ANSWER_TEXT_MAX, HELP_KINDS, HOUSEHOLD_ANSWERS, NOTE_MAX
 
 PUBLIC_REPORT = {
     "type": "object",
@@ -9,11 +9,8 @@ PUBLIC_REPORT = {
     "additionalProperties": False,
     "properties": {
         "task_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-        "status": {
-            "type": "string",
-            "enum": ["safe", "needs_help", "acknowledged", "answered", "read"],
-        },
-        "kind": {"type": "string", "maxLength": 20},
+        "status": {"type": "string", "enum": list(HOUSEHOLD_ANSWERS)},
+        "kind": {"type": "string", "enum": ["", *HELP_KINDS]},
         "note": {"type": "string", "maxLength": NOTE_MAX},
         "answers": {
             "type": ["object", "null"],

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from village_grid.auth.scope import load_household, load_unit, require_household
 from village_grid.errors import InvalidInput, NotFound
+from village_grid.hierarchy.queries import team_households
 from village_grid.hierarchy.service import new_qr_token
-from village_grid.models import Assignment, Escalation, Household, Task, User
+from village_grid.models import Household, User
 from village_grid.models.base import utcnow
 from village_grid.models.qr import RetiredPlate, plate_token_hash
-from village_grid.tasks.service import AssignmentFacts, TaskFacts
 
 # Tokens made by new_qr_token are 32 characters; anything far longer is not one.
 TOKEN_MAX_LEN = 64
@@ -69,80 +68,6 @@ def household_for_token(session: Session, token: str) -> Household:
     raise PlateNotFound(_("This door plate is not known."))
 
 
-_h, _a, _t = Household.__table__, Assignment.__table__, Task.__table__
-_e = Escalation.__table__
-# Built once: this is read on every door-plate report (see open_task_for_plate).
-_PLATE_OPEN_TASK = (
-    select(
-        _h.c.qr_token,
-        _t.c.id,
-        _t.c.kind,
-        _t.c.closed_at,
-        _t.c.questions,
-        _a.c.id,
-        _a.c.household_id,
-        _a.c.updated_at,
-        _a.c.answers,
-        exists()
-        .where(
-            _e.c.assignment_id == _a.c.id,
-            _e.c.reason == "overdue",
-            _e.c.status != "resolved",
-        )
-        .label("overdue_open"),
-    )
-    .select_from(_h.join(_a, _a.c.household_id == _h.c.id).join(_t, _t.c.id == _a.c.task_id))
-    .where(
-        _h.c.qr_token_hash == bindparam("digest"),
-        _a.c.task_id == bindparam("task_id"),
-        _t.c.closed_at.is_(None),
-    )
-)
-
-
-class PlateTask(NamedTuple):
-    """An open task of the household behind a plate, read in one query."""
-
-    task: TaskFacts
-    assignment: AssignmentFacts
-    overdue_open: bool  # a case about this household being overdue is open
-
-
-def open_task_for_plate(session: Session, token: str, task_id: int) -> PlateTask:
-    """The open task ``task_id`` of the household whose plate carries ``token``, with its
-    assignment, read in one plain query on the session's connection.
-
-    Raises :class:`PlateNotFound` for an unknown or replaced plate (as
-    :func:`household_for_token`), NotFound ``task_not_open`` when the task is
-    closed or never reached this household.
-    """
-    found = plate_task(
-        lambda statement, values: session.connection().execute(statement, values).first(),
-        token,
-        task_id,
-    )
-    if found is None:
-        # Say precisely what is wrong: the plate, or the task.
-        household_for_token(session, token)
-        raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
-    return found
-
-
-def plate_task(first, token: str, task_id: int) -> PlateTask | None:
-    """What :func:`open_task_for_plate` finds, read with ``first(statement, values)`` (the
-    first row or None) — a session's connection, or the door-plate writer's own
-    (``tasks.answers.AnswerReader.first``). None when the plate or the task is not
-    found; only :func:`open_task_for_plate` says which.
-    """
-    token = token or ""
-    if not (_well_formed(token) and isinstance(task_id, int)):
-        return None
-    row = first(_PLATE_OPEN_TASK, {"digest": plate_token_hash(token), "task_id": task_id})
-    if row is None or not hmac.compare_digest((row[0] or "").encode(), token.encode()):
-        return None
-    return PlateTask(TaskFacts(*row[1:5]), AssignmentFacts(*row[5:9]), bool(row[9]))
-
-
 def household_with_plate(session: Session, actor: User | None, household_id: int) -> Household:
     """A household in the actor's scope that has a plate (OutOfScope / NotFound ``no_plate``)."""
     household = require_household(session, actor, household_id)
@@ -185,11 +110,7 @@ def rotate_team(session: Session, actor: User | None, team_id: int) -> list[Hous
         raise InvalidInput(
             _("Plates are rotated for one team at a time."), fields={"unit_id": "not_a_team"}
         )
-    households = list(
-        session.scalars(
-            select(Household).where(Household.team_id == team.id).order_by(Household.seq)
-        )
-    )
+    households = team_households(session, team.id)
     for household in households:
         _rotate(session, household)
     session.flush()

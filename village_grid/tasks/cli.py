@@ -26,9 +26,9 @@ def escalate(send: bool) -> None:
     """
     from village_grid.extensions import db
     from village_grid.notify import service as notify
-    from village_grid.tasks import service
+    from village_grid.tasks.escalation import run_escalations
 
-    created = service.run_escalations(db.session)
+    created = run_escalations(db.session)
     db.session.commit()
     line = f"escalations created: {created}"
     if send:

@@ -1,27 +1,31 @@
-"""Forms and labels for the task pages: dispatch, status buttons, escalation notes.
+"""Forms of the task pages: the dispatch page (its presets, deadline buttons and
+survey rows) and the note that resolves an escalation.
 
 The dispatch form is parsed here into the plain arguments of
-``service.dispatch_task``; the service still checks every rule (scope,
-filter, deadline) itself.
+``dispatch.dispatch_task``; the service still checks every rule (scope,
+filter, deadline) itself. Words and limits come from ``tasks/labels.py``.
 """
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    HiddenField,
-    RadioField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from village_grid.hierarchy.labels import FLAG_LABELS as HIERARCHY_FLAG_LABELS
 from village_grid.models import HOUSEHOLD_FLAGS
+from village_grid.tasks.labels import (
+    BODY_MAX,
+    CHOICE_MAX,
+    DEADLINE_MINUTES_MAX,
+    KIND_LABELS,
+    NOTE_MAX,
+    QUESTION_TEXT_MAX,
+    SUBKIND_LABELS,
+    TITLE_MAX,
+)
 
 # What the big buttons on the dispatch page send: (kind, subkind) and the title
 # the page proposes for it.
@@ -37,14 +41,8 @@ PRESETS: dict[str, tuple[str, str]] = {
 }
 
 PRESET_LABELS = {
-    "flood": _l("Flood check"),
-    "typhoon": _l("Typhoon check"),
-    "fire": _l("Fire check"),
-    "heat": _l("Heat check"),
-    "sweep_other": _l("Other check"),
-    "campaign": _l("Campaign"),
-    "survey": _l("Survey"),
-    "notice": _l("Notice"),
+    name: SUBKIND_LABELS[subkind] if kind == "sweep" else KIND_LABELS[kind]
+    for name, (kind, subkind) in PRESETS.items()
 }
 
 # Titles proposed for each preset; the cadre may change them.
@@ -59,61 +57,8 @@ PRESET_TITLES = {
     "notice": _l("Notice to all team leads"),
 }
 
-KIND_LABELS = {
-    "sweep": _l("Sweep"),
-    "campaign": _l("Campaign"),
-    "survey": _l("Survey"),
-    "notice": _l("Notice"),
-}
-
-SUBKIND_LABELS = {
-    "flood": _l("Flood check"),
-    "typhoon": _l("Typhoon check"),
-    "fire": _l("Fire check"),
-    "heat": _l("Heat check"),
-    "other": _l("Other check"),
-}
-
-STATUS_LABELS = {
-    "pending": _l("Not reached"),
-    "safe": _l("Safe"),
-    "needs_help": _l("Needs help"),
-    "not_home": _l("Not home"),
-    "unreachable": _l("Unreachable"),
-}
-
-# Campaigns and surveys are "done" rather than "safe".
-DONE_LABEL = _l("Done")
-
-HELP_LABELS = {
-    "flooding": _l("Flooding"),
-    "medical": _l("Medical"),
-    "evacuation": _l("Evacuation"),
-    "supplies": _l("Supplies"),
-    "other": _l("Other"),
-}
-
-VIA_LABELS = {
-    "team_lead": _l("Team lead"),
-    "household_qr": _l("Door-plate QR"),
-    "cadre": _l("Cadre"),
-    "sync": _l("Offline sync"),
-    "api": _l("API"),
-}
-
 # One set of household-flag names for the registry and the tasks.
 FLAG_LABELS = HIERARCHY_FLAG_LABELS
-
-ESCALATION_REASON_LABELS = {
-    "needs_help": _l("Needs help"),
-    "overdue": _l("Not reached by the deadline"),
-}
-
-ESCALATION_STATUS_LABELS = {
-    "open": _l("Waiting"),
-    "acknowledged": _l("Acknowledged"),
-    "resolved": _l("Resolved"),
-}
 
 # Quick deadline buttons, in minutes: sweeps count in minutes and hours,
 # campaigns and surveys in days.
@@ -129,14 +74,8 @@ LONG_DEADLINES = [
     ("10080", _l("7 days")),
     ("43200", _l("30 days")),
 ]
-# Longest deadline the page accepts in its "other" box: 90 days.
-MAX_DEADLINE_MINUTES = 90 * 24 * 60
-
-QUESTION_TYPES = [
-    ("choice", _l("Choice")),
-    ("number", _l("Number")),
-    ("text", _l("Text")),
-]
+# The shortest deadline the page's "other" box takes: a few minutes.
+CUSTOM_DEADLINE_MINUTES_MIN = 5
 SURVEY_QUESTION_ROWS = 5
 
 
@@ -160,7 +99,7 @@ class DispatchForm(FlaskForm):
         _l("Title"),
         validators=[
             DataRequired(message=_l("Please give the task a title.")),
-            Length(max=200, message=_l("The title is longer than 200 characters.")),
+            Length(max=TITLE_MAX, message=_l("The title is longer than 200 characters.")),
         ],
     )
     # The page draws its own list of units in scope; the service checks scope again.
@@ -175,7 +114,7 @@ class DispatchForm(FlaskForm):
     deadline_hours = StringField(_l("Other deadline, in hours"), validators=[Optional()])
     body = TextAreaField(
         _l("Message to the team leads"),
-        validators=[Optional(), Length(max=2000, message=_l("The message is too long."))],
+        validators=[Optional(), Length(max=BODY_MAX, message=_l("The message is too long."))],
     )
 
     def validate_preset(self, field) -> None:
@@ -210,9 +149,7 @@ class DispatchForm(FlaskForm):
             hours = float(raw)
         except ValueError:
             raise ValidationError(_l("Write the deadline as a number of hours, e.g. 3.")) from None
-        if not (hours > 0) or hours * 60 > MAX_DEADLINE_MINUTES:
-            raise ValidationError(_l("The deadline must be between a few minutes and 90 days."))
-        if hours * 60 < 5:
+        if not CUSTOM_DEADLINE_MINUTES_MIN <= hours * 60 <= DEADLINE_MINUTES_MAX:
             raise ValidationError(_l("The deadline must be between a few minutes and 90 days."))
 
     def deadline_minutes(self) -> int:
@@ -246,10 +183,10 @@ def parse_questions(form_data) -> list[dict]:
         if not text:
             continue
         qtype = form_data.get(f"q{n}_type") or "text"
-        question: dict = {"id": f"q{n}", "type": qtype, "text": text[:200]}
+        question: dict = {"id": f"q{n}", "type": qtype, "text": text[:QUESTION_TEXT_MAX]}
         if qtype == "choice":
             raw = (form_data.get(f"q{n}_choices") or "").replace("，", ",").replace("、", ",")
-            question["choices"] = [c.strip()[:100] for c in raw.split(",") if c.strip()]
+            question["choices"] = [c.strip()[:CHOICE_MAX] for c in raw.split(",") if c.strip()]
         questions.append(question)
     return questions
 
@@ -259,16 +196,6 @@ class ResolveForm(FlaskForm):
         _l("What was done"),
         validators=[
             DataRequired(message=_l("Write what was done before resolving.")),
-            Length(max=500, message=_l("The note is longer than 500 characters.")),
+            Length(max=NOTE_MAX, message=_l("The note is longer than 500 characters.")),
         ],
     )
-
-
-class StatusForm(FlaskForm):
-    """One household's status from the team lead's page."""
-
-    status = HiddenField()
-    help_kind = SelectField(
-        _l("Kind of help"), choices=[("", "—"), *HELP_LABELS.items()], validators=[Optional()]
-    )
-    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])

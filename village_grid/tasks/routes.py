@@ -1,9 +1,9 @@
 """Task pages: list, dispatch (with a live preview), live progress, the team
 lead's one-tap status page, export, and the escalation queue.
 
-Thin: parse, check scope (``village_grid.auth.scope``), call
-``village_grid.tasks.service``, render. The read-only lists behind progress
-and export live in ``village_grid.tasks.export``.
+Thin: parse, check scope (``village_grid.auth.scope``), call a service
+(``dispatch``, ``statuses``, ``cases``) or a read (``queries``, ``progress``),
+render.
 """
 
 from __future__ import annotations
@@ -25,45 +25,40 @@ from flask import (
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import case, func, select
 
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
 from village_grid.extensions import db
-from village_grid.models import (
-    HOUSEHOLD_FLAGS,
-    Assignment,
-    Escalation,
-    Household,
-    NoticeRead,
-    Task,
-    TaskTeam,
-    Unit,
-    User,
-)
+from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
 from village_grid.models.base import utcnow
-from village_grid.tasks import export, service
+from village_grid.tasks import cases, export, progress, queries, statuses
+from village_grid.tasks import dispatch as dispatching
 from village_grid.tasks.forms import (
-    DONE_LABEL,
-    ESCALATION_REASON_LABELS,
-    ESCALATION_STATUS_LABELS,
     FLAG_LABELS,
-    HELP_LABELS,
-    KIND_LABELS,
     LONG_DEADLINES,
     PRESET_LABELS,
     PRESET_TITLES,
     PRESETS,
-    QUESTION_TYPES,
-    STATUS_LABELS,
-    SUBKIND_LABELS,
     SURVEY_QUESTION_ROWS,
     SWEEP_DEADLINES,
-    VIA_LABELS,
     DispatchForm,
     ResolveForm,
     parse_questions,
+)
+from village_grid.tasks.labels import (
+    COUNT_KEYS,
+    DONE_LABEL,
+    ESCALATION_REASON_LABELS,
+    ESCALATION_STATUS_LABELS,
+    HELP_LABELS,
+    KIND_LABELS,
+    NOTE_MAX,
+    QUESTION_TYPE_LABELS,
+    STATUS_LABELS,
+    SUBKIND_LABELS,
+    VIA_LABELS,
+    status_label,
 )
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -76,8 +71,6 @@ PENDING_LIST_LIMIT = 300
 NEEDS_HELP_LIMIT = 300
 TEAM_VIEW_LIMIT = 60
 ESCALATIONS_LISTED = 300
-STATUSES_REPORTABLE = ("safe", "needs_help", "not_home", "unreachable")
-COUNT_KEYS = ("total", "pending", "safe", "needs_help", "not_home", "unreachable")
 
 
 @bp.app_context_processor
@@ -90,6 +83,7 @@ def _labels():
         "via_labels": VIA_LABELS,
         "done_label": DONE_LABEL,
         "flag_label": lambda f: FLAG_LABELS.get(f, f),
+        "note_max": NOTE_MAX,
         "now_utc": utcnow,
     }
 
@@ -98,8 +92,8 @@ def _labels():
 
 
 def _task_or_404(task_id: int) -> Task:
-    """The task if the user may see it (``service.get_task``); otherwise 404."""
-    return service.get_task(db.session, current_user, task_id)
+    """The task if the user may see it (``queries.get_task``); otherwise 404."""
+    return queries.get_task(db.session, current_user, task_id)
 
 
 def _parse_iso(value: str | None) -> datetime | None:
@@ -130,17 +124,6 @@ def _heat(done: int, total: int) -> str:
     return "heat-0"
 
 
-def _is_team_lead_for(household: Household) -> bool:
-    for ra in current_user.roles:
-        if (
-            ra.role == "team_lead"
-            and ra.unit is not None
-            and household.team.path.startswith(ra.unit.path)
-        ):
-            return True
-    return False
-
-
 def _int_arg(name: str) -> int | None:
     raw = request.args.get(name, "")
     try:
@@ -156,26 +139,10 @@ def _int_arg(name: str) -> int | None:
 @login_required
 def index():
     """Open and recent tasks in the user's scope, with coverage."""
-    tasks = service.visible_tasks(db.session, current_user)
+    tasks = queries.visible_tasks(db.session, current_user)
     ids = [t.id for t in tasks]
-    covered: dict[int, int] = {}
-    if ids:
-        covered = dict(
-            db.session.execute(
-                select(Assignment.task_id, func.count())
-                .where(Assignment.task_id.in_(ids), Assignment.status != "pending")
-                .group_by(Assignment.task_id)
-            ).all()
-        )
-    read: set[int] = set()
-    if ids:
-        read = set(
-            db.session.scalars(
-                select(NoticeRead.task_id).where(
-                    NoticeRead.task_id.in_(ids), NoticeRead.user_id == current_user.id
-                )
-            )
-        )
+    covered = queries.covered_counts(db.session, ids)
+    read = queries.tasks_read_by(db.session, current_user.id, ids)
     rows = []
     for t in tasks:
         done = covered.get(t.id, 0)
@@ -204,15 +171,7 @@ def index():
 
 def _dispatch_units() -> list[dict]:
     """Units the user may send a task to, as indented choices (teams only when few)."""
-    q = (
-        select(Unit)
-        .where(scope.scope_clause(current_user, "dispatch"))
-        .where(Unit.kind != "building")
-        .order_by(Unit.path)
-    )
-    units = list(db.session.scalars(q.limit(DISPATCH_UNIT_LIMIT + 1)))
-    if len(units) > DISPATCH_UNIT_LIMIT:
-        units = list(db.session.scalars(q.where(Unit.kind != "team").limit(DISPATCH_UNIT_LIMIT)))
+    units = queries.dispatch_units(db.session, current_user, limit=DISPATCH_UNIT_LIMIT)
     if not units:
         return []
     top = min(u.depth for u in units)
@@ -260,7 +219,7 @@ def preview():
         return jsonify(err.to_dict()), err.status
     try:
         flt = _filter_from_args(request.args)
-        result = service.preview_dispatch(db.session, current_user, unit_id=unit_id, filter=flt)
+        result = dispatching.preview_dispatch(db.session, current_user, unit_id=unit_id, filter=flt)
     except DomainError as err:
         db.session.rollback()
         return jsonify(err.to_dict()), err.status
@@ -287,7 +246,7 @@ def dispatch():
         kind, subkind = form.kind_and_subkind()
         questions = parse_questions(request.form) if kind == "survey" else None
         try:
-            task = service.dispatch_task(
+            task = dispatching.dispatch_task(
                 db.session,
                 current_user,
                 kind=kind,
@@ -322,7 +281,7 @@ def dispatch():
                 errors.append(f"{field.label.text}: {message}")
     if form.unit_id.data and not errors:
         try:
-            preview_result = service.preview_dispatch(
+            preview_result = dispatching.preview_dispatch(
                 db.session, current_user, unit_id=form.unit_id.data, filter=form.task_filter()
             )
         except DomainError:
@@ -343,7 +302,7 @@ def dispatch():
         flags=HOUSEHOLD_FLAGS,
         sweep_deadlines=SWEEP_DEADLINES,
         long_deadlines=LONG_DEADLINES,
-        question_types=QUESTION_TYPES,
+        question_types=list(QUESTION_TYPE_LABELS.items()),
         question_rows=SURVEY_QUESTION_ROWS,
     ), status
 
@@ -355,24 +314,14 @@ def _unit_rows(task: Task, prog: dict, focus: Unit | None) -> dict:
     """Roll-up rows (in tree order) under the focus unit, with heat colours and team leads."""
     units = prog.get("units", [])
     if focus is not None:
-        inside = set(
-            db.session.scalars(select(Unit.id).where(scope.subtree_clause(Unit.path, focus.path)))
-        )
-        units = [u for u in units if u["id"] in inside]
+        units = progress.units_under(db.session, units, focus.id)
     truncated = False
     if len(units) > PROGRESS_UNIT_LIMIT:
         units = [u for u in units if u["kind"] != "team"][:PROGRESS_UNIT_LIMIT]
         truncated = True
     ids = {u["id"] for u in units}
     team_ids = [u["id"] for u in units if u["kind"] == "team"]
-    leads: dict[int, tuple[str, str]] = {}
-    if team_ids:
-        for team_id, name, username, phone in db.session.execute(
-            select(TaskTeam.team_id, User.name, User.username, User.phone)
-            .join(User, User.id == TaskTeam.assignee_id)
-            .where(TaskTeam.task_id == task.id, TaskTeam.team_id.in_(team_ids))
-        ):
-            leads[team_id] = (name or username or "", phone or "")
+    leads = queries.team_assignees(db.session, task.id, team_ids)
     top_depth = min((u["depth"] for u in units), default=0)
     rows = []
     for u in units:
@@ -396,7 +345,7 @@ def _unit_rows(task: Task, prog: dict, focus: Unit | None) -> dict:
 def _chart(task: Task) -> dict:
     """Coverage over time from the service, as seconds since dispatch for the chart,
     and the minutes left to full coverage at the recent rate."""
-    tl = service.coverage_timeline(db.session, task.id, points=48)
+    tl = progress.coverage_timeline(db.session, task.id, points=48)
     points = []
     for p in tl["points"]:
         at = _parse_iso(p["at"])
@@ -409,17 +358,8 @@ def _chart(task: Task) -> dict:
 
 
 def _progress_context(task: Task) -> dict:
-    focus = None
-    focus_id = _int_arg("unit")
-    if focus_id:
-        candidate = db.session.get(Unit, focus_id)
-        if (
-            candidate is not None
-            and candidate.path.startswith(task.unit.path)
-            and scope.may(current_user, "view", candidate)
-        ):
-            focus = candidate
-    prog = service.progress(db.session, task.id, actor=current_user)
+    focus = queries.focus_unit(db.session, current_user, task, _int_arg("unit"))
+    prog = progress.progress(db.session, task.id, actor=current_user)
     totals = {k: prog[k] for k in COUNT_KEYS}
     done = totals["total"] - totals["pending"]
     tree = _unit_rows(task, prog, focus)
@@ -428,12 +368,12 @@ def _progress_context(task: Task) -> dict:
     )
     pending_rows = []
     if totals["pending"]:
-        pending_rows = service.pending_households(
+        pending_rows = progress.pending_households(
             db.session, task.id, actor=current_user, limit=PENDING_LIST_LIMIT
         )
     notice = None
     if task.kind == "notice":
-        reads = prog.get("reads") or service.notice_reads(db.session, task.id)
+        reads = prog.get("reads") or progress.notice_reads(db.session, task.id)
         notice = {
             "told": reads["told"],
             "read": reads["read"],
@@ -503,7 +443,7 @@ def progress_data(task_id: int):
 @login_required
 def close(task_id: int):
     task = _task_or_404(task_id)
-    if _commit(lambda: service.close_task(db.session, current_user, task.id)):
+    if _commit(lambda: dispatching.close_task(db.session, current_user, task.id)):
         flash(_("The task is closed. Its result is frozen."), "success")
     return redirect(url_for("tasks.show", task_id=task.id))
 
@@ -515,7 +455,9 @@ def export_result(task_id: int, fmt: str):
     task = _task_or_404(task_id)
     if fmt not in ("csv", "xlsx"):
         raise OutOfScope(_("Not found."))
-    rows = export.household_rows(db.session, task, paths=scope.scope_paths(current_user, "view"))
+    rows = progress.household_rows(
+        db.session, task.id, paths=scope.scope_paths(current_user, "view")
+    )
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     name = f"task-{task.id}-{stamp}.{fmt}"
     if fmt == "csv":
@@ -544,35 +486,24 @@ def team(task_id: int):
     team_id = _int_arg("team")
     chosen = None
     if team_id:
-        chosen = db.session.get(Unit, team_id)
-        if chosen is None or not scope.may(current_user, "report_status", chosen):
-            raise OutOfScope(_("No such team."))
+        chosen = scope.require_unit(db.session, current_user, team_id, "report_status")
         paths = [chosen.path]
     rows: list[dict] = []
     teams: list[dict] = []
     if paths != [] and task.kind != "notice":
-        total = export.count_rows(db.session, task, paths=paths)
+        total = progress.count_rows(db.session, task.id, paths=paths)
         if chosen is None and total > TEAM_VIEW_LIMIT:
-            teams = _team_summaries(task, paths)
+            teams = queries.team_summaries(db.session, task.id, paths)
         else:
-            rows = export.household_rows(db.session, task, paths=paths, limit=TEAM_VIEW_LIMIT * 4)
+            rows = progress.household_rows(
+                db.session, task.id, paths=paths, limit=TEAM_VIEW_LIMIT * 4
+            )
     answers = {}
     if task.kind == "survey" and rows:
-        answers = dict(
-            db.session.execute(
-                select(Assignment.household_id, Assignment.answers).where(
-                    Assignment.task_id == task.id,
-                    Assignment.household_id.in_([r["household_id"] for r in rows]),
-                )
-            ).all()
-        )
+        answers = queries.survey_answers(db.session, task.id, [r["household_id"] for r in rows])
     read = None
     if task.kind == "notice":
-        read = db.session.scalar(
-            select(NoticeRead.read_at).where(
-                NoticeRead.task_id == task.id, NoticeRead.user_id == current_user.id
-            )
-        )
+        read = queries.read_at(db.session, task.id, current_user.id)
     return render_template(
         "tasks/team.html",
         task=task,
@@ -586,30 +517,6 @@ def team(task_id: int):
     )
 
 
-def _team_summaries(task: Task, paths: list[str] | None) -> list[dict]:
-    team = Unit.__table__.alias("team")
-    q = (
-        select(
-            team.c.id,
-            team.c.name,
-            func.count(Assignment.id),
-            func.sum(case((Assignment.status == "pending", 1), else_=0)),
-        )
-        .select_from(Assignment)
-        .join(team, team.c.id == Assignment.team_id)
-        .where(Assignment.task_id == task.id)
-        .group_by(team.c.id, team.c.name)
-        .order_by(team.c.name)
-    )
-    cond = export.scope_condition(paths, team.c.path)
-    if cond is not None:
-        q = q.where(cond)
-    return [
-        {"id": tid, "name": name, "total": total, "pending": int(pending or 0)}
-        for tid, name, total, pending in db.session.execute(q.limit(500))
-    ]
-
-
 @bp.route("/<int:task_id>/households/<int:household_id>/status", methods=["POST"])
 @login_required
 def set_status(task_id: int, household_id: int):
@@ -621,31 +528,24 @@ def set_status(task_id: int, household_id: int):
     answers = None
     if task.kind == "survey":
         answers = {
-            k[2:]: v.strip()[:500]
-            for k, v in request.form.items()
-            if k.startswith("a_") and v.strip()
+            k[2:]: v.strip() for k, v in request.form.items() if k.startswith("a_") and v.strip()
         } or None
 
     def record():
-        if status not in STATUSES_REPORTABLE:
-            raise InvalidInput(_("Choose a status."), fields={"status": "invalid"})
-        service.record_status(
+        statuses.record_status(
             db.session,
             current_user,
             task_id=task.id,
             household_id=household.id,
             status=status,
             help_kind=request.form.get("help_kind", "") if status == "needs_help" else "",
-            note=(request.form.get("note") or "").strip()[:500],
+            note=request.form.get("note", ""),
             answers=answers,
-            via="team_lead" if _is_team_lead_for(household) else "cadre",
-            client_addr=(request.remote_addr or "")[:64],
+            client_addr=request.remote_addr or "",
         )
 
     if _commit(record):
-        label = STATUS_LABELS[status]
-        if status == "safe" and task.kind in ("campaign", "survey"):
-            label = DONE_LABEL
+        label = status_label(status, task.kind)
         flash(_("%(head)s: %(status)s", head=household.head_name, status=label), "success")
     return redirect(f"{back}#h{household.id}")
 
@@ -655,7 +555,7 @@ def set_status(task_id: int, household_id: int):
 def mark_read(task_id: int):
     """A team lead's read receipt for a notice."""
     task = _task_or_404(task_id)
-    if _commit(lambda: service.mark_notice_read(db.session, current_user, task.id)):
+    if _commit(lambda: statuses.mark_notice_read(db.session, current_user, task.id)):
         flash(_("Marked as read."), "success")
     return redirect(url_for("tasks.team", task_id=task.id))
 
@@ -670,15 +570,15 @@ def escalations():
     if scope.scope_paths(current_user, "handle_escalations") == []:
         raise OutOfScope(_("Not found."))
     show_all = request.args.get("all") == "1"
-    cases = service.list_escalations(db.session, current_user, open_only=not show_all)
-    rows = service.describe_escalations(db.session, cases[:ESCALATIONS_LISTED])
+    found = cases.list_escalations(db.session, current_user, open_only=not show_all)
+    rows = cases.describe_escalations(db.session, found[:ESCALATIONS_LISTED])
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = _parse_iso(r[key])
     return render_template(
         "tasks/escalations.html",
         rows=rows,
-        more=max(0, len(cases) - ESCALATIONS_LISTED),
+        more=max(0, len(found) - ESCALATIONS_LISTED),
         show_all=show_all,
         reason_labels=ESCALATION_REASON_LABELS,
         state_labels=ESCALATION_STATUS_LABELS,
@@ -688,14 +588,14 @@ def escalations():
 def _escalation_or_404(escalation_id: int) -> Escalation:
     """Scope first, before the form is read: out of scope is 404 whatever was sent."""
     # The service's own check (the one rule for who may handle a case).
-    return service._require_escalation(db.session, current_user, escalation_id)
+    return cases.require_escalation(db.session, current_user, escalation_id)
 
 
 @bp.route("/escalations/<int:escalation_id>/acknowledge", methods=["POST"])
 @login_required
 def acknowledge(escalation_id: int):
     esc = _escalation_or_404(escalation_id)
-    if _commit(lambda: service.acknowledge_escalation(db.session, current_user, esc.id)):
+    if _commit(lambda: cases.acknowledge_escalation(db.session, current_user, esc.id)):
         flash(_("Acknowledged: the others can see you are on it."), "success")
     return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
 
@@ -710,7 +610,7 @@ def resolve(escalation_id: int):
             flash(message, "error")
         return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
     note = form.note.data.strip()
-    if not _commit(lambda: service.resolve_escalation(db.session, current_user, esc.id, note)):
+    if not _commit(lambda: cases.resolve_escalation(db.session, current_user, esc.id, note)):
         return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
     flash(_("Resolved."), "success")
     return redirect(url_for("tasks.escalations"))

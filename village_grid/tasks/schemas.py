@@ -1,9 +1,13 @@
-"""JSON Schemas of the task API bodies (checked by ``api.validation.json_body``)."""
+"""JSON Schemas of the task API bodies (checked by ``api.validation.json_body``).
+
+Kinds, statuses and limits come from ``tasks/labels.py``; the services check
+them again, so a schema only keeps malformed bodies out early.
+"""
 
 from __future__ import annotations
 
 from village_grid.models import HOUSEHOLD_FLAGS
-from village_grid.models.tasks import HELP_KINDS, SWEEP_KINDS, TASK_KINDS
+from village_grid.tasks import labels
 
 FILTER = {
     "type": "object",
@@ -27,14 +31,14 @@ QUESTION = {
     "required": ["text"],
     "additionalProperties": False,
     "properties": {
-        "id": {"type": "string", "minLength": 1, "maxLength": 20},
-        "type": {"type": "string", "enum": ["choice", "number", "text"]},
-        "text": {"type": "string", "minLength": 1, "maxLength": 200},
+        "id": {"type": "string", "minLength": 1, "maxLength": labels.QUESTION_ID_MAX},
+        "type": {"type": "string", "enum": list(labels.QUESTION_TYPES)},
+        "text": {"type": "string", "minLength": 1, "maxLength": labels.QUESTION_TEXT_MAX},
         "choices": {
             "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": 100},
+            "items": {"type": "string", "minLength": 1, "maxLength": labels.CHOICE_MAX},
             "minItems": 2,
-            "maxItems": 20,
+            "maxItems": labels.CHOICES_MAX,
         },
     },
 }
@@ -44,14 +48,18 @@ DISPATCH = {
     "required": ["kind", "title", "unit_id"],
     "additionalProperties": False,
     "properties": {
-        "kind": {"type": "string", "enum": list(TASK_KINDS)},
-        "subkind": {"type": "string", "maxLength": 20},
-        "title": {"type": "string", "minLength": 1, "maxLength": 200},
-        "body": {"type": "string", "maxLength": 5000},
+        "kind": {"type": "string", "enum": list(labels.TASK_KINDS)},
+        "subkind": {"type": "string", "maxLength": labels.SUBKIND_MAX},
+        "title": {"type": "string", "minLength": 1, "maxLength": labels.TITLE_MAX},
+        "body": {"type": "string", "maxLength": labels.BODY_MAX},
         "unit_id": {"type": "integer", "minimum": 1},
-        "deadline_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": 129600},
+        "deadline_minutes": {
+            "type": ["integer", "null"],
+            "minimum": labels.DEADLINE_MINUTES_MIN,
+            "maximum": labels.DEADLINE_MINUTES_MAX,
+        },
         "filter": FILTER,
-        "questions": {"type": "array", "items": QUESTION, "maxItems": 20},
+        "questions": {"type": "array", "items": QUESTION, "maxItems": labels.QUESTIONS_MAX},
     },
 }
 
@@ -62,18 +70,18 @@ PREVIEW = {
     "properties": {"unit_id": {"type": "integer", "minimum": 1}, "filter": FILTER},
 }
 
+# How the status came is decided by the service from who sends it, not sent.
 STATUS = {
     "type": "object",
     "required": ["status"],
     "additionalProperties": False,
     "properties": {
-        "status": {"type": "string", "enum": ["safe", "needs_help", "not_home", "unreachable"]},
-        "kind": {"type": "string", "enum": ["", *HELP_KINDS]},
-        "note": {"type": "string", "maxLength": 500},
-        "answers": {"type": "object", "maxProperties": 20},
-        "client_op_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "status": {"type": "string", "enum": list(labels.REPORTED_STATUSES)},
+        "kind": {"type": "string", "enum": ["", *labels.HELP_KINDS]},
+        "note": {"type": "string", "maxLength": labels.NOTE_MAX},
+        "answers": {"type": "object", "maxProperties": labels.QUESTIONS_MAX},
+        "client_op_id": {"type": "string", "minLength": 1, "maxLength": labels.CLIENT_OP_ID_MAX},
         "client_time": {"type": "string", "format": "date-time", "maxLength": 40},
-        "via": {"type": "string", "enum": ["api", "team_lead", "cadre", "sync"]},
     },
 }
 
@@ -81,7 +89,5 @@ RESOLVE = {
     "type": "object",
     "required": ["note"],
     "additionalProperties": False,
-    "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 500}},
+    "properties": {"note": {"type": "string", "minLength": 1, "maxLength": labels.NOTE_MAX}},
 }
-
-SWEEP_SUBKINDS = list(SWEEP_KINDS)

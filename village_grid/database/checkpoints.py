@@ -4,7 +4,7 @@ In WAL mode SQLite appends every commit to ``<database>-wal``; a checkpoint
 copies those pages back into the database file. By default the commit that
 takes the WAL past 1,000 pages runs the checkpoint itself before it returns:
 it copies the pages and waits for two fsyncs, all while our writer lock
-(``sqlite_writers.py``) is held. During a sweep that commit is a household's
+(``writers.py``) is held. During a sweep that commit is a household's
 door-plate answer, and every other answer in every worker waits behind it.
 Measured on one door-plate answer after another: a commit took 145 µs on
 average with SQLite's own checkpoints, 52 µs without them.

@@ -1,0 +1,67 @@
+"""The database engine: its options, what each engine kind needs on connect, and
+the few statements that are written differently per dialect.
+
+SQLite (the embedded default for one village) gets WAL, foreign keys, writers
+that queue on a lock file (``writers.py``) and WAL checkpoints on a thread of
+their own (``checkpoints.py``); all of that is set up here and only for SQLite.
+PostgreSQL (a township or a county) gets a pool that checks its connections.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from village_grid.database import checkpoints
+from village_grid.database.writers import QueuedWriterConnection
+
+
+def engine_options(url: str) -> dict:
+    """SQLAlchemy engine options for a database URL."""
+    if url.startswith("sqlite"):
+        return {
+            "connect_args": {
+                # Writers wait for each other (the team cap serialises on a write
+                # lock) instead of failing at once with "database is locked".
+                "timeout": 30,
+                "check_same_thread": False,
+                # Writers queue on a lock file rather than sleep in SQLite's busy handler.
+                "factory": QueuedWriterConnection,
+            }
+        }
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def configure(engine: Engine) -> None:
+    """What the app's engine needs on every new connection (SQLite only)."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_connect):
+        event.listen(engine, "connect", _sqlite_connect)
+
+
+def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    # WAL: readers never wait for the writer.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+    checkpoints.on_connect(dbapi_connection)
+
+
+def insert_ignore(session: Session, model, rows: list[dict], returning=None) -> list:
+    """INSERT ``rows`` into ``model``'s table, skipping those that break a unique
+    constraint (concurrent runs, replays); the RETURNING rows of ``returning``
+    (a column attribute) when asked."""
+    if not rows:
+        return []
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(model.__table__).on_conflict_do_nothing()
+    if returning is not None:
+        return session.execute(stmt.returning(model.__table__.c[returning.key]), rows).all()
+    session.execute(stmt, rows)
+    return []

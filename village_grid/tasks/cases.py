@@ -1,0 +1,197 @@
+"""The escalation queue people work through: the cases in someone's scope, who
+to call about each, acknowledging one ("I am on it": it stops climbing) and
+resolving it with what was done. How cases open and climb is in
+``tasks/escalation.py``. Functions flush and never commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from village_grid.auth import scope
+from village_grid.errors import Conflict, InvalidInput, OutOfScope
+from village_grid.models import Assignment, Escalation, Household, Task, Unit, User
+from village_grid.models.base import utcnow
+from village_grid.tasks import labels
+from village_grid.tasks.graph import get_graph
+from village_grid.validation import clean_text
+
+
+def list_escalations(
+    session: Session, actor: User | None, *, open_only: bool = True, task_id: int | None = None
+) -> list[Escalation]:
+    """Cases in the actor's scope or held by them, one row per case (its highest
+    level): calls for help first, then open before acknowledged, newest first."""
+    q = (
+        select(Escalation)
+        .join(Household, Household.id == Escalation.household_id)
+        .join(Unit, Unit.id == Household.team_id)
+    )
+    paths = None if actor is None else scope.scope_paths(actor, "handle_escalations")
+    if paths is not None:
+        q = q.where(or_(scope.paths_clause(paths, Unit.path), Escalation.assignee_id == actor.id))
+    if open_only:
+        q = q.where(Escalation.status != "resolved")
+    if task_id is not None:
+        q = q.where(Escalation.task_id == task_id)
+    top: dict[tuple[int, str], Escalation] = {}
+    for esc in session.scalars(q.order_by(Escalation.level.desc())):
+        top.setdefault((esc.assignment_id, esc.reason), esc)
+    order = {state: i for i, state in enumerate(labels.ESCALATION_STATES)}
+    return sorted(
+        top.values(),
+        key=lambda e: (
+            e.reason != "needs_help",
+            order.get(e.status, len(order)),
+            -e.opened_at.timestamp(),
+            -e.id,
+        ),
+    )
+
+
+def require_escalation(session: Session, actor: User | None, escalation_id: int) -> Escalation:
+    """An escalation the actor may handle (assigned to them, or in their
+    ``handle_escalations`` scope); OutOfScope (404) otherwise."""
+    esc = session.get(Escalation, escalation_id) if isinstance(escalation_id, int) else None
+    if esc is None:
+        raise OutOfScope(_("No such escalation."))
+    if actor is not None and esc.assignee_id != actor.id:
+        household = session.get(Household, esc.household_id)
+        if household is None or not scope.may(actor, "handle_escalations", household.team):
+            raise OutOfScope(_("No such escalation."))
+    return esc
+
+
+def _case(session: Session, esc: Escalation) -> list[Escalation]:
+    """Every level of the case ``esc`` belongs to."""
+    return list(
+        session.scalars(
+            select(Escalation).where(
+                Escalation.assignment_id == esc.assignment_id, Escalation.reason == esc.reason
+            )
+        )
+    )
+
+
+def acknowledge_escalation(
+    session: Session, actor: User | None, escalation_id: int, *, now: datetime | None = None
+) -> Escalation:
+    """Someone is on it: the case (every level of it) stops climbing."""
+    now = now or utcnow()
+    esc = require_escalation(session, actor, escalation_id)
+    if esc.status == "resolved":
+        raise Conflict(_("This case is already resolved."), code="already_resolved")
+    for e in _case(session, esc):
+        if e.status == "open":
+            e.status = "acknowledged"
+            e.acknowledged_at = now
+            e.acknowledged_by_id = actor.id if actor is not None else None
+        e.next_escalation_at = None
+    session.flush()
+    return esc
+
+
+def resolve_escalation(
+    session: Session,
+    actor: User | None,
+    escalation_id: int,
+    note: str,
+    *,
+    now: datetime | None = None,
+) -> Escalation:
+    """Close the case (every level of it) with a note saying what was done."""
+    now = now or utcnow()
+    note = (note or "").strip() if isinstance(note, str) else ""
+    if not note:
+        raise InvalidInput(_("Say what was done."), fields={"note": "required"})
+    note = clean_text(note, field="note", max_len=labels.NOTE_MAX, label=_("Note"))
+    esc = require_escalation(session, actor, escalation_id)
+    for e in _case(session, esc):
+        if e.status != "resolved":
+            e.status = "resolved"
+            e.resolved_at = now
+            e.resolved_by_id = actor.id if actor is not None else None
+            e.resolution_note = note
+            if e.acknowledged_at is None:
+                e.acknowledged_at = now
+                e.acknowledged_by_id = e.resolved_by_id
+        e.next_escalation_at = None
+    session.flush()
+    return esc
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+def describe_escalations(session: Session, escalations: list[Escalation]) -> list[dict]:
+    """What the escalation queue shows: the household, its team and lead with
+    phones, the task, who holds the case. One query per kind of thing."""
+    if not escalations:
+        return []
+    g = get_graph(session)
+
+    def by_id(model, ids) -> dict:
+        return {r.id: r for r in session.scalars(select(model).where(model.id.in_(set(ids))))}
+
+    households = by_id(Household, (e.household_id for e in escalations))
+    tasks = by_id(Task, (e.task_id for e in escalations))
+    assignments = by_id(Assignment, (e.assignment_id for e in escalations))
+    users = by_id(User, (e.assignee_id for e in escalations if e.assignee_id))
+    out = []
+    for e in escalations:
+        h = households.get(e.household_id)
+        t = tasks.get(e.task_id)
+        a = assignments.get(e.assignment_id)
+        team_id = h.team_id if h else None
+        people = g.nodes[team_id]["people"] if team_id in g else []
+        lead = next((p for p in people if p.role == "team_lead"), None)
+        assignee = users.get(e.assignee_id)
+        out.append(
+            {
+                "id": e.id,
+                "task": {
+                    "id": e.task_id,
+                    "title": t.title if t else "",
+                    "kind": t.kind if t else "",
+                },
+                "reason": e.reason,
+                "level": e.level,
+                "status": e.status,
+                "help_kind": a.help_kind if a else "",
+                "note": a.note if a else "",
+                "household": {
+                    "id": e.household_id,
+                    "code": h.code if h else "",
+                    "head_name": h.head_name if h else "",
+                    "phone": h.phone if h else "",
+                    "door_no": h.door_no if h else "",
+                    "address": h.address if h else "",
+                },
+                "team": {
+                    "id": team_id,
+                    "name": g.nodes[team_id]["name"] if team_id in g else "",
+                    "lead_name": lead.name if lead else "",
+                    "lead_phone": lead.phone if lead else "",
+                    "lead_available": lead.on_duty if lead else False,
+                },
+                "unit": {
+                    "id": e.unit_id,
+                    "name": g.nodes[e.unit_id]["name"] if e.unit_id in g else "",
+                },
+                "assignee": {
+                    "id": e.assignee_id,
+                    "name": assignee.display_name if assignee else "",
+                    "phone": assignee.phone or "" if assignee else "",
+                },
+                "opened_at": _iso(e.opened_at),
+                "acknowledged_at": _iso(e.acknowledged_at),
+                "resolved_at": _iso(e.resolved_at),
+                "resolution_note": e.resolution_note,
+            }
+        )
+    return out

@@ -1,0 +1,68 @@
+"""The unit tree with its responsible people as a networkx graph, cached per process.
+
+Routing (``tasks/routing.py``) works on this graph. It is built once per
+process and database and rebuilt only when the tree version (bumped on unit
+changes, household moves, role and availability changes) differs: one small
+query per call when nothing changed, never a rebuild per request at county
+scale.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import networkx as nx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from village_grid.hierarchy.service import tree_version
+from village_grid.models import RoleAssignment, Unit, User
+from village_grid.tasks import routing
+
+_graphs: dict[str, tuple[int, nx.DiGraph]] = {}
+_graph_lock = threading.Lock()
+
+
+def get_graph(session: Session) -> nx.DiGraph:
+    """The unit tree with its responsible people (see :func:`routing.build_graph`)."""
+    version = tree_version(session)  # read first: data read after is at least this new
+    key = str(session.get_bind().url)
+    cached = _graphs.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    with _graph_lock:
+        cached = _graphs.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        units = session.execute(
+            select(Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.code, Unit.path)
+        ).all()
+        people = [
+            (unit_id, role, uid, name or username, phone, available, active)
+            for unit_id, role, uid, name, username, phone, available, active in session.execute(
+                select(
+                    RoleAssignment.unit_id,
+                    RoleAssignment.role,
+                    User.id,
+                    User.name,
+                    User.username,
+                    User.phone,
+                    User.available,
+                    User.active,
+                )
+                .join(User, User.id == RoleAssignment.user_id)
+                .where(
+                    RoleAssignment.role.in_(routing.RESPONSIBLE_ROLES),
+                    RoleAssignment.unit_id.is_not(None),
+                )
+            ).all()
+        ]
+        graph = routing.build_graph(units, people, version=version)
+        _graphs[key] = (version, graph)
+        return graph
+
+
+def forget_graph() -> None:
+    """Drop every cached graph (tests that wipe the database call this)."""
+    with _graph_lock:
+        _graphs.clear()

@@ -1,0 +1,161 @@
+"""The tasks vocabulary: every kind, status, limit and the words shown for them.
+
+One place for each: the services check against these tuples, the JSON
+schemas, forms and templates take their lists and limits from here, and the
+pages, exports and messages show the labels below. Nothing else in the code
+spells out a status list, a help kind or a length limit of a task.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+# --- kinds ----------------------------------------------------------------------
+
+TASK_KINDS = ("sweep", "campaign", "survey", "notice")
+SWEEP_KINDS = ("flood", "typhoon", "fire", "heat", "other")
+
+KIND_LABELS = {
+    "sweep": _l("Sweep"),
+    "campaign": _l("Campaign"),
+    "survey": _l("Survey"),
+    "notice": _l("Notice"),
+}
+
+SUBKIND_LABELS = {
+    "flood": _l("Flood check"),
+    "typhoon": _l("Typhoon check"),
+    "fire": _l("Fire check"),
+    "heat": _l("Heat check"),
+    "other": _l("Other check"),
+}
+
+
+def kind_label(kind: str, subkind: str = "") -> str:
+    """What a task is called in messages and lists: a sweep by its kind of check."""
+    if kind == "sweep":
+        return str(SUBKIND_LABELS.get(subkind or "other", SUBKIND_LABELS["other"]))
+    return str(KIND_LABELS.get(kind, kind))
+
+
+# --- statuses -------------------------------------------------------------------
+
+# A household's latest status on a task; "pending" until someone reports.
+STATUSES = ("pending", "safe", "needs_help", "not_home", "unreachable")
+# What a team lead, grid member or cadre can report for a household.
+REPORTED_STATUSES = STATUSES[1:]
+# What a household itself may answer from its door plate, per task kind: the
+# words for "I have seen it" (acknowledge a campaign, answer a survey, read a
+# notice) all record "safe" — the household answered.
+HOUSEHOLD_STATUSES = {
+    "sweep": ("safe", "needs_help"),
+    "campaign": ("safe", "needs_help"),
+    "survey": ("safe",),
+    "notice": ("safe",),
+}
+STATUS_ALIASES = {"acknowledged": "safe", "answered": "safe", "read": "safe"}
+# The statuses a door-plate client may send, aliases included.
+HOUSEHOLD_ANSWERS = ("safe", "needs_help", *STATUS_ALIASES)
+
+# Counts of a task's progress, in this order: the total, then one per status.
+COUNT_KEYS = ("total", *STATUSES)
+
+STATUS_LABELS = {
+    "pending": _l("Not reached"),
+    "safe": _l("Safe"),
+    "needs_help": _l("Needs help"),
+    "not_home": _l("Not home"),
+    "unreachable": _l("Unreachable"),
+}
+# Campaigns and surveys are "done" rather than "safe".
+DONE_LABEL = _l("Done")
+
+
+def status_label(status: str, kind: str = "sweep") -> str:
+    """A status as people read it: "done" for a campaign or survey answered."""
+    if status == "safe" and kind in ("campaign", "survey"):
+        return str(DONE_LABEL)
+    return str(STATUS_LABELS.get(status, status))
+
+
+# --- calls for help -------------------------------------------------------------
+
+HELP_KINDS = ("flooding", "medical", "evacuation", "supplies", "other")
+# What staff read (lists, exports, messages).
+HELP_LABELS = {
+    "flooding": _l("Flooding"),
+    "medical": _l("Medical"),
+    "evacuation": _l("Evacuation"),
+    "supplies": _l("Supplies"),
+    "other": _l("Other"),
+}
+# What a household is offered on its door-plate page: the same kinds, in its own words.
+HELP_ASKS = {
+    "flooding": _l("Water coming in"),
+    "medical": _l("Someone is ill or hurt"),
+    "evacuation": _l("We need to move out"),
+    "supplies": _l("Food, water or medicine"),
+    "other": _l("Other"),
+}
+
+# --- how a status reached us ----------------------------------------------------
+
+# Decided by the status service from who sent it, never by the client:
+# household_qr (no login, the door plate), sync (a phone's queued operation,
+# carrying its client_op_id), team_lead (the lead of the household's team),
+# cadre (anyone else acting for the lead). "api" marks events recorded before
+# the service decided.
+VIA = ("team_lead", "household_qr", "cadre", "sync", "api")
+VIA_LABELS = {
+    "team_lead": _l("Team lead"),
+    "household_qr": _l("Door-plate QR"),
+    "cadre": _l("Cadre"),
+    "sync": _l("Offline sync"),
+    "api": _l("API"),
+}
+
+# --- escalations ----------------------------------------------------------------
+
+ESCALATION_REASONS = ("needs_help", "overdue")
+ESCALATION_STATES = ("open", "acknowledged", "resolved")
+ESCALATION_REASON_LABELS = {
+    "needs_help": _l("Needs help"),
+    "overdue": _l("Not reached by the deadline"),
+}
+ESCALATION_STATUS_LABELS = {
+    "open": _l("Waiting"),
+    "acknowledged": _l("Acknowledged"),
+    "resolved": _l("Resolved"),
+}
+
+# --- surveys --------------------------------------------------------------------
+
+QUESTION_TYPES = ("choice", "number", "text")
+QUESTION_TYPE_LABELS = {
+    "choice": _l("Choice"),
+    "number": _l("Number"),
+    "text": _l("Text"),
+}
+
+# --- limits ---------------------------------------------------------------------
+
+TITLE_MAX = 200
+BODY_MAX = 5000
+SUBKIND_MAX = 20
+# A note with a status (team lead, door plate, API, sync) and a resolution note.
+NOTE_MAX = 500
+QUESTIONS_MAX = 20
+QUESTION_ID_MAX = 20
+QUESTION_TEXT_MAX = 200
+CHOICES_MAX = 20
+CHOICE_MAX = 100
+# A survey's text answer.
+ANSWER_TEXT_MAX = 500
+ANSWER_NUMBER_MAX = 1e12
+# From one minute (a drill) to a season (a campaign).
+DEADLINE_MINUTES_MIN = 1
+DEADLINE_MINUTES_MAX = 90 * 24 * 60
+# A client operation id (offline sync).
+CLIENT_OP_ID_MAX = 64
+# Calls for help listed on the progress page and in its JSON.
+CASES_LISTED = 500

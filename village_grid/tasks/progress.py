@@ -1,0 +1,329 @@
+"""How far a task has got: counts rolled up the tree, the households behind
+them (who still needs reaching, who asked for help), coverage over time and
+who has read a notice.
+
+Read-only. Progress is one GROUP BY (team, status) over the task's
+assignments, rolled up through the cached graph (``tasks/graph.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from village_grid.auth import scope
+from village_grid.errors import NotFound
+from village_grid.models import Assignment, Household, NoticeRead, Task, Unit, User
+from village_grid.models.base import utcnow
+from village_grid.tasks import routing
+from village_grid.tasks.graph import get_graph
+from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS
+from village_grid.tasks.queries import task_teams
+
+
+def progress(session: Session, task_id: int, *, actor: User | None = None) -> dict:
+    """Coverage of a task: totals and the same counts for every unit from the
+    target down to each team (only units it reached), in tree order.
+
+    With ``actor``, only what lies in their scope is counted. Also
+    ``needs_help_cases`` (every call for help, newest first) and, for a notice,
+    ``reads``.
+    """
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(_("No such task."))
+    g = get_graph(session)
+    flat = routing.flat_tree(g)
+    pos = flat["pos"]
+    paths = None if actor is None else scope.scope_paths(actor, "view")
+    # Core execution on the session's connection: plain tuples, no ORM rows.
+    rows = (
+        session.connection()
+        .execute(
+            select(Assignment.team_id, Assignment.status, func.count())
+            .where(Assignment.task_id == task.id)
+            .group_by(Assignment.team_id, Assignment.status)
+        )
+        .all()
+    )
+    # Each (team, status) count goes into one packed vector per unit position
+    # (fields in COUNT_KEYS order: the total and the status at once), so the
+    # roll-up below is one integer addition per unit.
+    width = len(COUNT_KEYS)
+    inc = {k: routing.pack_unit(0) + routing.pack_unit(i) for i, k in enumerate(COUNT_KEYS) if i}
+    packed = [0] * len(flat["rows"])
+    unit_paths = flat["paths"]
+    for team_id, status, n in rows:
+        i = pos.get(team_id)
+        if i is not None and (paths is None or scope.within(unit_paths[i], paths)):
+            packed[i] += n * inc[status]
+    overall = routing.unpack(sum(packed), width)
+    units = []
+    start = pos.get(task.unit_id)
+    if start is not None and overall[0]:
+        routing.rollup_flat(flat, start, packed)
+        unit_rows = flat["rows"]
+        for i, counts in routing.unpack_reached(flat, start, packed, width):
+            if paths is not None and not scope.within(unit_paths[i], paths):
+                continue
+            unit_id, kind, name, parent_id, depth = unit_rows[i]
+            units.append(
+                {
+                    "id": unit_id,
+                    "kind": kind,
+                    "name": name,
+                    "parent_id": parent_id,
+                    "depth": depth,
+                    **dict(zip(COUNT_KEYS, counts, strict=True)),
+                }
+            )
+    totals = dict(zip(COUNT_KEYS, overall, strict=True))
+    result = {
+        "id": task.id,
+        "kind": task.kind,
+        "closed": task.closed_at is not None,
+        **totals,
+        "covered": totals["total"] - totals["pending"],
+        "units": units,
+        "needs_help_cases": [
+            _case_json(r)
+            for r in household_rows(
+                session,
+                task.id,
+                paths=paths,
+                statuses=("needs_help",),
+                latest_first=True,
+                limit=CASES_LISTED,
+            )
+        ],
+    }
+    if task.kind == "notice":
+        result["reads"] = notice_reads(session, task.id)
+    return result
+
+
+def household_rows(
+    session: Session,
+    task_id: int,
+    *,
+    paths: list[str] | None = None,
+    statuses: tuple[str, ...] | None = None,
+    latest_first: bool = False,
+    limit: int | None = None,
+) -> list[dict]:
+    """The task's households with their latest status, their team and grid, and who
+    answers for the team now (its lead, or whom routing falls back to) with a phone.
+
+    ``paths`` restricts to subtrees (the viewer's scope: ``scope.scope_paths``);
+    ``statuses`` to some statuses. Ordered by team and household, or with
+    ``latest_first`` by the latest report first (calls for help).
+    """
+    g = get_graph(session)
+    q = (
+        select(
+            Household.id,
+            Household.code,
+            Household.head_name,
+            Household.phone,
+            Household.door_no,
+            Household.address,
+            Assignment.team_id,
+            Assignment.status,
+            Assignment.help_kind,
+            Assignment.note,
+            Assignment.updated_at,
+            Assignment.updated_via,
+        )
+        .join(Household, Household.id == Assignment.household_id)
+        .join(Unit, Unit.id == Assignment.team_id)
+        .where(Assignment.task_id == task_id, scope.paths_clause(paths, Unit.path))
+    )
+    if statuses:
+        q = q.where(Assignment.status.in_(statuses))
+    if latest_first:
+        q = q.order_by(Assignment.updated_at.desc(), Unit.path, Household.seq)
+    else:
+        q = q.order_by(Unit.path, Household.seq)
+    if limit is not None:
+        q = q.limit(limit)
+    # Plain columns on the session's connection (flushed first, as session.execute
+    # would), and one routing decision per team, remembered with the graph.
+    session.flush()
+    info = g.graph["info"]
+    out = []
+    for (
+        household_id,
+        code,
+        head_name,
+        phone,
+        door_no,
+        address,
+        team_id,
+        status,
+        help_kind,
+        note,
+        updated_at,
+        updated_via,
+    ) in session.connection().execute(q).all():
+        team = info.get(team_id)
+        grid = info.get(team["parent"]) if team is not None else None
+        decision = routing.responsible_cached(g, team_id) if team is not None else None
+        person = decision.assignee if decision is not None else None
+        out.append(
+            {
+                "household_id": household_id,
+                "code": code,
+                "head_name": head_name,
+                "phone": phone or "",
+                "door_no": door_no or "",
+                "address": address or "",
+                "team_id": team_id,
+                "team_name": team["name"] if team is not None else "",
+                "grid_name": grid["name"] if grid is not None else "",
+                "responsible_name": person.name if person else "",
+                "responsible_phone": (person.phone or "") if person else "",
+                "responsible_role": decision.role if decision else "",
+                "status": status,
+                "help_kind": help_kind or "",
+                "note": note or "",
+                "updated_at": updated_at,
+                "updated_via": updated_via or "",
+            }
+        )
+    return out
+
+
+def count_rows(
+    session: Session,
+    task_id: int,
+    *,
+    paths: list[str] | None = None,
+    statuses: tuple[str, ...] | None = None,
+) -> int:
+    """How many rows :func:`household_rows` would give without a limit."""
+    q = (
+        select(func.count())
+        .select_from(Assignment)
+        .join(Unit, Unit.id == Assignment.team_id)
+        .where(Assignment.task_id == task_id, scope.paths_clause(paths, Unit.path))
+    )
+    if statuses:
+        q = q.where(Assignment.status.in_(statuses))
+    return session.scalar(q) or 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+def _case_json(row: dict) -> dict:
+    """A household row as the API and the live page give it (times in ISO 8601)."""
+    return {**row, "updated_at": _iso(row["updated_at"])}
+
+
+def needs_help_cases(
+    session: Session, task_id: int, *, actor: User | None = None, limit: int = CASES_LISTED
+) -> list[dict]:
+    """Every household of the task whose latest status is "needs help", newest first."""
+    paths = None if actor is None else scope.scope_paths(actor, "view")
+    rows = household_rows(
+        session, task_id, paths=paths, statuses=("needs_help",), latest_first=True, limit=limit
+    )
+    return [_case_json(r) for r in rows]
+
+
+def pending_households(
+    session: Session, task_id: int, *, actor: User | None = None, limit: int = CASES_LISTED
+) -> list[dict]:
+    """Households not reached yet, with who answers for their team and a phone to call."""
+    paths = None if actor is None else scope.scope_paths(actor, "view")
+    rows = household_rows(session, task_id, paths=paths, statuses=("pending",), limit=limit)
+    return [_case_json(r) for r in rows]
+
+
+def coverage_timeline(
+    session: Session, task_id: int, *, points: int = 24, now: datetime | None = None
+) -> dict:
+    """Coverage over time since dispatch, and an estimate of when every
+    household will be reached at the pace of the last quarter hour (or since dispatch)."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(_("No such task."))
+    now = now or utcnow()
+    end = min(now, task.closed_at) if task.closed_at else now
+    total = session.scalar(select(func.count()).where(Assignment.task_id == task.id)) or 0
+    times = sorted(
+        t
+        for (t,) in session.execute(
+            select(Assignment.updated_at).where(
+                Assignment.task_id == task.id,
+                Assignment.status != "pending",
+                Assignment.updated_at.is_not(None),
+            )
+        ).all()
+    )
+    start = task.created_at
+    span = max((end - start).total_seconds(), 1.0)
+    series = []
+    i = 0
+    for k in range(points + 1):
+        at = start + timedelta(seconds=span * k / points)
+        while i < len(times) and times[i] <= at:
+            i += 1
+        series.append(
+            {
+                "at": _iso(at),
+                "covered": i,
+                "percent": round(100 * i / total, 1) if total else 0,
+            }
+        )
+    covered = len(times)
+    eta = None
+    rate = 0.0
+    if covered and covered < total and not task.closed_at:
+        window_start = max(start, end - timedelta(minutes=15))
+        recent = sum(1 for t in times if t >= window_start)
+        minutes = max((end - window_start).total_seconds() / 60, 0.5)
+        if recent == 0:
+            recent, minutes = covered, max(span / 60, 0.5)
+        rate = recent / minutes
+        eta = _iso(end + timedelta(minutes=(total - covered) / rate))
+    return {
+        "total": total,
+        "covered": covered,
+        "points": series,
+        "rate_per_minute": round(rate, 2),
+        "eta": eta,
+    }
+
+
+def notice_reads(session: Session, task_id: int) -> dict:
+    """Who was told about a notice and who has read it."""
+    told = {t.assignee_id for t in task_teams(session, task_id) if t.assignee_id}
+    reads = {
+        r.user_id: r.read_at
+        for r in session.scalars(select(NoticeRead).where(NoticeRead.task_id == task_id))
+    }
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(told | set(reads))))}
+    people = [
+        {
+            "id": uid,
+            "name": users[uid].display_name,
+            "phone": users[uid].phone or "",
+            "read_at": _iso(reads.get(uid)),
+        }
+        for uid in sorted(told | set(reads))
+        if uid in users
+    ]
+    return {"told": len(told), "read": len(told & set(reads)), "people": people}
+
+
+def units_under(session: Session, units: list[dict], root_id: int) -> list[dict]:
+    """The rows of :func:`progress`'s ``units`` that lie in the subtree at ``root_id``."""
+    g = get_graph(session)
+    if root_id not in g:
+        return []
+    return [u for u in units if u["id"] in g and routing.in_subtree(g, u["id"], root_id)]

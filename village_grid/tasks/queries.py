@@ -1,0 +1,198 @@
+"""Reads of tasks for pages, the API and other domains: which tasks a person
+may see, a household's open tasks, read receipts, a team's answers.
+
+Read-only. Progress, the per-household lists and their counts are in
+``tasks/progress.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from village_grid.auth import scope
+from village_grid.errors import OutOfScope
+from village_grid.models import Assignment, NoticeRead, Task, TaskTeam, Unit, User
+
+
+def task_visible(session: Session, actor: User | None, task: Task) -> bool:
+    """May ``actor`` see ``task``: sent to a unit in their scope, or reaching one of
+    their teams (a village-wide sweep seen by a team lead). ``None`` is the system."""
+    if actor is None:
+        return True
+    paths = scope.scope_paths(actor, "view")
+    if paths is None:
+        return True
+    if not paths:
+        return False
+    if scope.within(task.unit.path, paths):
+        return True
+    # A task sent from above reaches the actor's teams.
+    return bool(
+        session.scalar(
+            select(TaskTeam.id)
+            .join(Unit, Unit.id == TaskTeam.team_id)
+            .where(TaskTeam.task_id == task.id, scope.paths_clause(paths, Unit.path))
+            .limit(1)
+        )
+    )
+
+
+def get_task(session: Session, actor: User | None, task_id: int) -> Task:
+    """A task the actor may see; OutOfScope (404) otherwise."""
+    task = session.get(Task, task_id) if isinstance(task_id, int) else None
+    if task is None or not task_visible(session, actor, task):
+        raise OutOfScope(_("No such task."))
+    return task
+
+
+def visible_tasks(session: Session, actor: User | None, *, limit: int | None = None) -> list[Task]:
+    """Tasks the actor may see, newest first."""
+    q = (
+        select(Task)
+        .join(Unit, Unit.id == Task.unit_id)
+        .order_by(Task.created_at.desc(), Task.id.desc())
+    )
+    paths = None if actor is None else scope.scope_paths(actor, "view")
+    if paths is not None:
+        team_unit = Unit.__table__.alias("team_unit")
+        reached = exists(
+            select(TaskTeam.id)
+            .join(team_unit, team_unit.c.id == TaskTeam.team_id)
+            .where(TaskTeam.task_id == Task.id, scope.paths_clause(paths, team_unit.c.path))
+        )
+        q = q.where(or_(scope.paths_clause(paths, Unit.path), reached))
+    if limit:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def open_tasks_for_household(session: Session, household_id: int) -> list[tuple[Task, Assignment]]:
+    """Tasks not closed that reached this household, newest first, with its assignment."""
+    rows = session.execute(
+        select(Task, Assignment)
+        .join(Assignment, Assignment.task_id == Task.id)
+        .where(Assignment.household_id == household_id, Task.closed_at.is_(None))
+        .order_by(Task.created_at.desc(), Task.id.desc())
+    ).all()
+    return [(t, a) for t, a in rows]
+
+
+def task_teams(session: Session, task_id: int) -> list[TaskTeam]:
+    """The routing decisions of a task, one per team."""
+    return list(
+        session.scalars(select(TaskTeam).where(TaskTeam.task_id == task_id).order_by(TaskTeam.id))
+    )
+
+
+def covered_counts(session: Session, task_ids: list[int]) -> dict[int, int]:
+    """Households reached (any status but pending) per task."""
+    if not task_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(Assignment.task_id, func.count())
+            .where(Assignment.task_id.in_(task_ids), Assignment.status != "pending")
+            .group_by(Assignment.task_id)
+        ).all()
+    )
+
+
+def tasks_read_by(session: Session, user_id: int, task_ids: list[int]) -> set[int]:
+    """Which of ``task_ids`` the user has opened (read receipts)."""
+    if not task_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(NoticeRead.task_id).where(
+                NoticeRead.task_id.in_(task_ids), NoticeRead.user_id == user_id
+            )
+        )
+    )
+
+
+def read_at(session: Session, task_id: int, user_id: int) -> datetime | None:
+    """When the user first read the task, if they did."""
+    return session.scalar(
+        select(NoticeRead.read_at).where(
+            NoticeRead.task_id == task_id, NoticeRead.user_id == user_id
+        )
+    )
+
+
+def survey_answers(session: Session, task_id: int, household_ids: list[int]) -> dict[int, dict]:
+    """The latest survey answers of these households, by household id."""
+    if not household_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(Assignment.household_id, Assignment.answers).where(
+                Assignment.task_id == task_id, Assignment.household_id.in_(household_ids)
+            )
+        ).all()
+    )
+
+
+def team_summaries(
+    session: Session, task_id: int, paths: list[str] | None, limit: int = 500
+) -> list[dict]:
+    """Per team of the task inside ``paths``: its households and how many are still pending."""
+    team = Unit.__table__.alias("team")
+    q = (
+        select(
+            team.c.id,
+            team.c.name,
+            func.count(Assignment.id),
+            func.sum(case((Assignment.status == "pending", 1), else_=0)),
+        )
+        .select_from(Assignment)
+        .join(team, team.c.id == Assignment.team_id)
+        .where(Assignment.task_id == task_id, scope.paths_clause(paths, team.c.path))
+        .group_by(team.c.id, team.c.name)
+        .order_by(team.c.name)
+        .limit(limit)
+    )
+    return [
+        {"id": tid, "name": name, "total": total, "pending": int(pending or 0)}
+        for tid, name, total, pending in session.execute(q)
+    ]
+
+
+def team_assignees(session: Session, task_id: int, team_ids: list[int]) -> dict[int, tuple]:
+    """Who answers for each of these teams of the task (name, phone), as routed at dispatch."""
+    if not team_ids:
+        return {}
+    return {
+        team_id: (name or username or "", phone or "")
+        for team_id, name, username, phone in session.execute(
+            select(TaskTeam.team_id, User.name, User.username, User.phone)
+            .join(User, User.id == TaskTeam.assignee_id)
+            .where(TaskTeam.task_id == task_id, TaskTeam.team_id.in_(team_ids))
+        )
+    }
+
+
+def dispatch_units(session: Session, actor: User, *, limit: int) -> list[Unit]:
+    """Units ``actor`` may send a task to, in tree order; without the teams when
+    there are more than ``limit`` (a county: the page lists villages and grids)."""
+    q = (
+        select(Unit)
+        .where(scope.scope_clause(actor, "dispatch"), Unit.kind != "building")
+        .order_by(Unit.path)
+    )
+    units = list(session.scalars(q.limit(limit + 1)))
+    if len(units) > limit:
+        units = list(session.scalars(q.where(Unit.kind != "team").limit(limit)))
+    return units
+
+
+def focus_unit(session: Session, actor: User, task: Task, unit_id: int | None) -> Unit | None:
+    """The unit to narrow a task's progress to: ``unit_id`` if it lies under the task's
+    target and ``actor`` may see it; otherwise None (the whole task)."""
+    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
+    if unit is None or not scope.is_under(unit.path, task.unit.path):
+        return None
+    return unit if scope.may(actor, "view", unit) else None

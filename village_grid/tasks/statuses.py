@@ -1,0 +1,358 @@
+"""The one way a household's status on a task is recorded — a team lead's tap,
+a cadre acting for the lead, a phone's offline queue, the JSON API and the
+household's own door plate all come here — and a read receipt for a notice.
+
+Every report is kept as an append-only event; the assignment holds the
+latest by the time it happened, so an older report synced late never
+overwrites a newer one. A replayed ``client_op_id`` changes nothing. "Needs
+help" opens a case that climbs the tree (``tasks/escalation.py``); any other
+status closes an open case about the household being overdue.
+
+Functions flush and never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from village_grid.auth import scope
+from village_grid.database import insert_ignore
+from village_grid.errors import Conflict, InvalidInput, NotFound, OutOfScope
+from village_grid.models import Assignment, Escalation, NoticeRead, StatusEvent, Task, User
+from village_grid.models.base import utcnow
+from village_grid.tasks import labels
+from village_grid.tasks.escalation import open_help_case
+from village_grid.tasks.queries import get_task, task_visible
+from village_grid.validation import clean_text
+
+# Statements built once: this runs for every tap and every door-plate scan, and
+# building and cache-keying a statement per call cost more than running it.
+_events = StatusEvent.__table__
+_assignments = Assignment.__table__
+_escalations = Escalation.__table__
+_INSERT_EVENT = _events.insert()
+# Latest wins in the statement itself: a report committed by someone else
+# between this one's read and its write, and newer than it, is kept.
+_UPDATE_ASSIGNMENT = (
+    update(_assignments)
+    .where(
+        _assignments.c.id == bindparam("b_id"),
+        or_(
+            _assignments.c.updated_at.is_(None),
+            _assignments.c.updated_at <= bindparam("b_updated_at"),
+        ),
+    )
+    .values(
+        status=bindparam("b_status"),
+        help_kind=bindparam("b_help_kind"),
+        note=bindparam("b_note"),
+        answers=bindparam("b_answers", type_=_assignments.c.answers.type),
+        updated_at=bindparam("b_updated_at"),
+        updated_via=bindparam("b_updated_via"),
+        updated_by_id=bindparam("b_updated_by_id"),
+    )
+)
+_RESOLVE_OVERDUE = (
+    update(_escalations)
+    .where(
+        _escalations.c.assignment_id == bindparam("b_assignment_id"),
+        _escalations.c.reason == "overdue",
+        _escalations.c.status != "resolved",
+    )
+    .values(
+        status="resolved",
+        resolved_at=bindparam("b_resolved_at"),
+        resolved_by_id=bindparam("b_resolved_by_id"),
+        next_escalation_at=None,
+        resolution_note=bindparam("b_resolution_note"),
+    )
+)
+
+
+def record_status(
+    session: Session,
+    actor: User | None,
+    *,
+    task_id: int,
+    household_id: int,
+    status: str,
+    help_kind: str = "",
+    note: str = "",
+    answers: dict | None = None,
+    client_op_id: str | None = None,
+    client_time: datetime | None = None,
+    client_addr: str = "",
+    now: datetime | None = None,
+) -> StatusEvent:
+    """Record one household's status on a task as an append-only event; return it.
+
+    ``actor`` None is the household itself, answering from its door plate (the
+    caller found the household from the plate's token): it may give only the
+    answers its task kind offers (:data:`labels.HOUSEHOLD_STATUSES`, with the
+    aliases "acknowledged", "answered", "read"), and a task that is closed or
+    not for it is simply not found. How the status came (``via``) follows from
+    who sent it: see :func:`via_for`.
+
+    The assignment keeps the latest by the time it happened (the phone's clock
+    ``client_time`` for offline reports, kept between dispatch and now).
+    Raises InvalidInput, OutOfScope (404), Forbidden (403), NotFound
+    ``not_in_task`` / ``task_not_open``, Conflict ``task_closed`` /
+    ``client_op_id_reused``.
+    """
+    now = now or utcnow()
+    if client_op_id is not None:
+        client_op_id = str(client_op_id).strip()
+        if not client_op_id or len(client_op_id) > labels.CLIENT_OP_ID_MAX:
+            raise InvalidInput(
+                _("The operation id has 1 to 64 characters."), fields={"client_op_id": "invalid"}
+            )
+        first = _replayed(session, client_op_id, task_id, household_id)
+        if first is not None:
+            return first
+    if actor is None:
+        status = labels.STATUS_ALIASES.get((status or "").strip(), (status or "").strip())
+    status, help_kind, note = checked_status(status, help_kind, note)
+    if actor is None:
+        task, assignment = _household_task(session, task_id, household_id, status, answers)
+    else:
+        household = scope.require_household(session, actor, household_id, "report_status")
+        task, assignment = _reported_task(session, actor, task_id, household_id)
+    clean = clean_answers(task, answers)
+    via = via_for(actor, household if actor is not None else None, client_op_id)
+
+    happened = now
+    if client_time is not None:
+        happened = min(max(client_time.replace(tzinfo=None), task.created_at), now)
+    actor_id = actor.id if actor is not None else None
+    values = {
+        "task_id": task.id,
+        "assignment_id": assignment.id,
+        "household_id": household_id,
+        "status": status,
+        "help_kind": help_kind,
+        "note": note,
+        "answers": clean,
+        "via": via,
+        "actor_id": actor_id,
+        "client_op_id": client_op_id,
+        "client_time": client_time.replace(tzinfo=None) if client_time else None,
+        "client_addr": (client_addr or "")[:64],
+        "created_at": now,
+    }
+    # Writes go through the tables, not the unit of work (the ORM's bookkeeping
+    # cost more than the SQL on this path); the ORM objects are kept in step by hand.
+    conn = session.connection()
+    if client_op_id is not None:
+        # Two phones syncing the same operation at once: the second one loses
+        # the race on the unique id and gets the first event back.
+        try:
+            with session.begin_nested():
+                event_id = session.execute(_INSERT_EVENT, values).inserted_primary_key[0]
+        except IntegrityError:
+            first = _replayed(session, client_op_id, task_id, household_id)
+            if first is None:
+                raise
+            return first
+    else:
+        event_id = conn.execute(_INSERT_EVENT, values).inserted_primary_key[0]
+    event = StatusEvent(id=event_id, **values)
+    make_transient_to_detached(event)
+    session.add(event)
+
+    if assignment.updated_at is None or happened >= assignment.updated_at:
+        changes = {
+            "status": status,
+            "help_kind": help_kind,
+            "note": note,
+            "answers": clean if clean is not None else assignment.answers,
+            "updated_at": happened,
+            "updated_via": via,
+            "updated_by_id": actor_id,
+        }
+        updated = conn.execute(
+            _UPDATE_ASSIGNMENT,
+            {"b_id": assignment.id, **{f"b_{k}": v for k, v in changes.items()}},
+        ).rowcount
+        if not updated:  # a newer report came in meanwhile: this one is kept as an event only
+            return event
+        for key, value in changes.items():
+            set_committed_value(assignment, key, value)
+        if status == "needs_help":
+            open_help_case(session, task, assignment, event, now)
+        else:
+            conn.execute(
+                _RESOLVE_OVERDUE,
+                {
+                    "b_assignment_id": assignment.id,
+                    "b_resolved_at": now,
+                    "b_resolved_by_id": actor_id,
+                    "b_resolution_note": reached_note(status),
+                },
+            )
+    return event
+
+
+def via_for(actor: User | None, household, client_op_id: str | None) -> str:
+    """How a status came (:data:`labels.VIA`): from the door plate (no actor), from a
+    phone's offline queue (it carries the operation id the phone made), from the
+    lead of the household's team, or from anyone else acting for the lead."""
+    if actor is None:
+        return "household_qr"
+    if client_op_id is not None:
+        return "sync"
+    return "team_lead" if scope.is_team_lead_for(actor, household.team) else "cadre"
+
+
+def checked_status(status: str, help_kind: str, note) -> tuple[str, str, str]:
+    """The status, help kind and note of a report, checked and trimmed."""
+    if status not in labels.REPORTED_STATUSES:
+        raise InvalidInput(
+            _("Status is safe, needs help, not home or unreachable."), fields={"status": "unknown"}
+        )
+    help_kind = (help_kind or "").strip() if isinstance(help_kind, str) else ""
+    if status == "needs_help":
+        help_kind = help_kind or "other"
+        if help_kind not in labels.HELP_KINDS:
+            raise InvalidInput(_("Unknown kind of help."), fields={"kind": "unknown"})
+    else:
+        help_kind = ""
+    note = clean_text(
+        note if isinstance(note, str) else "",
+        field="note",
+        max_len=labels.NOTE_MAX,
+        label=_("Note"),
+    )
+    return status, help_kind, note
+
+
+def clean_answers(task: Task, answers) -> dict | None:
+    """Survey answers checked against the task's questions (None when there are none)."""
+    if answers in (None, {}):
+        return None
+    if task.kind != "survey":
+        raise InvalidInput(_("Only a survey takes answers."), fields={"answers": "not_survey"})
+    if not isinstance(answers, dict):
+        raise InvalidInput(_("Answers are given per question."), fields={"answers": "invalid"})
+    questions = {q["id"]: q for q in task.questions or []}
+    out = {}
+    for qid, value in answers.items():
+        q = questions.get(qid)
+        field = f"answers.{qid}"
+        if q is None:
+            raise InvalidInput(_("No such question."), fields={field: "unknown"})
+        if value in (None, ""):
+            continue
+        if q["type"] == "choice":
+            if value not in q["choices"]:
+                raise InvalidInput(_("Pick one of the choices."), fields={field: "not_a_choice"})
+        elif q["type"] == "number":
+            value = _number(value, field)
+        else:
+            if not isinstance(value, str):
+                raise InvalidInput(_("Give a text."), fields={field: "not_text"})
+            value = clean_text(value, field=field, max_len=labels.ANSWER_TEXT_MAX, label=q["text"])
+        out[qid] = value
+    return out or None
+
+
+def _number(value, field: str) -> int | float:
+    if isinstance(value, bool):
+        raise InvalidInput(_("Give a number."), fields={field: "not_a_number"})
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(_("Give a number."), fields={field: "not_a_number"}) from None
+    if number != number or abs(number) > labels.ANSWER_NUMBER_MAX:  # NaN or absurd
+        raise InvalidInput(_("Give a number."), fields={field: "not_a_number"})
+    return int(number) if number.is_integer() else number
+
+
+def _replayed(
+    session: Session, client_op_id: str, task_id: int, household_id: int
+) -> StatusEvent | None:
+    """The event an operation id already made, if any; Conflict if it was for another household."""
+    first = session.scalar(select(StatusEvent).where(StatusEvent.client_op_id == client_op_id))
+    if first is not None and (first.task_id != task_id or first.household_id != household_id):
+        raise Conflict(
+            _("This operation id was already used for another household."),
+            fields={"client_op_id": "reused"},
+            code="client_op_id_reused",
+        )
+    return first
+
+
+def _assignment(session: Session, task_id: int, household_id: int) -> Assignment | None:
+    return session.scalar(
+        select(Assignment).where(
+            Assignment.task_id == task_id, Assignment.household_id == household_id
+        )
+    )
+
+
+def _reported_task(
+    session: Session, actor: User, task_id: int, household_id: int
+) -> tuple[Task, Assignment]:
+    """The task and assignment a logged-in person reports on (scope checked)."""
+    task = session.get(Task, task_id) if isinstance(task_id, int) else None
+    if task is None or not task_visible(session, actor, task):
+        raise OutOfScope(_("No such task."))
+    assignment = _assignment(session, task.id, household_id)
+    if assignment is None:
+        raise NotFound(_("This household is not part of this task."), code="not_in_task")
+    if task.closed_at is not None:
+        raise Conflict(_("This task is closed."), code="task_closed")
+    return task, assignment
+
+
+def _household_task(
+    session: Session, task_id: int, household_id: int, status: str, answers
+) -> tuple[Task, Assignment]:
+    """The open task a household answers from its door plate, and the answer's kind checked.
+
+    Whether the task exists, is closed or never reached this household, the
+    household hears the same: it is not open for them."""
+    task = session.get(Task, task_id) if isinstance(task_id, int) else None
+    assignment = _assignment(session, task.id, household_id) if task is not None else None
+    if assignment is None or task.closed_at is not None:
+        raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
+    if status not in labels.HOUSEHOLD_STATUSES.get(task.kind, ("safe",)):
+        raise InvalidInput(
+            _("Choose one of the answers offered."), fields={"status": "not_allowed"}
+        )
+    if task.kind == "survey" and not any(v not in (None, "") for v in (answers or {}).values()):
+        raise InvalidInput(_("Please answer the questions."), fields={"answers": "required"})
+    return task, assignment
+
+
+_reached_notes: dict[tuple[str, str], str] = {}
+
+
+def reached_note(status: str) -> str:
+    """Resolution note of an overdue case once the household was reached, in the
+    default language (memoised: it is written on every report)."""
+    key = (current_app.config["BABEL_DEFAULT_LOCALE"], status)
+    if key not in _reached_notes:
+        with force_locale(key[0]):
+            _reached_notes[key] = _("Reached: %(s)s", s=labels.status_label(status))
+    return _reached_notes[key]
+
+
+def mark_notice_read(
+    session: Session, actor: User, task_id: int, *, now: datetime | None = None
+) -> NoticeRead:
+    """Record that ``actor`` read the task (a notice's read receipt). Reading twice keeps the first time."""
+    task = get_task(session, actor, task_id)
+    insert_ignore(
+        session, NoticeRead, [{"task_id": task.id, "user_id": actor.id, "read_at": now or utcnow()}]
+    )
+    return session.scalar(
+        select(NoticeRead).where(NoticeRead.task_id == task.id, NoticeRead.user_id == actor.id)
+    )
