@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from village_grid import database
+from village_grid.auth.guards import wants_json
 from village_grid.errors import DomainError
 from village_grid.extensions import babel, csrf, db, limiter, login_manager, migrate
 from village_grid.i18n import DOMAINS, catalogue_dirs, select_locale
@@ -73,13 +74,10 @@ def _json_error(status: int, code: str, message: str, fields: dict | None = None
 
 
 def register_error_handlers(app: Flask) -> None:
-    def is_api() -> bool:
-        return request.path.startswith("/api/")
-
     @app.errorhandler(DomainError)
     def domain_error(err: DomainError):
         db.session.rollback()
-        if is_api():
+        if wants_json():
             return jsonify(err.to_dict()), err.status
         return render_template(
             "errors/error.html", status=err.status, message=err.message
@@ -90,7 +88,7 @@ def register_error_handlers(app: Flask) -> None:
         message = _(
             "This form has expired or was not sent from this site. Please go back, reload and try again."
         )
-        if is_api():
+        if wants_json():
             return _json_error(400, "csrf", message)
         return render_template("errors/error.html", status=400, message=message), 400
 
@@ -116,7 +114,7 @@ def register_error_handlers(app: Flask) -> None:
             429: _("Too many requests. Please wait a minute and try again."),
         }
         message = messages.get(status, err.description or "")
-        if is_api():
+        if wants_json():
             response = make_response(_json_error(status, codes.get(status, "http_error"), message))
         else:
             template = "errors/429.html" if status == 429 else "errors/error.html"
@@ -134,7 +132,7 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         message = _("Something went wrong on our side. Please try again.")
-        if is_api():
+        if wants_json():
             return _json_error(500, "server_error", message)
         return render_template("errors/error.html", status=500, message=message), 500
 

@@ -40,5 +40,7 @@ def anonymous_only(view: Callable) -> Callable:
     return view
 
 
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
+def wants_json(req=None) -> bool:
+    """Is this a request to the JSON API: answered in JSON, its user found from a
+    bearer token? (``req``: the request a Flask-Login loader is given.)"""
+    return (req if req is not None else request).path.startswith("/api/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 
+from village_grid.auth.guards import wants_json
 from village_grid.auth.service import user_from_token
 from village_grid.extensions import db, login_manager
 from village_grid.models import User
@@ -20,7 +21,7 @@ def load_user(user_id: str) -> User | None:
 
 @login_manager.request_loader
 def load_user_from_token(req) -> User | None:
-    if not req.path.startswith("/api/"):
+    if not wants_json(req):
         return None
     header = req.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
@@ -35,7 +36,7 @@ def load_user_from_token(req) -> User | None:
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    if request.path.startswith("/api/"):
+    if wants_json():
         return jsonify(
             {
                 "error": {

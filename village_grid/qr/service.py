@@ -14,7 +14,7 @@ import re
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth.scope import load_household, load_unit, require_household
@@ -44,6 +44,10 @@ def _well_formed(token: str) -> bool:
     return _TOKEN.fullmatch(token) is not None
 
 
+# Built once: every door-plate scan and answer looks its household up.
+_BY_TOKEN_HASH = select(Household).where(Household.qr_token_hash == bindparam("digest"))
+
+
 def household_for_token(session: Session, token: str) -> Household:
     """The household whose current plate carries ``token``.
 
@@ -55,7 +59,7 @@ def household_for_token(session: Session, token: str) -> Household:
     if not _well_formed(token):
         raise PlateNotFound(_("This door plate is not known."))
     digest = plate_token_hash(token)
-    household = session.scalar(select(Household).where(Household.qr_token_hash == digest))
+    household = session.scalar(_BY_TOKEN_HASH, {"digest": digest})
     if household is not None and hmac.compare_digest(
         (household.qr_token or "").encode(), token.encode()
     ):

@@ -66,7 +66,9 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     if start is not None and overall[0]:
         routing.rollup_flat(flat, start, packed)
         unit_rows = flat["rows"]
-        for i, counts in routing.unpack_reached(flat, start, packed, width):
+        for i, (total, pending, safe, needs_help, not_home, unreachable) in routing.unpack_reached(
+            flat, start, packed, width
+        ):
             if paths is not None and not scope.within(unit_paths[i], paths):
                 continue
             unit_id, kind, name, parent_id, depth = unit_rows[i]
@@ -77,7 +79,12 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
                     "name": name,
                     "parent_id": parent_id,
                     "depth": depth,
-                    **dict(zip(COUNT_KEYS, counts, strict=True)),
+                    "total": total,
+                    "pending": pending,
+                    "safe": safe,
+                    "needs_help": needs_help,
+                    "not_home": not_home,
+                    "unreachable": unreachable,
                 }
             )
     totals = dict(zip(COUNT_KEYS, overall, strict=True))
@@ -138,13 +145,14 @@ def household_rows(
             Assignment.updated_via,
         )
         .join(Household, Household.id == Assignment.household_id)
-        .join(Unit, Unit.id == Assignment.team_id)
-        .where(Assignment.task_id == task_id, scope.paths_clause(paths, Unit.path))
+        .where(Assignment.task_id == task_id)
     )
+    if paths is not None or not latest_first:  # the team's path: to scope, or to order by
+        q = q.join(Unit, Unit.id == Assignment.team_id).where(scope.paths_clause(paths, Unit.path))
     if statuses:
         q = q.where(Assignment.status.in_(statuses))
     if latest_first:
-        q = q.order_by(Assignment.updated_at.desc(), Unit.path, Household.seq)
+        q = q.order_by(Assignment.updated_at.desc(), Assignment.team_id, Household.seq)
     else:
         q = q.order_by(Unit.path, Household.seq)
     if limit is not None:

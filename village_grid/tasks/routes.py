@@ -9,7 +9,6 @@ render.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -22,7 +21,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -32,7 +30,7 @@ from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
 from village_grid.models.base import utcnow
-from village_grid.tasks import cases, export, progress, queries, statuses
+from village_grid.tasks import cases, display, export, progress, queries, statuses
 from village_grid.tasks import dispatch as dispatching
 from village_grid.tasks.forms import (
     FLAG_LABELS,
@@ -48,16 +46,9 @@ from village_grid.tasks.forms import (
 )
 from village_grid.tasks.labels import (
     COUNT_KEYS,
-    DONE_LABEL,
     ESCALATION_REASON_LABELS,
     ESCALATION_STATUS_LABELS,
-    HELP_LABELS,
-    KIND_LABELS,
-    NOTE_MAX,
     QUESTION_TYPE_LABELS,
-    STATUS_LABELS,
-    SUBKIND_LABELS,
-    VIA_LABELS,
     status_label,
 )
 
@@ -68,24 +59,13 @@ DISPATCH_UNIT_LIMIT = 300
 # Rows of the progress tables before the page asks to open a unit.
 PROGRESS_UNIT_LIMIT = 400
 PENDING_LIST_LIMIT = 300
-NEEDS_HELP_LIMIT = 300
 TEAM_VIEW_LIMIT = 60
 ESCALATIONS_LISTED = 300
 
 
-@bp.app_context_processor
-def _labels():
-    return {
-        "status_labels": STATUS_LABELS,
-        "help_labels": HELP_LABELS,
-        "kind_labels": KIND_LABELS,
-        "subkind_labels": SUBKIND_LABELS,
-        "via_labels": VIA_LABELS,
-        "done_label": DONE_LABEL,
-        "flag_label": lambda f: FLAG_LABELS.get(f, f),
-        "note_max": NOTE_MAX,
-        "now_utc": utcnow,
-    }
+bp.app_context_processor(display.template_context)
+bp.app_template_filter("iso_time")(display.iso_time)
+bp.app_template_filter("deadline_left")(display.deadline_left)
 
 
 # --- helpers ------------------------------------------------------------------
@@ -94,34 +74,6 @@ def _labels():
 def _task_or_404(task_id: int) -> Task:
     """The task if the user may see it (``queries.get_task``); otherwise 404."""
     return queries.get_task(db.session, current_user, task_id)
-
-
-def _parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.rstrip("Z"))
-
-
-def _pct(done: int, total: int) -> int:
-    if not total:
-        return 0
-    return int(done * 100 // total)
-
-
-def _heat(done: int, total: int) -> str:
-    """CSS class for coverage: red (little) to green (everyone reached)."""
-    if not total:
-        return "heat-none"
-    if done >= total:
-        return "heat-4"
-    p = done / total
-    if p >= 0.75:
-        return "heat-3"
-    if p >= 0.5:
-        return "heat-2"
-    if p >= 0.25:
-        return "heat-1"
-    return "heat-0"
 
 
 def _int_arg(name: str) -> int | None:
@@ -150,8 +102,8 @@ def index():
             {
                 "task": t,
                 "done": done,
-                "pct": _pct(done, t.households_total),
-                "heat": _heat(done, t.households_total),
+                "pct": display.percent(done, t.households_total),
+                "heat": display.heat(done, t.households_total),
                 "read": t.id in read,
             }
         )
@@ -332,8 +284,8 @@ def _unit_rows(task: Task, prog: dict, focus: Unit | None) -> dict:
                 **u,
                 "level": u["depth"] - top_depth,
                 "done": done,
-                "pct": _pct(done, u["total"]),
-                "heat": _heat(done, u["total"]),
+                "pct": display.percent(done, u["total"]),
+                "heat": display.heat(done, u["total"]),
                 "lead": lead[0],
                 "lead_phone": lead[1],
                 "top": u["parent_id"] not in ids,
@@ -348,9 +300,9 @@ def _chart(task: Task) -> dict:
     tl = progress.coverage_timeline(db.session, task.id, points=48)
     points = []
     for p in tl["points"]:
-        at = _parse_iso(p["at"])
+        at = display.parse_iso(p["at"])
         points.append({"t": max(0, int((at - task.created_at).total_seconds())), "n": p["covered"]})
-    eta = _parse_iso(tl.get("eta"))
+    eta = display.parse_iso(tl.get("eta"))
     eta_minutes = None
     if eta is not None:
         eta_minutes = max(1, round((eta - utcnow()).total_seconds() / 60))
@@ -384,8 +336,8 @@ def _progress_context(task: Task) -> dict:
         "task": task,
         "totals": totals,
         "done": done,
-        "pct": _pct(done, totals["total"]),
-        "heat": _heat(done, totals["total"]),
+        "pct": display.percent(done, totals["total"]),
+        "heat": display.heat(done, totals["total"]),
         "units": tree["rows"],
         "units_truncated": tree["truncated"],
         "focus": focus,
@@ -574,7 +526,7 @@ def escalations():
     rows = cases.describe_escalations(db.session, found[:ESCALATIONS_LISTED])
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
-            r[key] = _parse_iso(r[key])
+            r[key] = display.parse_iso(r[key])
     return render_template(
         "tasks/escalations.html",
         rows=rows,
@@ -627,29 +579,3 @@ def _commit(action: Callable[[], object]) -> bool:
         flash(err.message, "error")
         return False
     return True
-
-
-def _deadline_text(task: Task) -> str:
-    if task.deadline is None:
-        return ""
-    left = task.deadline - utcnow()
-    if left <= timedelta(0):
-        return _("past the deadline")
-    minutes = int(left.total_seconds() // 60)
-    if minutes < 120:
-        return _("%(n)s min left", n=minutes)
-    if minutes < 48 * 60:
-        return _("%(n)s hours left", n=minutes // 60)
-    return _("%(n)s days left", n=minutes // 1440)
-
-
-@bp.app_template_filter("iso_time")
-def iso_time(value: str | None) -> str:
-    """An ISO time from a service row ("2026-07-25T10:00:00Z") as local HH:mm."""
-    parsed = _parse_iso(value)
-    return format_datetime(parsed, "HH:mm") if parsed else ""
-
-
-@bp.app_template_filter("deadline_left")
-def deadline_left(task: Task) -> str:
-    return _deadline_text(task)

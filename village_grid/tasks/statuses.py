@@ -289,22 +289,36 @@ def _replayed(
     return first
 
 
-def _assignment(session: Session, task_id: int, household_id: int) -> Assignment | None:
-    return session.scalar(
-        select(Assignment).where(
-            Assignment.task_id == task_id, Assignment.household_id == household_id
-        )
-    )
+# A task and one household's assignment on it, in one query.
+_TASK_AND_ASSIGNMENT = (
+    select(Task, Assignment)
+    .join(Assignment, Assignment.task_id == Task.id)
+    .where(Task.id == bindparam("task_id"), Assignment.household_id == bindparam("household_id"))
+)
+
+
+def _task_and_assignment(
+    session: Session, task_id: int, household_id: int
+) -> tuple[Task | None, Assignment | None]:
+    """The task and the household's assignment on it; (None, None) if it never reached
+    the household (or does not exist)."""
+    if not isinstance(task_id, int):
+        return None, None
+    row = session.execute(
+        _TASK_AND_ASSIGNMENT, {"task_id": task_id, "household_id": household_id}
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _reported_task(
     session: Session, actor: User, task_id: int, household_id: int
 ) -> tuple[Task, Assignment]:
     """The task and assignment a logged-in person reports on (scope checked)."""
-    task = session.get(Task, task_id) if isinstance(task_id, int) else None
+    task, assignment = _task_and_assignment(session, task_id, household_id)
+    if task is None and isinstance(task_id, int):
+        task = session.get(Task, task_id)  # the task may be there, without this household
     if task is None or not task_visible(session, actor, task):
         raise OutOfScope(_("No such task."))
-    assignment = _assignment(session, task.id, household_id)
     if assignment is None:
         raise NotFound(_("This household is not part of this task."), code="not_in_task")
     if task.closed_at is not None:
@@ -319,8 +333,7 @@ def _household_task(
 
     Whether the task exists, is closed or never reached this household, the
     household hears the same: it is not open for them."""
-    task = session.get(Task, task_id) if isinstance(task_id, int) else None
-    assignment = _assignment(session, task.id, household_id) if task is not None else None
+    task, assignment = _task_and_assignment(session, task_id, household_id)
     if assignment is None or task.closed_at is not None:
         raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
     if status not in labels.HOUSEHOLD_STATUSES.get(task.kind, ("safe",)):
