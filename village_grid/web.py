@@ -158,7 +158,7 @@ def register_template_helpers(app: Flask) -> None:
         """Menu entries whose page exists and for which the user holds a right somewhere."""
         items = []
         for endpoint, label, action in NAV:
-            if endpoint in app.view_functions and scope.scope_paths(current_user, action) != []:
+            if endpoint in app.view_functions and scope.may_somewhere(current_user, action):
                 items.append((endpoint, str(label)))
         return items
 

@@ -30,7 +30,7 @@ from village_grid.hierarchy.schemas import IMPORT_FORM
     tags=["import"],
 )
 def import_file():
-    if scope.scope_paths(current_user, "import") == []:
+    if not scope.may_somewhere(current_user, "import"):
         raise Forbidden(_("You may not import households."))
     upload = request.files.get("file")
     if upload is None or not upload.filename:

@@ -63,6 +63,12 @@ def scope_paths(user: User | None, action: str = "view") -> list[str] | None:
     return kept
 
 
+def may_somewhere(user: User | None, action: str) -> bool:
+    """Does ``user`` hold ``action`` on at least one unit (an administrator: everywhere)?
+    Whether to offer a page or a menu entry at all."""
+    return scope_paths(user, action) != []
+
+
 def within(path: str, paths: list[str] | None) -> bool:
     """Does the unit at ``path`` lie in one of the subtrees rooted at ``paths``?
 

@@ -15,15 +15,16 @@ from village_grid.auth.scope import load_unit, may, require_unit, scope_paths
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound
 from village_grid.hierarchy.labels import kind_label
 from village_grid.models import ROLES, RoleAssignment, Unit, User
+from village_grid.models.units import TOWNSHIP_KINDS, VILLAGE_KINDS
 from village_grid.validation import clean_text, normalise_phone
 
 # The unit kinds each role is given on. None: no unit (admin).
 ROLE_UNIT_KINDS: dict[str, tuple[str, ...] | None] = {
     "admin": None,
-    "cadre": ("county", "township", "village", "community", "street"),
+    "cadre": ("county", *TOWNSHIP_KINDS, *VILLAGE_KINDS),
     "grid_member": ("grid",),
     "team_lead": ("team",),
-    "station_staff": ("village", "community"),
+    "station_staff": VILLAGE_KINDS,
 }
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{2,50}$")
 MIN_PASSWORD = 6

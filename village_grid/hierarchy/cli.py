@@ -41,13 +41,11 @@ def _print_logins(logins) -> None:
 def demo(households: int, seed: int, if_empty: bool):
     """Load realistic demo data: one village of ~1,300 households by default; more
     households build more villages (100,000 is a county)."""
-    from sqlalchemy import func, select
-
     from village_grid.extensions import db
     from village_grid.hierarchy.demo import build_demo, demo_logins
-    from village_grid.models import Unit
+    from village_grid.hierarchy.queries import has_units
 
-    if db.session.scalar(select(func.count(Unit.id))):
+    if has_units(db.session):
         if if_empty:
             click.echo("The database already has units; demo data not loaded.")
             _print_logins(demo_logins(db.session))

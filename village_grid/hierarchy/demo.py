@@ -17,13 +17,14 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from village_grid.database.bulk import BATCH, fix_sequences, insert_rows, next_id
 from village_grid.hierarchy import service
+from village_grid.hierarchy.service import code_of
 from village_grid.models import Household, Member, RoleAssignment, Unit, User
 from village_grid.models.base import utcnow
 from village_grid.models.qr import plate_token_hash
@@ -32,7 +33,6 @@ DEMO_PASSWORD = "demo1234"
 HOUSEHOLDS_PER_VILLAGE = 1300
 VILLAGES_PER_TOWNSHIP = 10
 TEAMS_PER_GRID = 10
-BATCH = 5000
 
 # Flag → share of households (village surveys put them about here).
 FLAG_SHARES = {
@@ -221,66 +221,6 @@ class _Gen:
         return sizes
 
 
-def _next_id(session: Session, model) -> int:
-    return (session.scalar(select(func.max(model.id))) or 0) + 1
-
-
-def _insert(session: Session, model, rows: list[dict]) -> None:
-    """Insert many rows fast, below the ORM: COPY on PostgreSQL, executemany on SQLite
-    (other engines: SQLAlchemy's executemany)."""
-    if not rows:
-        return
-    table = model.__table__
-    columns = list(rows[0])
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        raw = connection.connection.driver_connection
-        names = ", ".join(f'"{c}"' for c in columns)
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
-        ):
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
-        return
-    if dialect == "sqlite":
-        names = ", ".join(f'"{c}"' for c in columns)
-        marks = ", ".join("?" for _ in columns)
-        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
-
-        # sqlite3 takes bools as ints; timestamps go in as SQLAlchemy stores them.
-        stamps = [i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime)]
-        text_of: dict[datetime, str] = {}
-        for i in range(0, len(rows), BATCH):
-            values = [[r[c] for c in columns] for r in rows[i : i + BATCH]]
-            for v in values:
-                for j in stamps:
-                    d = v[j]
-                    if d is not None:
-                        if d not in text_of:
-                            text_of[d] = d.strftime("%Y-%m-%d %H:%M:%S.%f")
-                        v[j] = text_of[d]
-            connection.exec_driver_sql(sql, [tuple(v) for v in values])
-        return
-    for i in range(0, len(rows), BATCH):
-        session.execute(insert(table), rows[i : i + BATCH])
-
-
-def _fix_sequences(session: Session, models) -> None:
-    """Ids were given explicitly: move PostgreSQL's sequences past them."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for model in models:
-        table = model.__tablename__
-        session.execute(
-            text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
-            )
-        )
-
-
 def build_demo(
     session: Session,
     *,
@@ -306,9 +246,9 @@ def build_demo(
     for i in range(households % n_villages):
         per_village[i] += 1
 
-    unit_id = _next_id(session, Unit)
-    household_id = _next_id(session, Household)
-    member_id = _next_id(session, Member)
+    unit_id = next_id(session, Unit)
+    household_id = next_id(session, Household)
+    member_id = next_id(session, Member)
     units: list[dict] = []
 
     def add_unit(kind: str, name: str, code: str, parent: dict | None) -> dict:
@@ -378,7 +318,7 @@ def build_demo(
                             "id": household_id,
                             "team_id": team["id"],
                             "seq": seq,
-                            "code": f"{vcode}-{grid['code']}-{team['code']}-{seq:02d}",
+                            "code": code_of([vcode, grid["code"], team["code"]], seq),
                             "door_no": f"{door}号",
                             "address": f"{vname}{lane}{door}号",
                             "head_name": head["name"],
@@ -401,24 +341,24 @@ def build_demo(
             grids.append((grid, grid_teams))
         teams_by_village.append((village, grids))
 
-    _insert(session, Unit, units)
+    insert_rows(session, Unit, units)
     # Households with their members, batch by batch, so the bar moves evenly.
     m = 0
     for i in range(0, len(household_rows), BATCH):
         batch = household_rows[i : i + BATCH]
-        _insert(session, Household, batch)
+        insert_rows(session, Household, batch)
         last_id = batch[-1]["id"]
         start = m
         while m < len(member_rows) and member_rows[m]["household_id"] <= last_id:
             m += 1
         if m > start:
-            _insert(session, Member, member_rows[start:m])
+            insert_rows(session, Member, member_rows[start:m])
         if progress:
             progress(len(batch))
 
     summary.logins = _demo_users(session, gen, townships, teams_by_village, now)
     summary.users = session.scalar(select(func.count(User.id))) or 0
-    _fix_sequences(session, (Unit, Household, Member, User, RoleAssignment))
+    fix_sequences(session, (Unit, Household, Member, User, RoleAssignment))
     service.bump_tree_version(session)
     session.flush()
 
@@ -507,8 +447,8 @@ def _demo_users(
     so routing fallbacks show)."""
     r = gen.rng
     password_hash = generate_password_hash(DEMO_PASSWORD)  # hashed once, shared
-    user_id = _next_id(session, User)
-    role_id = _next_id(session, RoleAssignment)
+    user_id = next_id(session, User)
+    role_id = next_id(session, RoleAssignment)
     users: list[dict] = []
     roles: list[dict] = []
     logins: list[DemoLogin] = []
@@ -587,8 +527,8 @@ def _demo_users(
                         team,
                         phone=phone,
                     )
-    _insert(session, User, users)
-    _insert(session, RoleAssignment, roles)
+    insert_rows(session, User, users)
+    insert_rows(session, RoleAssignment, roles)
     return logins
 
 

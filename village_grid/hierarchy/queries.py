@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
 from village_grid.models import Household, Member, RoleAssignment, Unit, User
-from village_grid.models.units import TEAM
+from village_grid.models.units import TEAM, VILLAGE_KINDS
 
 # The kinds of unit a household code and a move stay within ("the village").
-VILLAGE_KINDS = ("village", "community")
 
 # --- the tree -----------------------------------------------------------------
 
@@ -197,3 +196,8 @@ def move_targets(
     targets = [(t, parents.get(t.parent_id), counts.get(t.id, 0)) for t in teams]
     targets.sort(key=lambda target: (target[1].code if target[1] else "", target[0].code))
     return targets
+
+
+def has_units(session: Session) -> bool:
+    """Does the tree have any unit at all (a new install has none)?"""
+    return session.scalar(select(Unit.id).limit(1)) is not None

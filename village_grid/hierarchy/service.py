@@ -187,9 +187,15 @@ def lock_team_with_room(session: Session, team_id: int) -> Unit:
     return team
 
 
+def code_of(unit_codes: list[str], seq: int) -> str:
+    """A household's printable code: its units' codes from the village down to the
+    team, then its number in the team ("HG-01-03-07")."""
+    return "-".join([*unit_codes, f"{seq:02d}"])
+
+
 def household_code(session: Session, team: Unit, seq: int) -> str:
     """Printable code: codes from the village (or the tree's root) down to the team, then the number."""
-    return "-".join([u.code for u in queries.village_chain(session, team)] + [f"{seq:02d}"])
+    return code_of([u.code for u in queries.village_chain(session, team)], seq)
 
 
 def _next_seq(session: Session, team_id: int) -> int:

@@ -10,11 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from village_grid.extensions import db
 from village_grid.models.base import PathString, Timestamp, utcnow
 
-# Kinds the product knows by name (a county deployment puts "county" on top). The tree's depth is not fixed: any kind may
-# sit between these (e.g. "building" under a grid in Fuqing), but households
+# Kinds the product knows by name (a county deployment puts "county" on top).
+# The tree's depth is not fixed: any kind may sit between these (e.g. "building" under a grid in Fuqing), but households
 # hang only off teams.
 UNIT_KINDS = ("county", "township", "village", "grid", "team", "building", "community", "street")
 TEAM = "team"
+# Kinds that stand at the township level (a street office in a town) and at the
+# village level (a community in a town).
+TOWNSHIP_KINDS = ("township", "street")
+VILLAGE_KINDS = ("village", "community")
 
 
 class Unit(db.Model):

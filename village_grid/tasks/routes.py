@@ -113,8 +113,8 @@ def index():
         "tasks/index.html",
         open_rows=open_rows,
         closed_rows=closed_rows,
-        may_dispatch=scope.scope_paths(current_user, "dispatch") != [],
-        may_oversee=scope.scope_paths(current_user, "handle_escalations") != [],
+        may_dispatch=scope.may_somewhere(current_user, "dispatch"),
+        may_oversee=scope.may_somewhere(current_user, "handle_escalations"),
     )
 
 
@@ -182,7 +182,7 @@ def preview():
 @login_required
 def dispatch():
     """Send a sweep, campaign, survey or notice down the tree."""
-    if scope.scope_paths(current_user, "dispatch") == []:
+    if not scope.may_somewhere(current_user, "dispatch"):
         raise OutOfScope(_("Not found."))
     units = _dispatch_units()
     grids = [u["unit"] for u in units if u["unit"].kind == "grid"][:100]
@@ -351,7 +351,7 @@ def _progress_context(task: Task) -> dict:
         "notice": notice,
         "closed": closed,
         "may_close": not closed and scope.may(current_user, "dispatch", task.unit),
-        "may_report": scope.scope_paths(current_user, "report_status") != [],
+        "may_report": scope.may_somewhere(current_user, "report_status"),
         "refresh_seconds": current_app.config.get("TASK_PROGRESS_REFRESH_SECONDS", 10),
     }
 
@@ -361,10 +361,10 @@ def _progress_context(task: Task) -> dict:
 def show(task_id: int):
     """The live progress page (team leads without oversight go to their households)."""
     task = _task_or_404(task_id)
-    if (
-        scope.scope_paths(current_user, "handle_escalations") == []
-        and scope.scope_paths(current_user, "dispatch") == []
-    ):
+    oversees = scope.may_somewhere(current_user, "handle_escalations") or scope.may_somewhere(
+        current_user, "dispatch"
+    )
+    if not oversees:
         return redirect(url_for("tasks.team", task_id=task.id))
     return render_template("tasks/progress.html", **_progress_context(task))
 
@@ -465,7 +465,7 @@ def team(task_id: int):
         answers=answers,
         read=read,
         closed=task.closed_at is not None,
-        may_oversee=scope.scope_paths(current_user, "handle_escalations") != [],
+        may_oversee=scope.may_somewhere(current_user, "handle_escalations"),
     )
 
 
@@ -519,7 +519,7 @@ def mark_read(task_id: int):
 @login_required
 def escalations():
     """Open cases climbing the tree: who asked for help or was not reached, and whom to call."""
-    if scope.scope_paths(current_user, "handle_escalations") == []:
+    if not scope.may_somewhere(current_user, "handle_escalations"):
         raise OutOfScope(_("Not found."))
     show_all = request.args.get("all") == "1"
     found = cases.list_escalations(db.session, current_user, open_only=not show_all)

@@ -14,7 +14,7 @@ from village_grid.errors import InvalidInput
 from village_grid.hierarchy import service
 from village_grid.hierarchy.registry.rejections import first_field, problem
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member
-from village_grid.models.units import TEAM
+from village_grid.models.units import TEAM, TOWNSHIP_KINDS, VILLAGE_KINDS
 
 # Column key → (Chinese header written on export, accepted spellings).
 COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -52,8 +52,8 @@ HOUSEHOLD_COLUMNS = (
 UNIT_LEVELS = ("township", "village", "grid", "team")
 # Unit kinds that fill each level's column on export.
 LEVEL_KINDS = {
-    "township": ("township", "street"),
-    "village": ("village", "community"),
+    "township": TOWNSHIP_KINDS,
+    "village": VILLAGE_KINDS,
     "grid": ("grid",),
     "team": (TEAM,),
 }

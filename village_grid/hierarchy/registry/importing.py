@@ -345,7 +345,7 @@ def import_registry(
     flushed; the caller commits. ``actor`` None is the command line (no scope);
     otherwise every row must lie in the actor's "import" scope.
     """
-    if actor is not None and scope.scope_paths(actor, "import") == []:
+    if actor is not None and not scope.may_somewhere(actor, "import"):
         raise ImportRejected.whole_file("out_of_scope", _("You may not import households."))
     rows = read_rows(filename, data)
     outer = session.begin_nested()

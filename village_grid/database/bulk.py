@@ -1,0 +1,76 @@
+"""Many rows at once, below the ORM: the demo tree (a county's 100,000 households
+and their members) is written through these. COPY on PostgreSQL, executemany
+on SQLite, SQLAlchemy's executemany elsewhere; ids are given up front, and
+PostgreSQL's sequences are moved past them afterwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+# Rows per statement on SQLite and other engines.
+BATCH = 5000
+
+
+def next_id(session: Session, model) -> int:
+    """The first free id of ``model``'s table (rows given their ids up front)."""
+    return (session.scalar(select(func.max(model.id))) or 0) + 1
+
+
+def insert_rows(session: Session, model, rows: list[dict]) -> None:
+    """Insert many rows fast, below the ORM: COPY on PostgreSQL, executemany on SQLite
+    (other engines: SQLAlchemy's executemany)."""
+    if not rows:
+        return
+    table = model.__table__
+    columns = list(rows[0])
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        raw = connection.connection.driver_connection
+        names = ", ".join(f'"{c}"' for c in columns)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
+        ):
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        return
+    if dialect == "sqlite":
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+
+        # sqlite3 takes bools as ints; timestamps go in as SQLAlchemy stores them.
+        stamps = [i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime)]
+        text_of: dict[datetime, str] = {}
+        for i in range(0, len(rows), BATCH):
+            values = [[r[c] for c in columns] for r in rows[i : i + BATCH]]
+            for v in values:
+                for j in stamps:
+                    d = v[j]
+                    if d is not None:
+                        if d not in text_of:
+                            text_of[d] = d.strftime("%Y-%m-%d %H:%M:%S.%f")
+                        v[j] = text_of[d]
+            connection.exec_driver_sql(sql, [tuple(v) for v in values])
+        return
+    for i in range(0, len(rows), BATCH):
+        session.execute(insert(table), rows[i : i + BATCH])
+
+
+def fix_sequences(session: Session, models) -> None:
+    """Ids were given explicitly: move PostgreSQL's sequences past them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for model in models:
+        table = model.__tablename__
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            )
+        )
