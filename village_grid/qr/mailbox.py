@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -17,20 +16,9 @@ from village_grid.auth.scope import may, scope_clause
 from village_grid.errors import Conflict, InvalidInput, OutOfScope
 from village_grid.models import Household, MailboxMessage, Unit, User
 from village_grid.models.base import utcnow
+from village_grid.qr.labels import CATEGORIES, REPLY_MAX, STATUSES, TEXT_MAX
 from village_grid.validation import clean_text, normalise_phone
 
-CATEGORIES = {
-    "safety": _l("Safety hazard"),
-    "environment": _l("Environment and sanitation"),
-    "facilities": _l("Repairs and facilities"),
-    "neighbours": _l("Neighbour dispute"),
-    "help": _l("Help with daily life"),
-    "suggestion": _l("Suggestion"),
-    "other": _l("Other"),
-}
-STATUSES = {"open": _l("Waiting"), "replied": _l("Replied"), "closed": _l("Closed, done")}
-TEXT_MAX = 1000
-REPLY_MAX = 1000
 # No 0/O or 1/I: tracking numbers are read out over the phone.
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from village_grid.models import Assignment, Household, Task
-from village_grid.qr import mailbox
+from village_grid.qr import labels
 from village_grid.tasks.queries import open_tasks_for_household
 
 
@@ -87,7 +87,7 @@ def public_message(message, *, show_text: bool) -> dict:
     return {
         "tracking_no": message.tracking_no,
         "category": message.category,
-        "category_label": str(mailbox.CATEGORIES.get(message.category, message.category)),
+        "category_label": str(labels.CATEGORIES.get(message.category, message.category)),
         "text": message.text if show_text else None,
         "status": message.status,
         "reply": message.reply or None,

@@ -33,7 +33,7 @@ from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.hierarchy.queries import household_counts, team_households
 from village_grid.models import Unit
-from village_grid.qr import mailbox, plates, service
+from village_grid.qr import labels, mailbox, plates, service
 from village_grid.qr import public as household_page
 from village_grid.qr.limits import client_addr, plate_read, plate_write
 from village_grid.qr.service import PlateNotFound
@@ -84,10 +84,10 @@ def household(token: str):
             tasks=household_page.open_tasks(db.session, hh),
             messages=messages,
             help_kinds=HELP_ASKS,
-            categories=mailbox.CATEGORIES,
-            statuses=mailbox.STATUSES,
+            categories=labels.CATEGORIES,
+            statuses=labels.STATUSES,
             note_max=NOTE_MAX,
-            text_max=mailbox.TEXT_MAX,
+            text_max=labels.TEXT_MAX,
         )
     )
     # The page names a household's open tasks: no shared cache, no referrer with the token.
@@ -275,8 +275,8 @@ def mailbox_page():
         rows=rows,
         status=status,
         counts=mailbox.counts_in_scope(db.session, current_user),
-        categories=mailbox.CATEGORIES,
-        statuses=mailbox.STATUSES,
+        categories=labels.CATEGORIES,
+        statuses=labels.STATUSES,
     )
 
 
@@ -289,9 +289,9 @@ def message(message_id: int):
         msg=msg,
         household=msg.household,
         team=msg.team,
-        categories=mailbox.CATEGORIES,
-        statuses=mailbox.STATUSES,
-        reply_max=mailbox.REPLY_MAX,
+        categories=labels.CATEGORIES,
+        statuses=labels.STATUSES,
+        reply_max=labels.REPLY_MAX,
     )
 
 

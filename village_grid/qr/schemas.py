@@ -1,6 +1,6 @@
 """JSON Schemas of the public door-plate API (bodies are bounded here before any service runs)."""
 
-from village_grid.qr.mailbox import CATEGORIES, TEXT_MAX
+from village_grid.qr.labels import CATEGORIES, TEXT_MAX
 from village_grid.tasks.labels import ANSWER_TEXT_MAX, HELP_KINDS, HOUSEHOLD_ANSWERS, NOTE_MAX
 
 PUBLIC_REPORT = {
