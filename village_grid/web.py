@@ -153,6 +153,7 @@ NAV = [
 
 def register_template_helpers(app: Flask) -> None:
     from village_grid.auth import scope
+    from village_grid.auth.labels import role_label
 
     def nav_items() -> list[tuple[str, str]]:
         """Menu entries whose page exists and for which the user holds a right somewhere."""
@@ -170,5 +171,6 @@ def register_template_helpers(app: Flask) -> None:
             "nav_items": nav_items,
             "may": lambda action, unit: scope.may(current_user, action, unit),
             "has_role": lambda *roles: scope.has_role(current_user, *roles),
+            "role_label": role_label,
             "current_lang": str(get_locale() or "zh"),
         }

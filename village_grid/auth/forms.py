@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from village_grid.auth.labels import ROLE_LABELS
 from village_grid.models import ROLES
 
 
@@ -10,15 +11,6 @@ class LoginForm(FlaskForm):
     login = StringField(_l("Phone number or username"), validators=[DataRequired(), Length(max=50)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
     remember = BooleanField(_l("Stay logged in on this phone"))
-
-
-ROLE_LABELS = {
-    "admin": _l("Administrator"),
-    "cadre": _l("Village cadre"),
-    "grid_member": _l("Grid member"),
-    "team_lead": _l("Team lead"),
-    "station_staff": _l("Station staff"),
-}
 
 
 class PersonForm(FlaskForm):

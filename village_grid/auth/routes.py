@@ -10,8 +10,9 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import NotFound
 
 from village_grid.auth import queries, scope, service
-from village_grid.auth.forms import ROLE_LABELS, LoginForm, PersonForm, RoleForm
+from village_grid.auth.forms import LoginForm, PersonForm, RoleForm
 from village_grid.auth.guards import anonymous_only, login_required, public
+from village_grid.auth.labels import ROLE_LABELS
 from village_grid.errors import DomainError
 from village_grid.extensions import db, limiter
 from village_grid.hierarchy.labels import kind_label

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from village_grid.auth.labels import role_label
 from village_grid.auth.scope import load_unit, may, require_unit, scope_paths
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound
 from village_grid.hierarchy.labels import kind_label
@@ -117,7 +118,7 @@ def assign_role(
             raise InvalidInput(
                 _(
                     "A %(role)s is given a %(kinds)s, not a %(kind)s.",
-                    role=_role_label(role),
+                    role=role_label(role),
                     kinds="/".join(kind_label(k) for k in kinds),
                     kind=kind_label(unit.kind),
                 ),
@@ -162,12 +163,6 @@ def set_available(session: Session, actor: User | None, user_id: int, available:
         session.flush()
         _tree_changed(session)
     return user
-
-
-def _role_label(role: str) -> str:
-    from village_grid.auth.forms import ROLE_LABELS
-
-    return str(ROLE_LABELS.get(role, role))
 
 
 def _assigns_everywhere(actor: User) -> bool:

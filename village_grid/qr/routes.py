@@ -37,7 +37,7 @@ from village_grid.qr import labels, mailbox, plates, service
 from village_grid.qr import public as household_page
 from village_grid.qr.limits import client_addr, plate_read, plate_write
 from village_grid.qr.service import PlateNotFound
-from village_grid.tasks.labels import HELP_ASKS, NOTE_MAX
+from village_grid.tasks.labels import HELP_ASKS, HOUSEHOLD_KIND_LABELS, NOTE_MAX
 from village_grid.tasks.statuses import record_status
 
 bp = Blueprint("qr", __name__)
@@ -84,6 +84,7 @@ def household(token: str):
             tasks=household_page.open_tasks(db.session, hh),
             messages=messages,
             help_kinds=HELP_ASKS,
+            household_kind_labels=HOUSEHOLD_KIND_LABELS,
             categories=labels.CATEGORIES,
             statuses=labels.STATUSES,
             note_max=NOTE_MAX,

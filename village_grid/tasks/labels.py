@@ -22,6 +22,14 @@ KIND_LABELS = {
     "notice": _l("Notice"),
 }
 
+# What a household reads at its door: every sweep is a safety check to it.
+HOUSEHOLD_KIND_LABELS = {
+    "sweep": _l("Safety check"),
+    "campaign": _l("Campaign"),
+    "survey": _l("Survey"),
+    "notice": _l("Notice"),
+}
+
 SUBKIND_LABELS = {
     "flood": _l("Flood check"),
     "typhoon": _l("Typhoon check"),
