@@ -124,7 +124,6 @@ VIA_LABELS = {
 
 # --- escalations ----------------------------------------------------------------
 
-ESCALATION_REASONS = ("needs_help", "overdue")
 ESCALATION_STATES = ("open", "acknowledged", "resolved")
 ESCALATION_REASON_LABELS = {
     "needs_help": _l("Needs help"),

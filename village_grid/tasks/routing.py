@@ -1,8 +1,9 @@
 """Routing over the unit tree held in a networkx graph. Pure: graph in, decisions out.
 
-No Flask, no database session. :mod:`village_grid.tasks.service` loads the
-rows, builds the graph once per process (rebuilt when the tree version
-changes) and turns the decisions below into rows and words.
+No Flask, no database session. :mod:`village_grid.tasks.graph` loads the
+rows and builds the graph once per process (rebuilt when the tree version
+changes); dispatch, escalation and progress turn the decisions below into
+rows and words.
 
 Nodes are unit ids with attributes ``kind``, ``name``, ``code``, ``path``,
 ``depth`` and ``people``: the responsible people on that unit, a list of
@@ -175,13 +176,6 @@ def ancestors(g: nx.DiGraph, unit_id: int) -> list[int]:
 
 def in_subtree(g: nx.DiGraph, unit_id: int, root_id: int) -> bool:
     return g.nodes[unit_id]["path"].startswith(g.nodes[root_id]["path"])
-
-
-def teams_under(g: nx.DiGraph, unit_id: int) -> list[int]:
-    """Team ids in the subtree of ``unit_id`` (itself included)."""
-    if g.nodes[unit_id]["kind"] == "team":
-        return [unit_id]
-    return [n for n in nx.descendants(g, unit_id) if g.nodes[n]["kind"] == "team"]
 
 
 def role_label(g: nx.DiGraph, unit_id: int, role: str) -> str:
