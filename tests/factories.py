@@ -122,3 +122,72 @@ def create_task(
     )
     db.session.commit()
     return task
+
+
+# --- a village and its people ---------------------------------------------------------
+# Stable names and phones, so a test can look for them on a page or in an export.
+CADRE = ("李书记", "13900000001")
+TOWNSHIP_CADRE = ("周镇长", "13900000002")
+GRID_MEMBER_NAMES = ("王芳", "陈刚", "刘洋", "赵敏", "黄磊", "周婷")
+LEAD_NAMES = ("张三", "林队长", "吴队长", "郑队长", "孙队长", "马队长")
+
+
+def grid_member_person(i: int) -> tuple[str, str]:
+    """Name and phone of the ``i``-th grid member (0-based) ``create_village`` makes."""
+    name = GRID_MEMBER_NAMES[i] if i < len(GRID_MEMBER_NAMES) else f"网格员{i + 1}"
+    return name, f"139100{i + 1:05d}"
+
+
+def lead_person(i: int) -> tuple[str, str]:
+    """Name and phone of the ``i``-th team lead (0-based) ``create_village`` makes."""
+    name = LEAD_NAMES[i] if i < len(LEAD_NAMES) else f"小队长{i + 1}"
+    return name, f"139200{i + 1:05d}"
+
+
+def create_village(
+    grids: int = 2,
+    teams: int = 2,
+    households: int = 2,
+    *,
+    leads: int = 1,
+    grid_members: int | None = None,
+    township_cadre: bool = False,
+    village_code: str = "HG",
+) -> dict:
+    """``create_tree`` plus its people, created in this order (so their ids are too):
+
+    - ``township_cadre`` (周镇长) on the township, only when asked;
+    - ``cadre`` (李书记) on the village;
+    - ``grid_members``: one per grid by default; the i-th sits on grid ``i % grids``
+      (王芳 on grid 1, 陈刚 on grid 2, …); 0 for none;
+    - ``leads``: team leads of the first ``leads`` teams (张三, 林队长, …).
+
+    A team without a lead falls back to its grid member, a grid without one to the
+    cadre: keep the leads and grid members a test's routing expects.
+    Shortcuts: ``gm``/``gm_b`` and ``lead``/``lead_b`` for the first two of each.
+    Everyone has a phone; see ``CADRE``, ``grid_member_person`` and ``lead_person``.
+    """
+    tree = create_tree(grids=grids, teams=teams, households=households, village_code=village_code)
+    if township_cadre:
+        name, phone = TOWNSHIP_CADRE
+        tree["township_cadre"] = create_user("cadre", tree["township"], name=name, phone=phone)
+    tree["cadre"] = create_user("cadre", tree["village"], name=CADRE[0], phone=CADRE[1])
+    count = grids if grid_members is None else grid_members
+    if count and not grids:
+        raise ValueError("grid members need a grid")
+    if leads > len(tree["teams"]):
+        raise ValueError(f"{leads} leads for {len(tree['teams'])} teams")
+    tree["grid_members"] = []
+    for i in range(count):
+        name, phone = grid_member_person(i)
+        grid = tree["grids"][i % grids]
+        tree["grid_members"].append(create_user("grid_member", grid, name=name, phone=phone))
+    tree["leads"] = []
+    for i in range(leads):
+        name, phone = lead_person(i)
+        team = tree["teams"][i]
+        tree["leads"].append(create_user("team_lead", team, name=name, phone=phone))
+    for key, people in (("gm", tree["grid_members"]), ("lead", tree["leads"])):
+        for suffix, person in zip(("", "_b"), people, strict=False):
+            tree[key + suffix] = person
+    return tree

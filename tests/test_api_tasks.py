@@ -2,18 +2,15 @@
 
 import pytest
 
-from tests.factories import api_headers, create_tree, create_user
+from tests.factories import api_headers, create_village
 
 STATUS_KEYS = ("total", "pending", "safe", "needs_help", "not_home", "unreachable")
 
 
 @pytest.fixture
 def village():
-    tree = create_tree(grids=2, teams=2, households=2)
-    tree["cadre"] = create_user("cadre", tree["village"], name="李书记")
-    tree["gm"] = create_user("grid_member", tree["grids"][0], name="王芳")
-    tree["lead"] = create_user("team_lead", tree["teams"][0], name="张三")
-    return tree
+    """2 grids × 2 teams × 2 households; a grid member on grid 1 only, a lead on team 1-1."""
+    return create_village(grids=2, teams=2, households=2, grid_members=1)
 
 
 def post_task(client, headers, unit_id, **extra):

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import create_task, create_tree, create_user
+from tests.factories import create_task, create_village
 from village_grid.errors import Conflict, InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Escalation, OutboxMessage
@@ -24,13 +24,9 @@ from village_grid.tasks.statuses import record_status
 
 @pytest.fixture
 def village():
-    tree = create_tree(grids=2, teams=1, households=3)
-    tree["township_cadre"] = create_user("cadre", tree["township"], name="镇干部")
-    tree["cadre"] = create_user("cadre", tree["village"], name="李书记")
-    tree["gm"] = create_user("grid_member", tree["grids"][0], name="王芳")
-    tree["gm_b"] = create_user("grid_member", tree["grids"][1], name="陈刚")
-    tree["lead"] = create_user("team_lead", tree["teams"][0], name="张三")
-    return tree
+    """2 grids × 1 team × 3 households; a grid member on each grid, a lead on team 1-1 only,
+    and a township cadre for the top of the ladder."""
+    return create_village(grids=2, teams=1, households=3, township_cadre=True)
 
 
 def dispatch(tree, *, now=None, minutes=60):

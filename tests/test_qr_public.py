@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import create_task, create_tree, create_user
+from tests.factories import CADRE, create_task, create_village, lead_person
 from village_grid.extensions import db
 from village_grid.models import Household, Member, StatusEvent
 from village_grid.tasks.cases import list_escalations
@@ -24,21 +24,19 @@ from village_grid.tasks.labels import NOTE_MAX
 HEAD = "王秀英"
 HEAD_PHONE = "13912345678"
 MEMBER = "王小明"
-LEAD = "林阿伯"
-LEAD_PHONE = "13700001111"
+LEAD, LEAD_PHONE = lead_person(0)  # 张三, the lead of team 1-1
+CADRE_NAME, CADRE_PHONE = CADRE
 
 
 @pytest.fixture
 def world():
-    tree = create_tree(grids=1, teams=2, households=1)
+    """One grid of 2 teams with a household each; a cadre and a lead on team 1-1, no grid member."""
+    tree = create_village(grids=1, teams=2, households=1, grid_members=0)
     h = tree["households"][0]
     h.head_name, h.phone, h.door_no, h.address = HEAD, HEAD_PHONE, "河滨路88号", "河滨路88号"
     h.elderly_alone = True
     h.members.append(Member(name=MEMBER, relation="child", phone="13698765432"))
     db.session.commit()
-    cadre = create_user("cadre", tree["village"])
-    create_user("team_lead", tree["teams"][0], name=LEAD, phone=LEAD_PHONE)
-    tree["cadre"] = cadre
     tree["household"] = h
     tree["token"] = h.qr_token
     return tree
@@ -60,7 +58,19 @@ def config(app, **values):
         app.config.update(old)
 
 
-PRIVATE = (HEAD, HEAD_PHONE, MEMBER, "13698765432", LEAD, LEAD_PHONE, "河滨路", "elderly", "独居")
+PRIVATE = (
+    HEAD,
+    HEAD_PHONE,
+    MEMBER,
+    "13698765432",
+    LEAD,
+    LEAD_PHONE,
+    CADRE_NAME,
+    CADRE_PHONE,
+    "河滨路",
+    "elderly",
+    "独居",
+)
 
 
 def assert_private(text: str):

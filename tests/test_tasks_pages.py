@@ -14,9 +14,10 @@ from sqlalchemy import select
 from tests.factories import (
     create_household,
     create_task,
-    create_tree,
     create_unit,
     create_user,
+    create_village,
+    lead_person,
     login,
 )
 from village_grid.extensions import db
@@ -24,18 +25,14 @@ from village_grid.models import Assignment, Escalation, NoticeRead, StatusEvent,
 from village_grid.tasks.dispatch import close_task
 from village_grid.tasks.statuses import record_status
 
+LEAD_NAME, LEAD_PHONE = lead_person(0)  # 张三, the lead of team 1-1
+
 
 @pytest.fixture
 def world():
-    """One village, 2 grids × 2 teams × 3 households; a cadre, a grid member, two leads."""
-    tree = create_tree(grids=2, teams=2, households=3)
-    tree["cadre"] = create_user("cadre", tree["village"], name="李书记", phone="13900000001")
-    tree["grid_member"] = create_user(
-        "grid_member", tree["grids"][0], name="王网格", phone="13900000002"
-    )
-    tree["lead"] = create_user("team_lead", tree["teams"][0], name="陈队长", phone="13900000003")
-    tree["lead_b"] = create_user("team_lead", tree["teams"][1], name="林队长", phone="13900000004")
-    return tree
+    """One village, 2 grids × 2 teams × 3 households; a cadre, a grid member on grid 1,
+    leads on teams 1-1 (张三) and 1-2 (林队长)."""
+    return create_village(grids=2, teams=2, households=3, leads=2, grid_members=1)
 
 
 def send(actor, unit, kind="sweep", subkind="flood", title="防汛排查", **kw) -> Task:
@@ -191,7 +188,7 @@ def test_dispatch_bad_input_shows_a_message(client, world, changes, message):
 
 def test_grid_member_dispatches_only_within_the_grid(client, world):
     mine, theirs = world["grids"]
-    login(client, world["grid_member"])
+    login(client, world["gm"])
     html = page(client, "/tasks/new")
     assert mine.name in html and theirs.name not in html and "侯官村" not in html
     assert "将通知 6 户" in html
@@ -237,7 +234,7 @@ def test_preview_counts_households_and_teams(client, world):
 
 
 def test_preview_is_scoped(client, world):
-    login(client, world["grid_member"])
+    login(client, world["gm"])
     res = client.get(f"/tasks/preview?unit_id={world['grids'][0].id}")
     assert res.get_json() == {"households": 6, "teams": 2}
     res = client.get(f"/tasks/preview?unit_id={world['grids'][1].id}")
@@ -263,10 +260,10 @@ def test_progress_page_puts_needs_help_on_top_and_lists_who_is_not_reached(clien
     # The call for help comes first, with phones to tap.
     assert html.index("老人摔倒") < html.index("按单位")
     assert "医疗" in html and h2.code in html and h2.head_name in html
-    assert f'href="tel:{h2.phone}"' in html and 'href="tel:13900000003"' in html
+    assert f'href="tel:{h2.phone}"' in html and f'href="tel:{LEAD_PHONE}"' in html
     # Not reached yet: with the team lead's name and number.
     pending_part = html[html.index("尚未确认") :]
-    assert h3.head_name in pending_part and "陈队长" in pending_part
+    assert h3.head_name in pending_part and LEAD_NAME in pending_part
     assert h1.head_name not in pending_part
     # Per-unit roll-up down to each team, with heat colours.
     for unit in [world["village"], *world["grids"], *world["teams"]]:
@@ -296,7 +293,7 @@ def test_grid_member_sees_only_their_grid_of_a_village_task(client, world):
     task = send(world["cadre"], world["village"])
     other = world["households"][6]  # grid 2
     report(world["cadre"], task, other, "needs_help", help_kind="flooding")
-    login(client, world["grid_member"])
+    login(client, world["gm"])
     html = page(client, f"/tasks/{task.id}")
     assert re.search(r'id="t-pending">6<', html)
     assert other.head_name not in html and world["grids"][1].name not in html
@@ -313,7 +310,7 @@ def test_others_tasks_are_not_found(client, world):
     task = send(world["cadre"], world["grids"][1])
     outsider_village = create_unit("village", "颜岐村", world["township"], code="YQ")
     outsider = create_user("cadre", outsider_village)
-    for user in (world["grid_member"], world["lead"], outsider):
+    for user in (world["gm"], world["lead"], outsider):
         c = client.application.test_client()
         login(c, user)
         for url in (
@@ -413,7 +410,7 @@ def test_grid_member_picks_a_team_then_confirms(client, world, monkeypatch):
     # More households than fit on one page → a team list first.
     monkeypatch.setattr(routes, "TEAM_VIEW_LIMIT", 4)
     task = send(world["cadre"], world["village"])
-    login(client, world["grid_member"])
+    login(client, world["gm"])
     html = page(client, f"/tasks/{task.id}/team")
     team_a = world["teams"][0]
     assert "选择小队" in html
@@ -499,7 +496,7 @@ def test_export_csv_and_xlsx(client, world):
     assert len(rows) == 13
     by_code = {r[0]: r for r in rows[1:]}
     r1, r2 = by_code[h1.code], by_code[h2.code]
-    assert r1[1:5] == [world["grids"][0].name, world["teams"][0].name, "陈队长", "13900000003"]
+    assert r1[1:5] == [world["grids"][0].name, world["teams"][0].name, LEAD_NAME, LEAD_PHONE]
     assert r1[5] == h1.head_name and r1[8] == "安全" and r1[12] == "小队长"
     assert r1[11]  # last update
     assert r2[8] == "需要帮助" and r2[9] == "物资" and r2[10] == "'=缺饮用水"
@@ -514,7 +511,7 @@ def test_export_csv_and_xlsx(client, world):
     assert values[1][0] == "户编码"
     assert len(values) == 14
     xrow = next(v for v in values if v[0] == h2.code)
-    assert xrow[3] == "陈队长" and xrow[8] == "需要帮助"
+    assert xrow[3] == LEAD_NAME and xrow[8] == "需要帮助"
 
 
 # --- escalation queue ------------------------------------------------------------------
@@ -527,8 +524,8 @@ def test_escalation_queue_acknowledge_and_resolve(client, world):
     login(client, world["cadre"])
     html = page(client, "/tasks/escalations")
     assert h.code in html and h.head_name in html and h.door_no in html
-    assert f'href="tel:{h.phone}"' in html and 'href="tel:13900000003"' in html
-    assert "陈队长" in html and "高烧" in html and task.title in html and "医疗" in html
+    assert f'href="tel:{h.phone}"' in html and f'href="tel:{LEAD_PHONE}"' in html
+    assert LEAD_NAME in html and "高烧" in html and task.title in html and "医疗" in html
     case = db.session.scalars(
         select(Escalation).where(Escalation.household_id == h.id, Escalation.status == "open")
     ).first()
@@ -564,7 +561,7 @@ def test_escalation_queue_is_scoped(client, world):
     report(world["cadre"], task, other, "needs_help", help_kind="flooding")
     case = db.session.scalars(select(Escalation).where(Escalation.household_id == other.id)).first()
     assert case is not None
-    login(client, world["grid_member"])
+    login(client, world["gm"])
     html = page(client, "/tasks/escalations")
     assert other.code not in html
     assert client.post(f"/tasks/escalations/{case.id}/acknowledge").status_code == 404
@@ -595,7 +592,7 @@ def test_task_list_shows_open_and_closed_with_coverage(client, world):
     assert html.index("二网格排查") > html.index("最近关闭")
     assert "新建任务" in html
     gm = client.application.test_client()
-    login(gm, world["grid_member"])
+    login(gm, world["gm"])
     html = page(gm, "/tasks/")
     assert "防汛排查一" in html and "二网格排查" not in html
     lead = client.application.test_client()

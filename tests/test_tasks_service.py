@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import create_task, create_tree, create_user
+from tests.factories import create_task, create_village
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Assignment, OutboxMessage, StatusEvent
@@ -17,12 +17,8 @@ from village_grid.tasks.statuses import mark_notice_read, record_status
 
 @pytest.fixture
 def village():
-    tree = create_tree(grids=2, teams=2, households=2)
-    tree["cadre"] = create_user("cadre", tree["village"], name="李书记")
-    tree["gm"] = create_user("grid_member", tree["grids"][0], name="王芳")
-    tree["gm_b"] = create_user("grid_member", tree["grids"][1], name="陈刚")
-    tree["lead"] = create_user("team_lead", tree["teams"][0], name="张三")
-    return tree
+    """2 grids × 2 teams × 2 households; a grid member on each grid, a lead on team 1-1 only."""
+    return create_village(grids=2, teams=2, households=2)
 
 
 def sweep(tree, actor=None, unit=None, **kw):
