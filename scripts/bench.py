@@ -315,26 +315,21 @@ def _admin(session):
 
 def sheet_figures() -> dict:
     """The door-plate print sheet (HTML and PDF) of the largest village, cold then warm."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from village_grid import create_app
     from village_grid.extensions import db
-    from village_grid.models import Household, Unit
+    from village_grid.hierarchy.queries import household_counts
+    from village_grid.models import Unit
 
     app = create_app()
     with app.app_context():
         s = db.session
         admin = _admin(s)
-        team = Unit.__table__.alias("team")
-        village_id, households = s.execute(
-            select(Unit.id, func.count(Household.id))
-            .join(team, team.c.path.like(Unit.path + "%"))
-            .join(Household, Household.team_id == team.c.id)
-            .where(Unit.kind == "village")
-            .group_by(Unit.id)
-            .order_by(func.count(Household.id).desc())
-            .limit(1)
-        ).one()
+        villages = s.scalars(select(Unit).where(Unit.kind == "village")).all()
+        households, village_id = max(
+            (n, unit_id) for unit_id, n in household_counts(s, villages).items()
+        )
         admin_id = admin.id
     client = app.test_client()
     with client.session_transaction() as session:
