@@ -73,13 +73,13 @@ def public_household(token: str):
     tags=["public"],
 )
 def public_report(token: str):
-    household = service.household_for_token(db.session, token)
+    household_id = service.plate_household_id(db.session, token)
     data = json_body(PUBLIC_REPORT)
     event = record_status(
         db.session,
         None,
         task_id=data["task_id"],
-        household_id=household.id,
+        household_id=household_id,
         status=data["status"],
         help_kind=data.get("kind", ""),
         note=data.get("note", ""),
@@ -134,5 +134,5 @@ def public_mailbox_write(token: str):
     tags=["public"],
 )
 def public_mailbox(token: str):
-    household = service.household_for_token(db.session, token)
-    return _no_store(jsonify({"messages": _messages(household.id)}))
+    household_id = service.plate_household_id(db.session, token)
+    return _no_store(jsonify({"messages": _messages(household_id)}))

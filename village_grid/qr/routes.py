@@ -110,7 +110,7 @@ def _form_answers() -> dict:
 @public
 def report(token: str):
     """The page's form for a task: safe / need help, acknowledge, survey answers, read."""
-    hh = service.household_for_token(db.session, token)
+    household_id = service.plate_household_id(db.session, token)
     try:
         task_id = int(request.form.get("task_id", ""))
     except ValueError:
@@ -120,7 +120,7 @@ def report(token: str):
             db.session,
             None,
             task_id=task_id,
-            household_id=hh.id,
+            household_id=household_id,
             status=request.form.get("status", ""),
             help_kind=request.form.get("kind", ""),
             note=request.form.get("note", ""),

@@ -45,11 +45,13 @@ def _well_formed(token: str) -> bool:
 
 
 # Built once: every door-plate scan and answer looks its household up.
-_BY_TOKEN_HASH = select(Household).where(Household.qr_token_hash == bindparam("digest"))
+_BY_TOKEN_HASH = select(Household.id, Household.qr_token).where(
+    Household.qr_token_hash == bindparam("digest")
+)
 
 
-def household_for_token(session: Session, token: str) -> Household:
-    """The household whose current plate carries ``token``.
+def plate_household_id(session: Session, token: str) -> int:
+    """The id of the household whose current plate carries ``token`` — the token check.
 
     Raises :class:`PlateNotFound` (404) otherwise; with ``replaced=True`` when
     the token belonged to a plate that has since been rotated, so the page can
@@ -59,17 +61,20 @@ def household_for_token(session: Session, token: str) -> Household:
     if not _well_formed(token):
         raise PlateNotFound(_("This door plate is not known."))
     digest = plate_token_hash(token)
-    household = session.scalar(_BY_TOKEN_HASH, {"digest": digest})
-    if household is not None and hmac.compare_digest(
-        (household.qr_token or "").encode(), token.encode()
-    ):
-        return household
+    row = session.connection().execute(_BY_TOKEN_HASH, {"digest": digest}).first()
+    if row is not None and hmac.compare_digest((row[1] or "").encode(), token.encode()):
+        return row[0]
     if session.get(RetiredPlate, digest) is not None:
         raise PlateNotFound(
             _("This door plate has been replaced. Please scan the new plate on the door."),
             replaced=True,
         )
     raise PlateNotFound(_("This door plate is not known."))
+
+
+def household_for_token(session: Session, token: str) -> Household:
+    """The household whose current plate carries ``token`` (:func:`plate_household_id`)."""
+    return session.get(Household, plate_household_id(session, token))
 
 
 def household_with_plate(session: Session, actor: User | None, household_id: int) -> Household:

@@ -14,19 +14,29 @@ Functions flush and never commit: the caller owns the transaction.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, or_, select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from village_grid.auth import scope
 from village_grid.database import insert_ignore
 from village_grid.errors import Conflict, InvalidInput, NotFound, OutOfScope
-from village_grid.models import Assignment, Escalation, NoticeRead, StatusEvent, Task, User
+from village_grid.models import (
+    Assignment,
+    Escalation,
+    NoticeRead,
+    StatusEvent,
+    Task,
+    User,
+)
 from village_grid.models.base import utcnow
 from village_grid.tasks import labels
 from village_grid.tasks.escalation import open_help_case
@@ -75,6 +85,52 @@ _RESOLVE_OVERDUE = (
         resolution_note=bindparam("b_resolution_note"),
     )
 )
+_tasks = Task.__table__
+# What a report needs to know, in one query: the task, the household's
+# assignment on it, and whether a case about it being overdue is open.
+_FACTS = (
+    select(
+        _tasks.c.id,
+        _tasks.c.kind,
+        _tasks.c.closed_at,
+        _tasks.c.created_at,
+        _tasks.c.questions,
+        _assignments.c.id,
+        _assignments.c.updated_at,
+        _assignments.c.answers,
+        exists()
+        .where(
+            _escalations.c.assignment_id == _assignments.c.id,
+            _escalations.c.reason == "overdue",
+            _escalations.c.status != "resolved",
+        )
+        .label("overdue_open"),
+    )
+    .select_from(_tasks.join(_assignments, _assignments.c.task_id == _tasks.c.id))
+    .where(_tasks.c.id == bindparam("task_id"), _assignments.c.household_id == bindparam("hh"))
+)
+
+
+class ReportFacts(NamedTuple):
+    """A task and one household's assignment on it, as a report reads them."""
+
+    task_id: int
+    kind: str
+    closed_at: datetime | None
+    created_at: datetime
+    questions: list | None
+    assignment_id: int
+    updated_at: datetime | None
+    answers: dict | None
+    overdue_open: bool
+
+
+def _facts(session: Session, task_id, household_id: int) -> ReportFacts | None:
+    """The facts of ``task_id`` for this household; None if it never reached it (or is none)."""
+    if not isinstance(task_id, int):
+        return None
+    row = session.connection().execute(_FACTS, {"task_id": task_id, "hh": household_id}).first()
+    return ReportFacts(*row) if row is not None else None
 
 
 def record_status(
@@ -121,20 +177,20 @@ def record_status(
         status = labels.STATUS_ALIASES.get((status or "").strip(), (status or "").strip())
     status, help_kind, note = checked_status(status, help_kind, note)
     if actor is None:
-        task, assignment = _household_task(session, task_id, household_id, status, answers)
+        facts = _household_task(session, task_id, household_id, status, answers)
     else:
         household = scope.require_household(session, actor, household_id, "report_status")
-        task, assignment = _reported_task(session, actor, task_id, household_id)
-    clean = clean_answers(task, answers)
+        facts = _reported_task(session, actor, task_id, household_id)
+    clean = clean_answers(facts.kind, facts.questions, answers)
     via = via_for(actor, household if actor is not None else None, client_op_id)
 
     happened = now
     if client_time is not None:
-        happened = min(max(client_time.replace(tzinfo=None), task.created_at), now)
+        happened = min(max(client_time.replace(tzinfo=None), facts.created_at), now)
     actor_id = actor.id if actor is not None else None
     values = {
-        "task_id": task.id,
-        "assignment_id": assignment.id,
+        "task_id": facts.task_id,
+        "assignment_id": facts.assignment_id,
         "household_id": household_id,
         "status": status,
         "help_kind": help_kind,
@@ -147,8 +203,10 @@ def record_status(
         "client_addr": (client_addr or "")[:64],
         "created_at": now,
     }
-    # Writes go through the tables, not the unit of work (the ORM's bookkeeping
-    # cost more than the SQL on this path); the ORM objects are kept in step by hand.
+    # Reads and writes go through the tables, not the unit of work: this runs for
+    # every tap and every door-plate answer, and loading and flushing ORM objects
+    # cost more than the SQL. An assignment object already in the session is kept
+    # in step by hand.
     conn = session.connection()
     if client_op_id is not None:
         # Two phones syncing the same operation at once: the second one loses
@@ -163,40 +221,49 @@ def record_status(
             return first
     else:
         event_id = conn.execute(_INSERT_EVENT, values).inserted_primary_key[0]
+    # The event as it was written: detached, so it reads without a query after commit.
     event = StatusEvent(id=event_id, **values)
     make_transient_to_detached(event)
-    session.add(event)
 
-    if assignment.updated_at is None or happened >= assignment.updated_at:
-        changes = {
-            "status": status,
-            "help_kind": help_kind,
-            "note": note,
-            "answers": clean if clean is not None else assignment.answers,
-            "updated_at": happened,
-            "updated_via": via,
-            "updated_by_id": actor_id,
-        }
-        updated = conn.execute(
-            _UPDATE_ASSIGNMENT,
-            {"b_id": assignment.id, **{f"b_{k}": v for k, v in changes.items()}},
-        ).rowcount
-        if not updated:  # a newer report came in meanwhile: this one is kept as an event only
-            return event
+    if facts.updated_at is not None and happened < facts.updated_at:
+        return event  # an older report synced late: kept as an event only
+    changes = {
+        "status": status,
+        "help_kind": help_kind,
+        "note": note,
+        "answers": clean if clean is not None else facts.answers,
+        "updated_at": happened,
+        "updated_via": via,
+        "updated_by_id": actor_id,
+    }
+    updated = conn.execute(
+        _UPDATE_ASSIGNMENT,
+        {"b_id": facts.assignment_id, **{f"b_{k}": v for k, v in changes.items()}},
+    ).rowcount
+    if not updated:  # a newer report was committed meanwhile: this one is an event only
+        return event
+    loaded = session.identity_map.get(identity_key(Assignment, facts.assignment_id))
+    if loaded is not None:
         for key, value in changes.items():
-            set_committed_value(assignment, key, value)
-        if status == "needs_help":
-            open_help_case(session, task, assignment, event, now)
-        else:
-            conn.execute(
-                _RESOLVE_OVERDUE,
-                {
-                    "b_assignment_id": assignment.id,
-                    "b_resolved_at": now,
-                    "b_resolved_by_id": actor_id,
-                    "b_resolution_note": reached_note(status),
-                },
-            )
+            set_committed_value(loaded, key, value)
+    if status == "needs_help":
+        open_help_case(
+            session,
+            session.get(Task, facts.task_id),
+            session.get(Assignment, facts.assignment_id),
+            event,
+            now,
+        )
+    elif facts.overdue_open:
+        conn.execute(
+            _RESOLVE_OVERDUE,
+            {
+                "b_assignment_id": facts.assignment_id,
+                "b_resolved_at": now,
+                "b_resolved_by_id": actor_id,
+                "b_resolution_note": reached_note(status),
+            },
+        )
     return event
 
 
@@ -228,23 +295,23 @@ def checked_status(status: str, help_kind: str, note) -> tuple[str, str, str]:
         note if isinstance(note, str) else "",
         field="note",
         max_len=labels.NOTE_MAX,
-        label=_("Note"),
+        label=_l("Note"),
     )
     return status, help_kind, note
 
 
-def clean_answers(task: Task, answers) -> dict | None:
-    """Survey answers checked against the task's questions (None when there are none)."""
+def clean_answers(kind: str, questions: list | None, answers) -> dict | None:
+    """Survey answers checked against the task's ``questions`` (None when there are none)."""
     if answers in (None, {}):
         return None
-    if task.kind != "survey":
+    if kind != "survey":
         raise InvalidInput(_("Only a survey takes answers."), fields={"answers": "not_survey"})
     if not isinstance(answers, dict):
         raise InvalidInput(_("Answers are given per question."), fields={"answers": "invalid"})
-    questions = {q["id"]: q for q in task.questions or []}
+    by_id = {q["id"]: q for q in questions or []}
     out = {}
     for qid, value in answers.items():
-        q = questions.get(qid)
+        q = by_id.get(qid)
         field = f"answers.{qid}"
         if q is None:
             raise InvalidInput(_("No such question."), fields={field: "unknown"})
@@ -289,60 +356,36 @@ def _replayed(
     return first
 
 
-# A task and one household's assignment on it, in one query.
-_TASK_AND_ASSIGNMENT = (
-    select(Task, Assignment)
-    .join(Assignment, Assignment.task_id == Task.id)
-    .where(Task.id == bindparam("task_id"), Assignment.household_id == bindparam("household_id"))
-)
-
-
-def _task_and_assignment(
-    session: Session, task_id: int, household_id: int
-) -> tuple[Task | None, Assignment | None]:
-    """The task and the household's assignment on it; (None, None) if it never reached
-    the household (or does not exist)."""
-    if not isinstance(task_id, int):
-        return None, None
-    row = session.execute(
-        _TASK_AND_ASSIGNMENT, {"task_id": task_id, "household_id": household_id}
-    ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
-
-
-def _reported_task(
-    session: Session, actor: User, task_id: int, household_id: int
-) -> tuple[Task, Assignment]:
-    """The task and assignment a logged-in person reports on (scope checked)."""
-    task, assignment = _task_and_assignment(session, task_id, household_id)
-    if task is None and isinstance(task_id, int):
-        task = session.get(Task, task_id)  # the task may be there, without this household
+def _reported_task(session: Session, actor: User, task_id: int, household_id: int) -> ReportFacts:
+    """What a logged-in person reports on: a task they may see, and one of its households."""
+    task = session.get(Task, task_id) if isinstance(task_id, int) else None
     if task is None or not task_visible(session, actor, task):
         raise OutOfScope(_("No such task."))
-    if assignment is None:
+    facts = _facts(session, task.id, household_id)
+    if facts is None:
         raise NotFound(_("This household is not part of this task."), code="not_in_task")
-    if task.closed_at is not None:
+    if facts.closed_at is not None:
         raise Conflict(_("This task is closed."), code="task_closed")
-    return task, assignment
+    return facts
 
 
 def _household_task(
     session: Session, task_id: int, household_id: int, status: str, answers
-) -> tuple[Task, Assignment]:
+) -> ReportFacts:
     """The open task a household answers from its door plate, and the answer's kind checked.
 
     Whether the task exists, is closed or never reached this household, the
     household hears the same: it is not open for them."""
-    task, assignment = _task_and_assignment(session, task_id, household_id)
-    if assignment is None or task.closed_at is not None:
+    facts = _facts(session, task_id, household_id)
+    if facts is None or facts.closed_at is not None:
         raise NotFound(_("This task is closed or not for this household."), code="task_not_open")
-    if status not in labels.HOUSEHOLD_STATUSES.get(task.kind, ("safe",)):
+    if status not in labels.HOUSEHOLD_STATUSES.get(facts.kind, ("safe",)):
         raise InvalidInput(
             _("Choose one of the answers offered."), fields={"status": "not_allowed"}
         )
-    if task.kind == "survey" and not any(v not in (None, "") for v in (answers or {}).values()):
+    if facts.kind == "survey" and not any(v not in (None, "") for v in (answers or {}).values()):
         raise InvalidInput(_("Please answer the questions."), fields={"answers": "required"})
-    return task, assignment
+    return facts
 
 
 _reached_notes: dict[tuple[str, str], str] = {}
