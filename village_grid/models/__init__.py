@@ -1,5 +1,7 @@
 """SQLAlchemy 2.0 typed models. Import from here: ``from village_grid.models import Unit``."""
 
+from village_grid.models.audit import AuditEvent
+from village_grid.models.auth import LoginFailure, LoginSession
 from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
 from village_grid.models.mailbox import MailboxMessage
 from village_grid.models.notify import OutboxMessage
@@ -19,8 +21,11 @@ __all__ = [
     "HOUSEHOLD_FLAGS",
     "ROLES",
     "Assignment",
+    "AuditEvent",
     "Escalation",
     "Household",
+    "LoginFailure",
+    "LoginSession",
     "MailboxMessage",
     "Member",
     "NoticeRead",

@@ -1,0 +1,46 @@
+"""Logins that can be ended from the server, and failed logins counted for throttling."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from village_grid.extensions import db
+from village_grid.models.base import Timestamp, utcnow
+
+
+class LoginSession(db.Model):
+    """One login on one device. The session cookie and the remember cookie carry a
+    random token whose SHA-256 is stored here; ending the row ends the login
+    (logout, a password change, an administrator's reset)."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    client_addr: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class LoginFailure(db.Model):
+    """A failed login, by the login name tried and the address it came from: every
+    worker and host counts the same rows for throttling."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_login_at", "login", "at"),
+        Index("ix_login_failures_addr_at", "client_addr", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The login name as typed, lower-cased (a username or a phone number).
+    login: Mapped[str] = mapped_column(String(100))
+    client_addr: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
