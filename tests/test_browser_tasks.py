@@ -5,6 +5,7 @@ through the JSON API and the open progress page updates itself, without a reload
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.conftest import requires_chromium
@@ -38,13 +39,9 @@ def test_dispatch_a_sweep_and_watch_progress_update_itself(
     # The preview follows the filter without a reload.
     page.click("summary:has-text('只发给部分住户')")
     page.check("input[name=flags][value=elderly_alone]")
-    page.wait_for_function(
-        "document.getElementById('preview').textContent.includes('将通知 1 户、1 个小队')"
-    )
+    expect(preview).to_contain_text("将通知 1 户、1 个小队")
     page.uncheck("input[name=flags][value=elderly_alone]")
-    page.wait_for_function(
-        "document.getElementById('preview').textContent.includes('将通知 13 户')"
-    )
+    expect(preview).to_contain_text("将通知 13 户")
     # A kind button proposes its title; the flood check is the default.
     page.click("label.preset:has-text('防台排查')")
     assert page.input_value("#title") == "防台排查：逐户确认安全"
@@ -73,7 +70,8 @@ def test_dispatch_a_sweep_and_watch_progress_update_itself(
         )
         assert res.status_code == 200, res.get_json()
 
-    page.wait_for_function("document.getElementById('t-pending').textContent === '10'")
+    # Under the page's Content-Security-Policy: no eval, so Playwright's own polling.
+    expect(page.locator("#t-pending")).to_have_text("10")
     assert page.locator("#t-safe").inner_text() == "2"
     assert page.locator("#t-needs_help").inner_text() == "1"
     assert page.locator("#t-pct").inner_text() == "23"

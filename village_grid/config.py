@@ -58,7 +58,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "LANGUAGES": ("zh", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE", "0")),
+        # Served over HTTPS (directly, or behind PROXY_COUNT proxies): redirect plain
+        # HTTP, send HSTS, and mark every auth cookie Secure.
+        "HTTPS": _bool(env.get("HTTPS", "0")),
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE", env.get("HTTPS", "0"))),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,

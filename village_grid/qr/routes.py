@@ -13,6 +13,8 @@ without a CORS preflight we never grant. See api/public.py.
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import (
     Blueprint,
     Response,
@@ -26,17 +28,20 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
 
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required, public
 from village_grid.errors import DomainError
-from village_grid.extensions import db
+from village_grid.extensions import csrf, db
 from village_grid.hierarchy.queries import household_counts, team_households
 from village_grid.models import Unit
 from village_grid.qr import labels, mailbox, plates, service
 from village_grid.qr import public as household_page
 from village_grid.qr.limits import client_addr, plate_read, plate_write
 from village_grid.qr.service import PlateNotFound
+from village_grid.security import no_referrer
 from village_grid.tasks.labels import HELP_ASKS, HOUSEHOLD_KIND_LABELS, NOTE_MAX
 from village_grid.tasks.statuses import record_status
 
@@ -68,6 +73,7 @@ def sent_here() -> set[int]:
 @bp.route("/h/<token>")
 @plate_read
 @public
+@no_referrer
 def household(token: str):
     """What the door plate opens: the household code and its open tasks, nothing private."""
     hh = service.household_for_token(db.session, token)
@@ -93,7 +99,6 @@ def household(token: str):
     )
     # The page names a household's open tasks: no shared cache, no referrer with the token.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
@@ -105,9 +110,28 @@ def _form_answers() -> dict:
     }
 
 
+def _form_token_checked(view):
+    """CSRF for the door-plate page's forms: the form's token, checked here instead of
+    by CSRFProtect. The page sends no Referer (its URL holds the plate's token), and
+    over HTTPS CSRFProtect would refuse a form without one."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            try:
+                validate_csrf(request.form.get("csrf_token"))
+            except ValidationError as err:
+                raise CSRFError(err.args[0] if err.args else None) from None
+        return view(*args, **kwargs)
+
+    return csrf.exempt(checked)
+
+
 @bp.route("/h/<token>/report", methods=["POST"])
 @plate_write
 @public
+@no_referrer
+@_form_token_checked
 def report(token: str):
     """The page's form for a task: safe / need help, acknowledge, survey answers, read."""
     household_id = service.plate_household_id(db.session, token)
@@ -145,6 +169,8 @@ def report(token: str):
 @bp.route("/h/<token>/mailbox", methods=["POST"])
 @plate_write
 @public
+@no_referrer
+@_form_token_checked
 def write_mailbox(token: str):
     """Drop a note in the red mailbox from the door-plate page."""
     hh = service.household_for_token(db.session, token)

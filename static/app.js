@@ -1,0 +1,20 @@
+// Behaviour every page may use, bound from data attributes (the Content-Security-Policy
+// allows no inline script or handler):
+//   <form data-confirm="Sure?">   asks before submitting
+//   <button data-confirm="Sure?"> asks before its form is submitted by it
+//   <button data-print>           prints the page
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var button = event.submitter;
+  var question = (button && button.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+document.addEventListener("click", function (event) {
+  var target = event.target.closest ? event.target.closest("[data-print]") : null;
+  if (target) {
+    event.preventDefault();
+    window.print();
+  }
+});
