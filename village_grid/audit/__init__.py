@@ -1,0 +1,1 @@
+"""The audit log: who changed what, before and after, when and from where."""
