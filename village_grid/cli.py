@@ -31,6 +31,9 @@ def main() -> None:
 def register_cli(app: Flask) -> None:
     """Attach domain commands to the app's CLI (``flask --app village_grid``) and ``village-grid``."""
     app.cli.add_command(user_group)
+    from village_grid.database import cli as database_cli
+
+    database_cli.register(app.cli)
     for domain in DOMAINS:
         try:
             module = importlib.import_module(f"village_grid.{domain}.cli")
