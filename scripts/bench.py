@@ -686,6 +686,28 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         rps > FIELD_ANSWERS_PER_SECOND,
     )
 
+    if floor_env is not None:
+        # For information: what durability costs. The app and the floor sync every
+        # commit to disk before answering (synchronous=FULL); with NORMAL a power
+        # cut may lose the last answers acknowledged.
+        normal = _served(
+            "bench_floor:app",
+            ROOT / "scripts",
+            dict(floor_env, FLOOR_SYNCHRONOUS="NORMAL"),
+            lua,
+            args,
+        )
+        floor_rps = statistics.median(f["rps"] for f in floors)
+        results["floor_synchronous_normal"] = dict(normal, raw=None)
+        line(
+            "the floor without a sync per commit (NORMAL)",
+            f"{normal['rps']:.0f} req/s",
+            f"{floor_rps:.0f} req/s",
+            normal["rps"] / floor_rps,
+            "(information: FULL's cost)",
+            None,
+        )
+
     # For information: the path production takes, with the door-plate limits
     # counting (raised so that 32 clients from one address are not refused).
     limited_env = dict(

@@ -29,6 +29,9 @@ from village_grid.models.qr import plate_token_hash
 
 app = Flask(__name__)
 DATABASE = os.environ["FLOOR_DATABASE"]
+# FULL like the app (every commit on disk before the 201); the bench also runs it
+# with NORMAL to show what that durability costs.
+SYNCHRONOUS = os.environ.get("FLOOR_SYNCHRONOUS", "FULL")
 _lock = os.open(lock_path(DATABASE), os.O_RDWR | os.O_CREAT, 0o600)
 _local = threading.local()
 
@@ -62,7 +65,7 @@ def _connection() -> sqlite3.Connection:
     connection = getattr(_local, "connection", None)
     if connection is None:
         connection = sqlite3.connect(DATABASE, isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+        for pragma in ("journal_mode=WAL", f"synchronous={SYNCHRONOUS}", "busy_timeout=30000"):
             connection.execute(f"PRAGMA {pragma}")
         _local.connection = connection
     return connection
