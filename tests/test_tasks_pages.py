@@ -512,6 +512,9 @@ def test_export_csv_and_xlsx(client, world):
     assert len(values) == 14
     xrow = next(v for v in values if v[0] == h2.code)
     assert xrow[3] == LEAD_NAME and xrow[8] == "需要帮助"
+    # The same rule as the registry export (village_grid/spreadsheets.py): text, not a formula.
+    assert xrow[10] == "'=缺饮用水"
+    assert not [c.coordinate for line in ws.iter_rows() for c in line if c.data_type == "f"]
 
 
 # --- escalation queue ------------------------------------------------------------------

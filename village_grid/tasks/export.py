@@ -14,6 +14,7 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
 from village_grid.models import Task
+from village_grid.spreadsheets import spreadsheet_cell
 from village_grid.tasks.labels import HELP_LABELS, VIA_LABELS, status_label
 
 # Columns of the export, in order: (key of the household row, header).
@@ -50,14 +51,8 @@ def display_row(row: dict, task: Task) -> list[str]:
         if row["updated_at"]
         else "",
     }
-    return [_safe_cell(str(values[key] or "")) for key, _h in COLUMNS]
-
-
-def _safe_cell(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
+    # No cell runs as a formula when the file is opened (village_grid/spreadsheets.py).
+    return [spreadsheet_cell(str(values[key] or "")) for key, _h in COLUMNS]
 
 
 def to_csv(rows: list[dict], task: Task) -> bytes:
@@ -77,7 +72,7 @@ def to_xlsx(rows: list[dict], task: Task) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = str(_l("Result"))[:31]
-    ws.append([task.title])
+    ws.append([spreadsheet_cell(task.title)])
     ws["A1"].font = Font(bold=True, size=13)
     ws.append(_headers())
     for cell in ws[2]:

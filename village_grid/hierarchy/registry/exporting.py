@@ -2,7 +2,9 @@
 
 One row per household (its units by name and code, its fields, flags and
 members), plus a row for each unit with nothing under it, so importing an
-export recreates the tree as it was.
+export recreates the tree as it was. Text a spreadsheet would run as a formula
+is written with a leading quote (:mod:`village_grid.spreadsheets`); the import
+takes it off.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from village_grid.hierarchy.registry.columns import (
     heading,
 )
 from village_grid.models import Household, Unit, User
+from village_grid.spreadsheets import spreadsheet_cell
 
 
 def _unit_chain(units: dict[int, Unit], unit: Unit) -> dict[str, Unit]:
@@ -134,20 +137,21 @@ def export_registry(
         raise InvalidInput(_("Export as csv or xlsx."), fields={"fmt": "unknown"})
     rows = export_rows(session, actor, unit_id=unit_id)
     headers = [heading(k) for k in EXPORT_COLUMNS]
+    # No cell runs as a formula when the file is opened (the import takes the quote off).
+    cells = ([spreadsheet_cell(row[k]) for k in EXPORT_COLUMNS] for row in rows)
     if fmt == "csv":
         out = io.StringIO(newline="")
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(headers)
-        for row in rows:
-            writer.writerow([row[k] for k in EXPORT_COLUMNS])
+        writer.writerows(cells)
         return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
     import openpyxl
 
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Households"))
     sheet.append(headers)
-    for row in rows:
-        sheet.append([row[k] for k in EXPORT_COLUMNS])
+    for line in cells:
+        sheet.append(line)
     buf = io.BytesIO()
     workbook.save(buf)
     return buf.getvalue()

@@ -2,7 +2,9 @@
 
 Only the file is checked here (type, encoding, header, size of rows and cells);
 what the cells say is checked by the import (:mod:`.importing`). A file that
-cannot be read at all raises :class:`ImportRejected` at once.
+cannot be read at all raises :class:`ImportRejected` at once. Every cell loses
+the quote an export put before text a spreadsheet would run as a formula
+(:func:`village_grid.spreadsheets.spreadsheet_value`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from flask_babel import gettext as _
 
 from village_grid.hierarchy.registry.columns import REQUIRED_COLUMNS, column_for_header, heading
 from village_grid.hierarchy.registry.rejections import ImportRejected, problem
+from village_grid.spreadsheets import spreadsheet_value
 
 MAX_CELL = 2000
 MAX_ROWS = 200_000
@@ -24,11 +27,14 @@ MAX_ROWS = 200_000
 @dataclass
 class Row:
     """One line of the file below the header: its cells by column key, and the
-    problems already found in it (a cell too long, a value without a header)."""
+    problems already found in it (a cell too long, a value without a header).
+    ``short``: the line has fewer cells than the header, so its cells cannot be
+    trusted to be in their columns; its one problem says so."""
 
     line: int
     values: dict[str, str]
     errors: list[dict] = field(default_factory=list)
+    short: bool = False
 
 
 def _unreadable_xlsx() -> ImportRejected:
@@ -95,14 +101,16 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
         yield number, [_cell_text(c) for c in record]
 
 
-def _records(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
-    """(line, cells) for every line of the file, header first."""
+def _records(filename: str, data: bytes) -> tuple[list[tuple[int, list[str]]], bool]:
+    """(line, cells) for every line of the file, header first; and whether a line
+    shorter than the header has lost cells. A text line has (every separator is
+    written); a workbook row has not (a sheet stores no empty cells at a row's end)."""
     name = (filename or "").lower().rsplit("/", 1)[-1]
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
     if not data or not data.strip():
         raise ImportRejected.whole_file("empty_file", _("The file is empty."))
     if data.startswith(b"PK\x03\x04"):
-        return list(_xlsx_records(data))
+        return list(_xlsx_records(data)), False
     if data.startswith(b"\xd0\xcf\x11\xe0") or ext == "xls":
         raise ImportRejected.whole_file(
             "wrong_file_type",
@@ -121,7 +129,7 @@ def _records(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
             "wrong_file_type", _("This is not a text file; upload a .csv or .xlsx file.")
         )
     try:
-        return list(_csv_records(text))
+        return list(_csv_records(text)), True
     except csv.Error as exc:
         raise ImportRejected.whole_file(
             "bad_csv", _("The CSV file is malformed: %(e)s.", e=str(exc)[:100])
@@ -175,9 +183,22 @@ def _header_columns(header_line: int, header: list[str]) -> list[str | None]:
     return columns
 
 
+def _short_row(line: int, cells: list[str], width: int) -> Row:
+    """A line with fewer cells than the header: a lost separator shifts every cell
+    after it into the wrong column, so nothing in it is read."""
+    reason = _(
+        "This line has %(n)s cells but the header has %(m)s: a cell or a separator "
+        "is missing. Fill in the missing cells (empty ones too) and import again.",
+        n=len(cells),
+        m=width,
+    )
+    return Row(line=line, values={}, errors=[problem(line, "short_row", reason, "")], short=True)
+
+
 def _row(line: int, cells: list[str], columns: list[str | None]) -> Row:
     row = Row(line=line, values={})
-    for i, value in enumerate(cells):
+    for i, cell in enumerate(cells):
+        value = spreadsheet_value(cell)
         key = columns[i] if i < len(columns) else None
         if key is None:
             if value:
@@ -214,7 +235,8 @@ def read_rows(filename: str, data: bytes) -> list[Row]:
     Raises :class:`ImportRejected` when the file cannot be read, its header is
     wrong, or it has no rows or too many.
     """
-    records = [(n, cells) for n, cells in _records(filename, data) if any(cells)]
+    all_records, whole_lines = _records(filename, data)
+    records = [(n, cells) for n, cells in all_records if any(cells)]
     if not records:
         raise ImportRejected.whole_file("empty_file", _("The file is empty."))
     header_line, header = records[0]
@@ -226,4 +248,11 @@ def read_rows(filename: str, data: bytes) -> list[Row]:
         raise ImportRejected.whole_file(
             "too_many_rows", _("At most %(n)s rows per file; split the file.", n=MAX_ROWS)
         )
-    return [_row(line, cells, columns) for line, cells in body]
+    # The header's width: up to its last named column (blank cells after it do not count).
+    width = max((i + 1 for i, key in enumerate(columns) if key is not None), default=0)
+    return [
+        _short_row(line, cells, width)
+        if whole_lines and len(cells) < width
+        else _row(line, cells, columns)
+        for line, cells in body
+    ]

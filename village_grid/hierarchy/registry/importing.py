@@ -319,6 +319,9 @@ class _Importer:
         codes_seen: dict[str, int] = {}
         for row in rows:
             self.result.rows += 1
+            if row.short:  # its cells are not in their columns: only that is reported
+                errors += row.errors
+                continue
             has_household = any(row.values.get(k) for k in HOUSEHOLD_COLUMNS)
             problems = [*row.errors, *_missing_levels(row, has_household)]
             household = None
