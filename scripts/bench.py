@@ -441,18 +441,14 @@ def _wrk_once(wrk: str, url_base: str, lua: Path, args, connections: int | None 
 
 
 def _gunicorn(app_spec: str, port: int, env: dict, chdir: Path) -> subprocess.Popen:
-    # The same settings scripts/run uses.
+    # The settings scripts/run uses (gunicorn.conf.py), on a port of its own.
     proc = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--access-logfile",
-            "-",
             "--chdir",
             str(chdir),
             app_spec,

@@ -85,6 +85,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # meanwhile (and says so in the log) rather than let requests through uncounted.
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Keeps this deployment's counters apart from others sharing the same Redis.
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "village_grid"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "1")),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Door-plate limits (Flask-Limiter syntax), per plate token and per client address.
@@ -99,6 +101,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     if "SECRET_KEY" not in overrides:
         cfg["SECRET_KEY"] = _secret_key(instance)
     cfg.update(overrides)
+    cfg.setdefault("REMEMBER_COOKIE_SECURE", cfg["SESSION_COOKIE_SECURE"])  # every auth cookie
 
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(cfg["DATABASE_URL"])
     cfg.setdefault(
