@@ -4,7 +4,7 @@ from village_grid.models.audit import AuditEvent
 from village_grid.models.auth import LoginFailure, LoginSession
 from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
 from village_grid.models.mailbox import MailboxMessage
-from village_grid.models.notify import OutboxMessage
+from village_grid.models.notify import OutboxMessage, WorkerTick
 from village_grid.models.qr import RetiredPlate
 from village_grid.models.tasks import (
     Assignment,
@@ -38,4 +38,5 @@ __all__ = [
     "TreeState",
     "Unit",
     "User",
+    "WorkerTick",
 ]

@@ -31,5 +31,19 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp, default=utcnow)
     last_error: Mapped[str] = mapped_column(String(500), default="")
+    # A worker sending it holds it until then; a worker that died lets it go on its own.
+    claimed_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    claimed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class WorkerTick(db.Model):
+    """When a periodic job last ran (escalation checks, delivery sweeps): however many
+    workers run, one claims each tick; ``/healthz`` reads how recent the last is."""
+
+    __tablename__ = "worker_ticks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    worker: Mapped[str] = mapped_column(String(64), default="")
