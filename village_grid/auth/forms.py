@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from village_grid.auth.labels import ROLE_LABELS
 from village_grid.models import ROLES
@@ -19,7 +19,8 @@ class PersonForm(FlaskForm):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=50)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=50)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=6, max=200)])
+    # The rule (length, common passwords) is the service's: auth/passwords.py.
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
     role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
     unit_id = SelectField(_l("Unit"), coerce=int, choices=[])
 
@@ -30,3 +31,19 @@ class RoleForm(FlaskForm):
     user_id = SelectField(_l("Person"), coerce=int, choices=[])
     role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
     unit_id = SelectField(_l("Unit"), coerce=int, choices=[])
+
+
+class PasswordChangeForm(FlaskForm):
+    """A person changes their own password: the current one, and the new one twice."""
+
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=200)]
+    )
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+    new_password_again = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(),
+            EqualTo("new_password", message=_l("The two new passwords are not the same.")),
+        ],
+    )

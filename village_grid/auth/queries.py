@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from village_grid.auth import scope
-from village_grid.models import RoleAssignment, Unit, User
+from village_grid.auth import scope, sessions
+from village_grid.models import LoginSession, RoleAssignment, Unit, User
 
 
 def assignable_units(session: Session, user: User | None, limit: int = 2000) -> list[Unit]:
@@ -38,5 +38,18 @@ def people_in_scope(session: Session, user: User | None, limit: int = 1000) -> l
             .distinct()
             .order_by(User.name, User.username)
             .limit(limit)
+        )
+    )
+
+
+def login_remembered(session: Session, token: str | None) -> bool:
+    """Was the login with this token made with "stay logged in"?"""
+    if not token:
+        return False
+    return bool(
+        session.scalar(
+            select(LoginSession.remember).where(
+                LoginSession.token_hash == sessions.token_hash(token)
+            )
         )
     )

@@ -1,16 +1,27 @@
-"""Log in and out, the language switch, and the people/roles page."""
+"""Log in and out, changing one's password, the language switch, and the
+people/roles page (with an administrator's password reset)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import NotFound
 
-from village_grid.auth import queries, scope, service
-from village_grid.auth.forms import LoginForm, PersonForm, RoleForm
+from village_grid.audit.service import request_addr
+from village_grid.auth import queries, scope, service, sessions
+from village_grid.auth.forms import LoginForm, PasswordChangeForm, PersonForm, RoleForm
 from village_grid.auth.guards import anonymous_only, login_required, public
 from village_grid.auth.labels import ROLE_LABELS
 from village_grid.errors import DomainError
@@ -38,22 +49,73 @@ def login():
         return redirect(url_for("hierarchy.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = service.authenticate(db.session, form.login.data, form.password.data)
+        try:
+            user = service.authenticate(db.session, form.login.data, form.password.data)
+        except service.LoginLocked as err:
+            flash(err.message, "error")
+            return render_template("auth/login.html", form=form), err.status
         if user is None:
             flash(_("Wrong phone number, username or password."), "error")
         else:
-            login_user(user, remember=form.remember.data)
-            session.permanent = True
+            _start_login(user, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")) or url_for("hierarchy.home"))
     return render_template("auth/login.html", form=form)
+
+
+def _start_login(user, *, remember: bool) -> None:
+    """A new login for this device: its own row and token (the session and the
+    remember cookie carry it), committed before the cookies go out."""
+    sessions.start_login(
+        db.session,
+        user,
+        remember=remember,
+        client_addr=request_addr(),
+        user_agent=request.user_agent.string,
+    )
+    db.session.commit()
+    login_user(user, remember=remember)
+    session.permanent = True
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    # Ends the login on the server: a copy of the cookie is refused from now on.
+    sessions.end_login(db.session, current_user.login_token)
+    db.session.commit()
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password. Every other login of this person ends (other
+    phones, remember cookies, API tokens); this device gets a new one."""
+    form = PasswordChangeForm()
+    status = 200
+    if form.validate_on_submit():
+        remember = bool(queries.login_remembered(db.session, current_user.login_token))
+        try:
+            service.change_own_password(
+                db.session, current_user, form.current_password.data, form.new_password.data
+            )
+        except DomainError as err:  # a wrong current password, a weak new one, a lock
+            db.session.rollback()
+            flash(err.message, "error")
+            status = err.status
+        else:
+            user = current_user._get_current_object()
+            _start_login(user, remember=remember)
+            flash(
+                _("Your password is changed. Other phones and computers are logged out."),
+                "success",
+            )
+            return redirect(url_for("hierarchy.home"))
+    elif form.errors:
+        flash(_("Please correct the marked fields."), "error")
+    return render_template("auth/password.html", form=form), status
 
 
 @bp.route("/lang/<code>")
@@ -91,6 +153,7 @@ def people():
             form.role.choices = [c for c in form.role.choices if c[0] != "admin"]
     if request.method == "GET":
         person_form.role.data = role_form.role.data = "team_lead"
+    revealed = None
 
     if request.method == "POST":
         try:
@@ -101,6 +164,7 @@ def people():
                     password=person_form.password.data,
                     name=person_form.name.data,
                     phone=person_form.phone.data,
+                    actor=current_user,
                 )
                 service.assign_role(
                     db.session,
@@ -143,10 +207,30 @@ def people():
             if submitted is not None and submitted.errors:
                 flash(_("Please correct the marked fields."), "error")
             if "remove_role" in request.form:
-                service.remove_role(db.session, current_user, int(request.form["remove_role"]))
+                service.remove_role(db.session, current_user, _form_id("remove_role"))
                 db.session.commit()
                 flash(_("Role removed."), "success")
                 return redirect(url_for("auth.people"))
+            if "reset_user" in request.form:
+                person, generated = service.reset_password(
+                    db.session,
+                    current_user,
+                    _form_id("reset_user"),
+                    request.form.get("reset-password", ""),
+                )
+                db.session.commit()
+                if generated is None:
+                    flash(
+                        _(
+                            "%(name)s has a new password. They are logged out everywhere.",
+                            name=person.display_name,
+                        ),
+                        "success",
+                    )
+                    return redirect(url_for("auth.people"))
+                # Shown on this answer only: not in a flash message (the session
+                # cookie), not after a redirect, not in any cache.
+                revealed = (person, generated)
         except DomainError as err:
             db.session.rollback()
             flash(err.message, "error")
@@ -162,11 +246,25 @@ def people():
             for ra in person.roles
             if paths is None or (ra.unit is not None and scope.within(ra.unit.path, paths))
         ]
-        rows.append((person, roles))
-    return render_template(
-        "auth/people.html",
-        person_form=person_form,
-        role_form=role_form,
-        rows=rows,
-        role_labels=ROLE_LABELS,
+        rows.append((person, roles, scope.may_manage_person(current_user, person)))
+    response = make_response(
+        render_template(
+            "auth/people.html",
+            person_form=person_form,
+            role_form=role_form,
+            rows=rows,
+            role_labels=ROLE_LABELS,
+            revealed=revealed,
+        )
     )
+    if revealed is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _form_id(name: str) -> int:
+    """An id posted in a form field; ValueError unless it is one the database can hold."""
+    value = int(request.form[name])
+    if not 1 <= value < 2**31:
+        raise ValueError(name)
+    return value

@@ -28,6 +28,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "mailbox": frozenset({"admin", "cadre", "grid_member", "team_lead"}),
     "manage_plates": frozenset({"admin", "cadre", "grid_member"}),
     "station": frozenset({"admin", "cadre", "station_staff"}),
+    "audit": frozenset({"admin", "cadre"}),
 }
 
 
@@ -202,3 +203,29 @@ def has_role(user: User | None, *roles: str) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return any(ra.role in roles for ra in user.roles)
+
+
+def user_unit_path(user: User | None) -> str | None:
+    """The unit a person's own events (password, availability, a locked login) are
+    filed under in the audit log: the highest unit they hold a role on. None for an
+    administrator (admin-wide) or a person with no role."""
+    if user is None or any(ra.unit is None for ra in user.roles):
+        return None
+    paths = sorted((ra.unit.path for ra in user.roles if ra.unit is not None), key=len)
+    return paths[0] if paths else None
+
+
+def may_manage_person(actor: User | None, person: User) -> bool:
+    """May ``actor`` act on ``person``'s login (reset their password)? Only if every
+    role ``person`` holds lies where ``actor`` may give roles: a cadre must not take
+    over the login of someone who also answers for units above or beside them.
+    An administrator's role sits on no unit, so only an administrator manages one.
+    Nobody manages their own login this way (they change their own password)."""
+    if actor is None or person is None or actor.id == person.id:
+        return False
+    paths = scope_paths(actor, "assign_roles")
+    if paths is None:
+        return True
+    if not paths or not person.roles:
+        return False
+    return all(ra.unit is not None and within(ra.unit.path, paths) for ra in person.roles)

@@ -1,21 +1,48 @@
-"""Users, passwords, roles and API tokens."""
+"""Users, passwords, roles, logging in and API tokens.
+
+Every change here is written to the audit log in the caller's transaction
+(``user.create``, ``role.assign``, ``role.remove``, ``user.available``,
+``user.password``, ``user.password_reset``); a locked login is written by
+``auth/throttle.py`` in the failure's own. No password or hash is ever logged.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import math
 import re
+from datetime import datetime
 
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from village_grid.audit.service import record, request_addr
+from village_grid.auth import throttle
 from village_grid.auth.labels import role_label
-from village_grid.auth.scope import load_unit, may, require_unit, scope_paths
-from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound
+from village_grid.auth.passwords import (
+    check_password_rule,
+    generate_password,
+    hash_password,
+    password_matches,
+)
+from village_grid.auth.scope import (
+    load_unit,
+    may,
+    may_manage_person,
+    require_unit,
+    scope_paths,
+    user_unit_path,
+)
+from village_grid.auth.sessions import end_all_logins
+from village_grid.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from village_grid.hierarchy.labels import kind_label
 from village_grid.models import ROLES, RoleAssignment, Unit, User
+from village_grid.models.base import utcnow
 from village_grid.models.units import TOWNSHIP_KINDS, VILLAGE_KINDS
 from village_grid.validation import clean_text, normalise_phone
 
@@ -28,22 +55,71 @@ ROLE_UNIT_KINDS: dict[str, tuple[str, ...] | None] = {
     "station_staff": VILLAGE_KINDS,
 }
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{2,50}$")
-MIN_PASSWORD = 6
 
 
-def authenticate(session: Session, login: str, password: str) -> User | None:
-    """The active user whose username or phone is ``login`` and whose password matches."""
-    login = (login or "").strip()
-    if not login or not password:
-        return None
+class LoginLocked(DomainError):
+    """Too many failed logins for this name or from this address: wait."""
+
+    status = 429
+    code = "too_many_attempts"
+
+
+def _rule(rule: throttle.ThrottleRule | None) -> throttle.ThrottleRule:
+    if rule is not None:
+        return rule
+    return throttle.ThrottleRule.from_config(current_app.config if has_app_context() else {})
+
+
+def _locked(until: datetime, now: datetime) -> LoginLocked:
+    minutes = max(1, math.ceil((until - now).total_seconds() / 60))
+    return LoginLocked(_("Too many failed attempts. Please try again in %(n)s minutes.", n=minutes))
+
+
+def _find_login(session: Session, login: str) -> User | None:
     candidates = [login]
     with contextlib.suppress(InvalidInput):
         candidates.append(normalise_phone(login))
-    user = session.scalars(
+    return session.scalars(
         select(User).where(or_(User.username == login, User.phone.in_(candidates)))
     ).first()
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+
+
+def authenticate(
+    session: Session,
+    login: str,
+    password: str,
+    *,
+    client_addr: str | None = None,
+    rule: throttle.ThrottleRule | None = None,
+) -> User | None:
+    """The active user whose username or phone is ``login`` and whose password matches.
+
+    Raises :class:`LoginLocked` (429) while the name or the client address is
+    locked (``auth/throttle.py``). A failure is counted (committed on its own);
+    an unknown name costs the same time as a known one (a dummy hash is checked).
+    ``client_addr`` defaults to the current request's. Call before the caller's
+    transaction writes anything.
+    """
+    login = (login or "").strip()
+    if not login or not password:
         return None
+    rule = _rule(rule)
+    addr = request_addr() if client_addr is None else client_addr[:64]
+    user = _find_login(session, login)
+    typed = throttle.login_key(login)
+    key = user.username.lower() if user is not None else typed
+    now = utcnow()
+    until, _by = throttle.lock_state(session, {typed, key}, addr, rule, now)
+    if until is not None:
+        raise _locked(until, now)
+    matches = password_matches(user.password_hash if user is not None else None, password)
+    if user is None or not matches or not user.active:
+        throttle.record_failure(
+            session.get_bind(), key=key, addr=addr, user=user, rule=rule, now=now
+        )
+        return None
+    if throttle.has_failures(session, {typed, key}, addr):
+        throttle.clear_failures(session.get_bind(), {typed, key}, addr)
     return user
 
 
@@ -54,20 +130,18 @@ def create_user(
     password: str,
     name: str = "",
     phone: str | None = None,
+    actor: User | None = None,
 ) -> User:
-    """Create a login. Raises InvalidInput for a bad username/password/phone, Conflict if taken."""
+    """Create a login. Raises InvalidInput for a bad username/password/phone, Conflict if taken.
+    ``actor`` (None: the command line) is who the audit log names."""
     username = (username or "").strip()
     if not _USERNAME.match(username):
         raise InvalidInput(
             _("Username: 2-50 letters, digits, dot, dash or underscore."),
             fields={"username": "invalid"},
         )
-    if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(
-            _("Password must have at least %(n)s characters.", n=MIN_PASSWORD),
-            fields={"password": "too_short"},
-        )
     phone_value = normalise_phone(phone) or None
+    check_password_rule(password, username=username, phone=phone_value)
     name = clean_text(name, field="name", max_len=50)
     if session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(_("Username %(u)s is taken.", u=username), fields={"username": "taken"})
@@ -79,21 +153,101 @@ def create_user(
         username=username,
         name=name,
         phone=phone_value,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
     )
     session.add(user)
     session.flush()
+    record(
+        session,
+        actor,
+        "user.create",
+        object_type="user",
+        object_id=user.id,
+        after={"username": user.username, "name": user.name, "phone": user.phone},
+    )
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(
-            _("Password must have at least %(n)s characters.", n=MIN_PASSWORD),
-            fields={"password": "too_short"},
-        )
-    user.password_hash = generate_password_hash(password)
+def set_password(
+    session: Session,
+    user: User,
+    password: str,
+    *,
+    actor: User | None = None,
+    reset: bool = False,
+    generated: bool = False,
+) -> int:
+    """Give ``user`` a new password (it must follow the rule) and end every login
+    of theirs: sessions, remember cookies, and API tokens (they carry a digest of
+    the password hash). Audited as ``user.password`` (their own change, or the
+    command line) or ``user.password_reset`` (someone else's). Returns how many
+    logins were ended."""
+    check_password_rule(password, username=user.username, phone=user.phone)
+    user.password_hash = hash_password(password)
     session.flush()
+    ended = end_all_logins(session, user.id)
+    record(
+        session,
+        actor,
+        "user.password_reset" if reset else "user.password",
+        object_type="user",
+        object_id=user.id,
+        unit_path=user_unit_path(user),
+        after={"logins_ended": ended, **({"generated": True} if generated else {})},
+    )
+    return ended
+
+
+def change_own_password(
+    session: Session,
+    user: User,
+    current_password: str,
+    new_password: str,
+    *,
+    client_addr: str | None = None,
+    rule: throttle.ThrottleRule | None = None,
+) -> int:
+    """A person changes their own password: the current one must match (a wrong one
+    counts as a failed login, and a locked name or address is refused as at login).
+    Ends every login of theirs, this one included: the caller opens a new one for
+    the device in hand. Returns how many logins were ended."""
+    rule = _rule(rule)
+    addr = request_addr() if client_addr is None else client_addr[:64]
+    key = user.username.lower()
+    now = utcnow()
+    until, _by = throttle.lock_state(session, {key}, addr, rule, now)
+    if until is not None:
+        raise _locked(until, now)
+    if not password_matches(user.password_hash, current_password):
+        throttle.record_failure(
+            session.get_bind(), key=key, addr=addr, user=user, rule=rule, now=now
+        )
+        raise InvalidInput(
+            _("The current password is not right."), fields={"current_password": "wrong"}
+        )
+    if new_password == current_password:
+        raise InvalidInput(
+            _("The new password must differ from the current one."),
+            fields={"password": "unchanged"},
+        )
+    return set_password(session, user, new_password, actor=user)
+
+
+def reset_password(
+    session: Session, actor: User, user_id: int, new_password: str | None = None
+) -> tuple[User, str | None]:
+    """An administrator or cadre sets a new password for someone in their scope
+    (``scope.may_manage_person``): the one they typed, or — when they typed none —
+    a generated one, returned once for them to pass on. Ends every login of that
+    person. Returns (the person, the generated password or None)."""
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not may_manage_person(actor, user):
+        raise NotFound(_("No such person."))
+    generated = None
+    if not (new_password or "").strip():
+        generated = new_password = generate_password()
+    set_password(session, user, new_password, actor=actor, reset=True, generated=bool(generated))
+    return user, generated
 
 
 def assign_role(
@@ -136,8 +290,26 @@ def assign_role(
     ra = RoleAssignment(user=user, role=role, unit=unit)
     session.add(ra)
     session.flush()
+    record(
+        session,
+        actor,
+        "role.assign",
+        object_type="role",
+        object_id=ra.id,
+        unit_path=unit.path if unit is not None else None,
+        after=_role_fields(ra),
+    )
     _tree_changed(session)
     return ra
+
+
+def _role_fields(ra: RoleAssignment) -> dict:
+    return {
+        "user_id": ra.user_id,
+        "username": ra.user.username,
+        "role": ra.role,
+        "unit_id": ra.unit_id,
+    }
 
 
 def _tree_changed(session: Session) -> None:
@@ -161,6 +333,16 @@ def set_available(session: Session, actor: User | None, user_id: int, available:
     if user.available != bool(available):
         user.available = bool(available)
         session.flush()
+        record(
+            session,
+            actor,
+            "user.available",
+            object_type="user",
+            object_id=user.id,
+            unit_path=user_unit_path(user),
+            before={"available": not user.available},
+            after={"available": user.available},
+        )
         _tree_changed(session)
     return user
 
@@ -180,22 +362,39 @@ def remove_role(session: Session, actor: User, role_id: int) -> None:
             raise NotFound(_("No such role."))
     else:
         require_unit(session, actor, ra.unit_id, "assign_roles")
+    record(
+        session,
+        actor,
+        "role.remove",
+        object_type="role",
+        object_id=ra.id,
+        unit_path=ra.unit.path if ra.unit is not None else None,
+        before=_role_fields(ra),
+    )
     session.delete(ra)
     session.flush()
     _tree_changed(session)
 
 
 # --- API bearer tokens -------------------------------------------------------
-# Signed, not stored: any worker on any host can check one. Changing the
-# password (or deactivating the user) invalidates every token issued before.
+# Signed, not stored: any worker on any host can check one. Each carries a
+# digest of the password hash (keyed with the secret key, so it tells nothing
+# about the hash): changing the password (or deactivating the user) invalidates
+# every token issued before.
 
 
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="village-grid-api-token")
 
 
+def _password_digest(secret_key: str, user: User) -> str:
+    return hmac.new(
+        secret_key.encode(), b"api-token:" + user.password_hash.encode(), hashlib.sha256
+    ).hexdigest()[:32]
+
+
 def issue_token(secret_key: str, user: User) -> str:
-    return _serializer(secret_key).dumps({"uid": user.id, "pw": user.password_hash[-16:]})
+    return _serializer(secret_key).dumps({"uid": user.id, "pw": _password_digest(secret_key, user)})
 
 
 def user_from_token(session: Session, secret_key: str, token: str, max_age: int) -> User | None:
@@ -206,6 +405,8 @@ def user_from_token(session: Session, secret_key: str, token: str, max_age: int)
     if not isinstance(data, dict):
         return None
     user = session.get(User, data.get("uid")) if isinstance(data.get("uid"), int) else None
-    if user is None or not user.active or user.password_hash[-16:] != data.get("pw"):
+    if user is None or not user.active or not isinstance(data.get("pw"), str):
+        return None
+    if not hmac.compare_digest(_password_digest(secret_key, user), data["pw"]):
         return None
     return user

@@ -33,9 +33,19 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
+    # The token of the login this object was loaded through or opened for
+    # (auth/sessions.py). Not a column: set per request.
+    login_token = None
+
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and remember cookies: the token of
+        this login, never the bare user id, so a cookie is good only while its login
+        is (``auth/sessions.py``). Without one, nothing that a loader would accept."""
+        return self.login_token or ""
 
     @property
     def display_name(self) -> str:
