@@ -150,6 +150,7 @@ NAV = [
     ("station.home", _l("Station"), "station"),
     ("auth.people", _l("People"), "assign_roles"),
     ("hierarchy.import_export", _l("Import / export"), "import"),
+    ("audit.index", _l("Audit log"), "audit"),
 ]
 
 

@@ -58,6 +58,12 @@ def record(
     return event
 
 
+def iso_time(value: datetime | None) -> str | None:
+    """A stored (naive UTC) time as the audit log keeps it in before/after: ISO 8601
+    with a Z (the page shows it in local time)."""
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
 def changes(before: dict, after: dict) -> tuple[dict, dict]:
     """Only the fields that differ, as (before, after)."""
     keys = [k for k in after if before.get(k) != after.get(k)]

@@ -7,6 +7,11 @@ an import can be all-or-nothing.
 
 ``actor=None`` means the system itself (command line, demo data); routes
 always pass the logged-in user.
+
+Every change is written to the audit log (``village_grid.audit.service.record``)
+in the same transaction: who, what, the changed fields before and after. The
+importer passes ``audit=False`` and writes one event per village it touched
+instead of one per row (``registry/importing.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from village_grid.audit.service import changes, record
 from village_grid.auth.scope import (
     has_role,
     load_household,
@@ -102,6 +108,7 @@ def create_unit(
     name: str,
     parent_id: int | None,
     code: str | None = None,
+    audit: bool = True,
 ) -> Unit:
     """Add a unit under ``parent_id`` (or a new root, admins only).
 
@@ -146,6 +153,18 @@ def create_unit(
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     bump_tree_version(session)
+    if audit:
+        after = {"kind": unit.kind, "name": unit.name, "code": unit.code}
+        after["parent"] = parent.name if parent is not None else None
+        record(
+            session,
+            actor,
+            "unit.create",
+            object_type="unit",
+            object_id=unit.id,
+            unit_path=unit.path,
+            after=after,
+        )
     return unit
 
 
@@ -207,6 +226,29 @@ def _next_seq(session: Session, team_id: int) -> int:
 # --- households ---------------------------------------------------------------
 
 _TEXT_FIELDS = {"door_no": 50, "address": 200, "head_name": 50}
+# A household's fields as the audit log keeps them (never its door-plate token).
+_AUDITED_FIELDS = ("door_no", "address", "head_name", "phone", "latitude", "longitude")
+
+
+def audit_fields(household: Household, *, members: bool = False) -> dict:
+    """A household as the audit log shows it: its fields, flags and, with ``members``,
+    its members' names."""
+    fields = {f: getattr(household, f) for f in _AUDITED_FIELDS}
+    fields["flags"] = household.flags
+    if members:
+        fields["members"] = [m.name for m in household.members]
+    return fields
+
+
+def member_fields(member: Member) -> dict:
+    """A member as the audit log shows it."""
+    return {
+        "name": member.name,
+        "relation": member.relation,
+        "sex": member.sex,
+        "birth_year": member.birth_year,
+        "phone": member.phone,
+    }
 
 
 def clean_flags(flags: Iterable[str] | None) -> dict[str, bool]:
@@ -321,6 +363,7 @@ def create_household(
     data: dict,
     members: list[dict] | None = None,
     code: str | None = None,
+    audit: bool = True,
 ) -> Household:
     """Register a household in a team, holding the ten-household cap.
 
@@ -349,6 +392,18 @@ def create_household(
     household.members = [Member(**m) for m in cleaned_members]
     session.add(household)
     session.flush()
+    if audit:
+        after = {"code": household.code, "team": team.name}
+        after.update(audit_fields(household, members=bool(cleaned_members)))
+        record(
+            session,
+            actor,
+            "household.create",
+            object_type="household",
+            object_id=household.id,
+            unit_path=team.path,
+            after=after,
+        )
     return household
 
 
@@ -357,11 +412,27 @@ def update_household(
 ) -> Household:
     """Change a household's fields (only those given). Moving teams is :func:`move_household`."""
     household = load_household(session, actor, household_id, "edit_household")
-    for key, value in clean_household_fields(data, partial=True).items():
+    cleaned = clean_household_fields(data, partial=True)
+    new_members = data.get("members")
+    members = None if new_members is None else [Member(**clean_member(m)) for m in new_members]
+    before = audit_fields(household, members=members is not None)
+    for key, value in cleaned.items():
         setattr(household, key, value)
-    if "members" in data and data["members"] is not None:
-        household.members = [Member(**clean_member(m)) for m in data["members"]]
+    if members is not None:
+        household.members = members
     session.flush()
+    old, new = changes(before, audit_fields(household, members=members is not None))
+    if new:
+        record(
+            session,
+            actor,
+            "household.update",
+            object_type="household",
+            object_id=household.id,
+            unit_path=household.team.path,
+            before=old,
+            after=new,
+        )
     return household
 
 
@@ -375,14 +446,33 @@ def move_household(
         require_unit(session, actor, team_id, "edit_household")
     if household.team_id == team_id:
         return household
+    before = {"team": household.team.name, "code": household.code}
+    team = _move(session, household, team_id)
+    bump_tree_version(session)
+    record(
+        session,
+        actor,
+        "household.move",
+        object_type="household",
+        object_id=household.id,
+        unit_path=team.path,
+        before=before,
+        after={"team": team.name, "code": household.code},
+    )
+    return household
+
+
+def _move(session: Session, household: Household, team_id: int) -> Unit:
+    """Put a household in another team (holding the cap there) with the next number and
+    a new printable code; no checks of who asks, no audit, no tree version."""
     team = lock_team_with_room(session, team_id)
     seq = _next_seq(session, team.id)
     household.team_id = team.id
+    household.team = team
     household.seq = seq
     household.code = household_code(session, team, seq)
     session.flush()
-    bump_tree_version(session)
-    return household
+    return team
 
 
 def add_member(session: Session, actor: User | None, household_id: int, data: dict) -> Member:
@@ -390,6 +480,15 @@ def add_member(session: Session, actor: User | None, household_id: int, data: di
     member = Member(household_id=household.id, **clean_member(data))
     session.add(member)
     session.flush()
+    record(
+        session,
+        actor,
+        "member.add",
+        object_type="household",
+        object_id=household.id,
+        unit_path=household.team.path,
+        after=member_fields(member),
+    )
     return member
 
 
@@ -399,6 +498,15 @@ def remove_member(session: Session, actor: User | None, member_id: int) -> None:
         raise NotFound(_("No such member."))
     if actor is not None:
         require_household(session, actor, member.household_id, "edit_household")
+    record(
+        session,
+        actor,
+        "member.remove",
+        object_type="household",
+        object_id=member.household_id,
+        unit_path=member.household.team.path,
+        before=member_fields(member),
+    )
     session.delete(member)
     session.flush()
 
@@ -433,6 +541,18 @@ def split_team(
             fields={"household_ids": "empty_or_all"},
         )
     new_team = create_unit(session, actor, kind=TEAM, name=new_name, parent_id=team.parent_id)
+    old_codes = [h.code for h in moving]
     for h in moving:
-        move_household(session, None, h.id, new_team.id)
+        _move(session, h, new_team.id)
+    bump_tree_version(session)
+    record(
+        session,
+        actor,
+        "team.split",
+        object_type="unit",
+        object_id=team.id,
+        unit_path=team.path,
+        before={"households": old_codes},
+        after={"new_team": new_team.name, "households": [h.code for h in moving]},
+    )
     return new_team

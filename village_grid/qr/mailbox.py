@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from village_grid.audit.service import changes, record
 from village_grid.auth.scope import may, scope_clause
 from village_grid.errors import Conflict, InvalidInput, OutOfScope
 from village_grid.models import Household, MailboxMessage, Unit, User
@@ -170,10 +171,23 @@ def reply(session: Session, actor: User, message_id: int, text: str) -> MailboxM
     if message.status == "closed":
         raise Conflict(_("This message is closed."), code="closed")
     text = clean_text(text, field="reply", max_len=REPLY_MAX, required=True, label=_("Reply"))
+    before = {"status": message.status, "reply": message.reply or None}
     message.reply = text
     message.status = "replied"
     message.replied_by_id = actor.id
     message.replied_at = utcnow()
+    old, new = changes(before, {"status": message.status, "reply": text})
+    if new:
+        record(
+            session,
+            actor,
+            "mailbox.reply",
+            object_type="mailbox",
+            object_id=message.id,
+            unit_path=message.team.path,
+            before=old,
+            after=new,
+        )
     session.flush()
     return message
 
@@ -182,6 +196,16 @@ def close(session: Session, actor: User, message_id: int) -> MailboxMessage:
     """Close a message (done, or nothing more to do). Raises OutOfScope."""
     message = require_message(session, actor, message_id)
     if message.status != "closed":
+        record(
+            session,
+            actor,
+            "mailbox.close",
+            object_type="mailbox",
+            object_id=message.id,
+            unit_path=message.team.path,
+            before={"status": message.status},
+            after={"status": "closed"},
+        )
         message.status = "closed"
         message.closed_at = utcnow()
         session.flush()

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from village_grid.audit.service import record
 from village_grid.auth.scope import load_household, load_unit, require_household
 from village_grid.errors import InvalidInput, NotFound
 from village_grid.hierarchy.queries import team_households
@@ -108,6 +109,15 @@ def rotate_household(session: Session, actor: User | None, household_id: int) ->
     """
     household = load_household(session, actor, household_id, "manage_plates")
     _rotate(session, household)
+    # The audit log says a plate was replaced, never what either token was.
+    record(
+        session,
+        actor,
+        "plate.rotate",
+        object_type="household",
+        object_id=household.id,
+        unit_path=household.team.path,
+    )
     session.flush()
     return household
 
@@ -122,6 +132,16 @@ def rotate_team(session: Session, actor: User | None, team_id: int) -> list[Hous
     households = team_households(session, team.id)
     for household in households:
         _rotate(session, household)
+    # One event for the team, naming its households (never a token).
+    record(
+        session,
+        actor,
+        "plate.rotate",
+        object_type="unit",
+        object_id=team.id,
+        unit_path=team.path,
+        after={"households": [h.code for h in households]},
+    )
     session.flush()
     return households
 

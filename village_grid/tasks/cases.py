@@ -1,7 +1,9 @@
 """The escalation queue people work through: the cases in someone's scope, who
 to call about each, acknowledging one ("I am on it": it stops climbing) and
 resolving it with what was done. How cases open and climb is in
-``tasks/escalation.py``. Functions flush and never commit.
+``tasks/escalation.py``. Acknowledging and resolving are written to the audit
+log (one event per case, under the household's team). Functions flush and
+never commit.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from village_grid.audit.service import record
 from village_grid.auth import scope
 from village_grid.errors import Conflict, InvalidInput, OutOfScope
 from village_grid.models import Assignment, Escalation, Household, Task, Unit, User
@@ -66,6 +69,12 @@ def require_escalation(session: Session, actor: User | None, escalation_id: int)
     return esc
 
 
+def case_path(session: Session, esc: Escalation) -> str | None:
+    """The path of the team of the case's household: where the audit log files it."""
+    household = session.get(Household, esc.household_id)
+    return household.team.path if household is not None else None
+
+
 def _case(session: Session, esc: Escalation) -> list[Escalation]:
     """Every level of the case ``esc`` belongs to."""
     return list(
@@ -85,12 +94,25 @@ def acknowledge_escalation(
     esc = require_escalation(session, actor, escalation_id)
     if esc.status == "resolved":
         raise Conflict(_("This case is already resolved."), code="already_resolved")
+    acknowledged = False
     for e in _case(session, esc):
         if e.status == "open":
             e.status = "acknowledged"
             e.acknowledged_at = now
             e.acknowledged_by_id = actor.id if actor is not None else None
+            acknowledged = True
         e.next_escalation_at = None
+    if acknowledged:
+        record(
+            session,
+            actor,
+            "escalation.acknowledge",
+            object_type="escalation",
+            object_id=esc.id,
+            unit_path=case_path(session, esc),
+            before={"status": "open"},
+            after={"status": "acknowledged"},
+        )
     session.flush()
     return esc
 
@@ -110,6 +132,7 @@ def resolve_escalation(
         raise InvalidInput(_("Say what was done."), fields={"note": "required"})
     note = clean_text(note, field="note", max_len=labels.NOTE_MAX, label=_("Note"))
     esc = require_escalation(session, actor, escalation_id)
+    was = esc.status
     for e in _case(session, esc):
         if e.status != "resolved":
             e.status = "resolved"
@@ -120,6 +143,17 @@ def resolve_escalation(
                 e.acknowledged_at = now
                 e.acknowledged_by_id = e.resolved_by_id
         e.next_escalation_at = None
+    if was != "resolved":
+        record(
+            session,
+            actor,
+            "escalation.resolve",
+            object_type="escalation",
+            object_id=esc.id,
+            unit_path=case_path(session, esc),
+            before={"status": was},
+            after={"status": "resolved", "resolution_note": note},
+        )
     session.flush()
     return esc
 

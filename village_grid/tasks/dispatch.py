@@ -2,8 +2,9 @@
 
 Speed at county scale (100k households, ~10k teams): the tree is the cached
 graph (``tasks/graph.py``), the assignments are written by one
-INSERT ... SELECT, the routing decisions by one multi-row INSERT. Functions
-flush and never commit: the caller owns the transaction.
+INSERT ... SELECT, the routing decisions by one multi-row INSERT, the audit
+log by one event per task whatever its size. Functions flush and never commit:
+the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from village_grid.audit.service import iso_time, record
 from village_grid.auth import scope
 from village_grid.errors import Forbidden, InvalidInput
 from village_grid.models import (
@@ -274,6 +276,22 @@ def dispatch_task(
             # Core insert of plain rows: no ORM bookkeeping for 10,000 teams.
             session.execute(insert(TaskTeam.__table__), rows)
         notify.enqueue_many(session, messages.dispatch_messages(task, decisions, per_team, g))
+    after = {"kind": kind, "subkind": subkind, "title": title, "unit": target.name}
+    after["deadline"] = iso_time(task.deadline)
+    if flt["flags"]:
+        after["flags"] = flt["flags"]
+    if flt["unit_ids"]:
+        after["units"] = [g.nodes[u]["name"] for u in flt["unit_ids"] if u in g]
+    after.update(households=task.households_total, teams=task.teams_total)
+    record(
+        session,
+        actor,
+        "task.dispatch",
+        object_type="task",
+        object_id=task.id,
+        unit_path=target.path,
+        after=after,
+    )
     session.flush()
     return task
 
@@ -297,13 +315,17 @@ def close_task(
     task.closed_at = now
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         note = _("Task closed.")
+    still_open = (
+        Escalation.task_id == task.id,
+        Escalation.reason == "overdue",
+        Escalation.status != "resolved",
+    )
+    cases = session.scalar(
+        select(func.count(func.distinct(Escalation.assignment_id))).where(*still_open)
+    )
     session.execute(
         update(Escalation)
-        .where(
-            Escalation.task_id == task.id,
-            Escalation.reason == "overdue",
-            Escalation.status != "resolved",
-        )
+        .where(*still_open)
         .values(
             status="resolved",
             resolved_at=now,
@@ -312,6 +334,19 @@ def close_task(
             resolution_note=note,
         )
         .execution_options(synchronize_session=False)
+    )
+    after = {"closed_at": iso_time(now)}
+    if cases:
+        after["cases_resolved"] = cases
+    record(
+        session,
+        actor,
+        "task.close",
+        object_type="task",
+        object_id=task.id,
+        unit_path=task.unit.path,
+        before={"closed_at": None},
+        after=after,
     )
     session.flush()
     return task

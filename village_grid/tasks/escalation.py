@@ -5,7 +5,11 @@ every ``ESCALATION_INTERVAL_MINUTES``. Whom each level reaches is routing's
 decision (``routing.escalation_stop``).
 
 The queue people work through (list, acknowledge, resolve) is in
-``tasks/cases.py``. Functions flush and never commit.
+``tasks/cases.py``. The audit log gets an ``escalation.open`` event per call for
+help (under the household's team), and per task and run of the deadline checks
+one ``escalation.open`` (overdue cases opened) and one ``escalation.climb`` (cases
+that climbed) with their counts — never one event per household. Functions
+flush and never commit.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from flask_babel import force_locale
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from village_grid.audit.service import record
 from village_grid.database import insert_ignore
 from village_grid.models import Assignment, Escalation, Household, StatusEvent, Task, User
 from village_grid.models.base import utcnow
@@ -87,7 +92,7 @@ def open_help_case(
         )  # fmt: skip
         for level, unit_id, assignee_id in targets
     ]
-    insert_ignore(session, Escalation, rows)
+    opened = insert_ignore(session, Escalation, rows, Escalation.id)
     cases = list(
         session.scalars(
             select(Escalation)
@@ -95,8 +100,10 @@ def open_help_case(
             .order_by(Escalation.level)
         )
     )
+    reopened_from = None
     for esc in cases:
         if esc.status != "open":  # asked again after it was handled: open it again
+            reopened_from = reopened_from or esc.status
             esc.status = "open"
             esc.opened_at = now
             esc.acknowledged_at = esc.acknowledged_by_id = None
@@ -104,6 +111,17 @@ def open_help_case(
         if esc.level == len(targets) and has_next and esc.next_escalation_at is None:
             esc.next_escalation_at = now + wait
     session.flush()
+    if opened or reopened_from:
+        record(
+            session,
+            None,
+            "escalation.open",
+            object_type="escalation",
+            object_id=cases[0].id if cases else None,
+            unit_path=g.nodes[team_id]["path"] if team_id in g else None,
+            before={"status": reopened_from} if reopened_from else None,
+            after={"status": "open", "reason": "needs_help", "help_kind": assignment.help_kind},
+        )
     household = session.get(Household, assignment.household_id)
     names = _names(session, {esc.assignee_id for esc in cases})
     with force_locale(_default_locale()):
@@ -143,9 +161,30 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
     g = get_graph(session)
     created = _open_overdue(session, g, now) + _climb(session, g, now)
     if created:
-        _enqueue(session, created, g)
+        _audit(session, _enqueue(session, created, g))
     session.flush()
     return len(created)
+
+
+def _audit(session: Session, per_task: dict[int, dict[str, int]]) -> None:
+    """One ``escalation.open`` and one ``escalation.climb`` event per task, with counts
+    (the system did it: no actor), under the unit the task was sent to."""
+    for task_id, counts in per_task.items():
+        task = session.get(Task, task_id)
+        path = task.unit.path if task is not None else None
+        opened = {k: n for k, n in counts.items() if k == "overdue" and n}
+        climbed = {k: n for k, n in counts.items() if k.endswith("_climbed") and n}
+        for action, after in (("escalation.open", opened), ("escalation.climb", climbed)):
+            if after:
+                record(
+                    session,
+                    None,
+                    action,
+                    object_type="task",
+                    object_id=task_id,
+                    unit_path=path,
+                    after=after,
+                )
 
 
 def _open_overdue(session: Session, g: nx.DiGraph, now: datetime) -> list[int]:
@@ -269,10 +308,14 @@ def _climb(session: Session, g: nx.DiGraph, now: datetime) -> list[int]:
     return created
 
 
-def _enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> None:
+def _enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> dict[int, dict[str, int]]:
     """Messages for new escalations: one per call for help; overdue households
     grouped per task, level and person (one message listing them). Reads plain
-    columns: a county-wide sweep can escalate 100,000 households at once."""
+    columns: a county-wide sweep can escalate 100,000 households at once.
+    Returns per task how many cases opened ("overdue") and climbed
+    ("overdue_climbed", "needs_help_climbed": cases, however many levels), for the
+    audit log."""
+    per_task: dict[int, dict[str, set[str]]] = {}
     help_ids: list[int] = []
     # (task, level, assignee) -> [count, first id, up to HOUSEHOLDS_NAMED "code name" strings]
     groups: dict[tuple, list] = {}
@@ -292,6 +335,8 @@ def _enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> None:
             .where(Escalation.id.in_(ids[chunk : chunk + CHUNK]))
         ).all()
         for esc_id, reason, level, assignee_id, task_id, code, head_name in rows:
+            key = reason if level == 1 else f"{reason}_climbed"
+            per_task.setdefault(task_id, {}).setdefault(key, set()).add(code)
             if reason == "needs_help":
                 help_ids.append(esc_id)
                 continue
@@ -329,3 +374,4 @@ def _enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> None:
                 )
             )
     notify.enqueue_many(session, outbox)
+    return {t: {key: len(codes) for key, codes in keys.items()} for t, keys in per_task.items()}

@@ -6,16 +6,23 @@ Every row goes through the same service functions as the form and the API
 cap, phone numbers, flags and every other check are the very same code. A row
 that fails becomes an entry in :class:`ImportRejected` with its line number;
 when any row fails, nothing is changed and every bad row is reported.
+
+The audit log gets one ``registry.import`` event per village the file touched
+(who, the file's name and SHA-256, how many rows, units, households and members),
+in the same transaction, not one event per row: a county's file has 200,000
+rows, and the file itself is the record of what each row said.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import hashlib
+from dataclasses import asdict, dataclass, field
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from village_grid.audit.service import record
 from village_grid.auth import scope
 from village_grid.errors import DomainError, NotFound
 from village_grid.hierarchy import service
@@ -42,6 +49,18 @@ class ImportResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class _VillageCounts:
+    """What one import did in one village: its ``registry.import`` audit event."""
+
+    village: Unit
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("rows", "units_created", "households_created", "members_created"), 0
+        )
+    )
 
 
 # (field, service code) → the row problem's code.
@@ -164,6 +183,7 @@ class _Importer:
         self.import_paths = None if actor is None else scope.scope_paths(actor, "import")
         self.cache: dict[tuple, Unit | None] = {}
         self.result = ImportResult()
+        self.villages: dict[int, _VillageCounts] = {}
 
     # Units are found by name under their parent (names are unique among siblings).
     def _child(self, parent: Unit | None, name: str) -> Unit | None:
@@ -208,15 +228,18 @@ class _Importer:
             return self.import_paths is None
         return scope.within(unit.path, self.import_paths)
 
-    def _resolve_team(self, row: Row, created: list[tuple]) -> Unit:
-        """The lowest unit the row names, found or created level by level.
-        Keys of units created (and cached) are appended to ``created``."""
+    def _resolve_team(self, row: Row, created: list[tuple]) -> tuple[Unit, Unit]:
+        """The lowest unit the row names, found or created level by level, and its
+        village. Keys of units created (and cached) are appended to ``created``."""
         v = row.values
         names = {level: v.get(level, "") for level in UNIT_LEVELS}
         levels = [lv for lv in UNIT_LEVELS if names[lv]]
         parent: Unit | None = None
         existing: Unit | None = None
+        village: Unit | None = None
         for level in levels:
+            if level == "grid":
+                village = parent
             name = names[level]
             if parent is None and existing is None:
                 unit = self._top(level, name, row.line)
@@ -265,6 +288,7 @@ class _Importer:
                     name=name,
                     parent_id=parent.id if parent else None,
                     code=code or None,
+                    audit=False,
                 )
             except DomainError as err:
                 raise _RowFailed(_unit_error(row.line, err, level)) from None
@@ -278,7 +302,7 @@ class _Importer:
             parent = unit
         if not self._in_scope(parent):
             raise _RowFailed(problem(row.line, "out_of_scope", _("Not in your area."), "team"))
-        return parent
+        return parent, village or parent
 
     def _write(self, row: Row, household: _Household | None) -> None:
         """Write one checked row in a savepoint; on :class:`_RowFailed` undo it (and
@@ -286,7 +310,7 @@ class _Importer:
         created: list[tuple] = []
         savepoint = self.session.begin_nested()
         try:
-            team = self._resolve_team(row, created)
+            team, village = self._resolve_team(row, created)
             if household is not None:
                 if team.kind != TEAM:
                     raise _RowFailed(_missing(row.line, "team"))
@@ -298,6 +322,7 @@ class _Importer:
                         data=household.data,
                         members=household.members,
                         code=household.code or None,
+                        audit=False,
                     )
                 except DomainError as err:
                     raise _RowFailed(_row_error(row.line, err)) from None
@@ -312,6 +337,12 @@ class _Importer:
                 self.result.units_created -= 1
             raise
         savepoint.commit()
+        counts = self.villages.setdefault(village.id, _VillageCounts(village)).counts
+        counts["rows"] += 1
+        counts["units_created"] += sum(1 for key in created if key[0] != "top")
+        if household is not None:
+            counts["households_created"] += 1
+            counts["members_created"] += len(household.members)
 
     def run(self, rows: list[Row]) -> list[dict]:
         """Check and write every row; the problems of all bad rows."""
@@ -364,4 +395,15 @@ def import_registry(
     outer.commit()
     if importer.result.units_created:
         service.bump_tree_version(session)
+    digest = hashlib.sha256(data).hexdigest()
+    for village in importer.villages.values():
+        record(
+            session,
+            actor,
+            "registry.import",
+            object_type="unit",
+            object_id=village.village.id,
+            unit_path=village.village.path,
+            after={"file": (filename or "")[-100:], "sha256": digest, **village.counts},
+        )
     return importer.result
