@@ -203,11 +203,11 @@ def test_matrix_covers_the_registry_routes(app):
     """The matrix is only as good as its reach: the registry's own routes are in it."""
     covered = {rule.rule for rule, _m in login_routes(app) if rule.arguments}
     for expected in (
-        "/units/<int:unit_id>",
-        "/households/<int:household_id>",
-        "/api/v1/units/<int:unit_id>",
-        "/api/v1/households/<int:household_id>",
-        "/api/v1/households/<int:household_id>/move",
+        "/units/<id:unit_id>",
+        "/households/<id:household_id>",
+        "/api/v1/units/<id:unit_id>",
+        "/api/v1/households/<id:household_id>",
+        "/api/v1/households/<id:household_id>/move",
     ):
         assert expected in covered
 

@@ -13,7 +13,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from village_grid import database, security
+from village_grid import database, edge, security
 from village_grid.auth.guards import wants_json
 from village_grid.errors import DomainError
 from village_grid.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -52,6 +52,7 @@ def init_extensions(app: Flask) -> None:
         limiter_log.addHandler(default_handler)
 
     security.init_app(app)
+    edge.init_app(app)  # the id converter and the bad-character check, before the blueprints
 
     from village_grid.auth import loaders  # noqa: F401  (user and token loaders)
 

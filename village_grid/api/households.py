@@ -87,7 +87,7 @@ def household_create():
     return res
 
 
-@bp.route("/households/<int:household_id>")
+@bp.route("/households/<id:household_id>")
 @login_required
 @document(
     "One household with its members",
@@ -99,7 +99,7 @@ def household(household_id: int):
     return jsonify(household_json(household))
 
 
-@bp.route("/households/<int:household_id>", methods=["PATCH"])
+@bp.route("/households/<id:household_id>", methods=["PATCH"])
 @login_required
 @document(
     "Change some fields of a household; members, when given, replace the list",
@@ -115,7 +115,7 @@ def household_update(household_id: int):
     return jsonify(household_json(household))
 
 
-@bp.route("/households/<int:household_id>/move", methods=["POST"])
+@bp.route("/households/<id:household_id>/move", methods=["POST"])
 @login_required
 @document(
     "Move a household to another team (at most 10 per team); it gets a new code",

@@ -7,6 +7,7 @@ import re
 from flask import Flask
 
 from village_grid.api.validation import EMPTY_BODY
+from village_grid.edge import ID
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -40,7 +41,7 @@ def build(app: Flask) -> dict:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer" if conv == "int" else "string"},
+                "schema": dict(ID) if conv == "id" else {"type": "string"},
             }
             for conv, name in _CONVERTER.findall(rule.rule)
         ]

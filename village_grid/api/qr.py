@@ -25,7 +25,7 @@ def _image(body, mimetype: str, code: str, ext: str) -> Response:
     return response
 
 
-@bp.route("/households/<int:household_id>/qr.png")
+@bp.route("/households/<id:household_id>/qr.png")
 @login_required
 @document(
     "The household's door-plate QR code as PNG (encodes BASE_URL/h/<token>)",
@@ -37,7 +37,7 @@ def household_qr_png(household_id: int):
     return _image(plates.qr_png(url), "image/png", code, "png")
 
 
-@bp.route("/households/<int:household_id>/qr.svg")
+@bp.route("/households/<id:household_id>/qr.svg")
 @login_required
 @document(
     "The household's door-plate QR code as SVG",

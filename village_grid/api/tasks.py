@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.api.routes import bp
-from village_grid.api.validation import EMPTY_BODY, document, json_body
+from village_grid.api.validation import EMPTY_BODY, document, empty_body, json_body
 from village_grid.auth.guards import login_required
 from village_grid.auth.scope import require_household
 from village_grid.errors import InvalidInput
@@ -104,7 +104,7 @@ def tasks_preview():
     )
 
 
-@bp.route("/tasks/<int:task_id>", methods=["GET"])
+@bp.route("/tasks/<id:task_id>", methods=["GET"])
 @login_required
 @document("One task", tags=["tasks"])
 def tasks_get(task_id: int):
@@ -112,7 +112,7 @@ def tasks_get(task_id: int):
     return jsonify(task_json(task))
 
 
-@bp.route("/tasks/<int:task_id>/progress", methods=["GET"])
+@bp.route("/tasks/<id:task_id>/progress", methods=["GET"])
 @login_required
 @document(
     "Coverage of a task: totals and per-unit counts down to each team (your scope only)",
@@ -126,7 +126,7 @@ def tasks_progress(task_id: int):
     return jsonify(progress.progress(db.session, task.id, actor=current_user))
 
 
-@bp.route("/tasks/<int:task_id>/households/<int:household_id>/status", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/households/<id:household_id>/status", methods=["POST"])
 @login_required
 @document(
     "Report one household's status on a task (safe, needs help, not home, unreachable)",
@@ -181,7 +181,7 @@ def tasks_status(task_id: int, household_id: int):
     )
 
 
-@bp.route("/tasks/<int:task_id>/close", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/close", methods=["POST"])
 @login_required
 @document(
     "Close a task: its statuses are frozen",
@@ -190,17 +190,21 @@ def tasks_status(task_id: int, household_id: int):
     tags=["tasks"],
 )
 def tasks_close(task_id: int):
+    queries.get_task(db.session, current_user, task_id)  # out of scope: 404 whatever the body
+    empty_body()
     task = dispatching.close_task(db.session, current_user, task_id)
     db.session.commit()
     return jsonify(task_json(task))
 
 
-@bp.route("/tasks/<int:task_id>/read", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/read", methods=["POST"])
 @login_required
 @document(
     "Read receipt for a notice", body=EMPTY_BODY, responses={"200": '{"read_at"}'}, tags=["tasks"]
 )
 def tasks_read(task_id: int):
+    queries.get_task(db.session, current_user, task_id)
+    empty_body()
     receipt = statuses.mark_notice_read(db.session, current_user, task_id)
     db.session.commit()
     return jsonify({"task_id": task_id, "read_at": _iso(receipt.read_at)})
@@ -219,16 +223,18 @@ def escalations_list():
     return jsonify({"escalations": cases.describe_escalations(db.session, escalations)})
 
 
-@bp.route("/escalations/<int:escalation_id>/ack", methods=["POST"])
+@bp.route("/escalations/<id:escalation_id>/ack", methods=["POST"])
 @login_required
 @document("Acknowledge a case: someone is on it", body=EMPTY_BODY, tags=["tasks"])
 def escalations_ack(escalation_id: int):
+    cases.require_escalation(db.session, current_user, escalation_id)
+    empty_body()
     esc = cases.acknowledge_escalation(db.session, current_user, escalation_id)
     db.session.commit()
     return jsonify(cases.describe_escalations(db.session, [esc])[0])
 
 
-@bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])
+@bp.route("/escalations/<id:escalation_id>/resolve", methods=["POST"])
 @login_required
 @document("Resolve a case with a note", body=schemas.RESOLVE, tags=["tasks"])
 def escalations_resolve(escalation_id: int):

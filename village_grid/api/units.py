@@ -10,6 +10,7 @@ from village_grid.api.routes import bp
 from village_grid.api.validation import document, json_body
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
+from village_grid.edge import ID_MAX, id_arg, int_arg
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.hierarchy import queries, service
@@ -38,28 +39,6 @@ def unit_json(unit: Unit, household_count: int) -> dict:
     }
 
 
-def int_arg(name: str, default: int | None, *, low: int, high: int) -> int | None:
-    """An integer query argument within [low, high]; a bad one is a 422 naming it."""
-    raw = request.args.get(name, "")
-    if raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise InvalidInput(
-            _(
-                "%(name)s must be a whole number from %(low)s to %(high)s.",
-                name=name,
-                low=low,
-                high=high,
-            ),
-            fields={name: "invalid"},
-        )
-    return value
-
-
 @bp.route("/units")
 @login_required
 @document(
@@ -71,9 +50,9 @@ def units():
     kind = request.args.get("kind", "").strip()
     if kind and kind not in UNIT_KINDS:
         raise InvalidInput(_("Unknown unit kind %(k)s.", k=kind[:30]), fields={"kind": "unknown"})
-    parent_id = int_arg("parent_id", None, low=1, high=2**31 - 1)
+    parent_id = id_arg("parent_id")
     limit = int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    offset = int_arg("offset", 0, low=0, high=2**31 - 1)
+    offset = int_arg("offset", 0, low=0, high=ID_MAX)
 
     parent = None if parent_id is None else scope.require_unit(db.session, current_user, parent_id)
     rows, total = queries.units_in_scope(
@@ -90,7 +69,7 @@ def units():
     )
 
 
-@bp.route("/units/<int:unit_id>")
+@bp.route("/units/<id:unit_id>")
 @login_required
 @document(
     "One unit with its household count, children and breadcrumb",

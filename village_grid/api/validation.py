@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Callable
+from typing import Any
 
 import fastjsonschema
 from flask import request
 from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
 
+from village_grid.edge import check_json
 from village_grid.errors import DomainError, InvalidInput
 
 
@@ -117,26 +120,57 @@ def validate(schema: dict, data) -> dict:
     return data
 
 
+def _number(text: str) -> int | float:
+    """A JSON number with a fraction or exponent: a whole one is an int (JSON Schema's
+    "integer" takes 416316.0, and so must the services); a non-finite one is not JSON."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return int(value) if value.is_integer() else value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: no NaN or Infinity; whole numbers written 1.0 or 1e3 are ints."""
+    return json.loads(raw, parse_float=_number, parse_constant=_no_constant)
+
+
+def _not_json() -> BadJson:
+    return BadJson(
+        _("Send a JSON object with Content-Type: application/json."),
+        fields={"body": "not_json"},
+    )
+
+
 def json_body(schema: dict) -> dict:
     """The request's JSON object, validated against ``schema``.
 
-    Not JSON (wrong content type, broken or too deeply nested text, not UTF-8)
-    is a 400 ``bad_json``; JSON that breaks the schema is a 422 naming the fields.
+    Not JSON (wrong content type, broken or too deeply nested text, not UTF-8,
+    NaN or Infinity) is a 400 ``bad_json``; a NUL or an unpaired surrogate in any
+    string or key a 422 naming it (``village_grid.edge``); JSON that breaks the
+    schema a 422 naming the fields.
     """
     if not request.is_json:
-        raise BadJson(
-            _("Send a JSON object with Content-Type: application/json."),
-            fields={"body": "not_json"},
-        )
+        raise _not_json()
+    raw = request.get_data(cache=True)
     try:
-        data = json.loads(request.get_data(cache=True))
+        data = parse_json(raw)
     except (ValueError, RecursionError):
         # ValueError covers broken JSON and bytes that are not UTF-8.
-        raise BadJson(
-            _("Send a JSON object with Content-Type: application/json."),
-            fields={"body": "not_json"},
-        ) from None
+        raise _not_json() from None
+    # NUL and lone surrogates can only come in as \u escapes (raw ones are not JSON).
+    if b"\\u" in raw:
+        check_json(data)
     return validate(schema, data)
+
+
+def empty_body() -> None:
+    """For a write documented with ``body=EMPTY_BODY``: nothing, or the JSON object {}."""
+    if request.content_length or request.get_data(cache=True):
+        json_body(EMPTY_BODY)
 
 
 def document(

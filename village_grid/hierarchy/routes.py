@@ -15,6 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from village_grid import edge
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden
@@ -119,7 +120,7 @@ def tree():
     )
 
 
-@bp.route("/units/<int:unit_id>")
+@bp.route("/units/<id:unit_id>")
 @login_required
 def unit(unit_id: int):
     """A unit: breadcrumb, children with counts; for a team its households and lead(s)."""
@@ -141,7 +142,7 @@ def unit(unit_id: int):
     )
 
 
-@bp.route("/units/<int:unit_id>/units/new", methods=["GET", "POST"])
+@bp.route("/units/<id:unit_id>/units/new", methods=["GET", "POST"])
 @login_required
 def add_unit(unit_id: int):
     """Add a grid, team or other unit under this one (never under a team)."""
@@ -180,7 +181,7 @@ def add_unit(unit_id: int):
     )
 
 
-@bp.route("/units/<int:unit_id>/split", methods=["GET", "POST"])
+@bp.route("/units/<id:unit_id>/split", methods=["GET", "POST"])
 @login_required
 def split(unit_id: int):
     """Split a team in two: a new sibling team takes the chosen households."""
@@ -238,7 +239,7 @@ def split(unit_id: int):
 # --- households -------------------------------------------------------------------
 
 
-@bp.route("/units/<int:unit_id>/households/new", methods=["GET", "POST"])
+@bp.route("/units/<id:unit_id>/households/new", methods=["GET", "POST"])
 @login_required
 def new_household(unit_id: int):
     """Register a household in a team (the ten-household cap holds)."""
@@ -291,7 +292,7 @@ def new_household(unit_id: int):
     )
 
 
-@bp.route("/households/<int:household_id>")
+@bp.route("/households/<id:household_id>")
 @login_required
 def household(household_id: int):
     household = scope.require_household(db.session, current_user, household_id)
@@ -314,7 +315,7 @@ def _household_page(household: Household, member_form: MemberForm, status: int =
     )
 
 
-@bp.route("/households/<int:household_id>/edit", methods=["GET", "POST"])
+@bp.route("/households/<id:household_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_household(household_id: int):
     household = scope.require_household(db.session, current_user, household_id, "edit_household")
@@ -346,7 +347,7 @@ def edit_household(household_id: int):
     )
 
 
-@bp.route("/households/<int:household_id>/members", methods=["POST"])
+@bp.route("/households/<id:household_id>/members", methods=["POST"])
 @login_required
 def add_member(household_id: int):
     household = scope.require_household(db.session, current_user, household_id, "edit_household")
@@ -363,7 +364,7 @@ def add_member(household_id: int):
     return redirect(url_for("hierarchy.household", household_id=household.id) + "#members")
 
 
-@bp.route("/households/<int:household_id>/members/<int:member_id>/remove", methods=["POST"])
+@bp.route("/households/<id:household_id>/members/<id:member_id>/remove", methods=["POST"])
 @login_required
 def remove_member(household_id: int, member_id: int):
     household = scope.require_household(db.session, current_user, household_id, "edit_household")
@@ -387,7 +388,7 @@ def _move_choices(household: Household) -> dict[str, list[tuple[int, str]]]:
     return groups
 
 
-@bp.route("/households/<int:household_id>/move", methods=["GET", "POST"])
+@bp.route("/households/<id:household_id>/move", methods=["GET", "POST"])
 @login_required
 def move_household(household_id: int):
     """Move a household to another team; a full team refuses and names teams with room."""
@@ -487,7 +488,7 @@ def export_registry():
     fmt = request.args.get("fmt", "csv")
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    unit_id = request.args.get("unit_id", type=int)
+    unit_id = edge.id_arg("unit_id")
     unit = None if unit_id is None else scope.require_unit(db.session, current_user, unit_id)
     data = registry.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
     label = "all" if unit is None else f"{unit.code}-{unit.id}"

@@ -8,13 +8,13 @@ services still apply the field rules (phone format, cap, scope) themselves.
 
 from __future__ import annotations
 
+from village_grid.edge import ID
 from village_grid.hierarchy.service import RELATIONS
 from village_grid.models import HOUSEHOLD_FLAGS
 from village_grid.models.units import UNIT_KINDS
 
 # Ids are positive 32-bit integers on every engine: a larger number is a bad
-# request, not a database error.
-ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+# request, not a database error (village_grid.edge).
 PHONE = {"type": "string", "maxLength": 30}
 
 UNIT_CREATE = {

@@ -31,6 +31,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
+from village_grid import edge
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required, public
 from village_grid.errors import DomainError
@@ -135,10 +136,8 @@ def _form_token_checked(view):
 def report(token: str):
     """The page's form for a task: safe / need help, acknowledge, survey answers, read."""
     household_id = service.plate_household_id(db.session, token)
-    try:
-        task_id = int(request.form.get("task_id", ""))
-    except ValueError:
-        task_id = 0
+    # Not a task id (garbage, out of range): no task is open under it, said by a flash.
+    task_id = edge.to_id(request.form.get("task_id")) or 0
     try:
         record_status(
             db.session,
@@ -206,7 +205,7 @@ def _sheet_unit(unit_id: int) -> Unit:
     return scope.require_unit(db.session, current_user, unit_id, "view")
 
 
-@bp.route("/units/<int:unit_id>/plates")
+@bp.route("/units/<id:unit_id>/plates")
 @login_required
 def plates_page(unit_id: int):
     """Door plates of a unit: print sheet, PDF, and (for a team) rotation."""
@@ -226,7 +225,7 @@ def plates_page(unit_id: int):
     )
 
 
-@bp.route("/units/<int:unit_id>/plates/sheet")
+@bp.route("/units/<id:unit_id>/plates/sheet")
 @login_required
 def sheet(unit_id: int):
     """The print sheet: A4, six plates a page."""
@@ -242,7 +241,7 @@ def sheet(unit_id: int):
     )
 
 
-@bp.route("/units/<int:unit_id>/plates/sheet.pdf")
+@bp.route("/units/<id:unit_id>/plates/sheet.pdf")
 @login_required
 def sheet_pdf(unit_id: int):
     unit = _sheet_unit(unit_id)
@@ -258,7 +257,7 @@ def sheet_pdf(unit_id: int):
     return response
 
 
-@bp.route("/households/<int:household_id>/plate/rotate", methods=["POST"])
+@bp.route("/households/<id:household_id>/plate/rotate", methods=["POST"])
 @login_required
 def rotate_household(household_id: int):
     hh = service.rotate_household(db.session, current_user, household_id)
@@ -273,7 +272,7 @@ def rotate_household(household_id: int):
     return redirect(url_for("qr.plates_page", unit_id=hh.team_id))
 
 
-@bp.route("/units/<int:unit_id>/plates/rotate", methods=["POST"])
+@bp.route("/units/<id:unit_id>/plates/rotate", methods=["POST"])
 @login_required
 def rotate_team(unit_id: int):
     rotated = service.rotate_team(db.session, current_user, unit_id)
@@ -307,7 +306,7 @@ def mailbox_page():
     )
 
 
-@bp.route("/mailbox/<int:message_id>")
+@bp.route("/mailbox/<id:message_id>")
 @login_required
 def message(message_id: int):
     msg = mailbox.require_message(db.session, current_user, message_id)
@@ -322,7 +321,7 @@ def message(message_id: int):
     )
 
 
-@bp.route("/mailbox/<int:message_id>/reply", methods=["POST"])
+@bp.route("/mailbox/<id:message_id>/reply", methods=["POST"])
 @login_required
 def reply(message_id: int):
     try:
@@ -338,7 +337,7 @@ def reply(message_id: int):
     return redirect(url_for("qr.message", message_id=message_id))
 
 
-@bp.route("/mailbox/<int:message_id>/close", methods=["POST"])
+@bp.route("/mailbox/<id:message_id>/close", methods=["POST"])
 @login_required
 def close(message_id: int):
     mailbox.close(db.session, current_user, message_id)

@@ -1,5 +1,6 @@
 """JSON Schemas of the public door-plate API (bodies are bounded here before any service runs)."""
 
+from village_grid.edge import ID
 from village_grid.qr.labels import CATEGORIES, TEXT_MAX
 from village_grid.tasks.labels import ANSWER_TEXT_MAX, HELP_KINDS, HOUSEHOLD_ANSWERS, NOTE_MAX
 
@@ -8,7 +9,7 @@ PUBLIC_REPORT = {
     "required": ["task_id", "status"],
     "additionalProperties": False,
     "properties": {
-        "task_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "task_id": ID,
         "status": {"type": "string", "enum": list(HOUSEHOLD_ANSWERS)},
         "kind": {"type": "string", "enum": ["", *HELP_KINDS]},
         "note": {"type": "string", "maxLength": NOTE_MAX},

@@ -14,6 +14,7 @@ from wtforms import RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from village_grid import edge
 from village_grid.hierarchy.labels import FLAG_LABELS as HIERARCHY_FLAG_LABELS
 from village_grid.models import HOUSEHOLD_FLAGS
 from village_grid.tasks.labels import (
@@ -122,20 +123,19 @@ class DispatchForm(FlaskForm):
             raise ValidationError(_l("Choose what kind of task to send."))
 
     def validate_unit_id(self, field) -> None:
-        try:
-            field.data = int(str(field.data or "").strip())
-        except ValueError:
-            raise ValidationError(_l("Choose a unit.")) from None
+        field.data = edge.to_id(str(field.data or ""))
+        if field.data is None:
+            raise ValidationError(_l("Choose a unit."))
 
     def validate_flags(self, field) -> None:
         if any(f not in FLAG_LABELS for f in field.data or []):
             raise ValidationError(_l("Choose household groups from the list."))
 
     def validate_grid_ids(self, field) -> None:
-        try:
-            field.data = [int(g) for g in field.data or []]
-        except ValueError:
-            raise ValidationError(_l("Choose grids from the list.")) from None
+        ids = [edge.to_id(g) for g in field.data or []]
+        if None in ids:
+            raise ValidationError(_l("Choose grids from the list."))
+        field.data = ids
 
     def validate_deadline(self, field) -> None:
         if field.data not in dict(self.deadline.choices):

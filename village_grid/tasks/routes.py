@@ -24,6 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from village_grid import edge
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
@@ -77,11 +78,7 @@ def _task_or_404(task_id: int) -> Task:
 
 
 def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
+    return edge.id_arg(name)
 
 
 # --- task list ------------------------------------------------------------------
@@ -147,14 +144,7 @@ def _filter_from_args(args) -> dict | None:
     flags = [f for f in args.getlist("flags") if f]
     if flags:
         flt["flags"] = flags
-    grid_ids = []
-    for raw in args.getlist("grid_ids"):
-        try:
-            grid_ids.append(int(raw))
-        except ValueError:
-            raise InvalidInput(
-                _("Choose grids from the list."), fields={"grid_ids": "bad"}
-            ) from None
+    grid_ids = edge.id_list("grid_ids", source=args)
     if grid_ids:
         flt["unit_ids"] = sorted(set(grid_ids))
     return flt or None
@@ -165,11 +155,9 @@ def _filter_from_args(args) -> dict | None:
 def preview():
     """How many households and teams a dispatch would reach (JSON, for the dispatch page)."""
     try:
-        unit_id = int(request.args.get("unit_id", ""))
-    except ValueError:
-        err = InvalidInput(_("Choose a unit."), fields={"unit_id": "required"})
-        return jsonify(err.to_dict()), err.status
-    try:
+        unit_id = edge.id_arg("unit_id")
+        if unit_id is None:
+            raise InvalidInput(_("Choose a unit."), fields={"unit_id": "required"})
         flt = _filter_from_args(request.args)
         result = dispatching.preview_dispatch(db.session, current_user, unit_id=unit_id, filter=flt)
     except DomainError as err:
@@ -356,7 +344,7 @@ def _progress_context(task: Task) -> dict:
     }
 
 
-@bp.route("/<int:task_id>")
+@bp.route("/<id:task_id>")
 @login_required
 def show(task_id: int):
     """The live progress page (team leads without oversight go to their households)."""
@@ -369,7 +357,7 @@ def show(task_id: int):
     return render_template("tasks/progress.html", **_progress_context(task))
 
 
-@bp.route("/<int:task_id>/progress.json")
+@bp.route("/<id:task_id>/progress.json")
 @login_required
 def progress_data(task_id: int):
     """What the progress page redraws every few seconds: counts, the live sections, the chart."""
@@ -391,7 +379,7 @@ def progress_data(task_id: int):
     )
 
 
-@bp.route("/<int:task_id>/close", methods=["POST"])
+@bp.route("/<id:task_id>/close", methods=["POST"])
 @login_required
 def close(task_id: int):
     task = _task_or_404(task_id)
@@ -400,7 +388,7 @@ def close(task_id: int):
     return redirect(url_for("tasks.show", task_id=task.id))
 
 
-@bp.route("/<int:task_id>/export.<fmt>")
+@bp.route("/<id:task_id>/export.<fmt>")
 @login_required
 def export_result(task_id: int, fmt: str):
     """The result, one row per household in the user's part of the task: CSV or XLSX."""
@@ -426,7 +414,7 @@ def export_result(task_id: int, fmt: str):
 # --- team lead's page -------------------------------------------------------------
 
 
-@bp.route("/<int:task_id>/team")
+@bp.route("/<id:task_id>/team")
 @login_required
 def team(task_id: int):
     """A team lead's households for this task with one-tap status buttons.
@@ -469,7 +457,7 @@ def team(task_id: int):
     )
 
 
-@bp.route("/<int:task_id>/households/<int:household_id>/status", methods=["POST"])
+@bp.route("/<id:task_id>/households/<id:household_id>/status", methods=["POST"])
 @login_required
 def set_status(task_id: int, household_id: int):
     """One tap from the team lead's page: safe / needs help / not home / unreachable."""
@@ -502,7 +490,7 @@ def set_status(task_id: int, household_id: int):
     return redirect(f"{back}#h{household.id}")
 
 
-@bp.route("/<int:task_id>/read", methods=["POST"])
+@bp.route("/<id:task_id>/read", methods=["POST"])
 @login_required
 def mark_read(task_id: int):
     """A team lead's read receipt for a notice."""
@@ -543,7 +531,7 @@ def _escalation_or_404(escalation_id: int) -> Escalation:
     return cases.require_escalation(db.session, current_user, escalation_id)
 
 
-@bp.route("/escalations/<int:escalation_id>/acknowledge", methods=["POST"])
+@bp.route("/escalations/<id:escalation_id>/acknowledge", methods=["POST"])
 @login_required
 def acknowledge(escalation_id: int):
     esc = _escalation_or_404(escalation_id)
@@ -552,7 +540,7 @@ def acknowledge(escalation_id: int):
     return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
 
 
-@bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])
+@bp.route("/escalations/<id:escalation_id>/resolve", methods=["POST"])
 @login_required
 def resolve(escalation_id: int):
     esc = _escalation_or_404(escalation_id)

@@ -6,6 +6,7 @@ them again, so a schema only keeps malformed bodies out early.
 
 from __future__ import annotations
 
+from village_grid.edge import ID
 from village_grid.models import HOUSEHOLD_FLAGS
 from village_grid.tasks import labels
 
@@ -20,7 +21,7 @@ FILTER = {
         },
         "unit_ids": {
             "type": "array",
-            "items": {"type": "integer", "minimum": 1},
+            "items": ID,
             "maxItems": 1000,
         },
     },
@@ -52,7 +53,7 @@ DISPATCH = {
         "subkind": {"type": "string", "maxLength": labels.SUBKIND_MAX},
         "title": {"type": "string", "minLength": 1, "maxLength": labels.TITLE_MAX},
         "body": {"type": "string", "maxLength": labels.BODY_MAX},
-        "unit_id": {"type": "integer", "minimum": 1},
+        "unit_id": ID,
         "deadline_minutes": {
             "type": ["integer", "null"],
             "minimum": labels.DEADLINE_MINUTES_MIN,
@@ -67,7 +68,7 @@ PREVIEW = {
     "type": "object",
     "required": ["unit_id"],
     "additionalProperties": False,
-    "properties": {"unit_id": {"type": "integer", "minimum": 1}, "filter": FILTER},
+    "properties": {"unit_id": ID, "filter": FILTER},
 }
 
 # How the status came is decided by the service from who sends it, not sent.
