@@ -66,6 +66,8 @@ def make_config(tmp_dir, **extra) -> dict:
         "WTF_CSRF_ENABLED": False,
         "BASE_URL": "http://vg.test",
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Background work runs only where a test starts a worker.
+        "JOBS_QUEUE": "off",
     }
     cfg.update(extra)
     return cfg

@@ -19,10 +19,17 @@ class ConfigError(RuntimeError):
 
 
 NOTIFY_CHANNELS = ("log", "webhook", "wecom")
+JOBS_QUEUES = ("sqlite", "redis", "off")
 
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _base_url(env) -> str:
+    """Where door plates and message links point: BASE_URL, or this machine on PORT."""
+    url = env.get("BASE_URL") or f"http://127.0.0.1:{env.get('PORT') or '8000'}"
+    return url.rstrip("/")
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -51,7 +58,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     env = os.environ
     cfg: dict = {
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'village_grid.db'}",
-        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "BASE_URL": _base_url(env),
         "TEAM_MAX_HOUSEHOLDS": int(env.get("TEAM_MAX_HOUSEHOLDS", "10")),
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE", "Asia/Shanghai"),
@@ -74,9 +81,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Delivery retries wait NOTIFY_BACKOFF_SECONDS, doubling each attempt.
         "NOTIFY_BACKOFF_SECONDS": int(env.get("NOTIFY_BACKOFF_SECONDS", "30")),
         "NOTIFY_TIMEOUT_SECONDS": float(env.get("NOTIFY_TIMEOUT_SECONDS", "5")),
-        # Also deliver the outbox from a background thread right after a dispatch
-        # or escalation commits (cron's `village-grid escalate` delivers anyway).
-        "NOTIFY_DELIVER_INLINE": _bool(env.get("NOTIFY_DELIVER_INLINE", "0")),
+        # A worker holds the messages it is sending this long; if it dies, another
+        # takes them up after.
+        "NOTIFY_CLAIM_SECONDS": int(env.get("NOTIFY_CLAIM_SECONDS", "120")),
+        # Background work (village_grid/jobs): "sqlite" (instance/jobs.db), "redis"
+        # (the default when REDIS_URL is set) or "off" (nothing runs by itself).
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        "JOBS_QUEUE": env.get("JOBS_QUEUE") or ("redis" if env.get("REDIS_URL") else "sqlite"),
+        # Escalation checks and delivery retries run every this many minutes.
+        "WORKER_TICK_MINUTES": int(env.get("WORKER_TICK_MINUTES", "1")),
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
         # Rate limits for the public door-plate pages (QR issue).
@@ -115,6 +128,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         )
     if cfg["NOTIFY_CHANNEL"] != "log" and not cfg["NOTIFY_WEBHOOK_URL"]:
         raise ConfigError(f"NOTIFY_CHANNEL={cfg['NOTIFY_CHANNEL']} needs NOTIFY_WEBHOOK_URL")
+    if cfg["JOBS_QUEUE"] not in JOBS_QUEUES:
+        raise ConfigError(f"JOBS_QUEUE must be one of {', '.join(JOBS_QUEUES)}")
+    if cfg["JOBS_QUEUE"] == "redis" and not cfg["REDIS_URL"]:
+        raise ConfigError("JOBS_QUEUE=redis needs REDIS_URL")
     if cfg["TEAM_MAX_HOUSEHOLDS"] < 1:
         raise ConfigError("TEAM_MAX_HOUSEHOLDS must be at least 1")
     return cfg

@@ -18,6 +18,7 @@ from village_grid.auth.guards import wants_json
 from village_grid.errors import DomainError
 from village_grid.extensions import babel, csrf, db, limiter, login_manager, migrate
 from village_grid.i18n import DOMAINS, catalogue_dirs, select_locale
+from village_grid.jobs import queue as jobs
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def init_extensions(app: Flask) -> None:
         limiter_log.addHandler(default_handler)
 
     security.init_app(app)
+    jobs.init_app(app)
     edge.init_app(app)  # the id converter and the bad-character check, before the blueprints
 
     from village_grid.auth import loaders  # noqa: F401  (user and token loaders)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -15,9 +15,18 @@ from village_grid.auth.scope import require_household
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.models import Task
-from village_grid.notify.service import deliver_soon
 from village_grid.tasks import cases, progress, queries, schemas, statuses
 from village_grid.tasks import dispatch as dispatching
+
+# Checked against the tree and the task, which no schema can say.
+TREE_CHECKED = (
+    "invalid_input: fields name what is wrong; also filter.unit_ids outside_target (not under "
+    "the unit), filter no_households (nobody matches), questions.N duplicate_id"
+)
+ANSWER_CHECKED = (
+    "invalid_input: fields name what is wrong; also answers.* (checked against the task's "
+    "questions) and answers not_survey"
+)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -43,14 +52,13 @@ def task_json(task: Task) -> dict:
     }
 
 
-def _commit_and_notify() -> None:
-    db.session.commit()
-    deliver_soon(current_app._get_current_object())
-
-
 @bp.route("/tasks", methods=["GET"])
 @login_required
-@document("Tasks you can see, newest first", responses={"200": '{"tasks": [...]}'}, tags=["tasks"])
+@document(
+    "Tasks you can see, newest first",
+    responses={"200": ("The tasks", schemas.TASK_LIST_OUT)},
+    tags=["tasks"],
+)
 def tasks_list():
     open_only = request.args.get("open") in ("1", "true")
     tasks = queries.visible_tasks(db.session, current_user, limit=500)
@@ -64,7 +72,10 @@ def tasks_list():
 @document(
     "Dispatch a sweep, campaign, survey or notice to every household under a unit",
     body=schemas.DISPATCH,
-    responses={"201": '{"id", "households", "teams"}'},
+    responses={
+        "201": ("The task and whom it reached", schemas.DISPATCHED_OUT),
+        "422": TREE_CHECKED,
+    },
     tags=["tasks"],
 )
 def tasks_create():
@@ -81,7 +92,7 @@ def tasks_create():
         body=data.get("body", ""),
         questions=data.get("questions"),
     )
-    _commit_and_notify()
+    db.session.commit()  # the worker is woken to deliver what this queued
     return jsonify(
         {"id": task.id, "households": task.households_total, "teams": task.teams_total}
     ), 201
@@ -92,7 +103,7 @@ def tasks_create():
 @document(
     "How many households and teams a task would reach, before sending it",
     body=schemas.PREVIEW,
-    responses={"200": '{"households", "teams"}'},
+    responses={"200": ("Whom it would reach", schemas.PREVIEW_OUT), "422": TREE_CHECKED},
     tags=["tasks"],
 )
 def tasks_preview():
@@ -106,7 +117,7 @@ def tasks_preview():
 
 @bp.route("/tasks/<id:task_id>", methods=["GET"])
 @login_required
-@document("One task", tags=["tasks"])
+@document("One task", responses={"200": ("The task", schemas.TASK_OUT)}, tags=["tasks"])
 def tasks_get(task_id: int):
     task = queries.get_task(db.session, current_user, task_id)
     return jsonify(task_json(task))
@@ -116,9 +127,7 @@ def tasks_get(task_id: int):
 @login_required
 @document(
     "Coverage of a task: totals and per-unit counts down to each team (your scope only)",
-    responses={
-        "200": '{"total", "pending", "safe", "needs_help", "not_home", "unreachable", "units": [...]}'
-    },
+    responses={"200": ("Counts, per unit down to each team", schemas.PROGRESS_OUT)},
     tags=["tasks"],
 )
 def tasks_progress(task_id: int):
@@ -131,7 +140,11 @@ def tasks_progress(task_id: int):
 @document(
     "Report one household's status on a task (safe, needs help, not home, unreachable)",
     body=schemas.STATUS,
-    responses={"200": "The recorded event", "409": "Task closed"},
+    responses={
+        "200": ("The recorded event", schemas.STATUS_EVENT_OUT),
+        "409": "task_closed / client_op_id_reused",
+        "422": ANSWER_CHECKED,
+    },
     tags=["tasks"],
 )
 def tasks_status(task_id: int, household_id: int):
@@ -163,7 +176,7 @@ def tasks_status(task_id: int, household_id: int):
         client_time=client_time,
         client_addr=request.remote_addr or "",
     )
-    _commit_and_notify()
+    db.session.commit()  # the worker is woken to deliver what this queued
     assignment = event.assignment_id
     return jsonify(
         {
@@ -186,7 +199,7 @@ def tasks_status(task_id: int, household_id: int):
 @document(
     "Close a task: its statuses are frozen",
     body=EMPTY_BODY,
-    responses={"200": "The task"},
+    responses={"200": ("The closed task", schemas.TASK_OUT)},
     tags=["tasks"],
 )
 def tasks_close(task_id: int):
@@ -200,7 +213,10 @@ def tasks_close(task_id: int):
 @bp.route("/tasks/<id:task_id>/read", methods=["POST"])
 @login_required
 @document(
-    "Read receipt for a notice", body=EMPTY_BODY, responses={"200": '{"read_at"}'}, tags=["tasks"]
+    "Read receipt for a notice",
+    body=EMPTY_BODY,
+    responses={"200": ("When you first read it", schemas.READ_OUT)},
+    tags=["tasks"],
 )
 def tasks_read(task_id: int):
     queries.get_task(db.session, current_user, task_id)
@@ -214,7 +230,7 @@ def tasks_read(task_id: int):
 @login_required
 @document(
     "The escalation queue in your scope (open=1: not resolved yet)",
-    responses={"200": '{"escalations": [...]}'},
+    responses={"200": ("The cases", schemas.ESCALATION_LIST_OUT)},
     tags=["tasks"],
 )
 def escalations_list():
@@ -225,7 +241,12 @@ def escalations_list():
 
 @bp.route("/escalations/<id:escalation_id>/ack", methods=["POST"])
 @login_required
-@document("Acknowledge a case: someone is on it", body=EMPTY_BODY, tags=["tasks"])
+@document(
+    "Acknowledge a case: someone is on it",
+    body=EMPTY_BODY,
+    responses={"200": ("The case", schemas.ESCALATION_OUT), "409": "already_resolved"},
+    tags=["tasks"],
+)
 def escalations_ack(escalation_id: int):
     cases.require_escalation(db.session, current_user, escalation_id)
     empty_body()
@@ -236,7 +257,12 @@ def escalations_ack(escalation_id: int):
 
 @bp.route("/escalations/<id:escalation_id>/resolve", methods=["POST"])
 @login_required
-@document("Resolve a case with a note", body=schemas.RESOLVE, tags=["tasks"])
+@document(
+    "Resolve a case with a note",
+    body=schemas.RESOLVE,
+    responses={"200": ("The case", schemas.ESCALATION_OUT), "409": "already_resolved"},
+    tags=["tasks"],
+)
 def escalations_resolve(escalation_id: int):
     cases.require_escalation(db.session, current_user, escalation_id)
     data = json_body(schemas.RESOLVE)

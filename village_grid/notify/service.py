@@ -9,20 +9,24 @@ event that caused them; deliver them later, with retries.
   robot). A failure is recorded on the row (``attempts``, ``last_error``) and
   retried after an exponentially growing pause; after ``NOTIFY_MAX_ATTEMPTS``
   the row is ``failed`` and stays visible (``village-grid notify status``).
-- Delivery runs from the CLI (``village-grid notify send``, also after
-  ``village-grid escalate``) and, if ``NOTIFY_DELIVER_INLINE`` is set, in a
-  background thread right after a request commits (:func:`deliver_soon`).
+- Each message is claimed by one worker before it is sent (``claimed_until``,
+  ``NOTIFY_CLAIM_SECONDS``): any number of workers share the outbox, none sends
+  what another holds, and the messages of a worker that died are taken up by
+  another once its claim runs out. Every message carries its ``event_key`` so a
+  receiver can drop a repeat.
+- Delivery runs in the worker (``village_grid/jobs``), woken by every commit
+  that queued a message, and on every tick; ``village-grid notify send`` runs
+  it by hand.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 import requests
-from flask import Flask, current_app
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from village_grid.models import OutboxMessage, User
@@ -80,6 +84,10 @@ def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None
     stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["event_key"])
     new = session.execute(stmt.returning(table.c.id), rows).all()
     session.flush()
+    if new:
+        from village_grid.jobs.queue import mark_outbox_pending
+
+        mark_outbox_pending(session)
     return len(new)
 
 
@@ -162,33 +170,75 @@ def _post(channel: str, payload: dict, *, url: str, timeout: float) -> None:
             raise DeliveryError(f"WeCom refused: {str(data)[:200]}")
 
 
+def claim_due(
+    session: Session, *, worker: str, now: datetime, batch: int, claim_seconds: int
+) -> list[OutboxMessage]:
+    """Claim up to ``batch`` due messages, most urgent first, for ``worker``; commits.
+
+    One UPDATE over the due rows nobody holds (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL, so workers claiming at the same moment take different rows)."""
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(batch)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = [
+        row[0]
+        for row in session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(claimed_until=now + timedelta(seconds=claim_seconds), claimed_by=worker)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    ]
+    session.commit()
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
+        )
+    )
+
+
 def deliver_pending(
     session: Session, *, now: datetime | None = None, limit: int = 2000, batch: int = 20
 ) -> dict:
-    """Send every due message (up to ``limit``), most urgent first, committing after each batch.
+    """Send every due message (up to ``limit``), most urgent first, a claimed batch at a
+    time, committing after each batch.
 
     Unlike other services this commits: each delivery is recorded as soon as it
-    happened so a crash does not resend a batch. Rows are claimed with
-    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two senders never send the
-    same message. Returns counts: sent, retrying, failed.
+    happened, so a crash does not resend a batch. Returns counts: sent, retrying, failed.
     """
+    from village_grid.jobs.ticks import worker_name
+
     now = now or utcnow()
-    url = current_app.config["NOTIFY_WEBHOOK_URL"]
-    timeout = float(current_app.config["NOTIFY_TIMEOUT_SECONDS"])
-    max_attempts = int(current_app.config["NOTIFY_MAX_ATTEMPTS"])
-    base = int(current_app.config["NOTIFY_BACKOFF_SECONDS"])
+    config = current_app.config
+    url = config["NOTIFY_WEBHOOK_URL"]
+    timeout = float(config["NOTIFY_TIMEOUT_SECONDS"])
+    max_attempts = int(config["NOTIFY_MAX_ATTEMPTS"])
+    base = int(config["NOTIFY_BACKOFF_SECONDS"])
+    worker = worker_name()
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     done = 0
     while done < limit:
-        q = (
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(min(batch, limit - done))
+        msgs = claim_due(
+            session,
+            worker=worker,
+            now=now,
+            batch=min(batch, limit - done),
+            claim_seconds=int(config["NOTIFY_CLAIM_SECONDS"]),
         )
-        if session.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        msgs = list(session.scalars(q))
         if not msgs:
             break
         ids = {m.recipient_id for m in msgs if m.recipient_id}
@@ -196,6 +246,7 @@ def deliver_pending(
         for pack in _packs(msgs):
             for msg in pack:
                 msg.attempts += 1
+                msg.claimed_until = None
             try:
                 if len(pack) == 1:
                     msg = pack[0]
@@ -318,26 +369,3 @@ def summary(session: Session) -> dict:
             for m in failed
         ],
     }
-
-
-def deliver_soon(app: Flask) -> threading.Thread | None:
-    """Deliver due messages in a background thread, if ``NOTIFY_DELIVER_INLINE``
-    is set. Call after the request's commit; the request does not wait."""
-    if not app.config.get("NOTIFY_DELIVER_INLINE"):
-        return None
-
-    def run():
-        from village_grid.extensions import db
-
-        with app.app_context():
-            try:
-                deliver_pending(db.session, limit=100)
-            except Exception:  # a background helper must not take the worker down
-                log.exception("in-process delivery failed; the CLI will retry")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-
-    thread = threading.Thread(target=run, name="notify-deliver", daemon=True)
-    thread.start()
-    return thread

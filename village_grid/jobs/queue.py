@@ -1,0 +1,76 @@
+"""The huey queue, bound to the app: which storage, which jobs, waking the worker.
+
+``JOBS_QUEUE``: ``sqlite`` (the default: ``instance/jobs.db``), ``redis`` (when
+``REDIS_URL`` is set, the default becomes this), or ``off`` (tests; nothing is
+queued and work happens only when called). The web app only enqueues; the
+consumer (``village-grid worker``) runs the jobs and the periodic tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, current_app, has_app_context
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+OUTBOX_PENDING = "village_grid.outbox_pending"
+
+
+def make_huey(app: Flask) -> Huey | None:
+    """The queue the app's config names, or None when jobs are off."""
+    kind = app.config["JOBS_QUEUE"]
+    if kind == "off":
+        return None
+    if kind == "redis":
+        return RedisHuey("village_grid", url=app.config["REDIS_URL"], blocking=True)
+    return SqliteHuey(
+        "village_grid", filename=os.path.join(app.instance_path, "jobs.db"), fsync=True
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Bind the queue and its jobs to ``app``, and wake the worker after every commit
+    that queued an outbox message."""
+    huey = make_huey(app)
+    app.extensions["huey"] = huey
+    if huey is None:
+        return
+    from village_grid.jobs import work
+
+    tick_minutes = max(1, int(app.config["WORKER_TICK_MINUTES"]))
+    app.extensions["jobs"] = {
+        "deliver": huey.task(name="deliver", retries=3, retry_delay=10)(
+            work.in_app(app, work.deliver)
+        ),
+        "tick": huey.periodic_task(crontab(minute=f"*/{tick_minutes}"), name="tick")(
+            work.in_app(app, work.tick)
+        ),
+    }
+    if not event.contains(Session, "after_commit", _wake_after_commit):
+        event.listen(Session, "after_commit", _wake_after_commit)
+
+
+def mark_outbox_pending(session: Session) -> None:
+    """Called by the outbox when it adds messages: wake the worker once this commits."""
+    session.info[OUTBOX_PENDING] = True
+
+
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop(OUTBOX_PENDING, False) and has_app_context():
+        wake_delivery()
+
+
+def wake_delivery() -> None:
+    """Ask a worker to deliver what is due now (it also delivers on every tick)."""
+    jobs = current_app.extensions.get("jobs")
+    if not jobs:
+        return
+    try:
+        jobs["deliver"]()
+    except Exception:  # the outbox keeps the message; the next tick sends it
+        log.exception("could not wake the worker; the next tick delivers")
