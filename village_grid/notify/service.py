@@ -143,19 +143,30 @@ def _payload(channel: str, msg: OutboxMessage, phone: str | None) -> dict:
     }
 
 
-def send(channel: str, msg: OutboxMessage, *, url: str, timeout: float, phone: str | None = None):
-    """Deliver one message; raise :class:`DeliveryError` when the channel refuses it."""
+def send(
+    channel: str,
+    msg: OutboxMessage,
+    *,
+    url: str,
+    timeout: float,
+    phone: str | None = None,
+    http: requests.Session | None = None,
+):
+    """Deliver one message; raise :class:`DeliveryError` when the channel refuses it.
+    ``http``: a session whose connections are kept for the next message."""
     if channel == "log":
         log.info("notify %s → %s: %s", msg.event_key, msg.recipient_label or "-", msg.body)
         return
-    _post(channel, _payload(channel, msg, phone), url=url, timeout=timeout)
+    _post(channel, _payload(channel, msg, phone), url=url, timeout=timeout, http=http)
 
 
-def _post(channel: str, payload: dict, *, url: str, timeout: float) -> None:
+def _post(
+    channel: str, payload: dict, *, url: str, timeout: float, http: requests.Session | None = None
+) -> None:
     if not url:
         raise DeliveryError("NOTIFY_WEBHOOK_URL is not set")
     try:
-        res = requests.post(url, json=payload, timeout=timeout)
+        res = (http or requests).post(url, json=payload, timeout=timeout)
     except requests.RequestException as exc:
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
     if not 200 <= res.status_code < 300:
@@ -223,63 +234,71 @@ def deliver_pending(
     from village_grid.jobs.ticks import worker_name
 
     now = now or utcnow()
+    worker = worker_name()
+    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    done = 0
+    with requests.Session() as http:  # one kept connection to the webhook for the run
+        while done < limit:
+            msgs = claim_due(
+                session,
+                worker=worker,
+                now=now,
+                batch=min(batch, limit - done),
+                claim_seconds=int(current_app.config["NOTIFY_CLAIM_SECONDS"]),
+            )
+            if not msgs:
+                break
+            _send_batch(session, msgs, counts, now=now, http=http)
+            done += len(msgs)
+            session.commit()
+    return counts
+
+
+def _send_batch(
+    session: Session, msgs: list[OutboxMessage], counts: dict, *, now: datetime, http
+) -> None:
+    """Send claimed messages (WeCom ones several to a post) and record each outcome."""
     config = current_app.config
     url = config["NOTIFY_WEBHOOK_URL"]
     timeout = float(config["NOTIFY_TIMEOUT_SECONDS"])
     max_attempts = int(config["NOTIFY_MAX_ATTEMPTS"])
     base = int(config["NOTIFY_BACKOFF_SECONDS"])
-    worker = worker_name()
-    counts = {"sent": 0, "retrying": 0, "failed": 0}
-    done = 0
-    while done < limit:
-        msgs = claim_due(
-            session,
-            worker=worker,
-            now=now,
-            batch=min(batch, limit - done),
-            claim_seconds=int(config["NOTIFY_CLAIM_SECONDS"]),
-        )
-        if not msgs:
-            break
-        ids = {m.recipient_id for m in msgs if m.recipient_id}
-        phones = dict(session.execute(select(User.id, User.phone).where(User.id.in_(ids))).all())
-        for pack in _packs(msgs):
-            for msg in pack:
-                msg.attempts += 1
-                msg.claimed_until = None
-            try:
-                if len(pack) == 1:
-                    msg = pack[0]
-                    send(
-                        msg.channel,
-                        msg,
-                        url=url,
-                        timeout=timeout,
-                        phone=phones.get(msg.recipient_id),
-                    )
-                else:
-                    send_pack(pack, url=url, timeout=timeout, phones=phones)
-            except DeliveryError as exc:
-                for msg in pack:
-                    msg.last_error = str(exc)[:500]
-                    if msg.attempts >= max_attempts:
-                        msg.status = "failed"
-                        msg.next_attempt_at = None
-                        counts["failed"] += 1
-                        log.warning("notify %s failed for good: %s", msg.event_key, exc)
-                    else:
-                        msg.next_attempt_at = now + backoff(msg.attempts, base)
-                        counts["retrying"] += 1
+    ids = {m.recipient_id for m in msgs if m.recipient_id}
+    phones = dict(session.execute(select(User.id, User.phone).where(User.id.in_(ids))).all())
+    for pack in _packs(msgs):
+        for msg in pack:
+            msg.attempts += 1
+            msg.claimed_until = None
+        try:
+            if len(pack) == 1:
+                send(
+                    pack[0].channel,
+                    pack[0],
+                    url=url,
+                    timeout=timeout,
+                    phone=phones.get(pack[0].recipient_id),
+                    http=http,
+                )
             else:
-                sent_at = utcnow()
-                for msg in pack:
-                    msg.status = "sent"
-                    msg.sent_at = sent_at
+                send_pack(pack, url=url, timeout=timeout, phones=phones, http=http)
+        except DeliveryError as exc:
+            for msg in pack:
+                msg.last_error = str(exc)[:500]
+                if msg.attempts >= max_attempts:
+                    msg.status = "failed"
                     msg.next_attempt_at = None
-                    counts["sent"] += 1
-        done += len(msgs)
-        session.commit()
-    return counts
+                    counts["failed"] += 1
+                    log.warning("notify %s failed for good: %s", msg.event_key, exc)
+                else:
+                    msg.next_attempt_at = now + backoff(msg.attempts, base)
+                    counts["retrying"] += 1
+        else:
+            sent_at = utcnow()
+            for msg in pack:
+                msg.status = "sent"
+                msg.sent_at = sent_at
+                msg.next_attempt_at = None
+                counts["sent"] += 1
 
 
 # A WeCom group robot takes about 20 posts a minute and 2,048 bytes of text a
@@ -313,7 +332,12 @@ def _packs(msgs: list[OutboxMessage]) -> list[list[OutboxMessage]]:
 
 
 def send_pack(
-    msgs: list[OutboxMessage], *, url: str, timeout: float, phones: dict[int, str | None]
+    msgs: list[OutboxMessage],
+    *,
+    url: str,
+    timeout: float,
+    phones: dict[int, str | None],
+    http: requests.Session | None = None,
 ) -> None:
     """Deliver several WeCom messages as one robot post that mentions everyone in them."""
     mentioned: list[str] = []
@@ -322,7 +346,7 @@ def send_pack(
         if phone and phone not in mentioned:
             mentioned.append(phone)
     content = _PACK_SEPARATOR.decode().join(m.body for m in msgs)
-    _post("wecom", _wecom_text(content, mentioned), url=url, timeout=timeout)
+    _post("wecom", _wecom_text(content, mentioned), url=url, timeout=timeout, http=http)
 
 
 def retry_failed(session: Session, *, now: datetime | None = None) -> int:
