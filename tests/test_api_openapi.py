@@ -118,3 +118,54 @@ def test_documented_schemas_accept_the_documented_examples(doc):
     assert list(validator.iter_errors({**good, "colour": "red"}))
     move = doc["paths"]["/households/{household_id}/move"]["post"]["requestBody"]
     assert move["content"]["application/json"]["schema"]["required"] == ["team_id"]
+
+
+def test_every_success_answer_has_a_schema(doc):
+    """A 2xx answer says what it holds, so a client (and tests/test_api_fuzz.py) can check it."""
+    missing = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for code, response in op["responses"].items():
+                if not code.startswith("2"):
+                    continue
+                content = response.get("content") or {}
+                if not content or not all("schema" in m for m in content.values()):
+                    missing.append(f"{method.upper()} {path} {code}")
+                for media in content.values():
+                    Draft202012Validator.check_schema(media["schema"])
+    assert not missing, "2xx answers without a schema: " + ", ".join(missing)
+
+
+def test_errors_are_documented_with_the_error_body(doc):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            codes = set(op["responses"])
+            assert {"400", "404", "422", "429"} <= codes, (method, path)
+            if op["security"]:
+                assert "401" in codes, (method, path)
+                if method in WRITES | {"delete"}:
+                    assert "403" in codes, (method, path)
+            for code, response in op["responses"].items():
+                if code.startswith("4"):
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
+
+
+def test_ids_in_paths_are_bounded(doc):
+    for item in doc["paths"].values():
+        for op in item.values():
+            for p in op.get("parameters", []):
+                if p["name"].endswith("_id"):
+                    assert p["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+def test_request_strings_state_the_text_rule(doc):
+    """Every free string and open key of a request body refuses NUL and lone surrogates."""
+    import re as _re
+
+    body = doc["paths"]["/public/{token}/reports"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    note = schema["properties"]["note"]
+    rule = _re.compile(note["pattern"])
+    assert rule.search("老人摔倒") and not rule.search("a\x00b") and not rule.search("\ud800x")
+    assert schema["properties"]["answers"]["propertyNames"]["pattern"] == note["pattern"]

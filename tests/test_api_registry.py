@@ -258,7 +258,7 @@ def test_household_field_errors_are_422_naming_the_field(client, world, auth):
         ({"latitude": 91}, "latitude"),
         ({"members": [{"relation": "head"}]}, "members.0.name"),
         ({"members": [{"name": "x", "birth_year": 1700}]}, "members.0.birth_year"),
-        ({"members": [{"name": "x", "phone": "555"}]}, "member_phone"),
+        ({"members": [{"name": "x", "phone": "555"}]}, "members.0.phone"),
         ({"colour": "red"}, "colour"),
         ({"team_id": world["grids"][0].id}, "team_id"),
     ]

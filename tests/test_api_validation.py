@@ -28,7 +28,13 @@ def schemas():
         except ModuleNotFoundError:
             continue
         for name, value in vars(module).items():
-            if name.isupper() and isinstance(value, dict) and "type" in value:
+            # Request schemas only: answers (``*_OUT``) are never validated by the server.
+            if (
+                name.isupper()
+                and not name.endswith("_OUT")
+                and isinstance(value, dict)
+                and "type" in value
+            ):
                 found[f"{domain}.{name}"] = value
     return found
 

@@ -35,6 +35,9 @@ ID_MAX = 2**31 - 1
 # The JSON Schema of an id: every body's ids are bounded by this.
 ID: dict = {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}
 
+# A required text in a JSON Schema: something besides spaces (the services strip).
+NONBLANK = r"\S"
+
 # NUL, and a surrogate code point standing alone (a valid pair is one
 # character by the time it is a Python str).
 _BAD = re.compile("[\x00\ud800-\udfff]")
@@ -88,10 +91,10 @@ def refuse_bad_character(field: str) -> InvalidInput:
     )
 
 
-def check_text(value: str, field: str) -> None:
+def check_text(value: str | None, field: str | None) -> None:
     """Raise a 422 naming ``field`` when ``value`` holds a NUL or a lone surrogate."""
-    if _BAD.search(value):
-        raise refuse_bad_character(field)
+    if isinstance(value, str) and _BAD.search(value):
+        raise refuse_bad_character(field or "")
 
 
 def check_json(data: Any, field: str = "") -> None:

@@ -18,9 +18,17 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.extensions import db
 from village_grid.hierarchy import service
-from village_grid.hierarchy.schemas import HOUSEHOLD_CREATE, HOUSEHOLD_MOVE, HOUSEHOLD_UPDATE
+from village_grid.hierarchy.schemas import (
+    HOUSEHOLD_CREATE,
+    HOUSEHOLD_MOVE,
+    HOUSEHOLD_OUT,
+    HOUSEHOLD_UPDATE,
+)
 from village_grid.models import Household, Member
 from village_grid.qr.service import report_url as plate_report_url
+
+# A team_id is checked against the tree: no schema can say "is a team".
+NOT_A_TEAM = "invalid_input: fields name what is wrong; team_id not_a_team: that unit is not a team"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -68,8 +76,9 @@ def household_json(household: Household) -> dict:
     "Register a household in a team (at most 10 per team)",
     body=HOUSEHOLD_CREATE,
     responses={
-        "201": "The new household",
+        "201": ("The new household", HOUSEHOLD_OUT),
         "409": "team_full: the team has 10 households; fields.suggested_team_ids has teams with room",
+        "422": NOT_A_TEAM,
     },
     tags=["households"],
 )
@@ -91,7 +100,10 @@ def household_create():
 @login_required
 @document(
     "One household with its members",
-    responses={"200": "The household", "404": "No such household in your scope"},
+    responses={
+        "200": ("The household", HOUSEHOLD_OUT),
+        "404": "No such household in your scope",
+    },
     tags=["households"],
 )
 def household(household_id: int):
@@ -104,7 +116,7 @@ def household(household_id: int):
 @document(
     "Change some fields of a household; members, when given, replace the list",
     body=HOUSEHOLD_UPDATE,
-    responses={"200": "The changed household"},
+    responses={"200": ("The changed household", HOUSEHOLD_OUT)},
     tags=["households"],
 )
 def household_update(household_id: int):
@@ -120,7 +132,11 @@ def household_update(household_id: int):
 @document(
     "Move a household to another team (at most 10 per team); it gets a new code",
     body=HOUSEHOLD_MOVE,
-    responses={"200": "The moved household", "409": "team_full"},
+    responses={
+        "200": ("The moved household", HOUSEHOLD_OUT),
+        "409": "team_full",
+        "422": NOT_A_TEAM,
+    },
     tags=["households"],
 )
 def household_move(household_id: int):

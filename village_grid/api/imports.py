@@ -13,7 +13,7 @@ from village_grid.auth.guards import login_required
 from village_grid.errors import Forbidden, InvalidInput
 from village_grid.extensions import db
 from village_grid.hierarchy.registry import import_registry
-from village_grid.hierarchy.schemas import IMPORT_FORM
+from village_grid.hierarchy.schemas import IMPORT_FORM, IMPORT_RESULT_OUT
 
 
 @bp.route("/import", methods=["POST"])
@@ -23,7 +23,7 @@ from village_grid.hierarchy.schemas import IMPORT_FORM
     body=IMPORT_FORM,
     content_type="multipart/form-data",
     responses={
-        "200": '{"units_created", "households_created", "members_created"}',
+        "200": ("What was created", IMPORT_RESULT_OUT),
         "403": "You may not import",
         "422": "import_rejected: error.rows lists every bad row with its line number and reason",
     },

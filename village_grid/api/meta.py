@@ -24,6 +24,16 @@ TOKEN_BODY = {
 }
 
 
+TOKEN_OUT = {
+    "type": "object",
+    "required": ["token", "expires_in"],
+    "properties": {
+        "token": {"type": "string", "minLength": 1},
+        "expires_in": {"type": "integer", "minimum": 1},
+    },
+}
+
+
 class BadLogin(DomainError):
     status = 401
     code = "bad_login"
@@ -35,7 +45,11 @@ class BadLogin(DomainError):
 @document(
     "Exchange a username (or phone) and password for a bearer token",
     body=TOKEN_BODY,
-    responses={"200": '{"token": ...}', "401": "Wrong login"},
+    responses={
+        "200": ("A bearer token for the Authorization header", TOKEN_OUT),
+        "401": "Wrong login",
+        "429": "too_many_attempts / rate_limited: wait before trying again",
+    },
     tags=["auth"],
 )
 def token():
@@ -53,6 +67,10 @@ def token():
 
 @bp.route("/openapi.json")
 @public
-@document("This document", tags=["meta"])
+@document(
+    "This document",
+    responses={"200": ("OpenAPI 3.1", {"type": "object", "required": ["openapi", "paths"]})},
+    tags=["meta"],
+)
 def openapi():
     return jsonify(build(current_app))

@@ -1,13 +1,22 @@
-"""Builds the OpenAPI 3.1 document from the API's routes and their ``@document`` notes."""
+"""Builds the OpenAPI 3.1 document from the API's routes and their ``@document`` notes.
+
+Each answer an endpoint documents with a schema (``responses={"200": ("The unit",
+UNIT_DETAIL_OUT)}``) is described with it; every error status is described with
+the one error body. The request bodies are shown with the rule the edge enforces
+on every string and key (no NUL, no unpaired surrogate: ``village_grid.edge``)
+written out as a ``pattern``, so a client or a fuzzer sees what is refused.
+tests/test_api_fuzz.py holds the API to this document.
+"""
 
 from __future__ import annotations
 
+import copy
 import re
 
 from flask import Flask
 
 from village_grid.api.validation import EMPTY_BODY
-from village_grid.edge import ID
+from village_grid.edge import ID, NONBLANK
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -26,6 +35,64 @@ ERROR_SCHEMA = {
 }
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+# Every string and key a request carries (village_grid.edge refuses the rest).
+GOOD_TEXT = r"^[^\x00\ud800-\udfff]*$"
+# edge.NONBLANK with the same rule, as one pattern (generators do not combine two).
+GOOD_NONBLANK = r"^[^\x00\ud800-\udfff]*[^\s\x00\ud800-\udfff][^\x00\ud800-\udfff]*$"
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+# Answered by the edge or the error handlers to any operation.
+_ALWAYS = {
+    "400": "bad_request / bad_json: not JSON, or a request that cannot be read",
+    "404": "not_found: no such object in your scope",
+    "422": "invalid_input: fields names every field that is wrong and how",
+    "429": "rate_limited: wait and try again",
+}
+_WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+def with_text_rule(schema: dict) -> dict:
+    """A copy of a request schema whose free strings and open keys state the text rule."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            types = node.get("type")
+            types = types if isinstance(types, list) else [types]
+            if "string" in types and not {"enum", "const", "format", "contentMediaType"} & set(
+                node
+            ):
+                if node.get("pattern") == NONBLANK:
+                    node["pattern"] = GOOD_NONBLANK
+                elif "pattern" in node:
+                    node["allOf"] = [*node.get("allOf", []), {"pattern": GOOD_TEXT}]
+                else:
+                    node["pattern"] = GOOD_TEXT
+            if "object" in types and node.get("additionalProperties") is not False:
+                node.setdefault("propertyNames", {})
+                node["propertyNames"].setdefault("pattern", GOOD_TEXT)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+def _response(code: str, note: object) -> dict:
+    """``note``: a description, or (description, schema[, media type])."""
+    if isinstance(note, tuple):
+        description, schema, *media = note
+        media_type = media[0] if media else "application/json"
+        return {
+            "description": description,
+            "content": {media_type: {"schema": schema} if schema is not None else {}},
+        }
+    out: dict = {"description": str(note)}
+    if code.startswith("4"):
+        out["content"] = _ERROR_CONTENT
+    return out
 
 
 def build(app: Flask) -> dict:
@@ -41,43 +108,42 @@ def build(app: Flask) -> dict:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": dict(ID) if conv == "id" else {"type": "string"},
+                "schema": dict(ID) if conv == "id" else {"type": "string", "pattern": GOOD_TEXT},
             }
             for conv, name in _CONVERTER.findall(rule.rule)
         ]
+        public = getattr(view, "access", None) == "public"
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            responses = {
+                str(code): _response(str(code), desc)
+                for code, desc in (note.get("responses") or {"200": "OK"}).items()
+            }
+            defaults = dict(_ALWAYS)
+            if not public:
+                defaults["401"] = "unauthorized: log in or send a valid bearer token"
+                if method in _WRITES:
+                    defaults["403"] = "forbidden: you may see this but not do this to it"
+            for code, description in defaults.items():
+                responses.setdefault(code, {"description": description, "content": _ERROR_CONTENT})
             op: dict = {
                 "operationId": rule.endpoint.split(".", 1)[1]
                 + ("" if method == "GET" else f"_{method.lower()}"),
                 "summary": note.get("summary", rule.endpoint),
                 "tags": note.get("tags") or [],
-                "responses": {
-                    str(code): {"description": desc}
-                    for code, desc in (note.get("responses") or {"200": "OK"}).items()
-                },
+                "responses": dict(sorted(responses.items())),
+                "security": [] if public else [{"bearer": []}],
             }
-            for code in ("400", "401", "404", "422", "429"):
-                op["responses"].setdefault(
-                    code,
-                    {
-                        "description": "Error",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                        },
-                    },
-                )
-            if getattr(view, "access", None) != "public":
-                op["security"] = [{"bearer": []}]
-            else:
-                op["security"] = []
             if params:
                 op["parameters"] = params
             if note.get("body") and method in ("POST", "PATCH", "PUT"):
+                body = note["body"]
                 op["requestBody"] = {
                     # EMPTY_BODY: the endpoint takes no body; sending none is fine.
-                    "required": note["body"] is not EMPTY_BODY,
+                    "required": body is not EMPTY_BODY,
                     "content": {
-                        note.get("content_type") or "application/json": {"schema": note["body"]}
+                        note.get("content_type") or "application/json": {
+                            "schema": body if body is EMPTY_BODY else with_text_rule(body)
+                        }
                     },
                 }
             paths.setdefault(path, {})[method.lower()] = op

@@ -21,8 +21,21 @@ from village_grid.qr import mailbox, service
 from village_grid.qr import public as household_page
 from village_grid.qr.limits import client_addr, plate_read, plate_write
 from village_grid.qr.routes import remember_sent, sent_here
-from village_grid.qr.schemas import PUBLIC_MAILBOX, PUBLIC_REPORT
+from village_grid.qr.schemas import (
+    PUBLIC_HOUSEHOLD_OUT,
+    PUBLIC_MAILBOX,
+    PUBLIC_MESSAGE_OUT,
+    PUBLIC_MESSAGES_OUT,
+    PUBLIC_REPORT,
+    PUBLIC_REPORTED_OUT,
+)
 from village_grid.tasks.statuses import record_status
+
+# An answer is checked against its task: no schema can say which answers a task offers.
+ANSWER_CHECKED = (
+    "invalid_input: fields name what is wrong; also status not_allowed (the task does not "
+    "offer that answer) and answers.* (checked against the task's questions)"
+)
 
 
 def _no_store(response):
@@ -44,7 +57,7 @@ def _messages(household_id: int) -> list[dict]:
 @document(
     "A door plate: the household code and its open tasks (nothing private)",
     responses={
-        "200": '{"household": {"code"}, "tasks": [...], "messages": [...]}',
+        "200": ("The household's code, open tasks and notes", PUBLIC_HOUSEHOLD_OUT),
         "404": "Unknown or replaced plate",
     },
     tags=["public"],
@@ -69,7 +82,11 @@ def public_household(token: str):
     "A household answers one of its open tasks (safe / needs_help with kind and note; "
     "acknowledged for a campaign; answered with answers for a survey; read for a notice)",
     body=PUBLIC_REPORT,
-    responses={"201": "Recorded", "404": "Unknown plate, or task not open for it"},
+    responses={
+        "201": ("Recorded", PUBLIC_REPORTED_OUT),
+        "404": "Unknown plate, or task not open for it",
+        "422": ANSWER_CHECKED,
+    },
     tags=["public"],
 )
 def public_report(token: str):
@@ -104,7 +121,10 @@ def public_report(token: str):
 @document(
     "Drop a note in the red mailbox (category, text, optional callback_phone)",
     body=PUBLIC_MAILBOX,
-    responses={"201": '{"tracking_no", ...}', "404": "Unknown or replaced plate"},
+    responses={
+        "201": ("The note, with its tracking number", PUBLIC_MESSAGE_OUT),
+        "404": "Unknown or replaced plate",
+    },
     tags=["public"],
 )
 def public_mailbox_write(token: str):
@@ -130,7 +150,10 @@ def public_mailbox_write(token: str):
 @public
 @document(
     "The household's own red-mailbox notes with the staff's replies",
-    responses={"200": '{"messages": [...]}', "404": "Unknown or replaced plate"},
+    responses={
+        "200": ("The household's notes", PUBLIC_MESSAGES_OUT),
+        "404": "Unknown or replaced plate",
+    },
     tags=["public"],
 )
 def public_mailbox(token: str):

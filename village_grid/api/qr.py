@@ -29,7 +29,10 @@ def _image(body, mimetype: str, code: str, ext: str) -> Response:
 @login_required
 @document(
     "The household's door-plate QR code as PNG (encodes BASE_URL/h/<token>)",
-    responses={"200": "image/png", "404": "No such household in your scope"},
+    responses={
+        "200": ("The door plate's QR code", {"type": "string"}, "image/png"),
+        "404": "No such household in your scope",
+    },
     tags=["qr"],
 )
 def household_qr_png(household_id: int):
@@ -41,7 +44,10 @@ def household_qr_png(household_id: int):
 @login_required
 @document(
     "The household's door-plate QR code as SVG",
-    responses={"200": "image/svg+xml", "404": "No such household in your scope"},
+    responses={
+        "200": ("The door plate's QR code", {"type": "string"}, "image/svg+xml"),
+        "404": "No such household in your scope",
+    },
     tags=["qr"],
 )
 def household_qr_svg(household_id: int):

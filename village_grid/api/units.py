@@ -14,7 +14,7 @@ from village_grid.edge import ID_MAX, id_arg, int_arg
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.hierarchy import queries, service
-from village_grid.hierarchy.schemas import UNIT_CREATE
+from village_grid.hierarchy.schemas import UNIT_CREATE, UNIT_DETAIL_OUT, UNIT_LIST_OUT
 from village_grid.models import Unit
 from village_grid.models.units import UNIT_KINDS
 
@@ -43,7 +43,7 @@ def unit_json(unit: Unit, household_count: int) -> dict:
 @login_required
 @document(
     "Units in your scope, optionally one kind or the children of one unit",
-    responses={"200": '{"units": [...], "total", "limit", "offset"}'},
+    responses={"200": ("One page of units", UNIT_LIST_OUT)},
     tags=["units"],
 )
 def units():
@@ -73,7 +73,10 @@ def units():
 @login_required
 @document(
     "One unit with its household count, children and breadcrumb",
-    responses={"200": "The unit", "404": "No such unit in your scope"},
+    responses={
+        "200": ("The unit", UNIT_DETAIL_OUT),
+        "404": "No such unit in your scope",
+    },
     tags=["units"],
 )
 def unit(unit_id: int):
@@ -97,7 +100,14 @@ def unit_detail(unit: Unit) -> dict:
 @document(
     "Add a unit under a parent (a new root: administrators only)",
     body=UNIT_CREATE,
-    responses={"201": "The new unit", "409": "Name or code already used here"},
+    responses={
+        "201": ("The new unit", UNIT_DETAIL_OUT),
+        "409": "Name or code already used here",
+        "422": (
+            "invalid_input: fields name what is wrong; also parent_id is_team (a team holds "
+            "households, not units) and parent_id required (only an administrator adds a root)"
+        ),
+    },
     tags=["units"],
 )
 def unit_create():

@@ -8,14 +8,26 @@ services still apply the field rules (phone format, cap, scope) themselves.
 
 from __future__ import annotations
 
-from village_grid.edge import ID
+from village_grid.edge import ID, NONBLANK
 from village_grid.hierarchy.service import RELATIONS
 from village_grid.models import HOUSEHOLD_FLAGS
 from village_grid.models.units import UNIT_KINDS
 
 # Ids are positive 32-bit integers on every engine: a larger number is a bad
 # request, not a database error (village_grid.edge).
-PHONE = {"type": "string", "maxLength": 30}
+# What validation.normalise_phone takes, written out (it takes a little more: the
+# API asks for these forms). Empty: no phone.
+PHONE = {
+    "type": "string",
+    "maxLength": 30,
+    "pattern": (
+        r"^(?:"
+        r"(?:(?:\+86|0086)[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}"  # mobile: 138 0013 8000
+        r"|0[0-9]{2,3}-[0-9]{7,8}(?:-[0-9]{1,6})?"  # landline: 0591-87654321(-123)
+        r"|0[0-9]{9,11}"  # landline without a dash
+        r")?$"
+    ),
+}
 
 UNIT_CREATE = {
     "type": "object",
@@ -23,10 +35,11 @@ UNIT_CREATE = {
     "additionalProperties": False,
     "properties": {
         "kind": {"type": "string", "enum": list(UNIT_KINDS)},
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NONBLANK},
         # null makes a new root (administrators only).
         "parent_id": {**ID, "type": ["integer", "null"]},
-        "code": {"type": "string", "maxLength": 20},
+        # Empty: the next free number among its siblings.
+        "code": {"type": "string", "maxLength": 20, "pattern": "^[A-Za-z0-9]*$"},
     },
 }
 
@@ -35,7 +48,7 @@ MEMBER = {
     "required": ["name"],
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 50},
+        "name": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": NONBLANK},
         "relation": {"type": "string", "enum": ["", *RELATIONS]},
         "sex": {"type": "string", "enum": ["", "M", "F", "m", "f"]},
         "birth_year": {"type": ["integer", "null"], "minimum": 1900, "maximum": 2100},
@@ -46,7 +59,7 @@ MEMBER = {
 _HOUSEHOLD_FIELDS = {
     "door_no": {"type": "string", "maxLength": 50},
     "address": {"type": "string", "maxLength": 200},
-    "head_name": {"type": "string", "minLength": 1, "maxLength": 50},
+    "head_name": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": NONBLANK},
     "phone": PHONE,
     "latitude": {"type": ["number", "null"], "minimum": -90, "maximum": 90},
     "longitude": {"type": ["number", "null"], "minimum": -180, "maximum": 180},
@@ -92,5 +105,111 @@ IMPORT_FORM = {
             "contentMediaType": "application/octet-stream",
             "description": "CSV (UTF-8 or GB18030) or XLSX, columns as in the export",
         }
+    },
+}
+
+
+# --- answers: what the API sends back (OpenAPI responses; tests/test_api_fuzz.py
+# checks every answer against them). Names end in _OUT.
+
+TIME_OUT = {"type": "string", "format": "date-time"}
+COUNT_OUT = {"type": "integer", "minimum": 0}
+
+
+def nullable(schema: dict) -> dict:
+    """``schema`` or null."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+UNIT_BRIEF_OUT = {
+    "type": "object",
+    "required": ["id", "kind", "name", "code"],
+    "properties": {
+        "id": ID,
+        "kind": {"type": "string", "enum": list(UNIT_KINDS)},
+        "name": {"type": "string"},
+        "code": {"type": "string"},
+        "household_count": COUNT_OUT,
+    },
+}
+
+UNIT_OUT = {
+    **UNIT_BRIEF_OUT,
+    "required": [*UNIT_BRIEF_OUT["required"], "household_count", "parent_id", "path", "depth"],
+    "properties": {
+        **UNIT_BRIEF_OUT["properties"],
+        "parent_id": nullable(ID),
+        "path": {"type": "string", "pattern": r"^/(\d+/)+$"},
+        "depth": COUNT_OUT,
+    },
+}
+
+UNIT_DETAIL_OUT = {
+    **UNIT_OUT,
+    "required": [*UNIT_OUT["required"], "children", "breadcrumb"],
+    "properties": {
+        **UNIT_OUT["properties"],
+        "children": {"type": "array", "items": UNIT_BRIEF_OUT},
+        "breadcrumb": {"type": "array", "items": UNIT_BRIEF_OUT},
+    },
+}
+
+UNIT_LIST_OUT = {
+    "type": "object",
+    "required": ["units", "total", "limit", "offset"],
+    "properties": {
+        "units": {"type": "array", "items": UNIT_OUT},
+        "total": COUNT_OUT,
+        "limit": COUNT_OUT,
+        "offset": COUNT_OUT,
+    },
+}
+
+MEMBER_OUT = {
+    "type": "object",
+    "required": ["id", "name", "relation", "sex", "birth_year", "phone"],
+    "properties": {
+        "id": ID,
+        "name": {"type": "string"},
+        "relation": {"type": ["string", "null"]},
+        "sex": {"type": ["string", "null"]},
+        "birth_year": {"type": ["integer", "null"]},
+        "phone": {"type": ["string", "null"]},
+    },
+}
+
+HOUSEHOLD_OUT = {
+    "type": "object",
+    "required": [
+        "id", "code", "team_id", "team_name", "door_no", "address", "head_name", "phone",
+        "latitude", "longitude", "flags", "members", "created_at", "updated_at", "report_url",
+    ],
+    "properties": {
+        "id": ID,
+        "code": {"type": "string"},
+        "team_id": ID,
+        "team_name": {"type": "string"},
+        "door_no": {"type": ["string", "null"]},
+        "address": {"type": ["string", "null"]},
+        "head_name": {"type": "string"},
+        "phone": {"type": ["string", "null"]},
+        "latitude": {"type": ["number", "null"]},
+        "longitude": {"type": ["number", "null"]},
+        "flags": {"type": "array", "items": {"type": "string", "enum": list(HOUSEHOLD_FLAGS)}},
+        "members": {"type": "array", "items": MEMBER_OUT},
+        "created_at": nullable(TIME_OUT),
+        "updated_at": nullable(TIME_OUT),
+        # The door plate's address: only to staff who may see the household.
+        "report_url": {"type": ["string", "null"]},
+    },
+}  # fmt: skip
+
+IMPORT_RESULT_OUT = {
+    "type": "object",
+    "required": ["units_created", "households_created", "members_created"],
+    "properties": {
+        "units_created": COUNT_OUT,
+        "households_created": COUNT_OUT,
+        "members_created": COUNT_OUT,
     },
 }
