@@ -154,6 +154,7 @@ NAV = [
     ("auth.people", _l("People"), "assign_roles"),
     ("hierarchy.import_export", _l("Import / export"), "import"),
     ("audit.index", _l("Audit log"), "audit"),
+    ("jobs.status", _l("Background work"), "operate"),
 ]
 
 

@@ -29,6 +29,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "manage_plates": frozenset({"admin", "cadre", "grid_member"}),
     "station": frozenset({"admin", "cadre", "station_staff"}),
     "audit": frozenset({"admin", "cadre"}),
+    # Running the server: the background worker, its queue and failed messages.
+    "operate": frozenset({"admin"}),
 }
 
 

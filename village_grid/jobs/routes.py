@@ -31,7 +31,7 @@ def healthz():
 
 
 def _require_admin() -> None:
-    if not scope.has_role(current_user, "admin"):
+    if not scope.may_somewhere(current_user, "operate"):
         raise OutOfScope(_("Not found."))
 
 
