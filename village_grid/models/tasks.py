@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from village_grid.extensions import db
@@ -104,21 +113,36 @@ class StatusEvent(db.Model):
 
 
 class Escalation(db.Model):
-    """A case climbing the tree: a call for help, or a household still pending past the deadline."""
+    """A case climbing the tree, one row per level it reached. About a household
+    (``assignment_id``, ``household_id``): a call for help, or a household still
+    pending past the deadline. About a team (``task_team_id``): a notice its lead
+    had not read by the deadline. ``team_id`` is the team the case is about either
+    way: the queue is scoped by its path."""
 
     __tablename__ = "escalations"
     __table_args__ = (
         UniqueConstraint(
             "assignment_id", "reason", "level", name="uq_escalations_assignment_reason_level"
         ),
+        UniqueConstraint(
+            "task_team_id", "reason", "level", name="uq_escalations_task_team_reason_level"
+        ),
+        # Exactly one subject: a household's assignment or a task's team.
+        CheckConstraint("(assignment_id IS NULL) <> (task_team_id IS NULL)", name="subject"),
         Index("ix_escalations_status_next", "status", "next_escalation_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
-    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
-    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
-    reason: Mapped[str] = mapped_column(String(20))  # needs_help | overdue
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE")
+    )
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    task_team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("task_teams.id", ondelete="CASCADE")
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))  # needs_help | overdue | unread
     level: Mapped[int] = mapped_column(Integer, default=1)
     # The unit whose people hold the case now (grid, village, township).
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))

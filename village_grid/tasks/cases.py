@@ -1,9 +1,11 @@
 """The escalation queue people work through: the cases in someone's scope, who
 to call about each, acknowledging one ("I am on it": it stops climbing) and
-resolving it with what was done. How cases open and climb is in
-``tasks/escalation.py``. Acknowledging and resolving are written to the audit
-log (one event per case, under the household's team). Functions flush and
-never commit.
+resolving it with what was done. A case is about a household (a call for help,
+not reached by the deadline) or about a team (its notice not read by the
+deadline); either way it names its team (``Escalation.team_id``), whose path
+scopes it. How cases open and climb is in ``tasks/escalation.py`` and
+``tasks/unread.py``. Acknowledging and resolving are written to the audit log
+(one event per case, under the case's team). Functions flush and never commit.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from sqlalchemy.orm import Session
 from village_grid.audit.service import record
 from village_grid.auth import scope
 from village_grid.errors import Conflict, InvalidInput, OutOfScope
-from village_grid.models import Assignment, Escalation, Household, Task, Unit, User
+from village_grid.models import (
+    Assignment,
+    Escalation,
+    Household,
+    NoticeRead,
+    Task,
+    TaskTeam,
+    Unit,
+    User,
+)
 from village_grid.models.base import utcnow
 from village_grid.tasks import labels
 from village_grid.tasks.graph import get_graph
@@ -27,13 +38,10 @@ from village_grid.validation import clean_text
 def list_escalations(
     session: Session, actor: User | None, *, open_only: bool = True, task_id: int | None = None
 ) -> list[Escalation]:
-    """Cases in the actor's scope or held by them, one row per case (its highest
-    level): calls for help first, then open before acknowledged, newest first."""
-    q = (
-        select(Escalation)
-        .join(Household, Household.id == Escalation.household_id)
-        .join(Unit, Unit.id == Household.team_id)
-    )
+    """Cases in the actor's scope (by the case's team) or held by them, one row per
+    case (its highest level): calls for help first, then open before acknowledged,
+    newest first — households not reached and notices not read together."""
+    q = select(Escalation).join(Unit, Unit.id == Escalation.team_id)
     paths = None if actor is None else scope.scope_paths(actor, "handle_escalations")
     if paths is not None:
         q = q.where(or_(scope.paths_clause(paths, Unit.path), Escalation.assignee_id == actor.id))
@@ -41,9 +49,9 @@ def list_escalations(
         q = q.where(Escalation.status != "resolved")
     if task_id is not None:
         q = q.where(Escalation.task_id == task_id)
-    top: dict[tuple[int, str], Escalation] = {}
+    top: dict[tuple[int | None, int | None, str], Escalation] = {}
     for esc in session.scalars(q.order_by(Escalation.level.desc())):
-        top.setdefault((esc.assignment_id, esc.reason), esc)
+        top.setdefault(case_key(esc), esc)
     order = {state: i for i, state in enumerate(labels.ESCALATION_STATES)}
     return sorted(
         top.values(),
@@ -63,27 +71,32 @@ def require_escalation(session: Session, actor: User | None, escalation_id: int)
     if esc is None:
         raise OutOfScope(_("No such escalation."))
     if actor is not None and esc.assignee_id != actor.id:
-        household = session.get(Household, esc.household_id)
-        if household is None or not scope.may(actor, "handle_escalations", household.team):
+        team = session.get(Unit, esc.team_id)
+        if team is None or not scope.may(actor, "handle_escalations", team):
             raise OutOfScope(_("No such escalation."))
     return esc
 
 
+def case_key(esc: Escalation) -> tuple[int | None, int | None, str]:
+    """What the levels of one case share: its household's assignment or its task team,
+    and the reason."""
+    return (esc.assignment_id, esc.task_team_id, esc.reason)
+
+
 def case_path(session: Session, esc: Escalation) -> str | None:
-    """The path of the team of the case's household: where the audit log files it."""
-    household = session.get(Household, esc.household_id)
-    return household.team.path if household is not None else None
+    """The path of the case's team: where the audit log files it."""
+    team = session.get(Unit, esc.team_id)
+    return team.path if team is not None else None
 
 
 def _case(session: Session, esc: Escalation) -> list[Escalation]:
     """Every level of the case ``esc`` belongs to."""
-    return list(
-        session.scalars(
-            select(Escalation).where(
-                Escalation.assignment_id == esc.assignment_id, Escalation.reason == esc.reason
-            )
-        )
+    subject = (
+        Escalation.assignment_id == esc.assignment_id
+        if esc.assignment_id is not None
+        else Escalation.task_team_id == esc.task_team_id
     )
+    return list(session.scalars(select(Escalation).where(subject, Escalation.reason == esc.reason)))
 
 
 def acknowledge_escalation(
@@ -163,26 +176,37 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def describe_escalations(session: Session, escalations: list[Escalation]) -> list[dict]:
-    """What the escalation queue shows: the household, its team and lead with
-    phones, the task, who holds the case. One query per kind of thing."""
+    """What the escalation queue shows: the task, the team (with its grid) and its
+    lead with phones, who holds the case; for a case about a household the household
+    (``told`` None), for a notice not read the person told for the team and when
+    they read it (``household`` None). One query per kind of thing."""
     if not escalations:
         return []
     g = get_graph(session)
 
     def by_id(model, ids) -> dict:
-        return {r.id: r for r in session.scalars(select(model).where(model.id.in_(set(ids))))}
+        wanted = {i for i in ids if i is not None}
+        if not wanted:
+            return {}
+        return {r.id: r for r in session.scalars(select(model).where(model.id.in_(wanted)))}
 
     households = by_id(Household, (e.household_id for e in escalations))
     tasks = by_id(Task, (e.task_id for e in escalations))
     assignments = by_id(Assignment, (e.assignment_id for e in escalations))
-    users = by_id(User, (e.assignee_id for e in escalations if e.assignee_id))
+    task_teams = by_id(TaskTeam, (e.task_team_id for e in escalations))
+    told_ids = {t.assignee_id for t in task_teams.values() if t.assignee_id}
+    users = by_id(User, {e.assignee_id for e in escalations} | told_ids)
+    reads = _read_times(session, task_teams.values())
     out = []
     for e in escalations:
         h = households.get(e.household_id)
         t = tasks.get(e.task_id)
         a = assignments.get(e.assignment_id)
-        team_id = h.team_id if h else None
-        people = g.nodes[team_id]["people"] if team_id in g else []
+        tt = task_teams.get(e.task_team_id)
+        team_id = e.team_id
+        node = g.nodes[team_id] if team_id in g else None
+        grid = g.nodes[node["parent"]] if node is not None and node["parent"] in g else None
+        people = node["people"] if node is not None else []
         lead = next((p for p in people if p.role == "team_lead"), None)
         assignee = users.get(e.assignee_id)
         out.append(
@@ -198,21 +222,16 @@ def describe_escalations(session: Session, escalations: list[Escalation]) -> lis
                 "status": e.status,
                 "help_kind": a.help_kind if a else "",
                 "note": a.note if a else "",
-                "household": {
-                    "id": e.household_id,
-                    "code": h.code if h else "",
-                    "head_name": h.head_name if h else "",
-                    "phone": h.phone if h else "",
-                    "door_no": h.door_no if h else "",
-                    "address": h.address if h else "",
-                },
+                "household": _household(h, e.household_id) if e.household_id else None,
                 "team": {
                     "id": team_id,
-                    "name": g.nodes[team_id]["name"] if team_id in g else "",
+                    "name": node["name"] if node is not None else "",
+                    "grid_name": grid["name"] if grid is not None else "",
                     "lead_name": lead.name if lead else "",
                     "lead_phone": lead.phone if lead else "",
                     "lead_available": lead.on_duty if lead else False,
                 },
+                "told": _told(tt, users, reads) if tt is not None else None,
                 "unit": {
                     "id": e.unit_id,
                     "name": g.nodes[e.unit_id]["name"] if e.unit_id in g else "",
@@ -229,3 +248,40 @@ def describe_escalations(session: Session, escalations: list[Escalation]) -> lis
             }
         )
     return out
+
+
+def _household(h: Household | None, household_id: int) -> dict:
+    return {
+        "id": household_id,
+        "code": h.code if h else "",
+        "head_name": h.head_name if h else "",
+        "phone": h.phone if h else "",
+        "door_no": h.door_no if h else "",
+        "address": h.address if h else "",
+    }
+
+
+def _read_times(session: Session, task_teams) -> dict[tuple[int, int], datetime]:
+    """When each person told for these task teams read its notice (if they have)."""
+    pairs = {(t.task_id, t.assignee_id) for t in task_teams if t.assignee_id}
+    if not pairs:
+        return {}
+    rows = session.execute(
+        select(NoticeRead.task_id, NoticeRead.user_id, NoticeRead.read_at).where(
+            NoticeRead.task_id.in_({p[0] for p in pairs}),
+            NoticeRead.user_id.in_({p[1] for p in pairs}),
+        )
+    ).all()
+    return {(task_id, user_id): at for task_id, user_id, at in rows}
+
+
+def _told(tt: TaskTeam, users: dict, reads: dict) -> dict:
+    """The person a notice was sent to for a team: who has not read it (or when they did)."""
+    person = users.get(tt.assignee_id)
+    return {
+        "id": tt.assignee_id,
+        "name": person.display_name if person else "",
+        "phone": (person.phone or "") if person else "",
+        "role": tt.assignee_role,
+        "read_at": _iso(reads.get((tt.task_id, tt.assignee_id))),
+    }

@@ -299,7 +299,8 @@ def dispatch_task(
 def close_task(
     session: Session, actor: User | None, task_id: int, *, now: datetime | None = None
 ) -> Task:
-    """Freeze a task: no more statuses, no more deadline escalations. Calls for
+    """Freeze a task: no more statuses, no more deadline escalations (open ones
+    about households not reached or a notice not read are resolved). Calls for
     help already open stay open until someone resolves them. Only who sent the
     task, or someone who may dispatch above it, may close it."""
     now = now or utcnow()
@@ -315,13 +316,17 @@ def close_task(
     task.closed_at = now
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         note = _("Task closed.")
+    # The deadline's cases end with the task: households not reached, a notice not read.
     still_open = (
         Escalation.task_id == task.id,
-        Escalation.reason == "overdue",
+        Escalation.reason.in_(("overdue", "unread")),
         Escalation.status != "resolved",
     )
     cases = session.scalar(
-        select(func.count(func.distinct(Escalation.assignment_id))).where(*still_open)
+        select(
+            func.count(func.distinct(Escalation.assignment_id))
+            + func.count(func.distinct(Escalation.task_team_id))
+        ).where(*still_open)
     )
     session.execute(
         update(Escalation)

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from village_grid.models import Task
 from village_grid.models.base import utcnow
+from village_grid.tasks import routing
 from village_grid.tasks.forms import FLAG_LABELS
 from village_grid.tasks.labels import (
     DONE_LABEL,
@@ -34,6 +35,7 @@ def template_context() -> dict:
         "via_labels": VIA_LABELS,
         "done_label": DONE_LABEL,
         "flag_label": lambda f: FLAG_LABELS.get(f, f),
+        "role_words": lambda role: routing.role_words(role, _),
         "note_max": NOTE_MAX,
         "now_utc": utcnow,
     }

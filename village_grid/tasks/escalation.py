@@ -1,14 +1,15 @@
 """Cases climbing the tree by themselves: a call for help goes at once to the
 grid member and the village cadre; a household still pending at the deadline
-goes to the grid member; a case nobody acknowledges climbs one more level
+goes to the grid member; so does a notice its team's lead had not read by the
+deadline (``tasks/unread.py``); a case nobody acknowledges climbs one more level
 every ``ESCALATION_INTERVAL_MINUTES``. Whom each level reaches is routing's
 decision (``routing.escalation_stop``).
 
 The queue people work through (list, acknowledge, resolve) is in
 ``tasks/cases.py``. The audit log gets an ``escalation.open`` event per call for
 help (under the household's team), and per task and run of the deadline checks
-one ``escalation.open`` (overdue cases opened) and one ``escalation.climb`` (cases
-that climbed) with their counts — never one event per household. Functions
+one ``escalation.open`` (overdue and unread cases opened) and one
+``escalation.climb`` (cases that climbed) with their counts — never one event per household. Functions
 flush and never commit.
 """
 
@@ -27,7 +28,7 @@ from village_grid.database import insert_ignore
 from village_grid.models import Assignment, Escalation, Household, StatusEvent, Task, User
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
-from village_grid.tasks import messages, routing
+from village_grid.tasks import messages, routing, unread
 from village_grid.tasks.graph import get_graph
 
 # Levels a case may climb in one run (county → township → village → grid is four).
@@ -49,11 +50,14 @@ def _stop(g: nx.DiGraph, team_id: int, level: int) -> routing.Stop | None:
     return routing.escalation_stop(g, team_id, level) if team_id in g else None
 
 
-def _case_row(task_id, assignment_id, household_id, reason, level, unit_id, assignee_id, now, nxt):
+def _case_row(
+    task_id, assignment_id, household_id, team_id, reason, level, unit_id, assignee_id, now, nxt
+):
     return {
         "task_id": task_id,
         "assignment_id": assignment_id,
         "household_id": household_id,
+        "team_id": team_id,
         "reason": reason,
         "level": level,
         "unit_id": unit_id,
@@ -83,6 +87,7 @@ def open_help_case(
             task.id,
             assignment.id,
             assignment.household_id,
+            team_id,
             "needs_help",
             level,
             unit_id,
@@ -152,18 +157,25 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
     """Deadline checks; safe to run every minute, any number of times.
 
     A household still pending at its task's deadline escalates one level (to
-    the grid member); an open case nobody acknowledged climbs one more level
-    every ``ESCALATION_INTERVAL_MINUTES`` after that. The unique
-    (assignment, reason, level) makes a second run with the same clock a
-    no-op. Returns the number of escalations created.
+    the grid member), and so does a team whose lead has not read a notice by
+    its deadline (``tasks/unread.py``); an open case nobody acknowledged climbs
+    one more level every ``ESCALATION_INTERVAL_MINUTES`` after that. The unique
+    (assignment or task team, reason, level) makes a second run with the same
+    clock a no-op. Returns the number of escalations created.
     """
     now = now or utcnow()
     g = get_graph(session)
+    wait = interval()
     created = _open_overdue(session, g, now) + _climb(session, g, now)
-    if created:
-        _audit(session, _enqueue(session, created, g))
+    unread.settle(session, None, now)  # a notice read meanwhile: its case ends, climbs no more
+    unread_created = unread.open_cases(session, g, now, wait)
+    unread_created += unread.climb(session, g, now, wait, MAX_CLIMB_PER_RUN)
+    per_task = _enqueue(session, created, g) if created else {}
+    for task_id, counts in unread.enqueue(session, unread_created, g).items():
+        per_task.setdefault(task_id, {}).update(counts)
+    _audit(session, per_task)
     session.flush()
-    return len(created)
+    return len(created) + len(unread_created)
 
 
 def _audit(session: Session, per_task: dict[int, dict[str, int]]) -> None:
@@ -172,7 +184,7 @@ def _audit(session: Session, per_task: dict[int, dict[str, int]]) -> None:
     for task_id, counts in per_task.items():
         task = session.get(Task, task_id)
         path = task.unit.path if task is not None else None
-        opened = {k: n for k, n in counts.items() if k == "overdue" and n}
+        opened = {k: n for k, n in counts.items() if k in ("overdue", unread.REASON) and n}
         climbed = {k: n for k, n in counts.items() if k.endswith("_climbed") and n}
         for action, after in (("escalation.open", opened), ("escalation.climb", climbed)):
             if after:
@@ -230,6 +242,7 @@ def _open_overdue(session: Session, g: nx.DiGraph, now: datetime) -> list[int]:
                     task.id,
                     assignment_id,
                     household_id,
+                    team_id,
                     "overdue",
                     1,
                     unit_id,
@@ -288,6 +301,7 @@ def _climb(session: Session, g: nx.DiGraph, now: datetime) -> list[int]:
                         task_id,
                         assignment_id,
                         household_id,
+                        team_id,
                         reason,
                         level + 1,
                         stop.unit_id,

@@ -125,10 +125,17 @@ VIA_LABELS = {
 # --- escalations ----------------------------------------------------------------
 
 ESCALATION_STATES = ("open", "acknowledged", "resolved")
+# Why a case opened: a household called for help, a household was not reached
+# by the deadline, a notice was not read by the deadline (a case about a team
+# and the person told for it, not about a household).
+ESCALATION_REASONS = ("needs_help", "overdue", "unread")
 ESCALATION_REASON_LABELS = {
     "needs_help": _l("Needs help"),
     "overdue": _l("Not reached by the deadline"),
+    "unread": _l("Notice not read by the deadline"),
 }
+# The resolution note of an unread-notice case once the person told has read it.
+READ_NOTE = _l("Read")
 ESCALATION_STATUS_LABELS = {
     "open": _l("Waiting"),
     "acknowledged": _l("Acknowledged"),

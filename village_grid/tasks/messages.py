@@ -177,3 +177,42 @@ def overdue_message(
         "body": (f"@{name} " if assignee_id else "") + text,
         "priority": notify.SOON,
     }
+
+
+def unread_message(
+    task: Task,
+    g: nx.DiGraph,
+    *,
+    team_id: int,
+    told_name: str,
+    told_phone: str,
+    told_role: str,
+    assignee_id: int | None,
+    assignee_name: str,
+    key: str,
+) -> dict:
+    """The message of one case about a notice the person told for a team (its lead,
+    or whom routing fell back to) had not read by the deadline, to the person
+    holding the case now (``assignee_name``: "" when nobody is on duty)."""
+    team = g.nodes[team_id] if team_id in g else None
+    grid = g.nodes[team["parent"]] if team is not None and team["parent"] in g else None
+    where = " ".join(n for n in (grid["name"] if grid else "", team["name"] if team else "") if n)
+    text = _(
+        "[%(kind)s] %(title)s: %(role)s %(name)s %(phone)s has not read it (deadline %(deadline)s). Team %(team)s. %(link)s",
+        kind=kind_label(task.kind, task.subkind),
+        title=task.title,
+        role=routing.role_words(told_role or "team_lead", _),
+        name=told_name,
+        phone=told_phone,
+        deadline=format_datetime(task.deadline, "short") if task.deadline else "",
+        team=where,
+        link=escalations_link(),
+    )
+    name = assignee_name or _("nobody on duty")
+    return {
+        "event_key": key,
+        "recipient_id": assignee_id,
+        "recipient_label": name[:100],
+        "body": (f"@{name} " if assignee_id else "") + text,
+        "priority": notify.SOON,
+    }

@@ -8,6 +8,7 @@ assignments, rolled up through the cached graph (``tasks/graph.py``).
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -16,7 +17,16 @@ from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
 from village_grid.errors import NotFound
-from village_grid.models import Assignment, Household, NoticeRead, Task, Unit, User
+from village_grid.models import (
+    Assignment,
+    Escalation,
+    Household,
+    NoticeRead,
+    Task,
+    TaskTeam,
+    Unit,
+    User,
+)
 from village_grid.models.base import utcnow
 from village_grid.tasks import routing
 from village_grid.tasks.graph import get_graph
@@ -309,24 +319,80 @@ def coverage_timeline(
 
 
 def notice_reads(session: Session, task_id: int) -> dict:
-    """Who was told about a notice and who has read it."""
-    told = {t.assignee_id for t in task_teams(session, task_id) if t.assignee_id}
+    """Who was told about a notice (one person per team: its lead, or whom routing
+    fell back to), who has read it and when, who has not — with their teams and
+    phone, and whom a case about their not reading it has reached — and, once
+    everyone told has read it, when that was and how many minutes after sending
+    (rounded up, at least 1)."""
+    task = session.get(Task, task_id)
+    g = get_graph(session)
+    teams: dict[int, list[str]] = {}
+    roles: dict[int, str] = {}
+    for t in task_teams(session, task_id):
+        if t.assignee_id:
+            teams.setdefault(t.assignee_id, []).append(
+                g.nodes[t.team_id]["name"] if t.team_id in g else ""
+            )
+            roles.setdefault(t.assignee_id, t.assignee_role)
+    told = set(teams)
     reads = {
         r.user_id: r.read_at
         for r in session.scalars(select(NoticeRead).where(NoticeRead.task_id == task_id))
     }
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(told | set(reads))))}
-    people = [
-        {
-            "id": uid,
-            "name": users[uid].display_name,
-            "phone": users[uid].phone or "",
-            "read_at": _iso(reads.get(uid)),
-        }
-        for uid in sorted(told | set(reads))
-        if uid in users
-    ]
-    return {"told": len(told), "read": len(told & set(reads)), "people": people}
+    held = _unread_cases(session, task_id)
+    ids = told | set(reads) | {holder for _level, holder in held.values() if holder}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    people = []
+    for uid in sorted(told | set(reads)):
+        if uid not in users:
+            continue
+        level, holder = held.get(uid, (0, None))
+        people.append(
+            {
+                "id": uid,
+                "name": users[uid].display_name,
+                "phone": users[uid].phone or "",
+                "role": roles.get(uid, ""),
+                "teams": teams.get(uid, []),
+                "told": uid in told,
+                "read_at": _iso(reads.get(uid)),
+                "read_after_minutes": _minutes_after(task, reads.get(uid)),
+                "escalation_level": level,
+                "escalated_to": users[holder].display_name if holder in users else "",
+            }
+        )
+    all_read_at = max(reads[u] for u in told) if told and told <= set(reads) else None
+    return {
+        "told": len(told),
+        "read": len(told & set(reads)),
+        "people": people,
+        "sent_at": _iso(task.created_at) if task is not None else None,
+        "all_read_at": _iso(all_read_at),
+        "all_read_after_minutes": _minutes_after(task, all_read_at),
+    }
+
+
+def _minutes_after(task: Task | None, at: datetime | None) -> int | None:
+    """Whole minutes from sending ``task`` to ``at``, rounded up (at least 1)."""
+    if task is None or at is None:
+        return None
+    return max(1, math.ceil((at - task.created_at).total_seconds() / 60))
+
+
+def _unread_cases(session: Session, task_id: int) -> dict[int, tuple[int, int | None]]:
+    """Per person told who has not read the notice: the highest level a case about it
+    has reached (not resolved yet) and who holds it there."""
+    rows = session.execute(
+        select(TaskTeam.assignee_id, Escalation.level, Escalation.assignee_id)
+        .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
+        .where(
+            Escalation.task_id == task_id,
+            Escalation.reason == "unread",
+            Escalation.status != "resolved",
+        )
+        .order_by(Escalation.level)
+    ).all()
+    return {told: (level, holder) for told, level, holder in rows if told}
 
 
 def units_under(session: Session, units: list[dict], root_id: int) -> list[dict]:

@@ -314,10 +314,18 @@ def _progress_context(task: Task) -> dict:
     notice = None
     if task.kind == "notice":
         reads = prog.get("reads") or progress.notice_reads(db.session, task.id)
+        told = [
+            {**p, "read_at": display.parse_iso(p["read_at"])} for p in reads["people"] if p["told"]
+        ]
         notice = {
             "told": reads["told"],
             "read": reads["read"],
-            "unread": [p for p in reads["people"] if not p["read_at"]],
+            "unread": [p for p in told if not p["read_at"]][:PENDING_LIST_LIMIT],
+            "readers": sorted((p for p in told if p["read_at"]), key=lambda p: p["read_at"])[
+                :PENDING_LIST_LIMIT
+            ],
+            "all_read_at": display.parse_iso(reads["all_read_at"]),
+            "all_read_after_minutes": reads["all_read_after_minutes"],
         }
     closed = task.closed_at is not None
     return {
@@ -515,6 +523,8 @@ def escalations():
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = display.parse_iso(r[key])
+        if r["told"]:  # a notice not read: the person told, and when they read it
+            r["told"] = {**r["told"], "read_at": display.parse_iso(r["told"]["read_at"])}
     return render_template(
         "tasks/escalations.html",
         rows=rows,

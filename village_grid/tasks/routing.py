@@ -243,10 +243,19 @@ def escalation_chain(g: nx.DiGraph, team_id: int) -> list[Stop]:
     return chain
 
 
-def escalation_stop(g: nx.DiGraph, team_id: int, level: int) -> Stop | None:
+def escalation_stop(
+    g: nx.DiGraph, team_id: int, level: int, *, besides: int | None = None
+) -> Stop | None:
     """Who holds a case of ``team_id`` at escalation ``level`` (1 = the first
-    person on duty above the team, usually the grid member). None past the top."""
-    above = [s for s in escalation_chain(g, team_id) if s.unit_id != team_id]
+    person on duty above the team, usually the grid member). None past the top.
+
+    ``besides``: a person the case is about, passed over (a notice the team's
+    grid member was told for a team without a lead goes to the cadre first)."""
+    above = [
+        s
+        for s in escalation_chain(g, team_id)
+        if s.unit_id != team_id and (besides is None or s.person.id != besides)
+    ]
     return above[level - 1] if 1 <= level <= len(above) else None
 
 

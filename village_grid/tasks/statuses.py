@@ -6,7 +6,8 @@ Every report is kept as an append-only event; the assignment holds the
 latest by the time it happened, so an older report synced late never
 overwrites a newer one. A replayed ``client_op_id`` changes nothing. "Needs
 help" opens a case that climbs the tree (``tasks/escalation.py``); any other
-status closes an open case about the household being overdue.
+status closes an open case about the household being overdue. A read receipt
+closes a case about a notice its reader had not read by the deadline.
 
 Functions flush and never commit: the caller owns the transaction.
 """
@@ -38,7 +39,7 @@ from village_grid.models import (
     User,
 )
 from village_grid.models.base import utcnow
-from village_grid.tasks import labels
+from village_grid.tasks import labels, unread
 from village_grid.tasks.escalation import open_help_case
 from village_grid.tasks.queries import get_task, task_visible
 from village_grid.validation import clean_text
@@ -404,11 +405,14 @@ def reached_note(status: str) -> str:
 def mark_notice_read(
     session: Session, actor: User, task_id: int, *, now: datetime | None = None
 ) -> NoticeRead:
-    """Record that ``actor`` read the task (a notice's read receipt). Reading twice keeps the first time."""
+    """Record that ``actor`` read the task (a notice's read receipt). Reading twice keeps
+    the first time. A case about a team of the notice that ``actor`` had not read by
+    the deadline ends here, in the same transaction: it climbs no more."""
+    now = now or utcnow()
     task = get_task(session, actor, task_id)
-    insert_ignore(
-        session, NoticeRead, [{"task_id": task.id, "user_id": actor.id, "read_at": now or utcnow()}]
-    )
+    insert_ignore(session, NoticeRead, [{"task_id": task.id, "user_id": actor.id, "read_at": now}])
+    if task.kind == "notice":
+        unread.settle(session, actor, now, task_id=task.id, reader_id=actor.id)
     return session.scalar(
         select(NoticeRead).where(NoticeRead.task_id == task.id, NoticeRead.user_id == actor.id)
     )
