@@ -51,7 +51,7 @@ def user_group() -> None:
 
 @user_group.command("create")
 @click.argument("username")
-@click.option("--password", required=True, help="At least 6 characters.")
+@click.option("--password", required=True, help="At least 8 characters, not a common password.")
 @click.option(
     "--role",
     required=True,

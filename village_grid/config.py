@@ -47,6 +47,16 @@ def _secret_key(instance_path: Path) -> str:
     )
 
 
+def _id_number_key(instance_path: Path) -> str:
+    """The station's key for ID numbers: ID_NUMBER_KEY, or instance/id_key (made by
+    scripts/run). Empty when neither is there: the station then refuses to store one."""
+    key = os.environ.get("ID_NUMBER_KEY")
+    if key:
+        return key.strip()
+    key_file = instance_path / "id_key"
+    return key_file.read_text().strip() if key_file.exists() else ""
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the app configuration: defaults, then environment, then ``overrides``.
 
@@ -92,6 +102,21 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "WORKER_TICK_MINUTES": int(env.get("WORKER_TICK_MINUTES", "1")),
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
+        # Failed logins: LOGIN_MAX_FAILURES within LOGIN_FAILURE_WINDOW_MINUTES lock the
+        # login name and the address for LOGIN_LOCKOUT_MINUTES (defaults: auth/throttle.py).
+        **{
+            name: int(env[name])
+            for name in (
+                "LOGIN_MAX_FAILURES",
+                "LOGIN_FAILURE_WINDOW_MINUTES",
+                "LOGIN_LOCKOUT_MINUTES",
+            )
+            if env.get(name)
+        },
+        # A team lead with households still to confirm on a sweep and no sign of life
+        # from their phone for this long is listed as silent on the progress page; after
+        # as long again, their grid member is asked to call them (field/silent.py).
+        "LEAD_SILENT_MINUTES": int(env.get("LEAD_SILENT_MINUTES", "15")),
         # Rate limits for the public door-plate pages (QR issue).
         # Counters in each worker's memory by default; redis://… shares them between
         # workers and hosts. If that store fails, each worker counts in memory
@@ -110,9 +135,14 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto
         # (0 = none; then the socket address is the client's).
         "PROXY_COUNT": int(env.get("PROXY_COUNT", "0")),
+        # The migrant-worker station (village_grid/station): a departed worker's full ID
+        # number is erased this many days after the departure (the worker's tick).
+        "ID_RETENTION_DAYS": int(env.get("ID_RETENTION_DAYS", "365")),
     }
     if "SECRET_KEY" not in overrides:
         cfg["SECRET_KEY"] = _secret_key(instance)
+    if "ID_NUMBER_KEY" not in overrides:
+        cfg["ID_NUMBER_KEY"] = _id_number_key(instance)
     cfg.update(overrides)
     cfg.setdefault("REMEMBER_COOKIE_SECURE", cfg["SESSION_COOKIE_SECURE"])  # every auth cookie
 
@@ -134,6 +164,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("JOBS_QUEUE=redis needs REDIS_URL")
     if cfg["TEAM_MAX_HOUSEHOLDS"] < 1:
         raise ConfigError("TEAM_MAX_HOUSEHOLDS must be at least 1")
+    if cfg["ID_NUMBER_KEY"] and len(cfg["ID_NUMBER_KEY"]) < 32:
+        raise ConfigError("ID_NUMBER_KEY must be at least 32 characters")
+    if cfg["ID_RETENTION_DAYS"] < 1:
+        raise ConfigError("ID_RETENTION_DAYS must be at least 1")
     return cfg
 
 
