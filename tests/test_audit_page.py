@@ -273,3 +273,28 @@ def test_readable_on_a_360_px_phone(live_server, page, world):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, width
     assert re.search("修改住户", page.content())
+
+
+def test_people_and_units_named_in_an_event_read_as_names(client, world):
+    """auth writes role changes with ids of the person and the unit: the page names them."""
+    lead = world["lead"]
+    record(
+        db.session,
+        world["cadre"],
+        "role.assign",
+        object_type="role",
+        object_id=99,
+        unit_path=world["teams"][0].path,
+        after={
+            "user_id": lead.id,
+            "username": lead.username,
+            "role": "team_lead",
+            "unit_id": world["teams"][0].id,
+        },
+    )
+    db.session.commit()
+    login(client, world["cadre"])
+    html = page(client)
+    assert "分配职责" in html and "小队长" in html
+    assert f"{lead.username} (#{lead.id})" in html
+    assert f"{world['teams'][0].name} (#{world['teams'][0].id})" in html

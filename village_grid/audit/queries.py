@@ -191,6 +191,25 @@ def _names(session: Session, model, column, ids: set[int]) -> dict[int, str]:
     return dict(session.execute(select(model.id, column).where(model.id.in_(ids))).all())
 
 
+def _ids_in(entries: list[Entry], name: str) -> set[int]:
+    """Ids an entry's changes hold under the field ``name``."""
+    return {
+        value
+        for e in entries
+        for f, before, after in e.changes
+        if f == name
+        for value in (before, after)
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+
+
+def _named(name: str, value: object, people: dict[int, str], places: dict[int, str]) -> object:
+    found = {"user_id": people, "unit_id": places}.get(name, {})
+    if isinstance(value, int) and not isinstance(value, bool) and value in found:
+        return f"{found[value]} (#{value})"
+    return value
+
+
 def _object_names(session: Session, entries: list[Entry]) -> None:
     """Name each entry's object and unit: one query per kind of object on the page."""
     wanted: dict[str, set[int]] = {}
@@ -226,7 +245,18 @@ def _object_names(session: Session, entries: list[Entry]) -> None:
         if actor_ids
         else {}
     )
+    # Ids inside before/after (a role's person and unit) read as names too.
+    people = _names(session, User, User.username, _ids_in(entries, "user_id"))
+    places = _names(session, Unit, Unit.name, _ids_in(entries, "unit_id"))
     for e in entries:
+        e.changes = [
+            (f, _named(f, b, people, places), _named(f, a, people, places)) for f, b, a in e.changes
+        ]
+        if e.object_type == "role" and not e.object_name:
+            e.object_name = next(
+                (str(v) for f, b, a in e.changes if f == "username" for v in (a, b) if v),
+                "",
+            )
         if not e.object_name and e.object_id is not None:
             e.object_name = names.get(e.object_type, {}).get(e.object_id, f"#{e.object_id}")
         if not e.unit_name and e.unit_id is not None:

@@ -9,9 +9,8 @@ an import can be all-or-nothing.
 always pass the logged-in user.
 
 Every change is written to the audit log (``village_grid.audit.service.record``)
-in the same transaction: who, what, the changed fields before and after. The
-importer passes ``audit=False`` and writes one event per village it touched
-instead of one per row (``registry/importing.py``).
+in the same transaction: who, what, the changed fields before and after —
+whichever path called (form, API, import, command line).
 """
 
 from __future__ import annotations
@@ -108,12 +107,14 @@ def create_unit(
     name: str,
     parent_id: int | None,
     code: str | None = None,
-    audit: bool = True,
+    action: str = "manage_units",
 ) -> Unit:
     """Add a unit under ``parent_id`` (or a new root, admins only).
 
     Teams are leaves: they hold households, not units. Names are unique among
-    siblings. Raises InvalidInput, NotFound/OutOfScope, Conflict.
+    siblings. ``action`` is the right the actor needs on the parent (the station
+    opens a team under a full grid with ``station``). Raises InvalidInput,
+    NotFound/OutOfScope, Conflict.
     """
     kind = (kind or "").strip()
     if kind not in UNIT_KINDS:
@@ -126,7 +127,7 @@ def create_unit(
                 _("Choose the unit this one belongs to."), fields={"parent_id": "required"}
             )
     else:
-        parent = load_unit(session, actor, parent_id, "manage_units")
+        parent = load_unit(session, actor, parent_id, action)
         if parent.kind == TEAM:
             raise InvalidInput(
                 _("A team holds households, not other units."), fields={"parent_id": "is_team"}
@@ -153,18 +154,17 @@ def create_unit(
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     bump_tree_version(session)
-    if audit:
-        after = {"kind": unit.kind, "name": unit.name, "code": unit.code}
-        after["parent"] = parent.name if parent is not None else None
-        record(
-            session,
-            actor,
-            "unit.create",
-            object_type="unit",
-            object_id=unit.id,
-            unit_path=unit.path,
-            after=after,
-        )
+    after = {"kind": unit.kind, "name": unit.name, "code": unit.code}
+    after["parent"] = parent.name if parent is not None else None
+    record(
+        session,
+        actor,
+        "unit.create",
+        object_type="unit",
+        object_id=unit.id,
+        unit_path=unit.path,
+        after=after,
+    )
     return unit
 
 
@@ -363,7 +363,6 @@ def create_household(
     data: dict,
     members: list[dict] | None = None,
     code: str | None = None,
-    audit: bool = True,
 ) -> Household:
     """Register a household in a team, holding the ten-household cap.
 
@@ -392,18 +391,17 @@ def create_household(
     household.members = [Member(**m) for m in cleaned_members]
     session.add(household)
     session.flush()
-    if audit:
-        after = {"code": household.code, "team": team.name}
-        after.update(audit_fields(household, members=bool(cleaned_members)))
-        record(
-            session,
-            actor,
-            "household.create",
-            object_type="household",
-            object_id=household.id,
-            unit_path=team.path,
-            after=after,
-        )
+    after = {"code": household.code, "team": team.name}
+    after.update(audit_fields(household, members=bool(cleaned_members)))
+    record(
+        session,
+        actor,
+        "household.create",
+        object_type="household",
+        object_id=household.id,
+        unit_path=team.path,
+        after=after,
+    )
     return household
 
 
