@@ -226,13 +226,15 @@ def _object_names(session: Session, entries: list[Entry]) -> None:
         "user": _names(session, User, User.username, wanted.get("user", set())),
     }
     if wanted.get("escalation"):
+        # A case is about a household, or about a team (a notice not read).
         rows = session.execute(
-            select(Escalation.id, Household.code, Task.title)
-            .join(Household, Household.id == Escalation.household_id)
+            select(Escalation.id, Household.code, Unit.name, Task.title)
+            .outerjoin(Household, Household.id == Escalation.household_id)
+            .join(Unit, Unit.id == Escalation.team_id)
             .join(Task, Task.id == Escalation.task_id)
             .where(Escalation.id.in_(wanted["escalation"]))
         ).all()
-        names["escalation"] = {i: f"{code} · {title}" for i, code, title in rows}
+        names["escalation"] = {i: f"{code or team} · {title}" for i, code, team, title in rows}
     units = _names(session, Unit, Unit.name, {e.unit_id for e in entries if not e.unit_name})
     actor_ids = {e.actor_id for e in entries if e.source == STATUS and e.actor_id is not None}
     actors = (
