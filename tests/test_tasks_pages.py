@@ -363,9 +363,9 @@ def test_close_freezes_the_task(client, world):
 def test_team_lead_confirms_households_with_one_tap(client, world):
     task = send(world["cadre"], world["village"])
     login(client, world["lead"])
-    # The task link takes a team lead to their households.
+    # The task link takes a team lead to their households ("my team").
     res = client.get(f"/tasks/{task.id}")
-    assert res.status_code == 302 and res.headers["Location"].endswith(f"/tasks/{task.id}/team")
+    assert res.status_code == 302 and res.headers["Location"].endswith(f"/field#t{task.id}")
     html = page(client, f"/tasks/{task.id}/team")
     mine = world["households"][:3]
     for h in mine:

@@ -1,6 +1,7 @@
 """Extension objects, created unbound and wired in the app factory."""
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -30,3 +31,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Pages, CSS, JS and JSON compressed (zstd, brotli or gzip, as the browser takes).
+compress = Compress()

@@ -13,10 +13,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from village_grid import database, edge, security
+from village_grid import assets, database, edge, security
 from village_grid.auth.guards import wants_json
 from village_grid.errors import DomainError
-from village_grid.extensions import babel, csrf, db, limiter, login_manager, migrate
+from village_grid.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 from village_grid.i18n import DOMAINS, catalogue_dirs, select_locale
 from village_grid.jobs import queue as jobs
 
@@ -53,6 +53,8 @@ def init_extensions(app: Flask) -> None:
         limiter_log.addHandler(default_handler)
 
     security.init_app(app)
+    compress.init_app(app)  # after the security headers: it sees the final response
+    assets.init_app(app)  # static files under content-hashed names, cached for a year
     jobs.init_app(app)
     edge.init_app(app)  # the id converter and the bad-character check, before the blueprints
 

@@ -91,10 +91,11 @@ def _breadcrumb(unit: Unit) -> list[tuple[Unit, bool]]:
 @bp.route("/")
 @login_required
 def home():
-    """Where a user lands: a team lead on their team, everyone else on the tree."""
+    """Where a user lands: a team lead on "my team" (their households and open tasks),
+    everyone else on the tree."""
     roots = scope.scope_roots(db.session, current_user)
     if len(roots) == 1 and roots[0].kind == "team":
-        return redirect(url_for("hierarchy.unit", unit_id=roots[0].id))
+        return redirect(url_for("field.home"))
     return redirect(url_for("hierarchy.tree"))
 
 

@@ -2,6 +2,7 @@
 
 from village_grid.models.audit import AuditEvent
 from village_grid.models.auth import LoginFailure, LoginSession
+from village_grid.models.field import FieldSign
 from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
 from village_grid.models.mailbox import MailboxMessage
 from village_grid.models.notify import OutboxMessage, WorkerTick
@@ -23,6 +24,7 @@ __all__ = [
     "Assignment",
     "AuditEvent",
     "Escalation",
+    "FieldSign",
     "Household",
     "LoginFailure",
     "LoginSession",

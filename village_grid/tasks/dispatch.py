@@ -300,7 +300,7 @@ def close_task(
     session: Session, actor: User | None, task_id: int, *, now: datetime | None = None
 ) -> Task:
     """Freeze a task: no more statuses, no more deadline escalations (open ones
-    about households not reached or a notice not read are resolved). Calls for
+    about households not reached, a notice not read or a silent lead are resolved). Calls for
     help already open stay open until someone resolves them. Only who sent the
     task, or someone who may dispatch above it, may close it."""
     now = now or utcnow()
@@ -319,7 +319,7 @@ def close_task(
     # The deadline's cases end with the task: households not reached, a notice not read.
     still_open = (
         Escalation.task_id == task.id,
-        Escalation.reason.in_(("overdue", "unread")),
+        Escalation.reason.in_(("overdue", "unread", "silent")),
         Escalation.status != "resolved",
     )
     cases = session.scalar(

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
 from village_grid.database import insert_ignore
+from village_grid.field import silent
 from village_grid.models import Assignment, Escalation, Household, StatusEvent, Task, User
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
@@ -158,7 +159,8 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
 
     A household still pending at its task's deadline escalates one level (to
     the grid member), and so does a team whose lead has not read a notice by
-    its deadline (``tasks/unread.py``); an open case nobody acknowledged climbs
+    its deadline (``tasks/unread.py``) and a lead silent on a sweep
+    (``field/silent.py``); an open case nobody acknowledged climbs
     one more level every ``ESCALATION_INTERVAL_MINUTES`` after that. The unique
     (assignment or task team, reason, level) makes a second run with the same
     clock a no-op. Returns the number of escalations created.
@@ -170,12 +172,17 @@ def run_escalations(session: Session, now: datetime | None = None) -> int:
     unread.settle(session, None, now)  # a notice read meanwhile: its case ends, climbs no more
     unread_created = unread.open_cases(session, g, now, wait)
     unread_created += unread.climb(session, g, now, wait, MAX_CLIMB_PER_RUN)
+    silent.settle(session, now)  # a silent lead heard from meanwhile: the case ends
+    silent_created = silent.open_cases(session, g, now, wait)
+    silent_created += silent.climb(session, g, now, wait, MAX_CLIMB_PER_RUN)
     per_task = _enqueue(session, created, g) if created else {}
     for task_id, counts in unread.enqueue(session, unread_created, g).items():
         per_task.setdefault(task_id, {}).update(counts)
+    for task_id, counts in silent.enqueue(session, silent_created, g, now).items():
+        per_task.setdefault(task_id, {}).update(counts)
     _audit(session, per_task)
     session.flush()
-    return len(created) + len(unread_created)
+    return len(created) + len(unread_created) + len(silent_created)
 
 
 def _audit(session: Session, per_task: dict[int, dict[str, int]]) -> None:
@@ -184,7 +191,9 @@ def _audit(session: Session, per_task: dict[int, dict[str, int]]) -> None:
     for task_id, counts in per_task.items():
         task = session.get(Task, task_id)
         path = task.unit.path if task is not None else None
-        opened = {k: n for k, n in counts.items() if k in ("overdue", unread.REASON) and n}
+        opened = {
+            k: n for k, n in counts.items() if k in ("overdue", unread.REASON, silent.REASON) and n
+        }
         climbed = {k: n for k, n in counts.items() if k.endswith("_climbed") and n}
         for action, after in (("escalation.open", opened), ("escalation.climb", climbed)):
             if after:

@@ -127,13 +127,17 @@ VIA_LABELS = {
 ESCALATION_STATES = ("open", "acknowledged", "resolved")
 # Why a case opened: a household called for help, a household was not reached
 # by the deadline, a notice was not read by the deadline (a case about a team
-# and the person told for it, not about a household).
-ESCALATION_REASONS = ("needs_help", "overdue", "unread")
+# and the person told for it, not about a household), a team lead with households
+# to confirm whose phone gave no sign of life (field/silent.py: "call the lead").
+ESCALATION_REASONS = ("needs_help", "overdue", "unread", "silent")
 ESCALATION_REASON_LABELS = {
     "needs_help": _l("Needs help"),
     "overdue": _l("Not reached by the deadline"),
     "unread": _l("Notice not read by the deadline"),
+    "silent": _l("Team lead silent: call them"),
 }
+# The resolution note of a silent-lead case once the lead's phone showed life again.
+HEARD_NOTE = _l("Heard from the team lead")
 # The resolution note of an unread-notice case once the person told has read it.
 READ_NOTE = _l("Read")
 ESCALATION_STATUS_LABELS = {

@@ -360,8 +360,10 @@ def show(task_id: int):
     oversees = scope.may_somewhere(current_user, "handle_escalations") or scope.may_somewhere(
         current_user, "dispatch"
     )
-    if not oversees:
-        return redirect(url_for("tasks.team", task_id=task.id))
+    if not oversees:  # a team lead: their "my team" page (a survey's answers: the team page)
+        if task.kind == "survey":
+            return redirect(url_for("tasks.team", task_id=task.id))
+        return redirect(url_for("field.home") + f"#t{task.id}")
     return render_template("tasks/progress.html", **_progress_context(task))
 
 
