@@ -172,7 +172,8 @@ def settle(
             (NoticeRead.task_id == TaskTeam.task_id) & (NoticeRead.user_id == TaskTeam.assignee_id),
         )
         .join(Unit, Unit.id == Escalation.team_id)
-        .where(Escalation.reason == REASON, Escalation.status != "resolved")
+        # Not "!= resolved": the status index serves an IN, and resolved cases pile up.
+        .where(Escalation.reason == REASON, Escalation.status.in_(("open", "acknowledged")))
         .order_by(Escalation.task_team_id, Escalation.level)
     )
     if task_id is not None:
