@@ -18,3 +18,11 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+// Logging out: the pages the phone kept for offline use belong to the person leaving.
+//   <form data-forget-offline>
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || !form.hasAttribute("data-forget-offline") || !window.caches) { return; }
+  event.preventDefault();
+  caches.delete("vg-pages").catch(function () { return null; }).then(function () { form.submit(); });
+});

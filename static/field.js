@@ -268,6 +268,11 @@
     paint();
   }
   if ("serviceWorker" in navigator && root.getAttribute("data-sw")) {
-    navigator.serviceWorker.register(root.getAttribute("data-sw")).catch(function () { return null; });
+    navigator.serviceWorker.register(root.getAttribute("data-sw")).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      // Opened before the worker took over: ask it to keep this page for offline use.
+      if (!navigator.serviceWorker.controller && reg.active) { reg.active.postMessage({ keep: location.pathname }); }
+    }).catch(function () { return null; });
   }
 })();

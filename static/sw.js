@@ -62,7 +62,7 @@ self.addEventListener("fetch", function (event) {
       fetch(req).then(function (res) {
         if (res.ok && !res.redirected) {
           var copy = res.clone();
-          caches.open(PAGES).then(function (cache) { cache.put(url.pathname, copy); });
+          event.waitUntil(caches.open(PAGES).then(function (cache) { return cache.put(url.pathname, copy); }));
         }
         return res;
       }).catch(function () {
@@ -78,7 +78,22 @@ self.addEventListener("fetch", function (event) {
   }
 });
 
+function keep(path) {
+  return fetch(path, { credentials: "same-origin" }).then(function (res) {
+    if (!res.ok || res.redirected) { return null; }
+    return caches.open(PAGES).then(function (cache) { return cache.put(path, res); });
+  }).catch(function () { return null; });
+}
+
 self.addEventListener("message", function (event) {
   // Logging out: the pages kept for offline use belong to the person who fetched them.
-  if (event.data === "forget-pages") { caches.delete(PAGES); }
+  if (event.data === "forget-pages") { event.waitUntil(caches.delete(PAGES)); return; }
+  // A page opened before this worker took over (its request never came here): keep a
+  // copy of it now and take it over, so that it reloads with no network.
+  var path = event.data && event.data.keep;
+  if (typeof path === "string" && isPage(new URL(path, self.location.origin))) {
+    event.waitUntil(keep(new URL(path, self.location.origin).pathname).then(function () {
+      return self.clients.claim();
+    }));
+  }
 });
