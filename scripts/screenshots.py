@@ -60,6 +60,30 @@ PAGES += [
     ("mailbox-message", "/mailbox/{message_id}", "cadre"),
 ]
 
+# The migrant-worker station (issue 15): its home, the counter form sent with
+# mistakes (PREPARE below), placement, a newcomer, the dashboard and a broadcast's
+# read receipts. Ids from add_demo_station.
+PAGES += [
+    ("station-home", "/station/", "station_staff"),
+    ("station-register-errors", "/station/newcomers/new", "station_staff"),
+    ("station-placement", "/station/newcomers/{unhoused_newcomer_id}/placement", "station_staff"),
+    ("station-newcomer", "/station/newcomers/{housed_newcomer_id}", "station_staff"),
+    ("station-dashboard", "/station/dashboard", "station_staff"),
+    ("station-broadcast", "/station/broadcasts/{broadcast_id}", "station_staff"),
+]
+
+
+def _send_bad_registration(page) -> None:
+    """The counter form sent with a mistyped ID number, no name and a short phone."""
+    page.fill("input[name=id_number]", "35012119900101123")
+    page.fill("input[name=phone]", "1370013")
+    page.click("form[data-id-check] button[type=submit]")
+    page.wait_for_load_state()
+
+
+# name -> a step run on the loaded page before the picture (e.g. sending a form).
+PREPARE = {"station-register-errors": _send_bad_registration}
+
 SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪曾邱廖赖周叶苏庄吕江何"
 GIVEN = [
     "秀英",
@@ -323,6 +347,108 @@ def add_demo_plates(demo: Demo) -> None:
     demo.ids.update(plate_token=showcase.qr_token, old_plate_token=old_token, message_id=second.id)
 
 
+def add_demo_station(demo: Demo, seed: int = 5) -> None:
+    """The station's month: 36 newcomers from six counties (most housed, some with a
+    job referral), two trainings, one departure, and a missing-child broadcast read by
+    most team leads. Logs in as ``station_staff``."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+    from stdnum.cn import ric
+
+    from village_grid.auth import service as auth_service
+    from village_grid.extensions import db
+    from village_grid.models import TaskTeam, User
+    from village_grid.models.base import utcnow
+    from village_grid.station import (
+        broadcast,
+        departures,
+        placement,
+        referrals,
+        registration,
+        trainings,
+    )
+    from village_grid.station.fields import local_today
+    from village_grid.tasks.statuses import mark_notice_read
+
+    s = db.session
+    rng = random.Random(seed)
+    village_id = demo.ids["village_id"]
+    staff = auth_service.create_user(
+        s, username="station", password=PASSWORD, name="驿站小郑", phone="13905910099"
+    )
+    auth_service.assign_role(s, None, user=staff, role="station_staff", unit_id=village_id)
+    demo.logins["station_staff"] = ("station", PASSWORD)
+    counties = ["510722", "430524", "522422", "452424", "350181", "350121"]
+    skills = ["电焊", "叉车", "普工", "厨师", "电工", "装卸", ""]
+    today = local_today()
+    people = []
+    for i in range(36):
+        first17 = f"{rng.choice(counties)}{rng.randint(1975, 2004)}{rng.randint(1, 12):02d}"
+        first17 += f"{rng.randint(1, 28):02d}{rng.randint(100, 999)}"
+        arrived = today - timedelta(days=0 if i < 3 else rng.randint(1, 40))
+        person = registration.register(
+            s,
+            staff,
+            village_id=village_id,
+            data={
+                "name": _name(rng),
+                "id_number": first17 + ric.calc_check_digit(first17 + "0"),
+                "phone": _phone(rng),
+                "arrived_on": arrived.isoformat(),
+                "skills": rng.choice(skills),
+                "wants_work": rng.random() < 0.7,
+                "employer": rng.choice(["", "", "港务集团", "江阴船厂"]),
+            },
+        )
+        people.append(person)
+    s.commit()
+    for i, person in enumerate(people[3:30]):
+        placement.place(s, staff, person.id, door_no=f"港口路{20 + i}号")
+        s.commit()
+    for person in people[5:17]:
+        referrals.refer(
+            s,
+            staff,
+            person.id,
+            {
+                "employer": rng.choice(["港务集团", "江阴船厂", "福耀配套厂"]),
+                "position": rng.choice(["装卸工", "焊工", "普工"]),
+                "outcome": rng.choice(["pending", "hired", "hired", "not_hired"]),
+            },
+        )
+    for subject, title in [("fire_safety", "消防安全第一课"), ("legal", "劳动合同与工资")]:
+        training = trainings.create_training(
+            s, staff, village_id=village_id, data={"subject": subject, "title": title}
+        )
+        trainings.record_attendance(s, staff, training.id, [p.id for p in rng.sample(people, 14)])
+    departures.depart(s, staff, people[29].id, departed_on="", reason="job_ended", to="四川绵阳")
+    sent_at = utcnow() - timedelta(minutes=25)
+    item = broadcast.send(
+        s,
+        staff,
+        village_id=village_id,
+        data={
+            "kind": "missing_person",
+            "title": "寻找走失儿童",
+            "description": "男孩，6岁，身高约1.1米，穿红色外套、蓝色运动鞋",
+            "last_seen": "港口路菜市场门口，今天下午3点",
+            "phone": "13905910099",
+            "deadline_minutes": 15,
+        },
+        now=sent_at,
+    )
+    told = s.scalars(select(TaskTeam.assignee_id).where(TaskTeam.task_id == item.task_id))
+    for n, uid in enumerate(sorted({u for u in told if u})[:-2]):
+        mark_notice_read(s, s.get(User, uid), item.task_id, now=sent_at + timedelta(minutes=2 + n))
+    s.commit()
+    demo.ids.update(
+        unhoused_newcomer_id=people[0].id,
+        housed_newcomer_id=people[5].id,
+        broadcast_id=item.id,
+    )
+
+
 def make_app(tmp: Path):
     os.environ["INSTANCE_PATH"] = str(tmp / "instance")
     from flask_migrate import upgrade
@@ -332,6 +458,7 @@ def make_app(tmp: Path):
     app = create_app(
         {
             "SECRET_KEY": "screenshots-only",
+            "ID_NUMBER_KEY": "screenshots-only-id-number-key-0123",
             "DATABASE_URL": f"sqlite:///{tmp / 'screens.db'}",
             "RATELIMIT_ENABLED": False,
             "BASE_URL": "http://127.0.0.1",
@@ -381,6 +508,8 @@ def take(app, demo: Demo, pages, out_dir: Path) -> list[Path]:
                     page = contexts[role].new_page()
                     url = base + path.format(**demo.ids)
                     res = page.goto(url)
+                    if name in PREPARE:
+                        PREPARE[name](page)
                     if res is None or res.status >= 400:
                         print(
                             f"warning: {name}: {url} answered {res.status if res else '?'}",
@@ -415,6 +544,7 @@ def main(argv: list[str]) -> int:
         with app.app_context():
             demo = build_demo()
             add_demo_plates(demo)
+            add_demo_station(demo)
         take(app, demo, pages, OUT_DIR)
     return 0
 
