@@ -350,7 +350,7 @@ def _tell_team(
     decision = routing.responsible(get_graph(session), household.team_id)
     if decision.assignee is None:
         return
-    base = current_app.config["BASE_URL"]
+    link = f"{current_app.config['BASE_URL']}/field/teams/{household.team_id}"
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         if arrived:
             body = _(
@@ -361,7 +361,7 @@ def _tell_team(
                 code=household.code,
                 door=household.door_no,
                 team=household.team.name,
-                link=f"{base}/field/teams/{household.team_id}",
+                link=link,
             )
         else:
             body = _(
@@ -370,7 +370,7 @@ def _tell_team(
                 name=newcomer.name,
                 code=household.code,
                 team=household.team.name,
-                link=f"{base}/field/teams/{household.team_id}",
+                link=link,
             )
     notify.enqueue(
         session,
