@@ -22,6 +22,12 @@ from village_grid.tasks.escalation import run_escalations
 from village_grid.tasks.statuses import record_status
 
 
+@pytest.fixture(autouse=True)
+def _no_silent_leads(app, monkeypatch):
+    """These leads never open their page: silent leads are tests/test_field_silent.py's."""
+    monkeypatch.setitem(app.config, "LEAD_SILENT_MINUTES", 0)
+
+
 @pytest.fixture
 def village():
     """2 grids × 1 team × 3 households; a grid member on each grid, a lead on team 1-1 only,

@@ -117,10 +117,6 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             )
             if env.get(name)
         },
-        # A team lead with households still to confirm on a sweep and no sign of life
-        # from their phone for this long is listed as silent on the progress page; after
-        # as long again, their grid member is asked to call them (field/silent.py).
-        "LEAD_SILENT_MINUTES": int(env.get("LEAD_SILENT_MINUTES", "15")),
         # Rate limits for the public door-plate pages (QR issue).
         # Counters in each worker's memory by default; redis://… shares them between
         # workers and hosts. If that store fails, each worker counts in memory

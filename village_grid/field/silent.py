@@ -44,9 +44,11 @@ REASON = SILENT_REASON
 CHUNK = 5000
 
 
-def silent_after() -> timedelta:
-    """How long without a sign of life makes a lead silent (``LEAD_SILENT_MINUTES``)."""
-    return timedelta(minutes=int(current_app.config["LEAD_SILENT_MINUTES"]))
+def silent_after() -> timedelta | None:
+    """How long without a sign of life makes a lead silent (``LEAD_SILENT_MINUTES``;
+    0 turns the watch off)."""
+    minutes = int(current_app.config["LEAD_SILENT_MINUTES"])
+    return timedelta(minutes=minutes) if minutes > 0 else None
 
 
 def _silent_rows(session: Session, task_ids, cutoff: datetime, paths=None, limit=None) -> list:
@@ -118,9 +120,10 @@ def silent_leads(
     team (and its grid), the lead and the grid member to call (name, phone), the
     households still to confirm, the last sign of life (None: never), minutes of
     silence, and whom a case about it has reached (``case``: None if none is open)."""
-    if task.kind not in SILENT_TASK_KINDS or task.closed_at is not None:
+    after = silent_after()
+    if after is None or task.kind not in SILENT_TASK_KINDS or task.closed_at is not None:
         return []
-    cutoff = now - silent_after()
+    cutoff = now - after
     if task.created_at > cutoff:
         return []
     paths = None if actor is None else scope.scope_paths(actor, "view")
@@ -202,7 +205,10 @@ def _row(task_id, task_team_id, team_id, level, holder, fallback_unit, now, nxt)
 def open_cases(session: Session, g: nx.DiGraph, now: datetime, wait: timedelta) -> list[int]:
     """Level 1 (the grid member) for every lead silent for twice ``LEAD_SILENT_MINUTES``
     on an open sweep, once per lead and sweep (the unique task team, reason and level)."""
-    cutoff = now - 2 * silent_after()
+    after = silent_after()
+    if after is None:
+        return []
+    cutoff = now - 2 * after
     task_ids = list(
         session.scalars(
             select(Task.id).where(

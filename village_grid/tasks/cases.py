@@ -39,8 +39,9 @@ def list_escalations(
     session: Session, actor: User | None, *, open_only: bool = True, task_id: int | None = None
 ) -> list[Escalation]:
     """Cases in the actor's scope (by the case's team) or held by them, one row per
-    case (its highest level): calls for help first, then open before acknowledged,
-    newest first — households not reached and notices not read together."""
+    case (its highest level): calls for help first, then the others, the newest case first.
+    A case keeps its place when someone acknowledges it: the list does not move under
+    the thumb of the person working through it."""
     q = select(Escalation).join(Unit, Unit.id == Escalation.team_id)
     paths = None if actor is None else scope.scope_paths(actor, "handle_escalations")
     if paths is not None:
@@ -50,18 +51,12 @@ def list_escalations(
     if task_id is not None:
         q = q.where(Escalation.task_id == task_id)
     top: dict[tuple[int | None, int | None, str], Escalation] = {}
+    first: dict[tuple[int | None, int | None, str], int] = {}  # a case's first row: its age
     for esc in session.scalars(q.order_by(Escalation.level.desc())):
-        top.setdefault(case_key(esc), esc)
-    order = {state: i for i, state in enumerate(labels.ESCALATION_STATES)}
-    return sorted(
-        top.values(),
-        key=lambda e: (
-            e.reason != "needs_help",
-            order.get(e.status, len(order)),
-            -e.opened_at.timestamp(),
-            -e.id,
-        ),
-    )
+        key = case_key(esc)
+        top.setdefault(key, esc)
+        first[key] = min(first.get(key, esc.id), esc.id)
+    return sorted(top.values(), key=lambda e: (e.reason != "needs_help", -first[case_key(e)]))
 
 
 def require_escalation(session: Session, actor: User | None, escalation_id: int) -> Escalation:

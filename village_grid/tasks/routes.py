@@ -29,6 +29,7 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
 from village_grid.extensions import db
+from village_grid.field.silent import silent_leads
 from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
 from village_grid.models.base import utcnow
 from village_grid.tasks import cases, display, export, progress, queries, statuses
@@ -348,6 +349,8 @@ def _progress_context(task: Task) -> dict:
         "closed": closed,
         "may_close": not closed and scope.may(current_user, "dispatch", task.unit),
         "may_report": scope.may_somewhere(current_user, "report_status"),
+        "silent": silent_leads(db.session, task, actor=current_user, now=utcnow()),
+        "silent_minutes": current_app.config["LEAD_SILENT_MINUTES"],
         "refresh_seconds": current_app.config.get("TASK_PROGRESS_REFRESH_SECONDS", 10),
     }
 
