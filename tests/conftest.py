@@ -14,13 +14,31 @@ import threading
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from village_grid import create_app
+from village_grid.config import normalise_database_url
 from village_grid.extensions import db, limiter
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+def per_worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database beside the one
+    named (``test`` → ``test_gw0``), created when missing: the tests reset whole schemas."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    given = make_url(url)
+    name = f"{given.database}_{worker}"
+    admin = create_engine(normalise_database_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
+
+
+TEST_DATABASE_URL = per_worker_database(os.environ.get("TEST_DATABASE_URL"))
 
 
 def reset_schema(engine) -> None:
@@ -62,6 +80,8 @@ def make_config(tmp_dir, **extra) -> dict:
     cfg = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
+        # The station's ID numbers (encrypted, looked up by keyed hash): a fixed test key.
+        "ID_NUMBER_KEY": "test-id-number-key-0123456789abcdef",
         "DATABASE_URL": url,
         "WTF_CSRF_ENABLED": False,
         "BASE_URL": "http://vg.test",

@@ -39,18 +39,26 @@ def schemas():
     return found
 
 
+GOOD = [*sorted(NASTY[1:], key=lambda v: isinstance(v, str)), "2026-11-22", "x" * 3]
+
+
+def good_value(sub: dict):
+    """A value ``sub`` accepts: its first enum member or example, else the first that
+    fits among the usual suspects (a date, a phone number, a short text, a number)."""
+    for candidate in [*sub.get("enum", ()), *sub.get("examples", ()), *GOOD]:
+        if Draft202012Validator(sub).is_valid(candidate):
+            return candidate
+    return "x"
+
+
 def bodies(schema: dict):
     """Good-looking and broken bodies for ``schema``."""
     yield from NASTY
+    if schema.get("type") != "object":
+        yield good_value(schema)
     props = schema.get("properties") or {}
     required = schema.get("required") or []
-    base = {}
-    for key, sub in props.items():
-        base[key] = {"integer": 1, "number": 1, "string": "x", "boolean": True}.get(
-            sub.get("type") if isinstance(sub.get("type"), str) else "", "x"
-        )
-        if "enum" in sub:
-            base[key] = sub["enum"][0]
+    base = {key: good_value(sub) for key, sub in props.items()}
     yield base
     yield {k: v for k, v in base.items() if k in required}
     yield dict(base, extra=1)

@@ -237,7 +237,7 @@ def test_an_unknown_name_costs_the_same_time_as_a_known_one(app, lead, monkeypat
 
 def test_the_login_page_suits_a_phone_and_says_what_is_missing(client):
     html = client.get("/login").get_data(as_text=True)
-    assert "auth.css" in html and "忘记密码" in html
+    assert "/static/auth." in html and "忘记密码" in html
     assert 'autocomplete="username"' in html and 'autocapitalize="off"' in html
     assert "<script>" not in html and "onclick" not in html
     html = client.post("/login", data={"login": "", "password": ""}).get_data(as_text=True)

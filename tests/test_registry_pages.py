@@ -130,7 +130,7 @@ def test_team_lead_views_own_team_but_cannot_edit(client, world):
     h = world["households"][0]
     login(client, world["lead"])
     res = client.get("/", follow_redirects=False)
-    assert res.headers["Location"].endswith(f"/units/{team.id}")
+    assert res.headers["Location"].endswith("/field")  # "my team" is a lead's home
     html = text(client.get(f"/units/{team.id}"))
     assert h.head_name in html
     assert "/households/new" not in html and "/split" not in html
@@ -520,11 +520,11 @@ def test_cadre_assigns_a_team_lead_who_can_then_log_in(app, client, world):
     assert res.status_code == 200 and "周队长" in text(res)
     lead = db.session.scalars(select(User).where(User.username == "zhou")).one()
     assert [(r.role, r.unit_id) for r in lead.roles] == [("team_lead", team.id)]
-    # the new lead logs in by phone and lands on their team
+    # the new lead logs in by phone and lands on "my team"
     other = app.test_client()
     res = other.post("/login", data={"login": "13912345678", "password": "zhou-pass-1"})
     assert res.status_code == 302
-    assert other.get("/").headers["Location"].endswith(f"/units/{team.id}")
+    assert other.get("/").headers["Location"].endswith("/field")
     # their name and phone show on the team page
     assert "周队长" in text(client.get(f"/units/{team.id}"))
 

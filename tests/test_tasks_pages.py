@@ -271,7 +271,7 @@ def test_progress_page_puts_needs_help_on_top_and_lists_who_is_not_reached(clien
     assert "heat-0" in html
     # No-JS fallback and the JSON the page polls.
     assert 'http-equiv="refresh"' in html
-    assert "tasks.js" in html and f"/tasks/{task.id}/export.xlsx" in html
+    assert "/static/tasks." in html and f"/tasks/{task.id}/export.xlsx" in html
 
 
 def test_progress_json_changes_as_reports_come_in(client, world):
