@@ -191,3 +191,25 @@ def create_village(
         for suffix, person in zip(("", "_b"), people, strict=False):
             tree[key + suffix] = person
     return tree
+
+
+# --- the migrant-worker station ----------------------------------------------------------
+
+
+def resident_id(first17: str) -> str:
+    """A resident ID number with the right check digit for its first 17 digits."""
+    from stdnum.cn import ric
+
+    return first17 + ric.calc_check_digit(first17 + "0")
+
+
+def create_newcomer(village: Unit, name: str = "王小明", *, id_number: str | None = None, **data):
+    """A newcomer registered at ``village``'s station by the system, committed."""
+    from village_grid.station import registration
+
+    data.setdefault("phone", "13700137000")
+    data["name"] = name
+    data["id_number"] = id_number or resident_id(f"35012119900101{next(_n) % 1000:03d}")
+    newcomer = registration.register(db.session, None, village_id=village.id, data=data)
+    db.session.commit()
+    return newcomer

@@ -36,12 +36,22 @@ import schemathesis
 from flask import Flask
 from schemathesis.engine import events, from_schema
 
-from tests.factories import PASSWORD, create_task, create_user, create_village
+from tests.factories import (
+    PASSWORD,
+    create_newcomer,
+    create_task,
+    create_user,
+    create_village,
+    resident_id,
+)
 from village_grid.api.openapi_doc import GOOD_NONBLANK, GOOD_TEXT
 from village_grid.edge import NONBLANK
 from village_grid.extensions import db, limiter
 from village_grid.models import Escalation, Unit
 from village_grid.qr import mailbox
+from village_grid.station.placement import place
+from village_grid.station.referrals import refer
+from village_grid.station.trainings import create_training
 from village_grid.tasks.statuses import record_status
 
 FUZZ_EXAMPLES = int(os.environ.get("VG_FUZZ_EXAMPLES", "4"))
@@ -67,7 +77,20 @@ CHECKED_AGAINST_STORED_DATA = {
     "filter": {"no_households"},  # nobody matches
     "status": {"not_allowed"},  # the task's kind does not offer this answer
     "answers": {"*"},  # answers are checked against the task's questions
-}
+    # The station: an ID number's check digit, its date of birth and its length for its
+    # document type; a day after today; a newcomer who came back before they left; ids
+    # of units and households that are not of the station's village.
+    "id_number": {
+        "wrong_length", "bad_format", "bad_checksum", "bad_birth_date", "future_birth_date",
+        "bad_document",
+    },
+    "arrived_on": {"in_future", "before_departure"},
+    "departed_on": {"in_future", "before_arrival"},
+    "village_id": {"not_a_village", "required"},
+    "grid_id": {"not_a_grid"},
+    "household_id": {"outside_village"},
+    "newcomer_ids": {"unknown"},
+}  # fmt: skip
 CHECKED_AGAINST_THE_BODY = {"duplicate_id"}  # two questions with one id: no schema says so
 # The text rule (no NUL, no lone surrogate: docs/security.md, "Bad input") is in the
 # document, but the fuzzer is not told: it sends NULs inside otherwise good requests
@@ -136,6 +159,20 @@ def fuzz_data() -> dict:
     )  # fmt: skip
     mailbox.create_message(db.session, household, category="facilities", text="路灯坏了")
     db.session.commit()
+    # The station: two newcomers (one housed, with a job referral) and a training.
+    v["newcomers"] = [
+        create_newcomer(v["village"], "王小明", id_number=resident_id("35012119900101123")),
+        create_newcomer(v["village"], "李小红", id_number=resident_id("51010219950505246")),
+    ]
+    place(db.session, None, v["newcomers"][0].id, grid_id=v["grids"][0].id, door_no="港口路8号")
+    v["referrals"] = [refer(db.session, None, v["newcomers"][0].id, {"employer": "港务公司"})]
+    v["trainings"] = [
+        create_training(
+            db.session, None, village_id=v["village"].id,
+            data={"subject": "fire_safety", "title": "消防安全"},
+        )
+    ]  # fmt: skip
+    db.session.commit()
     return v
 
 
@@ -158,6 +195,9 @@ def config_for(v: dict, bearer: str) -> schemathesis.Config:
         "tasks": {"values": [t.id for t in v["tasks"]]},
         "escalations": {"values": escalations},
         "tokens": {"values": [h.qr_token for h in v["households"]]},
+        "newcomers": {"values": [n.id for n in v["newcomers"]]},
+        "referrals": {"values": [r.id for r in v["referrals"]]},
+        "trainings": {"values": [t.id for t in v["trainings"]]},
     }
     often = {"probability": 0.5}
     parameters = {
@@ -166,6 +206,12 @@ def config_for(v: dict, bearer: str) -> schemathesis.Config:
         "path.task_id": {"dictionary": "tasks", **often},
         "path.escalation_id": {"dictionary": "escalations", **often},
         "path.token": {"dictionary": "tokens", "probability": 0.8},
+        "path.newcomer_id": {"dictionary": "newcomers", **often},
+        "path.referral_id": {"dictionary": "referrals", **often},
+        "path.training_id": {"dictionary": "trainings", **often},
+        "body.household_id": {"dictionary": "households", **often},
+        "body.grid_id": {"dictionary": "units", **often},
+        "body.village_id": {"dictionary": "units", **often},
         "query.parent_id": {"dictionary": "units", **often},
         "body.unit_id": {"dictionary": "units", **often},
         "body.parent_id": {"dictionary": "units", **often},
@@ -184,7 +230,8 @@ def config_for(v: dict, bearer: str) -> schemathesis.Config:
                 "database": "none",
             },
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
-            "headers": {"Authorization": f"Bearer {bearer}"},
+            # Answers uncompressed: the fuzzer reads the bodies as they are sent.
+            "headers": {"Authorization": f"Bearer {bearer}", "Accept-Encoding": "identity"},
             "phases": {"stateful": {"enabled": False}},
             "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],
         }

@@ -71,6 +71,51 @@ def _escalation_id(world: dict) -> int:
     return db.session.scalar(db.select(Escalation.id).where(Escalation.task_id == task_id).limit(1))
 
 
+def _newcomer_id(world: dict) -> int:
+    from tests.factories import create_newcomer
+
+    return create_newcomer(world["village"], "周小芳").id
+
+
+def _referral_id(world: dict) -> int:
+    from village_grid.station import referrals
+
+    referral = referrals.refer(db.session, None, _newcomer_id(world), {"employer": "港务公司"})
+    db.session.commit()
+    return referral.id
+
+
+def _training_id(world: dict) -> int:
+    from village_grid.station import trainings
+
+    training = trainings.create_training(
+        db.session,
+        None,
+        village_id=world["village"].id,
+        data={"subject": "fire_safety", "title": "消防安全第一课"},
+    )
+    db.session.commit()
+    return training.id
+
+
+def _broadcast_id(world: dict) -> int:
+    from village_grid.station import broadcast
+
+    sent = broadcast.send(
+        db.session,
+        None,
+        village_id=world["village"].id,
+        data={
+            "title": "寻找走失儿童",
+            "description": "男孩，6岁，穿红色外套",
+            "phone": "13900000001",
+            "deadline_minutes": 15,
+        },
+    )
+    db.session.commit()
+    return sent.id
+
+
 # {URL argument name: function(world) -> id of an object in village A}.
 # ``world`` is tests.factories.create_tree's dict for village A (township,
 # village, grids, teams, households: one per team). Create what you need
@@ -83,6 +128,11 @@ OUT_OF_SCOPE: dict[str, Callable[[dict], int]] = {
     "message_id": _message_id,
     "task_id": _task_id,
     "escalation_id": _escalation_id,
+    # The migrant-worker station (a newcomer, a job referral, a training, a broadcast).
+    "newcomer_id": _newcomer_id,
+    "referral_id": _referral_id,
+    "training_id": _training_id,
+    "broadcast_id": _broadcast_id,
 }
 
 # {URL argument name: why it is not the id of a scoped object}. Keep it short.

@@ -28,6 +28,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "mailbox": frozenset({"admin", "cadre", "grid_member", "team_lead"}),
     "manage_plates": frozenset({"admin", "cadre", "grid_member"}),
     "station": frozenset({"admin", "cadre", "station_staff"}),
+    # Seeing a newcomer's full ID number (one at a time, with a reason) or exporting
+    # them all: station staff alone, not even an administrator (station/registration.py).
+    "reveal_id": frozenset({"station_staff"}),
     "audit": frozenset({"admin", "cadre"}),
     # Running the server: the background worker, its queue and failed messages.
     "operate": frozenset({"admin"}),

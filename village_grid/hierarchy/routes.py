@@ -93,6 +93,10 @@ def _breadcrumb(unit: Unit) -> list[tuple[Unit, bool]]:
 def home():
     """Where a user lands: a team lead on "my team" (their households and open tasks),
     everyone else on the tree."""
+    if scope.has_role(current_user, "station_staff") and not scope.has_role(
+        current_user, "admin", "cadre", "grid_member", "team_lead"
+    ):
+        return redirect(url_for("station.home"))  # station staff land at their counter
     roots = scope.scope_roots(db.session, current_user)
     if len(roots) == 1 and roots[0].kind == "team":
         return redirect(url_for("field.home"))

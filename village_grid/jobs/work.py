@@ -47,9 +47,11 @@ def deliver() -> dict:
 
 
 def tick() -> int:
-    """Once per tick across all workers: open and climb escalations, then deliver."""
+    """Once per tick across all workers: open and climb escalations, erase the ID numbers
+    kept long enough, then deliver."""
     from village_grid.extensions import db
     from village_grid.jobs.ticks import claim_tick
+    from village_grid.station.departures import erase_expired_ids
     from village_grid.tasks.escalation import run_escalations
 
     minutes = int(current_app.config["WORKER_TICK_MINUTES"])
@@ -57,6 +59,9 @@ def tick() -> int:
     if not claim_tick(db.session, TICK, timedelta(minutes=minutes, seconds=-10)):
         return 0
     created = run_escalations(db.session)
+    db.session.commit()
+    # The migrant-worker station: full ID numbers kept past ID_RETENTION_DAYS are erased.
+    erase_expired_ids(db.session)
     db.session.commit()
     deliver()
     return created

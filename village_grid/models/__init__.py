@@ -7,6 +7,14 @@ from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
 from village_grid.models.mailbox import MailboxMessage
 from village_grid.models.notify import OutboxMessage, WorkerTick
 from village_grid.models.qr import RetiredPlate
+from village_grid.models.station import (
+    Attendance,
+    Broadcast,
+    JobReferral,
+    Newcomer,
+    Placement,
+    Training,
+)
 from village_grid.models.tasks import (
     Assignment,
     Escalation,
@@ -22,21 +30,27 @@ __all__ = [
     "HOUSEHOLD_FLAGS",
     "ROLES",
     "Assignment",
+    "Attendance",
     "AuditEvent",
+    "Broadcast",
     "Escalation",
     "FieldSign",
     "Household",
+    "JobReferral",
     "LoginFailure",
     "LoginSession",
     "MailboxMessage",
     "Member",
+    "Newcomer",
     "NoticeRead",
     "OutboxMessage",
+    "Placement",
     "RetiredPlate",
     "RoleAssignment",
     "StatusEvent",
     "Task",
     "TaskTeam",
+    "Training",
     "TreeState",
     "Unit",
     "User",

@@ -77,10 +77,10 @@ def clean_filter(g: nx.DiGraph, target_id: int, flt: dict | None) -> tuple[dict,
     return {"flags": flags, "unit_ids": sorted(set(unit_ids))}, conds
 
 
-def _target(session: Session, actor: User | None, unit_id) -> Unit:
+def _target(session: Session, actor: User | None, unit_id, action: str = "dispatch") -> Unit:
     if not _is_id(unit_id):
         raise InvalidInput(_("Choose a unit."), fields={"unit_id": "required"})
-    return scope.load_unit(session, actor, unit_id, "dispatch")
+    return scope.load_unit(session, actor, unit_id, action)
 
 
 def _team_counts(session: Session, conds: list) -> dict[int, int]:
@@ -197,19 +197,22 @@ def dispatch_task(
     body: str = "",
     questions: list | None = None,
     now: datetime | None = None,
+    action: str = "dispatch",
 ) -> Task:
     """Send a task to every household under ``unit_id`` that passes ``filter``.
 
     One assignment per household (status pending), one routing decision per
     team (who answers for it and why), one outbox message per person told.
     A notice reaches team leads only: teams and read receipts, no assignments.
+    ``action`` is the right the actor needs on the unit (the migrant-worker
+    station broadcasts its notices with ``station``).
     Raises InvalidInput (bad fields, nobody reached), OutOfScope/Forbidden.
     """
     now = now or utcnow()
     subkind, title, body = _checked_fields(kind, subkind, title, body, deadline_minutes)
     cleaned_questions = clean_questions(questions) if kind == "survey" else []
 
-    target = _target(session, actor, unit_id)
+    target = _target(session, actor, unit_id, action)
     g = get_graph(session)
     flt, conds = clean_filter(g, target.id, filter)
     per_team = _team_counts(session, conds)
@@ -297,7 +300,12 @@ def dispatch_task(
 
 
 def close_task(
-    session: Session, actor: User | None, task_id: int, *, now: datetime | None = None
+    session: Session,
+    actor: User | None,
+    task_id: int,
+    *,
+    now: datetime | None = None,
+    action: str = "dispatch",
 ) -> Task:
     """Freeze a task: no more statuses, no more deadline escalations (open ones
     about households not reached, a notice not read or a silent lead are resolved). Calls for
@@ -308,7 +316,7 @@ def close_task(
     if (
         actor is not None
         and task.created_by_id != actor.id
-        and not scope.may(actor, "dispatch", task.unit)
+        and not scope.may(actor, action, task.unit)
     ):
         raise Forbidden(_("Only who sent the task, or someone above, may close it."))
     if task.closed_at is not None:
