@@ -1,0 +1,157 @@
+"""Headless Chromium over the main pages of each role, as a phone shows them: at 360 px
+and turned (740 × 360) no page scrolls sideways; axe-core finds no serious or critical
+violation (contrast, landmarks, labels, names …); touch targets are big enough (48 px
+on the "my team" page, 44 px elsewhere).
+
+Every page is visited once per role in one browser, and every problem is listed in
+one failure, page by page.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.conftest import CHROMIUM, requires_chromium
+from tests.factories import PASSWORD, create_task, create_village
+from village_grid.extensions import db
+from village_grid.models.base import utcnow
+from village_grid.tasks.statuses import record_status
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+
+PORTRAIT = {"width": 360, "height": 740}
+LANDSCAPE = {"width": 740, "height": 360}
+SERIOUS = ("serious", "critical")
+
+# Visible controls smaller than the minimum, with what they say (links inside a
+# sentence are exempt, as in WCAG 2.5.8).
+SMALL_TARGETS = """(minimum) => {
+  const small = [];
+  for (const el of document.querySelectorAll(
+      "button, a[href], input:not([type=hidden]), select, textarea, summary")) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || getComputedStyle(el).visibility === "hidden") continue;
+    if (el.tagName === "A" && getComputedStyle(el).display === "inline"
+        && el.parentElement && /\\S/.test(el.parentElement.textContent.replace(el.textContent, ""))
+        && !el.closest("nav")) continue;
+    if (["checkbox", "radio"].includes(el.type)) continue;  // their label is the target
+    if (box.height < minimum) {
+      small.push(`${el.tagName.toLowerCase()} "${(el.textContent || el.name || "").trim().slice(0, 20)}" ${Math.round(box.height)}px`);
+    }
+  }
+  return small;
+}"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def world():
+    v = create_village(grids=2, teams=2, households=4, leads=2)
+    sent = utcnow() - timedelta(minutes=40)
+    task = create_task(
+        v["village"], v["cadre"], kind="sweep", subkind="flood", title="防汛排查", now=sent
+    )
+    h1, h2 = v["households"][:2]
+    record_status(db.session, v["lead"], task_id=task.id, household_id=h1.id, status="safe")
+    record_status(
+        db.session,
+        None,
+        task_id=task.id,
+        household_id=h2.id,
+        status="needs_help",
+        help_kind="flooding",
+        note="一楼进水",
+    )
+    db.session.commit()
+    v["task"] = task
+    return v
+
+
+def visit(chromium, base: str, user, paths: list[str], problems: dict, axe: Axe) -> None:
+    context = chromium.new_context(viewport=PORTRAIT, locale="zh-CN")
+    try:
+        if user is not None:
+            res = context.request.post(
+                f"{base}/login", form={"login": user.phone, "password": PASSWORD}, max_redirects=0
+            )
+            assert res.status == 302, res.text()
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        who = user.display_name if user is not None else "anonymous"
+        for path in paths:
+            found = problems.setdefault(f"{path} ({who})", [])
+            page.set_viewport_size(PORTRAIT)
+            res = page.goto(base + path)
+            assert res is not None and res.status == 200, (path, res and res.status)
+            for size in (PORTRAIT, LANDSCAPE):
+                page.set_viewport_size(size)
+                wide, inner = page.evaluate(
+                    "[document.documentElement.scrollWidth, window.innerWidth]"
+                )
+                if wide > inner:
+                    found.append(f"{size['width']} px wide page scrolls sideways: {wide} px")
+            page.set_viewport_size(PORTRAIT)
+            minimum = 48 if path.startswith("/field") else 44
+            small = page.evaluate(SMALL_TARGETS, minimum)
+            for target in sorted(set(small)):
+                found.append(f"target under {minimum} px: {target} ×{small.count(target)}")
+            for v in axe.run(page).response["violations"]:
+                if v["impact"] in SERIOUS:
+                    nodes = "; ".join(n["target"][0] for n in v["nodes"][:4])
+                    found.append(f"axe {v['id']} ({v['impact']}): {nodes}")
+    finally:
+        context.close()
+
+
+def test_main_pages_fit_a_phone_and_pass_axe(chromium, live_server, world):
+    task, team = world["task"], world["teams"][0]
+    axe = Axe()
+    problems: dict[str, list[str]] = {}
+    h = world["households"][0]
+    visit(chromium, live_server, None, ["/login", f"/h/{h.qr_token}"], problems, axe)
+    visit(chromium, live_server, world["lead"], ["/field"], problems, axe)
+    visit(
+        chromium,
+        live_server,
+        world["gm"],
+        ["/field", f"/field/teams/{world['teams'][1].id}", f"/tasks/{task.id}"],
+        problems,
+        axe,
+    )
+    visit(
+        chromium,
+        live_server,
+        world["cadre"],
+        [
+            "/units",
+            f"/units/{team.id}",
+            "/tasks/",
+            "/tasks/new",
+            f"/tasks/{task.id}",
+            "/tasks/escalations",
+            "/registry/import-export",
+        ],
+        problems,
+        axe,
+    )
+    report = "\n".join(
+        f"{path}:\n  " + "\n  ".join(found) for path, found in problems.items() if found
+    )
+    assert not report, "\n" + report
