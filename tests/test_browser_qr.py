@@ -8,6 +8,7 @@ import io
 import pytest
 from flask import url_for
 from PIL import Image
+from playwright.sync_api import expect
 from pyzbar.pyzbar import decode
 
 from tests.conftest import requires_chromium
@@ -43,7 +44,10 @@ def test_scan_plate_call_for_help_reaches_the_cadre(app, live_server, browser):
     phone.locator("textarea[name=note]").fill("一楼进水，老人在家")
     phone.get_by_role("button", name="发出求助").click()
     phone.wait_for_url(f"{url}#task-{task.id}")
-    assert "求助已发出" in phone.content()
+    # Said where the page opens: in the task's card, on the screen.
+    said = phone.locator(f"#task-{task.id} .flash-success")
+    assert "求助已发出" in said.inner_text()
+    expect(said).to_be_in_viewport()
 
     event = db.session.query(StatusEvent).one()
     assert (event.via, event.status, event.help_kind) == ("household_qr", "needs_help", "flooding")

@@ -153,15 +153,18 @@ def report(token: str):
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
+        # No such task open any more: said at the top of the page.
         flash(err.message, "error")
-        return redirect(url_for("qr.household", token=token) + f"#task-{task_id}")
+        return redirect(url_for("qr.household", token=token))
+    # Said in the task's own card, where the page opens (placed() in qr/household.html).
+    place = f"@task-{task_id}"
     if request.form.get("status") == "needs_help":
         flash(
             _("Your call for help has been sent. Your team lead and the village are told."),
-            "success",
+            "success" + place,
         )
     else:
-        flash(_("Thank you, received."), "success")
+        flash(_("Thank you, received."), "success" + place)
     return redirect(url_for("qr.household", token=token) + f"#task-{task_id}")
 
 
@@ -184,7 +187,7 @@ def write_mailbox(token: str):
         )
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(err.message, "error@mailbox")
         return redirect(url_for("qr.household", token=token) + "#mailbox")
     db.session.commit()
     remember_sent(message.id)
@@ -193,7 +196,7 @@ def write_mailbox(token: str):
             "Your note is in the red mailbox. Tracking number %(no)s. Scan the plate again later to see the reply.",
             no=message.tracking_no,
         ),
-        "success",
+        "success@mailbox",
     )
     return redirect(url_for("qr.household", token=token) + "#mailbox")
 
