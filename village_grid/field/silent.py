@@ -27,7 +27,7 @@ import networkx as nx
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
@@ -36,12 +36,10 @@ from village_grid.database import insert_ignore
 from village_grid.field.labels import SILENT_LISTED, SILENT_REASON, SILENT_TASK_KINDS
 from village_grid.models import Assignment, Escalation, FieldSign, Task, TaskTeam, Unit, User
 from village_grid.notify import service as notify
-from village_grid.tasks import labels, messages, routing, unread
+from village_grid.tasks import labels, messages, routing, team_cases
 from village_grid.tasks.graph import get_graph
 
 REASON = SILENT_REASON
-# Ids per IN (...) list: well under every engine's limit on bound parameters.
-CHUNK = 5000
 
 
 def silent_after() -> timedelta | None:
@@ -56,8 +54,7 @@ def _silent_rows(session: Session, task_ids, cutoff: datetime, paths=None, limit
     team of these tasks told through its lead, with households pending, and no sign
     of life from the lead since ``cutoff`` (nor a dispatch after it)."""
     rows = []
-    for chunk in range(0, len(task_ids), CHUNK):
-        ids = task_ids[chunk : chunk + CHUNK]
+    for ids in team_cases.chunks(task_ids):
         pending = (
             select(Assignment.task_id, Assignment.team_id, func.count().label("pending"))
             .where(Assignment.task_id.in_(ids), Assignment.status == "pending")
@@ -138,7 +135,7 @@ def silent_leads(
             continue
         node = g.nodes[team_id]
         grid = g.nodes[node["parent"]] if node["parent"] in g else None
-        above = unread.stop(g, team_id, 1, lead_id)
+        above = team_cases.stop(g, team_id, 1, lead_id)
         level, holder = cases.get(task_team_id, (0, None))
         since = last_at or sent
         out.append(
@@ -184,24 +181,6 @@ def _open_cases_of(session: Session, task_id: int) -> dict[int, tuple[int, int |
     return {tt: (level, holder) for tt, level, holder in rows}
 
 
-def _row(task_id, task_team_id, team_id, level, holder, fallback_unit, now, nxt) -> dict:
-    return {
-        "task_id": task_id,
-        "assignment_id": None,
-        "household_id": None,
-        "task_team_id": task_team_id,
-        "team_id": team_id,
-        "reason": REASON,
-        "level": level,
-        "unit_id": holder.unit_id if holder else fallback_unit,
-        "assignee_id": holder.person.id if holder else None,
-        "status": "open",
-        "opened_at": now,
-        "next_escalation_at": nxt,
-        "resolution_note": "",
-    }
-
-
 def open_cases(session: Session, g: nx.DiGraph, now: datetime, wait: timedelta) -> list[int]:
     """Level 1 (the grid member) for every lead silent for twice ``LEAD_SILENT_MINUTES``
     on an open sweep, once per lead and sweep (the unique task team, reason and level)."""
@@ -231,10 +210,12 @@ def open_cases(session: Session, g: nx.DiGraph, now: datetime, wait: timedelta) 
     for task_team_id, task_id, team_id, lead_id, *_rest in _silent_rows(session, task_ids, cutoff):
         if task_team_id in had or _on_duty(g, team_id, lead_id) is None:
             continue
-        first = unread.stop(g, team_id, 1, lead_id)
+        first = team_cases.stop(g, team_id, 1, lead_id)
         parent = g.nodes[team_id]["parent"]
-        nxt = now + wait if unread.stop(g, team_id, 2, lead_id) else None
-        rows.append(_row(task_id, task_team_id, team_id, 1, first, parent, now, nxt))
+        nxt = now + wait if team_cases.stop(g, team_id, 2, lead_id) else None
+        rows.append(
+            team_cases.case_row(REASON, task_id, task_team_id, team_id, 1, first, parent, now, nxt)
+        )
     return [r[0] for r in insert_ignore(session, Escalation, rows, Escalation.id)]
 
 
@@ -243,46 +224,7 @@ def climb(
 ) -> list[int]:
     """Open silent cases nobody acknowledged climb one level per interval while the
     sweep is open (a sign of life has already ended them: :func:`settle`)."""
-    created: list[int] = []
-    for _round in range(rounds):
-        due = session.execute(
-            select(
-                Escalation.id,
-                Escalation.task_id,
-                Escalation.task_team_id,
-                Escalation.team_id,
-                Escalation.level,
-                Escalation.next_escalation_at,
-                TaskTeam.assignee_id,
-                Task.closed_at,
-            )
-            .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
-            .join(Task, Task.id == Escalation.task_id)
-            .where(
-                Escalation.reason == REASON,
-                Escalation.status == "open",
-                Escalation.next_escalation_at <= now,
-            )
-        ).all()
-        if not due:
-            break
-        rows = []
-        for _id, task_id, task_team_id, team_id, level, next_at, lead_id, closed_at in due:
-            holder = unread.stop(g, team_id, level + 1, lead_id)
-            if holder is None or closed_at is not None:
-                continue
-            nxt = next_at + wait if unread.stop(g, team_id, level + 2, lead_id) else None
-            rows.append(_row(task_id, task_team_id, team_id, level + 1, holder, None, now, nxt))
-        due_ids = [row[0] for row in due]
-        for chunk in range(0, len(due_ids), CHUNK):
-            session.execute(
-                update(Escalation)
-                .where(Escalation.id.in_(due_ids[chunk : chunk + CHUNK]))
-                .values(next_escalation_at=None)
-                .execution_options(synchronize_session=False)
-            )
-        created += [r[0] for r in insert_ignore(session, Escalation, rows, Escalation.id)]
-    return created
+    return team_cases.climb(session, g, REASON, now, wait, rounds)
 
 
 def settle(session: Session, now: datetime) -> int:
@@ -356,7 +298,7 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph, now: datetime) -> d
     if not ids:
         return {}
     rows = []
-    for chunk in range(0, len(ids), CHUNK):
+    for chunk in team_cases.chunks(ids):
         rows += session.execute(
             select(
                 Escalation.task_id,
@@ -367,7 +309,7 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph, now: datetime) -> d
                 TaskTeam.assignee_id,
             )
             .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
-            .where(Escalation.id.in_(ids[chunk : chunk + CHUNK]))
+            .where(Escalation.id.in_(chunk))
             .order_by(Escalation.id)
         ).all()
     users = {

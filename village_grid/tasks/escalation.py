@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import networkx as nx
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
@@ -29,13 +29,11 @@ from village_grid.field import silent
 from village_grid.models import Assignment, Escalation, Household, StatusEvent, Task, User
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
-from village_grid.tasks import messages, routing, unread
+from village_grid.tasks import messages, routing, team_cases, unread
 from village_grid.tasks.graph import get_graph
 
 # Levels a case may climb in one run (county → township → village → grid is four).
 MAX_CLIMB_PER_RUN = 12
-# Ids per IN (...) list: well under every engine's limit on bound parameters.
-CHUNK = 5000
 
 
 def interval() -> timedelta:
@@ -319,14 +317,7 @@ def _climb(session: Session, g: nx.DiGraph, now: datetime) -> list[int]:
                         next_at + wait if stop_at(team_id, level + 2) else None,
                     )  # fmt: skip
                 )
-        due_ids = [row[0] for row in due]
-        for chunk in range(0, len(due_ids), CHUNK):
-            session.execute(
-                update(Escalation)
-                .where(Escalation.id.in_(due_ids[chunk : chunk + CHUNK]))
-                .values(next_escalation_at=None)
-                .execution_options(synchronize_session=False)
-            )
+        team_cases.stop_climbing(session, [row[0] for row in due])
         created += [r[0] for r in insert_ignore(session, Escalation, rows, Escalation.id)]
     return created
 
@@ -343,7 +334,7 @@ def _enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> dict[int, dict[
     # (task, level, assignee) -> [count, first id, up to HOUSEHOLDS_NAMED "code name" strings]
     groups: dict[tuple, list] = {}
     conn = session.connection()
-    for chunk in range(0, len(ids), CHUNK):
+    for chunk in team_cases.chunks(ids):
         rows = conn.execute(
             select(
                 Escalation.id,
@@ -355,7 +346,7 @@ def _enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> dict[int, dict[
                 Household.head_name,
             )
             .join(Household, Household.id == Escalation.household_id)
-            .where(Escalation.id.in_(ids[chunk : chunk + CHUNK]))
+            .where(Escalation.id.in_(chunk))
         ).all()
         for esc_id, reason, level, assignee_id, task_id, code, head_name in rows:
             key = reason if level == 1 else f"{reason}_climbed"

@@ -25,51 +25,16 @@ from datetime import datetime, timedelta
 import networkx as nx
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
 from village_grid.database import insert_ignore
 from village_grid.models import Escalation, NoticeRead, Task, TaskTeam, Unit, User
 from village_grid.notify import service as notify
-from village_grid.tasks import labels, messages, routing
+from village_grid.tasks import labels, messages, team_cases
 
 REASON = "unread"
-# Ids per IN (...) list: well under every engine's limit on bound parameters.
-CHUNK = 5000
-
-
-def stop(g: nx.DiGraph, team_id: int, level: int, told_id: int | None) -> routing.Stop | None:
-    """Who holds an unread case of ``team_id`` at ``level``: routing's stop above the
-    team, passing over the person who has not read the notice."""
-    return routing.escalation_stop(g, team_id, level, besides=told_id) if team_id in g else None
-
-
-def _row(
-    task_id: int,
-    task_team_id: int,
-    team_id: int,
-    level: int,
-    holder: routing.Stop | None,
-    fallback_unit: int | None,
-    now: datetime,
-    nxt: datetime | None,
-) -> dict:
-    return {
-        "task_id": task_id,
-        "assignment_id": None,
-        "household_id": None,
-        "task_team_id": task_team_id,
-        "team_id": team_id,
-        "reason": REASON,
-        "level": level,
-        "unit_id": holder.unit_id if holder else fallback_unit,
-        "assignee_id": holder.person.id if holder else None,
-        "status": "open",
-        "opened_at": now,
-        "next_escalation_at": nxt,
-        "resolution_note": "",
-    }
 
 
 def _read_by_told():
@@ -97,10 +62,12 @@ def open_cases(session: Session, g: nx.DiGraph, now: datetime, wait: timedelta) 
     ).all()
     rows = []
     for task_team_id, task_id, team_id, told_id, deadline in due:
-        first = stop(g, team_id, 1, told_id)
+        first = team_cases.stop(g, team_id, 1, told_id)
         parent = g.nodes[team_id]["parent"] if team_id in g else None
-        nxt = deadline + wait if stop(g, team_id, 2, told_id) else None
-        rows.append(_row(task_id, task_team_id, team_id, 1, first, parent, now, nxt))
+        nxt = deadline + wait if team_cases.stop(g, team_id, 2, told_id) else None
+        rows.append(
+            team_cases.case_row(REASON, task_id, task_team_id, team_id, 1, first, parent, now, nxt)
+        )
     return [r[0] for r in insert_ignore(session, Escalation, rows, Escalation.id)]
 
 
@@ -109,46 +76,7 @@ def climb(
 ) -> list[int]:
     """Open unread cases nobody acknowledged climb one level per interval, while the
     notice is open (a read has already resolved them: :func:`settle`)."""
-    created: list[int] = []
-    for _round in range(rounds):
-        due = session.execute(
-            select(
-                Escalation.id,
-                Escalation.task_id,
-                Escalation.task_team_id,
-                Escalation.team_id,
-                Escalation.level,
-                Escalation.next_escalation_at,
-                TaskTeam.assignee_id,
-                Task.closed_at,
-            )
-            .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
-            .join(Task, Task.id == Escalation.task_id)
-            .where(
-                Escalation.reason == REASON,
-                Escalation.status == "open",
-                Escalation.next_escalation_at <= now,
-            )
-        ).all()
-        if not due:
-            break
-        rows = []
-        for _id, task_id, task_team_id, team_id, level, next_at, told_id, closed_at in due:
-            holder = stop(g, team_id, level + 1, told_id)
-            if holder is None or closed_at is not None:
-                continue
-            nxt = next_at + wait if stop(g, team_id, level + 2, told_id) else None
-            rows.append(_row(task_id, task_team_id, team_id, level + 1, holder, None, now, nxt))
-        due_ids = [row[0] for row in due]
-        for chunk in range(0, len(due_ids), CHUNK):
-            session.execute(
-                update(Escalation)
-                .where(Escalation.id.in_(due_ids[chunk : chunk + CHUNK]))
-                .values(next_escalation_at=None)
-                .execution_options(synchronize_session=False)
-            )
-        created += [r[0] for r in insert_ignore(session, Escalation, rows, Escalation.id)]
-    return created
+    return team_cases.climb(session, g, REASON, now, wait, rounds)
 
 
 def settle(
@@ -215,7 +143,7 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> dict[int, dict[s
     if not ids:
         return {}
     rows = []
-    for chunk in range(0, len(ids), CHUNK):
+    for chunk in team_cases.chunks(ids):
         rows += session.execute(
             select(
                 Escalation.task_id,
@@ -227,13 +155,13 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> dict[int, dict[s
                 TaskTeam.assignee_role,
             )
             .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
-            .where(Escalation.id.in_(ids[chunk : chunk + CHUNK]))
+            .where(Escalation.id.in_(chunk))
             .order_by(Escalation.id)
         ).all()
     user_ids = {r[4] for r in rows if r[4]} | {r[5] for r in rows if r[5]}
     users = {
         u.id: u
-        for chunk in _chunks(sorted(user_ids))
+        for chunk in team_cases.chunks(sorted(user_ids))
         for u in session.scalars(select(User).where(User.id.in_(chunk)))
     }
     tasks = {
@@ -263,7 +191,3 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> dict[int, dict[s
             )
     notify.enqueue_many(session, outbox)
     return per_task
-
-
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
