@@ -162,11 +162,10 @@ def overdue_message(
     that climbed to one person at one level."""
     name = assignee_name or _("nobody on duty")
     text = _(
-        "[%(kind)s] %(title)s: %(n)s households not reached by the deadline (level %(level)s): %(list)s. %(link)s",
+        "[%(kind)s] %(title)s: %(n)s households not reached by the deadline, passed on to you: %(list)s. %(link)s",
         kind=kind_label(task.kind, task.subkind),
         title=task.title,
         n=count,
-        level=level,
         list=", ".join(named) + (" …" if count > len(named) else ""),
         link=escalations_link(),
     )
