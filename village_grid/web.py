@@ -172,6 +172,17 @@ def register_template_helpers(app: Flask) -> None:
                 items.append((endpoint, str(label)))
         return items
 
+    def team_name(team_id: int | None) -> str:
+        """A team named with its grid (tasks.graph.team_label); the tree read once a request."""
+        from flask import g
+
+        from village_grid.extensions import db
+        from village_grid.tasks.graph import get_graph, team_label
+
+        if "unit_graph" not in g:
+            g.unit_graph = get_graph(db.session)
+        return team_label(g.unit_graph, team_id)
+
     @app.context_processor
     def helpers():
         from flask_babel import get_locale
@@ -181,5 +192,6 @@ def register_template_helpers(app: Flask) -> None:
             "may": lambda action, unit: scope.may(current_user, action, unit),
             "has_role": lambda *roles: scope.has_role(current_user, *roles),
             "role_label": role_label,
+            "team_name": team_name,
             "current_lang": str(get_locale() or "zh"),
         }

@@ -24,7 +24,7 @@ from village_grid.models import (
     Unit,
     User,
 )
-from village_grid.tasks.graph import get_graph
+from village_grid.tasks.graph import get_graph, team_label
 
 # Open tasks on one team's page, most urgent first.
 TASKS_SHOWN = 20
@@ -32,14 +32,7 @@ TASKS_SHOWN = 20
 
 def team_name(session: Session, team_id: int) -> str:
     """A team as people say it: with its grid ("第3网格 4小队")."""
-    g = get_graph(session)
-    if team_id not in g:
-        return ""
-    node = g.nodes[team_id]
-    parent = g.nodes[node["parent"]] if node["parent"] in g else None
-    if parent is not None and parent["kind"] != "team" and parent["name"] not in node["name"]:
-        return f"{parent['name']} {node['name']}"
-    return node["name"]
+    return team_label(get_graph(session), team_id)
 
 
 def own_team(session: Session, user: User) -> Unit | None:

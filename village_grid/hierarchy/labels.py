@@ -42,3 +42,11 @@ SEX_LABELS = {"M": _l("Male"), "F": _l("Female")}
 
 def kind_label(kind: str) -> str:
     return str(KIND_LABELS.get(kind, kind))
+
+
+def team_with_grid(team_name: str, grid_name: str | None) -> str:
+    """A team as people say it: with its grid ("第3网格 4小队", not "4小队" of which a
+    village has fourteen); a name that already holds the grid's stays as it is."""
+    if grid_name and grid_name not in team_name:
+        return f"{grid_name} {team_name}"
+    return team_name

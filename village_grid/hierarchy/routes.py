@@ -30,7 +30,13 @@ from village_grid.hierarchy.forms import (
     SplitForm,
     UnitForm,
 )
-from village_grid.hierarchy.labels import FLAG_LABELS, KIND_LABELS, RELATION_LABELS, SEX_LABELS
+from village_grid.hierarchy.labels import (
+    FLAG_LABELS,
+    KIND_LABELS,
+    RELATION_LABELS,
+    SEX_LABELS,
+    team_with_grid,
+)
 from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
 from village_grid.models import Household, Unit
 from village_grid.models.units import UNIT_KINDS
@@ -383,12 +389,17 @@ def remove_member(household_id: int, member_id: int):
     return redirect(url_for("hierarchy.household", household_id=household.id) + "#members")
 
 
-def _move_choices(household: Household) -> dict[str, list[tuple[int, str]]]:
-    """Teams the user may move the household into, grouped by grid, within its village."""
+def _move_choices(household: Household, *, with_full: bool) -> dict[str, list[tuple[int, str]]]:
+    """Teams the user may move the household into, grouped by grid, within its village,
+    each named with its grid (a closed list shows only the chosen one). A full team is
+    offered only ``with_full`` (a post: the service then says why it refuses)."""
     cap = service.team_max_households()
     groups: dict[str, list[tuple[int, str]]] = {}
     for team, parent, n in queries.move_targets(db.session, current_user, household):
-        label = f"{team.name} ({n}/{cap})" + (" · " + _("full") if n >= cap else "")
+        if n >= cap and not with_full:
+            continue
+        label = f"{team_with_grid(team.name, parent.name if parent else None)} ({n}/{cap})"
+        label += " · " + _("full") if n >= cap else ""
         groups.setdefault(parent.name if parent else "—", []).append((team.id, label))
     return groups
 
@@ -399,7 +410,8 @@ def move_household(household_id: int):
     """Move a household to another team; a full team refuses and names teams with room."""
     household = scope.require_household(db.session, current_user, household_id, "edit_household")
     form = MoveForm()
-    form.team_id.choices = {"": [(0, _("Choose a team"))], **_move_choices(household)}
+    choices = _move_choices(household, with_full=request.method == "POST")
+    form.team_id.choices = {"": [(0, _("Choose a team"))], **choices}
     status = 200
     if request.method == "POST":
         if form.validate_on_submit() and form.team_id.data:

@@ -15,6 +15,7 @@ import networkx as nx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from village_grid.hierarchy.labels import team_with_grid
 from village_grid.hierarchy.service import tree_version
 from village_grid.models import RoleAssignment, Unit, User
 from village_grid.tasks import routing
@@ -66,3 +67,15 @@ def forget_graph() -> None:
     """Drop every cached graph (tests that wipe the database call this)."""
     with _graph_lock:
         _graphs.clear()
+
+
+def team_label(g: nx.DiGraph, team_id: int | None) -> str:
+    """A team as people say it: with its grid ("第3网格 4小队", not "4小队" of which a
+    village has fourteen). Any other unit: its name. Empty for an unknown id."""
+    if team_id is None or team_id not in g:
+        return ""
+    node = g.nodes[team_id]
+    parent = g.nodes[node["parent"]] if node["parent"] in g else None
+    if node["kind"] != "team" or parent is None or parent["kind"] == "team":
+        return node["name"]
+    return team_with_grid(node["name"], parent["name"])

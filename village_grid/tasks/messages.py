@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from village_grid.models import Escalation, Household, Task
 from village_grid.notify import service as notify
 from village_grid.tasks import routing
+from village_grid.tasks.graph import team_label
 from village_grid.tasks.labels import HELP_LABELS, kind_label
 
 # Team names listed in one dispatch message before "…".
@@ -69,7 +70,7 @@ def dispatch_messages(
     link = task_link(task.id)
     messages = []
     for uid, teams in by_person.items():
-        names = [g.nodes[t]["name"] for t in sorted(teams)[:TEAMS_NAMED]]
+        names = [team_label(g, t) for t in sorted(teams)[:TEAMS_NAMED]]
         if len(teams) > TEAMS_NAMED:
             names.append("…")
         text = tr(
@@ -119,7 +120,7 @@ def case_message(
     """The message of one case about one household (a call for help, or overdue)
     to the person holding it now (``assignee_name``: "" when nobody is on duty)."""
     team_id = household.team_id
-    team_name = g.nodes[team_id]["name"] if team_id in g else ""
+    team_name = team_label(g, team_id)
     lead = routing.responsible(g, team_id).assignee if team_id in g else None
     if esc.reason == "needs_help":
         kind = HELP_LABELS.get(help_kind or "other", help_kind)

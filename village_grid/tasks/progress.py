@@ -29,7 +29,7 @@ from village_grid.models import (
 )
 from village_grid.models.base import utcnow
 from village_grid.tasks import routing
-from village_grid.tasks.graph import get_graph
+from village_grid.tasks.graph import get_graph, team_label
 from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS
 from village_grid.tasks.queries import task_teams
 
@@ -330,9 +330,7 @@ def notice_reads(session: Session, task_id: int) -> dict:
     roles: dict[int, str] = {}
     for t in task_teams(session, task_id):
         if t.assignee_id:
-            teams.setdefault(t.assignee_id, []).append(
-                g.nodes[t.team_id]["name"] if t.team_id in g else ""
-            )
+            teams.setdefault(t.assignee_id, []).append(team_label(g, t.team_id))
             roles.setdefault(t.assignee_id, t.assignee_role)
     told = set(teams)
     reads = {
