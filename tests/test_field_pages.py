@@ -48,7 +48,11 @@ def test_a_lead_lands_on_their_team_with_the_open_sweep(client, world):
     assert client.get("/field").headers["Cache-Control"] == "no-cache, private"
     # Opening the page is a sign of life on the sweep.
     sign = db.session.scalars(select(FieldSign)).one()
-    assert (sign.user_id, sign.task_id, sign.last_kind) == (world["lead"].id, world["task"].id, "open")
+    assert (sign.user_id, sign.task_id, sign.last_kind) == (
+        world["lead"].id,
+        world["task"].id,
+        "open",
+    )
 
 
 def test_a_tap_without_javascript_uses_the_status_service(client, world):
@@ -67,12 +71,16 @@ def test_a_tap_without_javascript_uses_the_status_service(client, world):
     assert (event.via, event.actor_id, event.status) == ("team_lead", world["lead"].id, "not_home")
     # Someone else's household: not found.
     other = world["households"][3]
-    res = client.post(f"/field/tasks/{task.id}/households/{other.id}/status", data={"status": "safe"})
+    res = client.post(
+        f"/field/tasks/{task.id}/households/{other.id}/status", data={"status": "safe"}
+    )
     assert res.status_code == 404
 
 
 def test_a_notice_shows_at_the_top_until_read(client, world):
-    notice = create_task(world["village"], world["cadre"], kind="notice", title="寻人启事：走失儿童")
+    notice = create_task(
+        world["village"], world["cadre"], kind="notice", title="寻人启事：走失儿童"
+    )
     login(client, world["lead"])
     html = html_of(client, "/field")
     assert html.index("寻人启事") < html.index("防汛排查")
@@ -123,7 +131,7 @@ def test_service_worker_and_manifest_are_public_and_name_the_current_files(clien
 def test_static_files_have_hashed_names_cached_for_a_year(client, world):
     login(client, world["lead"])
     html = html_of(client, "/field")
-    names = re.findall(r'/static/[\w.-]+\.[0-9a-f]{10}\.(?:css|js|svg|png)', html)
+    names = re.findall(r"/static/[\w.-]+\.[0-9a-f]{10}\.(?:css|js|svg|png)", html)
     assert any("field." in n for n in names) and any("app." in n for n in names)
     for name in names:
         res = client.get(name)
@@ -142,7 +150,7 @@ def test_pages_and_files_are_compressed(client, world):
     login(client, world["lead"])
     res = client.get("/field", headers={"Accept-Encoding": "gzip"})
     assert res.headers.get("Content-Encoding") == "gzip"
-    css = re.search(r'/static/app\.[0-9a-f]{10}\.css', html_of(client, "/field")).group(0)
+    css = re.search(r"/static/app\.[0-9a-f]{10}\.css", html_of(client, "/field")).group(0)
     res = client.get(css, headers={"Accept-Encoding": "br"})
     assert res.headers.get("Content-Encoding") == "br"
 
@@ -156,3 +164,11 @@ def test_closed_tasks_leave_the_page(client, world):
     html = html_of(client, "/field")
     assert 'class="card task-sec"' not in html and "没有进行中的任务" in html
     assert db.session.scalar(select(Assignment.id).limit(1)) is not None
+
+
+def test_a_favicon_for_every_page_and_for_browsers_that_ask_anyway(client, world):
+    res = client.get("/favicon.ico")
+    assert res.status_code == 200 and res.mimetype == "image/png"
+    plate = html_of(client, f"/h/{world['households'][0].qr_token}")
+    assert 'rel="icon"' in plate
+    assert 'rel="icon"' in html_of(client, "/login")

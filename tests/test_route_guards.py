@@ -24,6 +24,7 @@ EXPECTED_PUBLIC_PREFIXES = (
     "/api/v1/public/",
     "/sw.js",
     "/manifest",
+    "/favicon.ico",
     "/healthz",
 )
 

@@ -16,7 +16,16 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
 
 from village_grid import edge
@@ -126,6 +135,15 @@ def service_worker():
     body = pages.service_worker_source(current_app)
     response = Response(body, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/favicon.ico")
+@public
+def favicon():
+    """For browsers and in-app browsers that ask for /favicon.ico whatever the page says."""
+    response = send_from_directory(current_app.static_folder, "icon-192.png", max_age=86400)
+    response.cache_control.public = True
     return response
 
 
