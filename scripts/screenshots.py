@@ -3,7 +3,9 @@
 Builds a throwaway SQLite database in a temporary folder with demo-like data
 (through the services, like any other path), serves the app on a free
 loopback port in a thread, logs in as each role with headless Chromium and
-saves ``docs/screenshots/<name>-<width>.png``.
+saves ``docs/screenshots/<name>-<width>.png``; pages named in ``LANDSCAPE`` also
+as a phone turned on its side (``<name>-740x360.png``), and pages named in
+``ELEMENT`` as that part of the page only.
 
 Add a page by appending to ``PAGES``: ``(name, path, role)``. ``path`` may use
 the ids in ``Demo.ids`` (``{team_id}``, ``{household_id}`` ...); ``role`` is
@@ -83,6 +85,44 @@ def _send_bad_registration(page) -> None:
 
 # name -> a step run on the loaded page before the picture (e.g. sending a form).
 PREPARE = {"station-register-errors": _send_bad_registration}
+
+# The team lead's "my team" page (issue 14): online at 360 px and turned on its side,
+# offline with three taps waiting (its own login: the phone stays offline), a grid
+# member's teams, and the silent leads on the progress page (shot before the lead's
+# page is opened: opening it is a sign of life).
+PAGES += [
+    ("task-progress-silent", "/tasks/{task_id}", "cadre"),
+    ("field", "/field", "team_lead"),
+    ("field-offline", "/field", "team_lead_offline"),
+    ("field-grid", "/field", "grid_member"),
+]
+LANDSCAPE = {"field", "field-offline", "task-progress"}
+LANDSCAPE_SIZE = (740, 360)
+ELEMENT = {"task-progress-silent": "#silent"}
+
+
+def _tap_three_offline(page) -> None:
+    """Three households confirmed with no network, then the page reloaded offline."""
+    for _ in range(100):  # the service worker has kept a copy of the page
+        if page.evaluate(
+            "async () => !!(await navigator.serviceWorker.getRegistration())?.active"
+            " && !!(await (await caches.open('vg-pages')).match(location.pathname))"
+        ):
+            break
+        page.wait_for_timeout(100)
+    page.context.set_offline(True)
+    # The households not yet safe first (a tap makes them safe), then from the top.
+    for _tap in range(3):
+        rows = page.locator(".hh:not(.st-safe):not(.queued)")
+        row = rows.first if rows.count() else page.locator(".hh:not(.queued)").first
+        row.locator("button.tap-btn.safe").click()
+        page.wait_for_timeout(150)
+    page.reload()
+    page.wait_for_selector("#netbar:not([hidden])")
+    page.evaluate("window.scrollTo(0, 0)")  # the reload keeps the place; the bar is on top
+
+
+PREPARE["field-offline"] = _tap_three_offline
 
 SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪曾邱廖赖周叶苏庄吕江何"
 GIVEN = [
@@ -261,6 +301,7 @@ def build_demo(seed: int = 7) -> Demo:
         ("admin", "admin"),
     ]:
         demo.logins[role] = (login, PASSWORD)
+    demo.logins["team_lead_offline"] = demo.logins["team_lead"]  # a second phone
     add_demo_task(demo)
     return demo
 
@@ -486,13 +527,18 @@ def take(app, demo: Demo, pages, out_dir: Path) -> list[Path]:
                 executable_path=CHROMIUM,
                 args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
             )
-            for width in WIDTHS:
+            sizes = [(w, 800, f"{w}") for w in WIDTHS]
+            sizes.append((*LANDSCAPE_SIZE, "{}x{}".format(*LANDSCAPE_SIZE)))
+            for width, height, suffix in sizes:
                 contexts: dict[str | None, object] = {}
                 for name, path, role in pages:
+                    if (width, height) == LANDSCAPE_SIZE and name not in LANDSCAPE:
+                        continue
                     if role not in contexts:
                         ctx = browser.new_context(
-                            viewport={"width": width, "height": 800},
+                            viewport={"width": width, "height": height},
                             locale="zh-CN",
+                            timezone_id="Asia/Shanghai",  # the phone's clock, as the pages'
                             device_scale_factor=1,
                         )
                         if role is not None:
@@ -515,8 +561,11 @@ def take(app, demo: Demo, pages, out_dir: Path) -> list[Path]:
                             f"warning: {name}: {url} answered {res.status if res else '?'}",
                             file=sys.stderr,
                         )
-                    target = out_dir / f"{name}-{width}.png"
-                    page.screenshot(path=str(target), full_page=True)
+                    target = out_dir / f"{name}-{suffix}.png"
+                    if name in ELEMENT:
+                        page.locator(ELEMENT[name]).screenshot(path=str(target))
+                    else:
+                        page.screenshot(path=str(target), full_page=True)
                     page.close()
                     saved.append(target)
                     print(f"  {target.relative_to(PROJECT_DIR)}")

@@ -117,7 +117,8 @@
     if (!li) { return; }
     var chip = li.querySelector(".chip.st");
     if (chip) {
-      chip.textContent = op.label;
+      // Words, not an hourglass: a phone without an emoji font shows a box.
+      chip.textContent = state === "queued" ? op.label + " · " + say("waiting") : op.label;
       chip.setAttribute("data-st", op.status);
       chip.classList.toggle("queued", state === "queued");
     }
@@ -125,7 +126,8 @@
     var msg = li.querySelector(".row-msg");
     if (msg) {
       msg.classList.toggle("bad", state === "rejected");
-      if (state === "queued") { msg.textContent = "⏳ " + op.label + " · " + say("saved"); }
+      msg.classList.toggle("queued", state === "queued");
+      if (state === "queued") { msg.textContent = op.label + " · " + say("saved"); }
       else if (state === "rejected") { msg.textContent = say("rejected", { reason: (op.error && op.error.message) || "" }); }
       else { msg.textContent = "✓ " + say("recorded") + ": " + op.label; }
     }

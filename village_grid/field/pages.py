@@ -78,6 +78,7 @@ def shell() -> dict:
         "online": _("Online"),
         "offline": _("Offline · data of {time}"),
         "queued": _("{n} waiting to send"),
+        "waiting": _("waiting to send"),
         "sending": _("Sending…"),
         "sent": _("Sent {n}"),
         "saved": _("Saved on the phone: it is sent when there is signal."),
