@@ -213,6 +213,7 @@ def config_for(v: dict, bearer: str) -> schemathesis.Config:
         "body.grid_id": {"dictionary": "units", **often},
         "body.village_id": {"dictionary": "units", **often},
         "query.parent_id": {"dictionary": "units", **often},
+        "query.unit_id": {"dictionary": "units", **often},
         "body.unit_id": {"dictionary": "units", **often},
         "body.parent_id": {"dictionary": "units", **often},
         "body.team_id": {"dictionary": "teams", **often},

@@ -63,10 +63,30 @@ def test_dispatch_progress_status_and_close(client, village):
         "not_home": 0,
         "unreachable": 0,
     }
-    assert [u["kind"] for u in p["units"]] == ["village", "grid", "team", "team"]
-    for u in p["units"]:
-        assert {"id", "kind", "name", "parent_id", *STATUS_KEYS} <= set(u)
+    # One level at a time: the village and its grid; then the grid and its teams.
+    assert (p["unit"]["kind"], p["trail"]) == ("village", [])
+    assert [c["kind"] for c in p["children"]] == ["grid"]
+    grid = p["children"][0]
+    assert (grid["total"], grid["needs_help"], grid["covered"]) == (4, 1, 1)
+    p = client.get(f"/api/v1/tasks/{task_id}/progress?unit_id={grid['id']}", headers=h).get_json()
+    assert p["unit"]["id"] == grid["id"] and [t["kind"] for t in p["trail"]] == ["village"]
+    assert [c["kind"] for c in p["children"]] == ["team", "team"]
+    lead = village["lead"]
+    assert p["children"][0]["told"] == {
+        "name": lead.display_name,
+        "phone": lead.phone,
+        "role": "team_lead",
+    }
     assert p["needs_help_cases"][0]["note"] == "老人发烧"
+    team = p["children"][1]
+    p = client.get(f"/api/v1/tasks/{task_id}/progress?unit_id={team['id']}", headers=h).get_json()
+    assert (p["total"], p["children"], p["needs_help_cases"]) == (team["total"], [], [])
+    # A unit the task did not reach is not found; a unit id that is not one is refused.
+    township = village["village"].parent_id
+    res = client.get(f"/api/v1/tasks/{task_id}/progress?unit_id={township}", headers=h)
+    assert res.status_code == 404 and res.get_json()["error"]["code"] == "not_found"
+    res = client.get(f"/api/v1/tasks/{task_id}/progress?unit_id=abc", headers=h)
+    assert res.status_code == 422 and res.get_json()["error"]["fields"] == {"unit_id": "invalid"}
 
     res = client.get("/api/v1/escalations?open=1", headers=h)
     cases = res.get_json()["escalations"]
@@ -169,11 +189,11 @@ def test_grid_member_works_only_within_their_grid(client, village):
     # A village-wide task: the grid member sees only their grid's part of it.
     all_task = post_task(client, cadre, village["village"].id).get_json()["id"]
     p = client.get(f"/api/v1/tasks/{all_task}/progress", headers=gm).get_json()
-    assert p["total"] == 4 and {u["id"] for u in p["units"]} == {
-        grid_a.id,
-        village["teams"][0].id,
-        village["teams"][1].id,
-    }
+    assert p["total"] == 4 and [c["id"] for c in p["children"]] == [grid_a.id]
+    p = client.get(f"/api/v1/tasks/{all_task}/progress?unit_id={grid_a.id}", headers=gm).get_json()
+    assert [c["id"] for c in p["children"]] == [t.id for t in village["teams"][:2]]
+    res = client.get(f"/api/v1/tasks/{all_task}/progress?unit_id={grid_b.id}", headers=gm)
+    assert res.status_code == 404
     listed = {t["id"] for t in client.get("/api/v1/tasks", headers=gm).get_json()["tasks"]}
     assert b_task not in listed and all_task in listed
 

@@ -515,6 +515,33 @@ def test_export_csv_and_xlsx(client, world):
     # The same rule as the registry export (village_grid/spreadsheets.py): text, not a formula.
     assert xrow[10] == "'=缺饮用水"
     assert not [c.coordinate for line in ws.iter_rows() for c in line if c.data_type == "f"]
+    # The full per-unit table is the export's second sheet (pages and API go level by level).
+    by_unit = list(wb["按单位"].iter_rows(values_only=True))
+    assert by_unit[0][:3] == ("单元", "住户", "已确认")
+    assert [r[0].strip("\u3000") for r in by_unit[1:4]] == [
+        world["village"].name, world["grids"][0].name, world["teams"][0].name,
+    ]  # fmt: skip
+    assert by_unit[1][1:5] == (12, 2, 1, 1) and len(by_unit) == 1 + 1 + 2 + 4
+
+
+def test_the_progress_page_goes_one_level_at_a_time(app, client, world):
+    task = send(world["cadre"], world["village"])
+    grid = world["grids"][0]
+    login(client, world["cadre"])
+    html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    # The village and its two grids, each a link down; no team yet.
+    assert f'href="/tasks/{task.id}?unit={grid.id}"' in html
+    assert world["teams"][0].name not in html.split('class="list rollup"')[1].split("</table>")[0]
+    html = client.get(f"/tasks/{task.id}?unit={grid.id}").get_data(as_text=True)
+    table = html.split('class="list rollup"')[1].split("</table>")[0]
+    assert world["teams"][0].name in table and f'href="tel:{LEAD_PHONE}"' in table
+    assert f'href="/tasks/{task.id}">{world["village"].name}</a> ›' in html  # the way back up
+    # A grid member asking for another grid gets the task as they may see it: their grid.
+    gm = app.test_client()
+    login(gm, world["gm"])
+    html = gm.get(f"/tasks/{task.id}?unit={world['grids'][1].id}").get_data(as_text=True)
+    table = html.split('class="list rollup"')[1].split("</table>")[0]
+    assert grid.name in table and world["grids"][1].name not in table
 
 
 # --- escalation queue ------------------------------------------------------------------

@@ -111,6 +111,9 @@ def build(app: Flask) -> dict:
                 "schema": dict(ID) if conv == "id" else {"type": "string", "pattern": GOOD_TEXT},
             }
             for conv, name in _CONVERTER.findall(rule.rule)
+        ] + [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in (note.get("query") or {}).items()
         ]
         public = getattr(view, "access", None) == "public"
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

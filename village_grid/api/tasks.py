@@ -12,10 +12,11 @@ from village_grid.api.routes import bp
 from village_grid.api.validation import EMPTY_BODY, document, empty_body, json_body
 from village_grid.auth.guards import login_required
 from village_grid.auth.scope import require_household
+from village_grid.edge import ID, id_arg
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.models import Task
-from village_grid.tasks import cases, progress, queries, schemas, statuses
+from village_grid.tasks import cases, levels, queries, schemas, statuses
 from village_grid.tasks import dispatch as dispatching
 
 # Checked against the tree and the task, which no schema can say.
@@ -126,13 +127,21 @@ def tasks_get(task_id: int):
 @bp.route("/tasks/<id:task_id>/progress", methods=["GET"])
 @login_required
 @document(
-    "Coverage of a task: totals and per-unit counts down to each team (your scope only)",
-    responses={"200": ("Counts, per unit down to each team", schemas.PROGRESS_OUT)},
+    "Coverage of a task at one unit (default: the unit it was sent to): that unit's counts, "
+    "its direct children's (a team's with the person told and their phone), the path back "
+    "up and the calls for help under it — your scope only. Drill down with unit_id; the "
+    "full per-unit table is the task's export.",
+    responses={
+        "200": ("Counts of the unit and of its children", schemas.PROGRESS_OUT),
+        "404": "not_found: no such task, or a unit the task did not reach or you may not see",
+    },
     tags=["tasks"],
+    query={"unit_id": ID},
 )
 def tasks_progress(task_id: int):
     task = queries.get_task(db.session, current_user, task_id)
-    return jsonify(progress.progress(db.session, task.id, actor=current_user))
+    unit_id = id_arg("unit_id")
+    return jsonify(levels.level(db.session, task.id, actor=current_user, unit_id=unit_id))
 
 
 @bp.route("/tasks/<id:task_id>/households/<id:household_id>/status", methods=["POST"])

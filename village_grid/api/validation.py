@@ -180,11 +180,13 @@ def document(
     responses: dict | None = None,
     tags: list[str] | None = None,
     content_type: str = "application/json",
+    query: dict | None = None,
 ):
     """Record what an endpoint does for the OpenAPI document (``/api/v1/openapi.json``).
 
     ``body`` is the request body's JSON Schema; ``content_type`` its media type
-    (``multipart/form-data`` for uploads, where ``body`` describes the form).
+    (``multipart/form-data`` for uploads, where ``body`` describes the form);
+    ``query`` the optional query-string parameters, {name: JSON Schema}.
     """
 
     def deco(view):
@@ -194,6 +196,7 @@ def document(
             "content_type": content_type,
             "responses": responses or {},
             "tags": tags or [],
+            "query": query or {},
         }
         return view
 

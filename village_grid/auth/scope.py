@@ -90,6 +90,15 @@ def is_under(path: str, root_path: str) -> bool:
     return within(path, [root_path])
 
 
+def narrow(paths: list[str] | None, path: str) -> list[str]:
+    """The part of the subtrees at ``paths`` that lies under the unit at ``path``: the unit
+    itself when it is within them, else those of them below it (a grid member looking at
+    their village's sweep sees their grid); empty when the two do not meet."""
+    if within(path, paths):
+        return [path]
+    return [p for p in paths or () if is_under(p, path)]
+
+
 def path_upper_bound(path: str) -> str:
     """The first string after every path that starts with ``path`` ("/1/7/" → "/1/70").
 

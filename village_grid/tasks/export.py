@@ -1,4 +1,6 @@
-"""A task's result as a file, one row per household: CSV or XLSX.
+"""A task's result as a file, one row per household: CSV or XLSX (which also has
+the full per-unit table, every unit the task reached in tree order: the API and the
+page answer one level at a time).
 
 The rows come from ``progress.household_rows`` (the one query for "the
 households of a task"); the caller passes the viewer's scope so a grid member
@@ -65,7 +67,20 @@ def to_csv(rows: list[dict], task: Task) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def to_xlsx(rows: list[dict], task: Task) -> bytes:
+# Columns of the per-unit sheet: (key of a progress unit, header).
+UNIT_COLUMNS = [
+    ("name", _l("Unit")),
+    ("total", _l("Households")),
+    ("covered", _l("Reached")),
+    ("safe", _l("Safe")),
+    ("needs_help", _l("Needs help")),
+    ("not_home", _l("Not at home")),
+    ("unreachable", _l("Unreachable")),
+    ("pending", _l("Not reached yet")),
+]
+
+
+def to_xlsx(rows: list[dict], task: Task, units: list[dict] | None = None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -82,6 +97,18 @@ def to_xlsx(rows: list[dict], task: Task) -> bytes:
     for i, width in enumerate(COLUMN_WIDTHS):
         ws.column_dimensions[chr(ord("A") + i)].width = width
     ws.freeze_panes = "A3"
+    if units:
+        by_unit = wb.create_sheet(str(_l("By unit"))[:31])
+        by_unit.append([str(header) for _key, header in UNIT_COLUMNS])
+        for cell in by_unit[1]:
+            cell.font = Font(bold=True)
+        top = min(u["depth"] for u in units)
+        for u in units:
+            name = "　" * (u["depth"] - top) + u["name"]
+            values = {**u, "name": name, "covered": u["total"] - u["pending"]}
+            by_unit.append([spreadsheet_cell(values[key]) for key, _h in UNIT_COLUMNS])
+        by_unit.column_dimensions["A"].width = 24
+        by_unit.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

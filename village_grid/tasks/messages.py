@@ -122,6 +122,7 @@ def case_message(
     team_id = household.team_id
     team_name = team_label(g, team_id)
     lead = routing.responsible(g, team_id).assignee if team_id in g else None
+    lead_text = " ".join(filter(None, (lead.name, lead.phone))) if lead else _("no team lead")
     if esc.reason == "needs_help":
         kind = HELP_LABELS.get(help_kind or "other", help_kind)
         what = _("needs help (%(kind)s)", kind=str(kind))
@@ -136,7 +137,7 @@ def case_message(
         phone=household.phone,
         what=what,
         team=team_name,
-        lead=f"{lead.name} {lead.phone}".strip() if lead else _("no team lead"),
+        lead=lead_text,
         link=escalations_link(),
     )
     name = assignee_name or _("nobody on duty")

@@ -36,7 +36,9 @@ from village_grid.tasks.queries import task_teams
 
 def progress(session: Session, task_id: int, *, actor: User | None = None) -> dict:
     """Coverage of a task: totals and the same counts for every unit from the
-    target down to each team (only units it reached), in tree order.
+    target down to each team (only units it reached), in tree order — the
+    export's per-unit sheet. Pages and the API read one level at a time
+    (``tasks/levels.py``).
 
     With ``actor``, only what lies in their scope is counted. Also
     ``needs_help_cases`` (every call for help, newest first) and, for a notice,
@@ -106,7 +108,7 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
         "covered": totals["total"] - totals["pending"],
         "units": units,
         "needs_help_cases": [
-            _case_json(r)
+            case_json(r)
             for r in household_rows(
                 session,
                 task.id,
@@ -237,7 +239,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() + "Z" if value else None
 
 
-def _case_json(row: dict) -> dict:
+def case_json(row: dict) -> dict:
     """A household row as the API and the live page give it (times in ISO 8601)."""
     return {**row, "updated_at": _iso(row["updated_at"])}
 
@@ -250,7 +252,7 @@ def needs_help_cases(
     rows = household_rows(
         session, task_id, paths=paths, statuses=("needs_help",), latest_first=True, limit=limit
     )
-    return [_case_json(r) for r in rows]
+    return [case_json(r) for r in rows]
 
 
 def pending_households(
@@ -259,7 +261,7 @@ def pending_households(
     """Households not reached yet, with who answers for their team and a phone to call."""
     paths = None if actor is None else scope.scope_paths(actor, "view")
     rows = household_rows(session, task_id, paths=paths, statuses=("pending",), limit=limit)
-    return [_case_json(r) for r in rows]
+    return [case_json(r) for r in rows]
 
 
 def coverage_timeline(
@@ -391,11 +393,3 @@ def _unread_cases(session: Session, task_id: int) -> dict[int, tuple[int, int | 
         .order_by(Escalation.level)
     ).all()
     return {told: (level, holder) for told, level, holder in rows if told}
-
-
-def units_under(session: Session, units: list[dict], root_id: int) -> list[dict]:
-    """The rows of :func:`progress`'s ``units`` that lie in the subtree at ``root_id``."""
-    g = get_graph(session)
-    if root_id not in g:
-        return []
-    return [u for u in units if u["id"] in g and routing.in_subtree(g, u["id"], root_id)]

@@ -32,7 +32,7 @@ from village_grid.extensions import db
 from village_grid.field.silent import silent_leads
 from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
 from village_grid.models.base import utcnow
-from village_grid.tasks import cases, display, export, progress, queries, statuses
+from village_grid.tasks import cases, display, export, levels, progress, queries, statuses
 from village_grid.tasks import dispatch as dispatching
 from village_grid.tasks.forms import (
     FLAG_LABELS,
@@ -58,8 +58,6 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 # Above this many units the dispatch list stops at the grids.
 DISPATCH_UNIT_LIMIT = 300
-# Rows of the progress tables before the page asks to open a unit.
-PROGRESS_UNIT_LIMIT = 400
 PENDING_LIST_LIMIT = 300
 TEAM_VIEW_LIMIT = 60
 ESCALATIONS_LISTED = 300
@@ -251,36 +249,27 @@ def dispatch():
 # --- progress -------------------------------------------------------------------
 
 
-def _unit_rows(task: Task, prog: dict, focus: Unit | None) -> dict:
-    """Roll-up rows (in tree order) under the focus unit, with heat colours and team leads."""
-    units = prog.get("units", [])
-    if focus is not None:
-        units = progress.units_under(db.session, units, focus.id)
-    truncated = False
-    if len(units) > PROGRESS_UNIT_LIMIT:
-        units = [u for u in units if u["kind"] != "team"][:PROGRESS_UNIT_LIMIT]
-        truncated = True
-    ids = {u["id"] for u in units}
-    team_ids = [u["id"] for u in units if u["kind"] == "team"]
-    leads = queries.team_assignees(db.session, task.id, team_ids)
-    top_depth = min((u["depth"] for u in units), default=0)
+def _unit_rows(lvl: dict) -> list[dict]:
+    """The unit looked at and its direct children (from ``levels.level``), with heat
+    colours and, for a team, the person told and their phone."""
     rows = []
-    for u in units:
+    for depth, u in [(0, {**lvl["unit"], **{k: lvl[k] for k in COUNT_KEYS}})] + [
+        (1, c) for c in lvl["children"]
+    ]:
         done = u["total"] - u["pending"]
-        lead = leads.get(u["id"], ("", ""))
+        told = u.get("told") or {}
         rows.append(
             {
                 **u,
-                "level": u["depth"] - top_depth,
+                "level": depth,
                 "done": done,
                 "pct": display.percent(done, u["total"]),
                 "heat": display.heat(done, u["total"]),
-                "lead": lead[0],
-                "lead_phone": lead[1],
-                "top": u["parent_id"] not in ids,
+                "lead": told.get("name", ""),
+                "lead_phone": told.get("phone", ""),
             }
         )
-    return {"rows": rows, "truncated": truncated}
+    return rows
 
 
 def _chart(task: Task) -> dict:
@@ -300,10 +289,14 @@ def _chart(task: Task) -> dict:
 
 def _progress_context(task: Task) -> dict:
     focus = queries.focus_unit(db.session, current_user, task, _int_arg("unit"))
-    prog = progress.progress(db.session, task.id, actor=current_user)
+    prog = levels.level(db.session, task.id, actor=current_user)
+    here = (
+        prog
+        if focus is None
+        else levels.level(db.session, task.id, actor=current_user, unit_id=focus.id)
+    )
     totals = {k: prog[k] for k in COUNT_KEYS}
     done = totals["total"] - totals["pending"]
-    tree = _unit_rows(task, prog, focus)
     chart = (
         _chart(task) if task.kind != "notice" else {"points": [], "total": 0, "eta_minutes": None}
     )
@@ -335,8 +328,8 @@ def _progress_context(task: Task) -> dict:
         "done": done,
         "pct": display.percent(done, totals["total"]),
         "heat": display.heat(done, totals["total"]),
-        "units": tree["rows"],
-        "units_truncated": tree["truncated"],
+        "units": _unit_rows(here),
+        "trail": here["trail"],
         "focus": focus,
         "needs_help": prog.get("needs_help_cases", []),
         "pending_rows": pending_rows,
@@ -417,7 +410,8 @@ def export_result(task_id: int, fmt: str):
         body = export.to_csv(rows, task)
         mimetype = "text/csv; charset=utf-8"
     else:
-        body = export.to_xlsx(rows, task)
+        units = progress.progress(db.session, task.id, actor=current_user)["units"]
+        body = export.to_xlsx(rows, task, units)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(
         body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}

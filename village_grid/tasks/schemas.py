@@ -191,21 +191,60 @@ PREVIEW_OUT = {
 
 _COUNTS_OUT = {key: COUNT_OUT for key in labels.COUNT_KEYS}
 
+_UNIT_BRIEF_OUT = {
+    "type": "object",
+    "required": ["id", "kind", "name"],
+    "properties": {"id": ID, "kind": TEXT_OUT, "name": TEXT_OUT},
+}
+_LEVEL_UNIT_OUT = {
+    "type": "object",
+    "required": ["id", "kind", "name", "parent_id", "depth"],
+    "properties": {
+        "id": ID,
+        "kind": TEXT_OUT,
+        "name": TEXT_OUT,
+        "parent_id": {"anyOf": [ID, {"type": "null"}]},
+        "depth": COUNT_OUT,
+    },
+}
 PROGRESS_OUT = {
     "type": "object",
-    "required": ["id", "kind", "closed", "covered", "units", "needs_help_cases", *_COUNTS_OUT],
+    "required": [
+        "id", "kind", "closed", "covered", "unit", "trail", "children", "needs_help_cases",
+        *_COUNTS_OUT,
+    ],
     "properties": {
         "id": ID,
         "kind": {"type": "string", "enum": list(labels.TASK_KINDS)},
         "closed": {"type": "boolean"},
         "covered": COUNT_OUT,
         **_COUNTS_OUT,
-        "units": {
+        "unit": _LEVEL_UNIT_OUT,
+        "trail": {"type": "array", "items": _UNIT_BRIEF_OUT},
+        "children": {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["id", "kind", "name", "parent_id", "depth", *_COUNTS_OUT],
-                "properties": {"id": ID, "name": TEXT_OUT, "depth": COUNT_OUT, **_COUNTS_OUT},
+                "required": [*_LEVEL_UNIT_OUT["required"], "covered", *_COUNTS_OUT],
+                "properties": {
+                    **_LEVEL_UNIT_OUT["properties"],
+                    "covered": COUNT_OUT,
+                    **_COUNTS_OUT,
+                    "told": {
+                        "anyOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["name", "phone", "role"],
+                                "properties": {
+                                    "name": TEXT_OUT,
+                                    "phone": TEXT_OUT,
+                                    "role": TEXT_OUT,
+                                },
+                            },
+                        ]
+                    },
+                },
             },
         },
         "needs_help_cases": {
@@ -224,7 +263,7 @@ PROGRESS_OUT = {
             },
         },
     },
-}
+}  # fmt: skip
 
 STATUS_EVENT_OUT = {
     "type": "object",
