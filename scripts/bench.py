@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,14 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from loadkit import BIN, ROOT, demo_admin, free_port, gunicorn, reset_pg
 
 
 def run(cmd: list[str], env: dict) -> None:
@@ -99,7 +91,7 @@ def main() -> int:
     )
     print(f"database: {db_url.split('@')[-1]}   households: {args.households:,}")
     if db_url.startswith("postgresql"):
-        _reset_pg(db_url)
+        reset_pg(db_url)
     t0 = time.perf_counter()
     run([str(BIN / "village-grid"), "db", "upgrade"], env)
     run(
@@ -137,18 +129,6 @@ def main() -> int:
     return 0
 
 
-def _reset_pg(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    from village_grid.config import normalise_database_url
-
-    engine = create_engine(normalise_database_url(url))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def in_process_figures(args) -> dict:
     from sqlalchemy import select, text
 
@@ -162,7 +142,7 @@ def in_process_figures(args) -> dict:
     results: dict = {}
     with app.app_context():
         s = db.session
-        admin = _admin(s)
+        admin = demo_admin(s)
         root = s.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
         n = s.scalar(text("SELECT count(*) FROM households"))
         # A worker has its tree loaded before the request comes: warm the graph once.
@@ -303,17 +283,6 @@ def worker_memory(env: dict) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
-def _admin(session):
-    """The demo's administrator (dispatches and prints for the whole county)."""
-    from sqlalchemy import select
-
-    from village_grid.models import RoleAssignment, User
-
-    return session.scalars(
-        select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
-    ).first()
-
-
 def sheet_figures() -> dict:
     """The door-plate print sheet (HTML and PDF) of the largest village, cold then warm."""
     from sqlalchemy import select
@@ -327,7 +296,7 @@ def sheet_figures() -> dict:
     app = create_app()
     with app.app_context():
         s = db.session
-        admin = _admin(s)
+        admin = demo_admin(s)
         villages = s.scalars(select(Unit).where(Unit.kind == "village")).all()
         households, village_id = max(
             (n, unit_id) for unit_id, n in household_counts(s, villages).items()
@@ -442,33 +411,6 @@ def _wrk_once(wrk: str, url_base: str, lua: Path, args, connections: int | None 
     }
 
 
-def _gunicorn(app_spec: str, port: int, env: dict, chdir: Path) -> subprocess.Popen:
-    # The settings scripts/run uses (gunicorn.conf.py), on a port of its own.
-    proc = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--config",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--chdir",
-            str(chdir),
-            app_spec,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"gunicorn {app_spec} did not start")
-
-
 def _served(
     app_spec: str,
     chdir: Path,
@@ -483,7 +425,7 @@ def _served(
     With ``paced`` (a script whose connections wait between requests), a second run
     at about the field's rate follows the saturating one: its figures under "paced"."""
     port = free_port()
-    server = _gunicorn(app_spec, port, env, chdir)
+    server = gunicorn(app_spec, port, env, chdir)
     url = f"http://127.0.0.1:{port}"
     try:
         result = _wrk(server, url, lua, args, before_run=before_run)
@@ -548,7 +490,7 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
     app = create_app()
     with app.app_context():
         s = db.session
-        admin = _admin(s)
+        admin = demo_admin(s)
         village = s.scalars(select(Unit).where(Unit.kind == "village").order_by(Unit.id)).first()
         task = tasks.dispatch_task(
             s,
