@@ -269,12 +269,22 @@
   } else {
     paint();
   }
-  if ("serviceWorker" in navigator && root.getAttribute("data-sw")) {
+  // The service worker: registered once the page and its files are loaded (so that it
+  // takes them from the browser's cache rather than downloading them again); a page it
+  // has no copy of yet (opened before it took over) is kept now, for offline use.
+  function startWorker() {
     navigator.serviceWorker.register(root.getAttribute("data-sw")).then(function () {
       return navigator.serviceWorker.ready;
     }).then(function (reg) {
-      // Opened before the worker took over: ask it to keep this page for offline use.
-      if (!navigator.serviceWorker.controller && reg.active) { reg.active.postMessage({ keep: location.pathname }); }
+      return caches.open("vg-pages").then(function (cache) {
+        return cache.match(location.pathname);
+      }).then(function (kept) {
+        if (!kept && reg.active) { reg.active.postMessage({ keep: location.pathname }); }
+      });
     }).catch(function () { return null; });
+  }
+  if ("serviceWorker" in navigator && window.caches && root.getAttribute("data-sw")) {
+    if (document.readyState === "complete") { startWorker(); }
+    else { window.addEventListener("load", startWorker); }
   }
 })();

@@ -29,21 +29,9 @@ self.addEventListener("activate", function (event) {
         return k.indexOf("vg-static-") === 0 && k !== STATIC;
       }).map(function (k) { return caches.delete(k); }));
     }).then(function () {
+      // The page that registered this worker was fetched before it: it asks for a copy
+      // to be kept ("keep" below), once, when it finds none.
       return self.clients.claim();
-    }).then(function () {
-      // The page that registered this worker was fetched before it: keep a copy now.
-      return self.clients.matchAll({ type: "window" });
-    }).then(function (clients) {
-      return caches.open(PAGES).then(function (cache) {
-        return Promise.all(clients.map(function (c) {
-          var url = new URL(c.url);
-          if (!isPage(url)) { return null; }
-          return fetch(c.url, { credentials: "same-origin" }).then(function (res) {
-            if (res.ok && !res.redirected) { return cache.put(url.pathname, res); }
-            return null;
-          }).catch(function () { return null; });
-        }));
-      });
     })
   );
 });

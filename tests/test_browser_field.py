@@ -230,6 +230,9 @@ def test_the_page_weighs_little_first_and_less_on_a_refresh(
             assert any(re.match(rf"/static/{name}\.\w+\.css", p) for p in paths), paths
             assert any(re.match(rf"/static/{name}\.\w+\.js", p) for p in paths), paths
         assert first < FIRST_LOAD_LIMIT, (first, paths)
+        # The service worker took the files from the browser's cache, not the network.
+        files = [p for p in paths if p.startswith("/static/")]
+        assert len(files) == len(set(files)), paths
 
         page.reload()
         page.wait_for_load_state("networkidle")
