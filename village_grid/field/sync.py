@@ -52,8 +52,13 @@ def apply_ops(
     seen: set[str] = set()
     tasks: dict[int, Task | None] = {}
     touched: set[int] = set()
-    results = []
-    for op in ops:
+    results: list[dict | None] = [None] * len(ops)
+    # Rows are locked in (task, household) order, whatever the phone's order: two
+    # batches over the same households in different orders would otherwise each
+    # hold a row the other waits for (PostgreSQL ends one with a deadlock, a 500).
+    # Stable: the same household's ops keep their order. Answered in the batch's order.
+    for index in sorted(range(len(ops)), key=lambda i: _lock_order(ops[i])):
+        op = ops[index]
         op_id = op.get("op_id") if isinstance(op, dict) else None
         op_id = op_id if isinstance(op_id, str) else None
         try:
@@ -77,7 +82,7 @@ def apply_ops(
                     now=now,
                 )
         except DomainError as err:
-            results.append({"op_id": op_id, "result": "rejected", "error": _error(err)})
+            results[index] = {"op_id": op_id, "result": "rejected", "error": _error(err)}
             continue
         seen.add(clean["op_id"])
         touched.add(event.task_id)
@@ -88,9 +93,17 @@ def apply_ops(
         clamp = clamped(clean["at"], task, now)
         if clamp and not duplicate:
             result["clamped"] = clamp
-        results.append(result)
+        results[index] = result
     signs.record_signs(session, actor, touched, kind="sync", now=now)
     return results
+
+
+def _lock_order(op) -> tuple[int, int]:
+    """(task id, household id) of an operation; (0, 0) for one too malformed to say."""
+    if not isinstance(op, dict):
+        return (0, 0)
+    ids = (op.get("task_id"), op.get("household_id"))
+    return tuple(i if type(i) is int else 0 for i in ids)
 
 
 def _recorded(session: Session, ops: list) -> set[str]:
