@@ -73,6 +73,7 @@ def main() -> int:
 
     # SIGTERM ends the run like Ctrl-C does: through the finally that stops everything.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started ignoring it
     workdir = Path(tempfile.mkdtemp(prefix="vg-load-"))
     procs: list[subprocess.Popen] = []
     try:
@@ -219,13 +220,22 @@ def stop(procs: list) -> None:
             proc.wait()
 
 
+# gunicorn closes a kept connection idle for 2 s (its keepalive): one idle longer than
+# this is opened again before the next request, rather than race the server's close.
+IDLE_SECONDS = 1.0
+
+
 def request(conn, method: str, path: str, body=None, token: str | None = None):
+    now = time.monotonic()
+    if now - getattr(conn, "last_used", now) > IDLE_SECONDS:
+        conn.close()
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
     res = conn.getresponse()
     data = res.read()
+    conn.last_used = time.monotonic()
     return res.status, (json.loads(data) if data else None), res
 
 
