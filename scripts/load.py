@@ -75,12 +75,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started ignoring it
     workdir = Path(tempfile.mkdtemp(prefix="vg-load-"))
+    started = time.perf_counter()
     procs: list[subprocess.Popen] = []
     try:
         return run(args, workdir, procs)
     finally:
         stop(procs)
-        print(f"logs: {workdir}")
+        print(f"logs: {workdir}; {time.perf_counter() - started:.0f} s in all")
 
 
 def run(args, workdir: Path, procs: list) -> int:
@@ -425,7 +426,11 @@ def pct(values: list[float], q: float) -> float:
 
 def report_storm(storm: Storm, checks: list) -> None:
     t = storm.elapsed
-    print(f"\nstorm: {storm.args.clients} clients for {t:.1f} s, every request to the other server")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nstorm: {storm.args.clients} clients for {t:.1f} s, every request to the other server"
+        f" (load average after: {load} on {os.cpu_count()} cores)"
+    )
     print(f"  {'kind':<28} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  statuses")
     kinds = (
         ("door-plate answer", storm.plate_results),
