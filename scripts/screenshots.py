@@ -96,7 +96,7 @@ PAGES += [
     ("field-offline", "/field", "team_lead_offline"),
     ("field-grid", "/field", "grid_member"),
 ]
-LANDSCAPE = {"field", "field-offline", "task-progress"}
+LANDSCAPE = {"field", "field-offline", "task-progress", "task-team-lead"}
 LANDSCAPE_SIZE = (740, 360)
 ELEMENT = {"task-progress-silent": "#silent"}
 

@@ -129,7 +129,14 @@ def test_main_pages_fit_a_phone_and_pass_axe(chromium, live_server, world):
     problems: dict[str, list[str]] = {}
     h = world["households"][0]
     visit(chromium, live_server, None, ["/login", f"/h/{h.qr_token}"], problems, axe)
-    visit(chromium, live_server, world["lead"], ["/field"], problems, axe)
+    visit(
+        chromium,
+        live_server,
+        world["lead"],
+        ["/field", f"/tasks/{task.id}/team", "/mailbox"],
+        problems,
+        axe,
+    )
     visit(
         chromium,
         live_server,
@@ -150,6 +157,10 @@ def test_main_pages_fit_a_phone_and_pass_axe(chromium, live_server, world):
             f"/tasks/{task.id}",
             "/tasks/escalations",
             "/registry/import-export",
+            f"/households/{h.id}",
+            f"/households/{h.id}/move",
+            "/mailbox",
+            "/people",
         ],
         problems,
         axe,
