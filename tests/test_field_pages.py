@@ -138,6 +138,9 @@ def test_static_files_have_hashed_names_cached_for_a_year(client, world):
         assert res.status_code == 200
         assert "immutable" in res.headers["Cache-Control"]
         assert "max-age=31536000" in res.headers["Cache-Control"]
+        # The same for everyone: not held per cookie (a session cookie changes).
+        assert "cookie" not in res.headers.get("Vary", "").lower()
+        assert "Set-Cookie" not in res.headers
     plain = client.get("/static/field.css")
     assert plain.status_code == 200 and "no-cache" in plain.headers["Cache-Control"]
     stale = client.get("/static/field.0000000000.css")

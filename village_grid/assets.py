@@ -89,6 +89,40 @@ def serve(filename: str):
     return response
 
 
+class _NoCookieOnStatic:
+    """A static file is the same for everyone: its answer must not say ``Vary: Cookie``
+    (Flask adds it when anything touched the session — Flask-Login does on every answer)
+    nor set a cookie. With it, a browser or service worker holding the file under a
+    cookie since refreshed (a session cookie is signed anew on each answer) would
+    download it again."""
+
+    def __init__(self, wsgi_app, prefix: str):
+        self.wsgi_app = wsgi_app
+        self.prefix = prefix
+
+    def __call__(self, environ, start_response):
+        if not environ.get("PATH_INFO", "").startswith(self.prefix):
+            return self.wsgi_app(environ, start_response)
+
+        def start(status, headers, exc_info=None):
+            kept = []
+            for name, value in headers:
+                key = name.lower()
+                if key == "set-cookie":
+                    continue
+                if key == "vary":
+                    value = ", ".join(
+                        v.strip() for v in value.split(",") if v.strip().lower() != "cookie"
+                    )
+                    if not value:
+                        continue
+                kept.append((name, value))
+            return start_response(status, kept, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
 def init_app(app: Flask) -> None:
     app.url_defaults(_hash_static_urls)
     app.view_functions["static"] = serve
+    app.wsgi_app = _NoCookieOnStatic(app.wsgi_app, (app.static_url_path or "/static") + "/")
