@@ -250,3 +250,30 @@ def test_notice_read_receipt(client, village):
     assert client.post(f"/api/v1/tasks/{task_id}/read", headers=lead).status_code == 200
     p = client.get(f"/api/v1/tasks/{task_id}/progress", headers=h).get_json()
     assert p["reads"]["read"] == 1 and p["total"] == 0
+
+
+def test_the_escalation_queue_comes_a_page_at_a_time(client, village):
+    h = api_headers(client, village["cadre"])
+    task_id = post_task(client, h, village["village"].id).get_json()["id"]
+    for household in village["households"][:5]:
+        res = client.post(
+            f"/api/v1/tasks/{task_id}/households/{household.id}/status",
+            json={"status": "needs_help", "kind": "medical"},
+            headers=h,
+        )
+        assert res.status_code == 200
+    whole = client.get("/api/v1/escalations", headers=h).get_json()
+    assert (whole["total"], whole["limit"], whole["offset"]) == (5, 200, 0)
+    newest_first = [c["id"] for c in whole["escalations"]]
+    assert newest_first == sorted(newest_first, reverse=True)
+    pages = [
+        client.get(f"/api/v1/escalations?limit=2&offset={offset}", headers=h).get_json()
+        for offset in (0, 2, 4)
+    ]
+    assert [len(p["escalations"]) for p in pages] == [2, 2, 1]
+    assert [c["id"] for p in pages for c in p["escalations"]] == newest_first
+    assert {p["total"] for p in pages} == {5}
+    for bad in ("limit=0", "limit=1001", "offset=-1", "limit=x"):
+        res = client.get(f"/api/v1/escalations?{bad}", headers=h)
+        assert res.status_code == 422, bad
+        assert list(res.get_json()["error"]["fields"]) == [bad.split("=")[0]]

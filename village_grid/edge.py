@@ -34,6 +34,24 @@ ID_MIN = 1
 ID_MAX = 2**31 - 1
 # The JSON Schema of an id: every body's ids are bounded by this.
 ID: dict = {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}
+# A count in an answer, and one page of a list in an answer (``?limit=&offset=``).
+COUNT_OUT: dict = {"type": "integer", "minimum": 0}
+
+
+def page_out(key: str, item: dict) -> dict:
+    """The answer schema of one page of a list: the items under ``key``, with the
+    total there is and the limit and offset asked for."""
+    return {
+        "type": "object",
+        "required": [key, "total", "limit", "offset"],
+        "properties": {
+            key: {"type": "array", "items": item},
+            "total": COUNT_OUT,
+            "limit": COUNT_OUT,
+            "offset": COUNT_OUT,
+        },
+    }
+
 
 # A required text in a JSON Schema: something besides spaces (the services strip).
 NONBLANK = r"\S"

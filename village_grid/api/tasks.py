@@ -9,7 +9,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.api.routes import bp
-from village_grid.api.validation import EMPTY_BODY, document, empty_body, json_body
+from village_grid.api.validation import (
+    EMPTY_BODY,
+    PAGE_QUERY,
+    document,
+    empty_body,
+    json_body,
+    page_args,
+)
 from village_grid.auth.guards import login_required
 from village_grid.auth.scope import require_household
 from village_grid.edge import ID, id_arg
@@ -235,17 +242,36 @@ def tasks_read(task_id: int):
     return jsonify({"task_id": task_id, "read_at": _iso(receipt.read_at)})
 
 
+# ?open= of the escalation queue: open cases only (the default) or every case.
+OPEN_VALUES = ("1", "0", "true", "false")
+
+
 @bp.route("/escalations", methods=["GET"])
 @login_required
 @document(
-    "The escalation queue in your scope (open=1: not resolved yet)",
-    responses={"200": ("The cases", schemas.ESCALATION_LIST_OUT)},
+    "The escalation queue in your scope, one page at a time: calls for help first, then the "
+    "newest case first (open=1, the default: not resolved yet; open=0: every case)",
+    responses={"200": ("One page of cases", schemas.ESCALATION_LIST_OUT)},
     tags=["tasks"],
+    query={"open": {"type": "string", "enum": list(OPEN_VALUES)}, **PAGE_QUERY},
 )
 def escalations_list():
-    open_only = request.args.get("open", "1") not in ("0", "false")
-    escalations = cases.list_escalations(db.session, current_user, open_only=open_only)
-    return jsonify({"escalations": cases.describe_escalations(db.session, escalations)})
+    shown = request.args.get("open", "1")
+    if shown not in OPEN_VALUES:
+        raise InvalidInput(_("open is 1 or 0."), fields={"open": "invalid"})
+    open_only = shown in ("1", "true")
+    limit, offset = page_args()
+    found = cases.list_escalations(
+        db.session, current_user, open_only=open_only, limit=limit, offset=offset
+    )
+    return jsonify(
+        {
+            "escalations": cases.describe_escalations(db.session, found),
+            "total": cases.count_escalations(db.session, current_user, open_only=open_only),
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 @bp.route("/escalations/<id:escalation_id>/ack", methods=["POST"])

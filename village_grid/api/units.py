@@ -7,19 +7,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.api.routes import bp
-from village_grid.api.validation import document, json_body
+from village_grid.api.validation import PAGE_QUERY, document, json_body, page_args
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
-from village_grid.edge import ID_MAX, id_arg, int_arg
+from village_grid.edge import ID, id_arg
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.hierarchy import queries, service
 from village_grid.hierarchy.schemas import UNIT_CREATE, UNIT_DETAIL_OUT, UNIT_LIST_OUT
 from village_grid.models import Unit
 from village_grid.models.units import UNIT_KINDS
-
-DEFAULT_LIMIT = 200
-MAX_LIMIT = 1000
 
 
 def unit_brief(unit: Unit, household_count: int | None = None) -> dict:
@@ -45,14 +42,14 @@ def unit_json(unit: Unit, household_count: int) -> dict:
     "Units in your scope, optionally one kind or the children of one unit",
     responses={"200": ("One page of units", UNIT_LIST_OUT)},
     tags=["units"],
+    query={"kind": {"type": "string", "enum": list(UNIT_KINDS)}, "parent_id": ID, **PAGE_QUERY},
 )
 def units():
     kind = request.args.get("kind", "").strip()
     if kind and kind not in UNIT_KINDS:
         raise InvalidInput(_("Unknown unit kind %(k)s.", k=kind[:30]), fields={"kind": "unknown"})
     parent_id = id_arg("parent_id")
-    limit = int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    offset = int_arg("offset", 0, low=0, high=ID_MAX)
+    limit, offset = page_args()
 
     parent = None if parent_id is None else scope.require_unit(db.session, current_user, parent_id)
     rows, total = queries.units_in_scope(

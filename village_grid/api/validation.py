@@ -17,7 +17,7 @@ from flask import request
 from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
 
-from village_grid.edge import check_json
+from village_grid.edge import ID_MAX, check_json, int_arg
 from village_grid.errors import DomainError, InvalidInput
 
 
@@ -171,6 +171,23 @@ def empty_body() -> None:
     """For a write documented with ``body=EMPTY_BODY``: nothing, or the JSON object {}."""
     if request.content_length or request.get_data(cache=True):
         json_body(EMPTY_BODY)
+
+
+# One page of a list: ?limit= (1 … MAX_LIMIT, DEFAULT_LIMIT when absent) and ?offset=.
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 1000
+PAGE_QUERY = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    "offset": {"type": "integer", "minimum": 0, "maximum": ID_MAX},
+}
+
+
+def page_args() -> tuple[int, int]:
+    """``(limit, offset)`` of a list request; out of range is a 422 naming the field."""
+    return (
+        int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT),
+        int_arg("offset", 0, low=0, high=ID_MAX),
+    )
 
 
 def document(

@@ -8,7 +8,7 @@ services still apply the field rules (phone format, cap, scope) themselves.
 
 from __future__ import annotations
 
-from village_grid.edge import ID, NONBLANK
+from village_grid.edge import COUNT_OUT, ID, NONBLANK, page_out
 from village_grid.hierarchy.service import RELATIONS
 from village_grid.models import HOUSEHOLD_FLAGS
 from village_grid.models.units import UNIT_KINDS
@@ -113,7 +113,6 @@ IMPORT_FORM = {
 # checks every answer against them). Names end in _OUT.
 
 TIME_OUT = {"type": "string", "format": "date-time"}
-COUNT_OUT = {"type": "integer", "minimum": 0}
 
 
 def nullable(schema: dict) -> dict:
@@ -154,16 +153,7 @@ UNIT_DETAIL_OUT = {
     },
 }
 
-UNIT_LIST_OUT = {
-    "type": "object",
-    "required": ["units", "total", "limit", "offset"],
-    "properties": {
-        "units": {"type": "array", "items": UNIT_OUT},
-        "total": COUNT_OUT,
-        "limit": COUNT_OUT,
-        "offset": COUNT_OUT,
-    },
-}
+UNIT_LIST_OUT = page_out("units", UNIT_OUT)
 
 MEMBER_OUT = {
     "type": "object",

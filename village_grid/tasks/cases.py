@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
@@ -35,14 +35,23 @@ from village_grid.tasks.graph import get_graph
 from village_grid.validation import clean_text
 
 
-def list_escalations(
-    session: Session, actor: User | None, *, open_only: bool = True, task_id: int | None = None
-) -> list[Escalation]:
-    """Cases in the actor's scope (by the case's team) or held by them, one row per
-    case (its highest level): calls for help first, then the others, the newest case first.
-    A case keeps its place when someone acknowledges it: the list does not move under
-    the thumb of the person working through it."""
-    q = select(Escalation).join(Unit, Unit.id == Escalation.team_id)
+def _case_heads(
+    actor: User | None, *, open_only: bool, task_id: int | None
+):  # -> a subquery of (id, reason, first_id, top): every row of the cases in view
+    """Every escalation row in the actor's view, with its case's first row id (its age)
+    and whether it is the case's highest level (``top``)."""
+    case = (
+        Escalation.task_id,
+        Escalation.assignment_id,
+        Escalation.task_team_id,
+        Escalation.reason,
+    )
+    q = select(
+        Escalation.id,
+        Escalation.reason,
+        func.min(Escalation.id).over(partition_by=case).label("first_id"),
+        func.row_number().over(partition_by=case, order_by=Escalation.level.desc()).label("top"),
+    ).join(Unit, Unit.id == Escalation.team_id)
     paths = None if actor is None else scope.scope_paths(actor, "handle_escalations")
     if paths is not None:
         q = q.where(or_(scope.paths_clause(paths, Unit.path), Escalation.assignee_id == actor.id))
@@ -50,13 +59,42 @@ def list_escalations(
         q = q.where(Escalation.status != "resolved")
     if task_id is not None:
         q = q.where(Escalation.task_id == task_id)
-    top: dict[tuple[int | None, int | None, str], Escalation] = {}
-    first: dict[tuple[int | None, int | None, str], int] = {}  # a case's first row: its age
-    for esc in session.scalars(q.order_by(Escalation.level.desc())):
-        key = case_key(esc)
-        top.setdefault(key, esc)
-        first[key] = min(first.get(key, esc.id), esc.id)
-    return sorted(top.values(), key=lambda e: (e.reason != "needs_help", -first[case_key(e)]))
+    return q.subquery()
+
+
+def list_escalations(
+    session: Session,
+    actor: User | None,
+    *,
+    open_only: bool = True,
+    task_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Escalation]:
+    """Cases in the actor's scope (by the case's team) or held by them, one row per
+    case (its highest level): calls for help first, then the others, the newest case first;
+    ``limit`` of them from ``offset`` (a page; :func:`count_escalations` gives the total).
+    A case keeps its place when someone acknowledges it: the list does not move under
+    the thumb of the person working through it."""
+    heads = _case_heads(actor, open_only=open_only, task_id=task_id)
+    q = (
+        select(Escalation)
+        .join(heads, heads.c.id == Escalation.id)
+        .where(heads.c.top == 1)
+        .order_by(heads.c.reason != "needs_help", heads.c.first_id.desc())
+        .offset(offset)
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def count_escalations(
+    session: Session, actor: User | None, *, open_only: bool = True, task_id: int | None = None
+) -> int:
+    """How many cases :func:`list_escalations` lists without a limit."""
+    heads = _case_heads(actor, open_only=open_only, task_id=task_id)
+    return session.scalar(select(func.count()).select_from(heads).where(heads.c.top == 1)) or 0
 
 
 def require_escalation(session: Session, actor: User | None, escalation_id: int) -> Escalation:

@@ -60,7 +60,7 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 DISPATCH_UNIT_LIMIT = 300
 PENDING_LIST_LIMIT = 300
 TEAM_VIEW_LIMIT = 60
-ESCALATIONS_LISTED = 300
+ESCALATIONS_LISTED = 100  # cases a page
 
 
 bp.app_context_processor(display.template_context)
@@ -517,8 +517,16 @@ def escalations():
     if not scope.may_somewhere(current_user, "handle_escalations"):
         raise OutOfScope(_("Not found."))
     show_all = request.args.get("all") == "1"
-    found = cases.list_escalations(db.session, current_user, open_only=not show_all)
-    rows = cases.describe_escalations(db.session, found[:ESCALATIONS_LISTED])
+    page = edge.int_arg("page", 1, low=1, high=edge.ID_MAX)
+    found = cases.list_escalations(
+        db.session,
+        current_user,
+        open_only=not show_all,
+        limit=ESCALATIONS_LISTED,
+        offset=(page - 1) * ESCALATIONS_LISTED,
+    )
+    total = cases.count_escalations(db.session, current_user, open_only=not show_all)
+    rows = cases.describe_escalations(db.session, found)
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = display.parse_iso(r[key])
@@ -527,7 +535,8 @@ def escalations():
     return render_template(
         "tasks/escalations.html",
         rows=rows,
-        more=max(0, len(found) - ESCALATIONS_LISTED),
+        page=page,
+        more=max(0, total - page * ESCALATIONS_LISTED),
         show_all=show_all,
         reason_labels=ESCALATION_REASON_LABELS,
         state_labels=ESCALATION_STATUS_LABELS,

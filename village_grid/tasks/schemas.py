@@ -6,7 +6,7 @@ them again, so a schema only keeps malformed bodies out early.
 
 from __future__ import annotations
 
-from village_grid.edge import ID, NONBLANK
+from village_grid.edge import COUNT_OUT, ID, NONBLANK, page_out
 from village_grid.models import HOUSEHOLD_FLAGS
 from village_grid.tasks import labels
 
@@ -131,7 +131,6 @@ RESOLVE = {
 
 # --- answers: what the API sends back (names end in _OUT) ---------------------
 
-COUNT_OUT = {"type": "integer", "minimum": 0}
 TIME_OUT = {"type": "string", "format": "date-time"}
 MAYBE_TIME_OUT = {"anyOf": [TIME_OUT, {"type": "null"}]}
 TEXT_OUT = {"type": "string"}
@@ -353,8 +352,4 @@ ESCALATION_OUT = {
     },
 }  # fmt: skip
 
-ESCALATION_LIST_OUT = {
-    "type": "object",
-    "required": ["escalations"],
-    "properties": {"escalations": {"type": "array", "items": ESCALATION_OUT}},
-}
+ESCALATION_LIST_OUT = page_out("escalations", ESCALATION_OUT)
