@@ -560,8 +560,12 @@ def test_escalation_queue_acknowledge_and_resolve(client, world):
         select(Escalation).where(Escalation.household_id == h.id, Escalation.status == "open")
     ).first()
     assert case is not None
-    res = client.post(f"/tasks/escalations/{case.id}/acknowledge")
-    assert res.status_code == 302
+    shown = int(re.search(rf'id="e(\d+)">(?:(?!</li>).)*{h.code}', html, re.S).group(1))
+    res = client.post(f"/tasks/escalations/{shown}/acknowledge")
+    assert res.status_code == 302 and res.headers["Location"].endswith(f"#e{shown}")
+    # Said in the case's card, where the page opens — not at the top, out of sight.
+    card = page(client, "/tasks/escalations").split(f'id="e{shown}"')[1].split("</li>")[0]
+    assert "flash-success" in card
     db.session.expire_all()
     assert db.session.get(Escalation, case.id).status == "acknowledged"
     # Resolve needs a note.

@@ -491,9 +491,12 @@ def set_status(task_id: int, household_id: int):
             client_addr=request.remote_addr or "",
         )
 
-    if _commit(record):
+    if _commit(record, place=f"@h{household.id}"):
         label = status_label(status, task.kind)
-        flash(_("%(head)s: %(status)s", head=household.head_name, status=label), "success")
+        flash(
+            _("%(head)s: %(status)s", head=household.head_name, status=label),
+            f"success@h{household.id}",
+        )
     return redirect(f"{back}#h{household.id}")
 
 
@@ -553,8 +556,9 @@ def _escalation_or_404(escalation_id: int) -> Escalation:
 @login_required
 def acknowledge(escalation_id: int):
     esc = _escalation_or_404(escalation_id)
-    if _commit(lambda: cases.acknowledge_escalation(db.session, current_user, esc.id)):
-        flash(_("Acknowledged: the others can see you are on it."), "success")
+    place = f"@e{esc.id}"  # said in the case's card, where the page opens
+    if _commit(lambda: cases.acknowledge_escalation(db.session, current_user, esc.id), place):
+        flash(_("Acknowledged: the others can see you are on it."), "success" + place)
     return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
 
 
@@ -565,23 +569,25 @@ def resolve(escalation_id: int):
     form = ResolveForm()
     if not form.validate_on_submit():
         for message in form.note.errors:
-            flash(message, "error")
+            flash(message, f"error@e{esc.id}")
         return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
     note = form.note.data.strip()
-    if not _commit(lambda: cases.resolve_escalation(db.session, current_user, esc.id, note)):
+    if not _commit(
+        lambda: cases.resolve_escalation(db.session, current_user, esc.id, note), f"@e{esc.id}"
+    ):
         return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
     flash(_("Resolved."), "success")
     return redirect(url_for("tasks.escalations"))
 
 
-def _commit(action: Callable[[], object]) -> bool:
+def _commit(action: Callable[[], object], place: str = "") -> bool:
     """Run one service call and commit. A domain error is rolled back and shown
-    to the user instead; False then."""
+    to the user instead (in the part of the page ``place`` names, e.g. "@e12"); False then."""
     try:
         action()
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(err.message, "error" + place)
         return False
     return True
