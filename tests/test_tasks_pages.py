@@ -642,3 +642,23 @@ def test_pages_speak_english_on_request(client, world):
     assert "Not reached yet" in html and "Close task" in html
     html = page(client, "/tasks/new")
     assert "Flood check" in html and "Will reach 12 households in 4 teams." in html
+
+
+def test_the_queue_does_not_move_under_the_thumb(client, world):
+    """我来处理 on one case leaves every case where it was: the next tap hits the case
+    the eye was on."""
+    task = send(world["cadre"], world["village"])
+    for h in world["households"][1:4]:
+        report(world["cadre"], task, h, "needs_help", help_kind="medical")
+    login(client, world["cadre"])
+
+    def order() -> list[str]:
+        return re.findall(
+            r'<li class="card case[^"]*" id="e(\d+)"', page(client, "/tasks/escalations")
+        )
+
+    before = order()
+    assert len(before) == 3
+    for shown in before:
+        client.post(f"/tasks/escalations/{shown}/acknowledge")
+        assert order() == before
