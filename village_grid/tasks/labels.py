@@ -175,5 +175,6 @@ DEADLINE_MINUTES_MIN = 1
 DEADLINE_MINUTES_MAX = 90 * 24 * 60
 # A client operation id (offline sync).
 CLIENT_OP_ID_MAX = 64
-# Calls for help listed on the progress page and in its JSON.
-CASES_LISTED = 500
+# Calls for help listed on the progress page and in its JSON, newest first (the rest are
+# in the escalation queue, a page at a time): an answer stays small at any level.
+CASES_LISTED = 50
