@@ -157,7 +157,9 @@ def silent_leads(
                 "case": ({"level": level, "holder": holders.get(holder, "")} if level else None),
             }
         )
-    return out
+    # Tree order (grid 2 before grid 10): paths compare as text, ids as numbers.
+    pos = routing.flat_tree(g)["pos"]
+    return sorted(out, key=lambda r: pos.get(r["team_id"], len(pos)))
 
 
 def _users(session: Session, ids: set[int]) -> dict[int, str]:
