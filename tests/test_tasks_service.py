@@ -10,7 +10,13 @@ from village_grid.extensions import db
 from village_grid.models import Assignment, OutboxMessage, StatusEvent
 from village_grid.models.base import utcnow
 from village_grid.tasks.dispatch import close_task, preview_dispatch
-from village_grid.tasks.progress import coverage_timeline, pending_households, progress
+from village_grid.tasks.progress import (
+    coverage_timeline,
+    needs_help_cases,
+    notice_reads,
+    pending_households,
+    progress,
+)
 from village_grid.tasks.queries import get_task, open_tasks_for_household, visible_tasks
 from village_grid.tasks.statuses import mark_notice_read, record_status
 
@@ -285,13 +291,14 @@ def test_progress_rolls_up_every_level(village):
         1,
         grid_a.id,
     )
-    assert [c["household_id"] for c in p["needs_help_cases"]] == [hs[1].id]
-    assert p["needs_help_cases"][0]["responsible_name"] == "张三"
+    cases = needs_help_cases(db.session, task.id)
+    assert [c["household_id"] for c in cases] == [hs[1].id]
+    assert cases[0]["responsible_name"] == "张三"
     # The grid member of grid B sees only grid B.
     mine = progress(db.session, task.id, actor=village["gm_b"])
     assert mine["total"] == 4 and mine["pending"] == 4
     assert {u["id"] for u in mine["units"]} == {grid_b.id, *(t.id for t in village["teams"][2:])}
-    assert mine["needs_help_cases"] == []
+    assert needs_help_cases(db.session, task.id, actor=village["gm_b"]) == []
     pending = pending_households(db.session, task.id, actor=village["gm_b"])
     assert len(pending) == 4 and pending[0]["responsible_name"] == "陈刚"
     timeline = coverage_timeline(db.session, task.id, points=4)
@@ -349,5 +356,5 @@ def test_notice_reaches_team_leads_with_read_receipts(village):
     r2 = mark_notice_read(db.session, village["lead"], task.id)
     db.session.commit()
     assert r1.id == r2.id
-    reads = progress(db.session, task.id)["reads"]
+    reads = notice_reads(db.session, task.id)
     assert reads["told"] == 3 and reads["read"] == 1

@@ -299,30 +299,7 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph, now: datetime) -> d
     Returns per task how many cases opened ("silent") and climbed ("silent_climbed")."""
     if not ids:
         return {}
-    rows = []
-    for chunk in team_cases.chunks(ids):
-        rows += session.execute(
-            select(
-                Escalation.task_id,
-                Escalation.task_team_id,
-                Escalation.team_id,
-                Escalation.level,
-                Escalation.assignee_id,
-                TaskTeam.assignee_id,
-            )
-            .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
-            .where(Escalation.id.in_(chunk))
-            .order_by(Escalation.id)
-        ).all()
-    users = {
-        u.id: u
-        for u in session.scalars(
-            select(User).where(User.id.in_({r[4] for r in rows if r[4]} | {r[5] for r in rows}))
-        )
-    }
-    tasks = {
-        t.id: t for t in session.scalars(select(Task).where(Task.id.in_({r[0] for r in rows})))
-    }
+    rows, users, tasks = team_cases.new_cases(session, ids)
     pending = {
         (task_id, team_id): n
         for task_id, team_id, n in session.execute(
@@ -346,14 +323,7 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph, now: datetime) -> d
     per_task: dict[int, dict[str, int]] = {}
     outbox = []
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        for (
-            task_id,
-            task_team_id,
-            team_id,
-            level,
-            holder_id,
-            lead_id,
-        ) in rows:
+        for task_id, task_team_id, team_id, level, holder_id, lead_id, _role in rows:
             key = REASON if level == 1 else f"{REASON}_climbed"
             counts = per_task.setdefault(task_id, {})
             counts[key] = counts.get(key, 0) + 1

@@ -40,9 +40,7 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     export's per-unit sheet. Pages and the API read one level at a time
     (``tasks/levels.py``).
 
-    With ``actor``, only what lies in their scope is counted. Also
-    ``needs_help_cases`` (every call for help, newest first) and, for a notice,
-    ``reads``.
+    With ``actor``, only what lies in their scope is counted.
     """
     task = session.get(Task, task_id)
     if task is None:
@@ -100,28 +98,14 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
                 }
             )
     totals = dict(zip(COUNT_KEYS, overall, strict=True))
-    result = {
+    return {
         "id": task.id,
         "kind": task.kind,
         "closed": task.closed_at is not None,
         **totals,
         "covered": totals["total"] - totals["pending"],
         "units": units,
-        "needs_help_cases": [
-            case_json(r)
-            for r in household_rows(
-                session,
-                task.id,
-                paths=paths,
-                statuses=("needs_help",),
-                latest_first=True,
-                limit=CASES_LISTED,
-            )
-        ],
     }
-    if task.kind == "notice":
-        result["reads"] = notice_reads(session, task.id)
-    return result
 
 
 def household_rows(

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from village_grid.database import insert_ignore
-from village_grid.models import Escalation, Task, TaskTeam
+from village_grid.models import Escalation, Task, TaskTeam, User
 from village_grid.tasks import routing
 
 # Ids per IN (...) list: well under every engine's limit on bound parameters.
@@ -118,3 +118,35 @@ def climb(
         stop_climbing(session, [row[0] for row in due])
         created += [r[0] for r in insert_ignore(session, Escalation, rows, Escalation.id)]
     return created
+
+
+def new_cases(session: Session, ids: list[int]) -> tuple[list, dict[int, User], dict[int, Task]]:
+    """What the messages of the new case levels ``ids`` need: their rows (task, task team,
+    team, level, holder, the person the case is about, that person's role), in id order,
+    and the people and tasks they name, by id."""
+    rows: list = []
+    for chunk in chunks(ids):
+        rows += session.execute(
+            select(
+                Escalation.task_id,
+                Escalation.task_team_id,
+                Escalation.team_id,
+                Escalation.level,
+                Escalation.assignee_id,
+                TaskTeam.assignee_id,
+                TaskTeam.assignee_role,
+            )
+            .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
+            .where(Escalation.id.in_(chunk))
+            .order_by(Escalation.id)
+        ).all()
+    user_ids = sorted({r[4] for r in rows if r[4]} | {r[5] for r in rows if r[5]})
+    users = {
+        u.id: u
+        for chunk in chunks(user_ids)
+        for u in session.scalars(select(User).where(User.id.in_(chunk)))
+    }
+    tasks = {
+        t.id: t for t in session.scalars(select(Task).where(Task.id.in_({r[0] for r in rows})))
+    }
+    return rows, users, tasks

@@ -142,31 +142,7 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> dict[int, dict[s
     many cases opened ("unread") and climbed ("unread_climbed"), for the audit log."""
     if not ids:
         return {}
-    rows = []
-    for chunk in team_cases.chunks(ids):
-        rows += session.execute(
-            select(
-                Escalation.task_id,
-                Escalation.task_team_id,
-                Escalation.team_id,
-                Escalation.level,
-                Escalation.assignee_id,
-                TaskTeam.assignee_id,
-                TaskTeam.assignee_role,
-            )
-            .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
-            .where(Escalation.id.in_(chunk))
-            .order_by(Escalation.id)
-        ).all()
-    user_ids = {r[4] for r in rows if r[4]} | {r[5] for r in rows if r[5]}
-    users = {
-        u.id: u
-        for chunk in team_cases.chunks(sorted(user_ids))
-        for u in session.scalars(select(User).where(User.id.in_(chunk)))
-    }
-    tasks = {
-        t.id: t for t in session.scalars(select(Task).where(Task.id.in_({r[0] for r in rows})))
-    }
+    rows, users, tasks = team_cases.new_cases(session, ids)
     per_task: dict[int, dict[str, int]] = {}
     outbox = []
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
