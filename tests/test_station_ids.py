@@ -62,14 +62,28 @@ def test_lower_case_x_and_full_width_digits_are_normalised():
         ("", "required", "请填写证件号码"),
         (GOOD[:-1], "wrong_length", "应为 18 位，现在是 17 位"),
         (GOOD + "1", "wrong_length", "现在是 19 位"),
-        (GOOD[:-1] + str((int(GOOD[-1]) + 1) % 10 if GOOD[-1] != "X" else 0), "bad_checksum", "校验码"),
+        (
+            GOOD[:-1] + str((int(GOOD[-1]) + 1) % 10 if GOOD[-1] != "X" else 0),
+            "bad_checksum",
+            "校验码",
+        ),
         (resident_id("35012119900230123"), "bad_birth_date", "不是一个真实的日期"),
         (resident_id("35012118800101123"), "bad_birth_date", "不是一个真实的日期"),
         (resident_id("35012120991231123"), "future_birth_date", "晚于今天"),
         ("3501211990A101123X", "bad_format", "前 17 位是数字"),
         (GOOD[:-1] + "Y", "bad_format", "最后一位是数字或 X"),
     ],
-    ids=["empty", "17 long", "19 long", "check digit", "30 February", "1880", "future", "letter", "last Y"],
+    ids=[
+        "empty",
+        "17 long",
+        "19 long",
+        "check digit",
+        "30 February",
+        "1880",
+        "future",
+        "letter",
+        "last Y",
+    ],
 )
 def test_each_refusal_has_its_own_chinese_message(app, raw, code, words):
     with app.test_request_context():

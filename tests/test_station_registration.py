@@ -124,12 +124,25 @@ def test_api_register_read_and_duplicate(client, world):
 def test_a_team_lead_reaches_no_station_page_or_data(app, client, world):
     person = create_newcomer(world["village"])
     login(client, world["lead"])
-    for url in ("/station/", "/station/newcomers", "/station/newcomers/new", "/station/trainings",
-                "/station/broadcasts", "/station/dashboard", "/station/export.csv",
-                f"/station/newcomers/{person.id}", f"/station/newcomers/{person.id}/placement"):
+    for url in (
+        "/station/",
+        "/station/newcomers",
+        "/station/newcomers/new",
+        "/station/trainings",
+        "/station/broadcasts",
+        "/station/dashboard",
+        "/station/export.csv",
+        f"/station/newcomers/{person.id}",
+        f"/station/newcomers/{person.id}/placement",
+    ):
         assert client.get(url).status_code == 404, url
-    for url in ("/station/search", "/station/id-check", "/station/export",
-                f"/station/newcomers/{person.id}/reveal", "/station/newcomers/new"):
+    for url in (
+        "/station/search",
+        "/station/id-check",
+        "/station/export",
+        f"/station/newcomers/{person.id}/reveal",
+        "/station/newcomers/new",
+    ):
         assert client.post(url, data={"q": "王", "reason": "查看"}).status_code == 404, url
     page = client.get("/tasks/").get_data(as_text=True)
     assert "/station" not in page  # no menu entry either
