@@ -348,7 +348,9 @@ def test_move_into_a_team_with_room(client, world):
     res = client.post(
         f"/households/{h.id}/move", data={"team_id": target.id}, follow_redirects=True
     )
-    assert res.status_code == 200 and "2-1小队" in text(res)
+    assert res.status_code == 200
+    # The message names both teams with their grids.
+    assert "住户已从第1网格 1-1小队调入第2网格 2-1小队" in text(res)
     h = db.session.get(Household, h.id)
     db.session.refresh(h)
     assert h.team_id == target.id and h.code.startswith("HG-02-01-")

@@ -404,6 +404,11 @@ def _move_choices(household: Household, *, with_full: bool) -> dict[str, list[tu
     return groups
 
 
+def _team_words(team: Unit) -> str:
+    """A team with its grid, as the messages name it."""
+    return team_with_grid(team.name, team.parent.name if team.parent else None)
+
+
 @bp.route("/households/<id:household_id>/move", methods=["GET", "POST"])
 @login_required
 def move_household(household_id: int):
@@ -415,7 +420,7 @@ def move_household(household_id: int):
     status = 200
     if request.method == "POST":
         if form.validate_on_submit() and form.team_id.data:
-            old_team = household.team.name
+            old_team = _team_words(household.team)
             try:
                 service.move_household(db.session, current_user, household.id, form.team_id.data)
                 db.session.commit()
@@ -423,7 +428,7 @@ def move_household(household_id: int):
                     _(
                         "Household moved from %(old)s to %(new)s; its new code is %(code)s.",
                         old=old_team,
-                        new=household.team.name,
+                        new=_team_words(household.team),
                         code=household.code,
                     ),
                     "success",
