@@ -61,7 +61,8 @@ def test_cadre_reads_changes_in_their_village_in_chinese_newest_first(client, wo
     assert "操作记录" in html and "修改住户" in html and "李书记" in html
     assert "13800138000" in html and "13911112222" in html
     assert html.index("13933334444") < html.index("13911112222")  # newest first
-    assert h1.code in html and world["teams"][0].name in html
+    # A team is named with its grid, as people say it.
+    assert h1.code in html and f"{world['grids'][0].name} {world['teams'][0].name}" in html
     assert "<del>" in html and "<ins>" in html and "电话" in html
     assert 'href="/audit"' in html  # in the menu
     assert "<script>" not in html and " onclick=" not in html  # CSP: no inline script

@@ -29,6 +29,7 @@ from village_grid.models import (
     Unit,
     User,
 )
+from village_grid.tasks.graph import get_graph, team_label
 
 PER_PAGE = 50
 # Deeper than this, narrow the dates instead (each page reads every entry before it).
@@ -150,15 +151,15 @@ def _status_entries(session: Session, ids: list[int]) -> dict[int, Entry]:
     if not ids:
         return {}
     rows = session.execute(
-        select(StatusEvent, Household.code, Task.title, Task.kind, Unit.id, Unit.name)
+        select(StatusEvent, Household.code, Task.title, Task.kind, Assignment.team_id)
         .join(Household, Household.id == StatusEvent.household_id)
         .join(Task, Task.id == StatusEvent.task_id)
         .join(Assignment, Assignment.id == StatusEvent.assignment_id)
-        .join(Unit, Unit.id == Assignment.team_id)
         .where(StatusEvent.id.in_(ids))
     ).all()
+    teams = _unit_names(session, {row[4] for row in rows})
     out = {}
-    for ev, code, title, kind, team_id, team_name in rows:
+    for ev, code, title, kind, team_id in rows:
         changes: list[tuple[str, object, object]] = [("status", ABSENT, ev.status)]
         if ev.help_kind:
             changes.append(("help_kind", ABSENT, ev.help_kind))
@@ -175,13 +176,20 @@ def _status_entries(session: Session, ids: list[int]) -> dict[int, Entry]:
             object_id=ev.household_id,
             object_name=f"{code} · {title}",
             unit_id=team_id,
-            unit_name=team_name,
+            unit_name=teams.get(team_id, ""),
             changes=changes,
             client_addr=ev.client_addr,
             via=ev.via,
             task_kind=kind,
         )
     return out
+
+
+def _unit_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Units as people say them: a team with its grid ("第3网格 4小队")."""
+    g = get_graph(session)
+    found = {i: team_label(g, i) for i in ids if i is not None and i in g}
+    return found | _names(session, Unit, Unit.name, {i for i in ids if i not in found})
 
 
 def _names(session: Session, model, column, ids: set[int]) -> dict[int, str]:
@@ -217,7 +225,7 @@ def _object_names(session: Session, entries: list[Entry]) -> None:
         if e.object_id is not None and not e.object_name:
             wanted.setdefault(e.object_type, set()).add(e.object_id)
     names: dict[str, dict[int, str]] = {
-        "unit": _names(session, Unit, Unit.name, wanted.get("unit", set())),
+        "unit": _unit_names(session, wanted.get("unit", set())),
         "household": _names(session, Household, Household.code, wanted.get("household", set())),
         "task": _names(session, Task, Task.title, wanted.get("task", set())),
         "mailbox": _names(
@@ -228,14 +236,16 @@ def _object_names(session: Session, entries: list[Entry]) -> None:
     if wanted.get("escalation"):
         # A case is about a household, or about a team (a notice not read).
         rows = session.execute(
-            select(Escalation.id, Household.code, Unit.name, Task.title)
+            select(Escalation.id, Household.code, Escalation.team_id, Task.title)
             .outerjoin(Household, Household.id == Escalation.household_id)
-            .join(Unit, Unit.id == Escalation.team_id)
             .join(Task, Task.id == Escalation.task_id)
             .where(Escalation.id.in_(wanted["escalation"]))
         ).all()
-        names["escalation"] = {i: f"{code or team} · {title}" for i, code, team, title in rows}
-    units = _names(session, Unit, Unit.name, {e.unit_id for e in entries if not e.unit_name})
+        teams = _unit_names(session, {team_id for _i, _c, team_id, _t in rows})
+        names["escalation"] = {
+            i: f"{code or teams.get(team_id, '')} · {title}" for i, code, team_id, title in rows
+        }
+    units = _unit_names(session, {e.unit_id for e in entries if not e.unit_name})
     actor_ids = {e.actor_id for e in entries if e.source == STATUS and e.actor_id is not None}
     actors = (
         {
@@ -249,7 +259,7 @@ def _object_names(session: Session, entries: list[Entry]) -> None:
     )
     # Ids inside before/after (a role's person and unit) read as names too.
     people = _names(session, User, User.username, _ids_in(entries, "user_id"))
-    places = _names(session, Unit, Unit.name, _ids_in(entries, "unit_id"))
+    places = _unit_names(session, _ids_in(entries, "unit_id"))
     for e in entries:
         e.changes = [
             (f, _named(f, b, people, places), _named(f, a, people, places)) for f, b, a in e.changes
