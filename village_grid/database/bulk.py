@@ -6,9 +6,12 @@ PostgreSQL's sequences are moved past them afterwards.
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
 # Rows per statement on SQLite and other engines.
@@ -20,14 +23,15 @@ def next_id(session: Session, model) -> int:
     return (session.scalar(select(func.max(model.id))) or 0) + 1
 
 
-def insert_rows(session: Session, model, rows: list[dict]) -> None:
+def insert_rows(session: Session | Connection, model, rows: list[dict]) -> None:
     """Insert many rows fast, below the ORM: COPY on PostgreSQL, executemany on SQLite
-    (other engines: SQLAlchemy's executemany)."""
+    (other engines: SQLAlchemy's executemany). ``session`` may be the session's
+    connection itself (:class:`OrderedWriter` writes from a thread of its own)."""
     if not rows:
         return
     table = model.__table__
     columns = list(rows[0])
-    connection = session.connection()
+    connection = session if isinstance(session, Connection) else session.connection()
     dialect = connection.dialect.name
     if dialect == "postgresql":
         raw = connection.connection.driver_connection
@@ -59,7 +63,56 @@ def insert_rows(session: Session, model, rows: list[dict]) -> None:
             connection.exec_driver_sql(sql, [tuple(v) for v in values])
         return
     for i in range(0, len(rows), BATCH):
-        session.execute(insert(table), rows[i : i + BATCH])
+        connection.execute(insert(table), rows[i : i + BATCH])
+
+
+class OrderedWriter:
+    """:func:`insert_rows` for batches handed over in order (a table's rows after the rows
+    they refer to). On PostgreSQL a thread of its own writes them on the session's
+    connection while the caller makes the next batches — COPY mostly waits on the server,
+    so the two overlap; elsewhere each batch is written when handed over. The caller does
+    not use the session between the first :meth:`put` and :meth:`close`."""
+
+    def __init__(self, session: Session, done: Callable[[int], None] | None = None):
+        self.connection = session.connection()
+        self.done = done
+        self.threaded = self.connection.dialect.name == "postgresql"
+        self.error: BaseException | None = None
+        if self.threaded:
+            self.batches: queue.Queue = queue.Queue(maxsize=4)
+            self.thread = threading.Thread(target=self._run, name="bulk-writer", daemon=True)
+            self.thread.start()
+
+    def put(self, model, rows: list[dict], count: int = 0) -> None:
+        """Write ``rows`` of ``model`` after everything handed over before; ``count``
+        goes to ``done`` once they are written (households, for a progress bar)."""
+        if self.error is not None:
+            raise self.error
+        if self.threaded:
+            self.batches.put((model, rows, count))
+        else:
+            self._write(model, rows, count)
+
+    def close(self) -> None:
+        """Wait until every batch is written; raise what failed, if anything did."""
+        if self.threaded:
+            self.batches.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _write(self, model, rows: list[dict], count: int) -> None:
+        insert_rows(self.connection, model, rows)
+        if count and self.done is not None:
+            self.done(count)
+
+    def _run(self) -> None:
+        while (batch := self.batches.get()) is not None:
+            if self.error is None:
+                try:
+                    self._write(*batch)
+                except BaseException as err:  # handed to the caller by put() / close()
+                    self.error = err
 
 
 def fix_sequences(session: Session, models) -> None:

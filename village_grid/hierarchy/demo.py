@@ -22,7 +22,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from village_grid.database.bulk import BATCH, fix_sequences, insert_rows, next_id
+from village_grid.database.bulk import (
+    BATCH,
+    OrderedWriter,
+    fix_sequences,
+    insert_rows,
+    next_id,
+)
 from village_grid.hierarchy import service
 from village_grid.hierarchy.service import code_of
 from village_grid.models import Household, Member, RoleAssignment, Unit, User
@@ -278,8 +284,11 @@ def build_demo(
             name, code = f"{name[:-1]}{t // len(TOWNSHIPS) + 1}{name[-1]}", f"{code}{t}"
         townships.append(add_unit("township", name, code, county))
 
-    household_rows: list[dict] = []
-    member_rows: list[dict] = []
+    # Each village is written as soon as it is made (its units, then its households with
+    # their members): on PostgreSQL while the next village is being made.
+    writer = OrderedWriter(session, progress)
+    units_written = 0
+    n_households_written = n_members_written = 0
     teams_by_village: list[tuple[dict, list[tuple[dict, list[dict]]]]] = []
     for v, ((vname, vcode), n_households) in enumerate(
         zip(village_names(n_villages), per_village, strict=True)
@@ -289,6 +298,8 @@ def build_demo(
         centre = (26.05 + rng.uniform(-0.25, 0.25), 119.23 + rng.uniform(-0.3, 0.3))
         sizes = gen.team_sizes(n_households, cap)
         grids: list[tuple[dict, list[dict]]] = []
+        household_rows: list[dict] = []
+        member_rows: list[dict] = []
         door = 0
         for g in range(math.ceil(len(sizes) / TEAMS_PER_GRID)):
             grid = add_unit("grid", f"第{g + 1}网格", f"{g + 1:02d}", village)
@@ -340,21 +351,22 @@ def build_demo(
                     household_id += 1
             grids.append((grid, grid_teams))
         teams_by_village.append((village, grids))
-
-    insert_rows(session, Unit, units)
-    # Households with their members, batch by batch, so the bar moves evenly.
-    m = 0
-    for i in range(0, len(household_rows), BATCH):
-        batch = household_rows[i : i + BATCH]
-        insert_rows(session, Household, batch)
-        last_id = batch[-1]["id"]
-        start = m
-        while m < len(member_rows) and member_rows[m]["household_id"] <= last_id:
-            m += 1
-        if m > start:
-            insert_rows(session, Member, member_rows[start:m])
-        if progress:
-            progress(len(batch))
+        writer.put(Unit, units[units_written:])
+        units_written = len(units)
+        # Households with their members, batch by batch, so the bar moves evenly.
+        m = 0
+        for i in range(0, len(household_rows), BATCH):
+            batch = household_rows[i : i + BATCH]
+            last_id = batch[-1]["id"]
+            start = m
+            while m < len(member_rows) and member_rows[m]["household_id"] <= last_id:
+                m += 1
+            writer.put(Household, batch)
+            writer.put(Member, member_rows[start:m], count=len(batch))
+        n_households_written += len(household_rows)
+        n_members_written += len(member_rows)
+    writer.put(Unit, units[units_written:])  # a county or township with no village
+    writer.close()
 
     summary.logins = _demo_users(session, gen, townships, teams_by_village, now)
     summary.users = session.scalar(select(func.count(User.id))) or 0
@@ -366,8 +378,8 @@ def build_demo(
     summary.villages = n_villages
     summary.grids = sum(1 for u in units if u["kind"] == "grid")
     summary.teams = sum(1 for u in units if u["kind"] == "team")
-    summary.households = len(household_rows)
-    summary.members = len(member_rows)
+    summary.households = n_households_written
+    summary.members = n_members_written
     return summary
 
 
