@@ -39,6 +39,10 @@ def timed(fn, repeat: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+# From this many households the figures are a district's (the district-scale issue's bars).
+DISTRICT = 1_000_000
+
+
 def timed_pair(
     fn, baseline, repeat: int, settle=None
 ) -> tuple[tuple[float, list], tuple[float, list]]:
@@ -110,13 +114,15 @@ def main() -> int:
     os.environ.update(env)
     results = in_process_figures(args)
     results["memory_mb"] = worker_memory(env)
+    # A district (a million households) may take more memory than a county.
+    limit_mb = 500 if args.households >= DISTRICT else 300
     line(
         "worker RSS with the tree loaded",
         f"{results['memory_mb']:.0f} MB",
         "-",
         None,
-        "< 300 MB",
-        results["memory_mb"] < 300,
+        f"< {limit_mb} MB",
+        results["memory_mb"] < limit_mb,
     )
     results.update(sheet_figures())
     if not args.skip_load:
@@ -194,13 +200,15 @@ def in_process_figures(args) -> dict:
         results.update(
             dispatch_s=d_med, dispatch_all=d_all, dispatch_baseline_s=b_med, households=n
         )
+        # The district issue's bar at a million households: under 5 s whatever the floor.
+        district = n >= DISTRICT
         line(
             f"dispatch sweep to {n:,} households",
             f"{d_med * 1000:.0f} ms",
             f"{b_med * 1000:.0f} ms",
             d_med / b_med,
-            "< 2 s and <= 3x bare SQL",
-            d_med < 2 and d_med / b_med <= 3,
+            "< 5 s" if district else "< 2 s and <= 3x bare SQL",
+            d_med < 5 if district else d_med < 2 and d_med / b_med <= 3,
         )
         print(
             "  (runs, in turns: dispatch "
