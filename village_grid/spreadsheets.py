@@ -15,6 +15,9 @@ other cell — ``'Tis`` or ``O'Brien`` — passes both ways untouched.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
 from typing import TypeVar
 
 # What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
@@ -41,3 +44,25 @@ def spreadsheet_value(cell: str) -> str:
     if cell[:1] == QUOTE and cell[1:2] and cell[1] in (*FORMULA_STARTS, QUOTE):
         return cell[1:]
     return cell
+
+
+def table_file(fmt: str, sheet: str, headers: list[str], rows: Iterable[list]) -> bytes:
+    """A header line and ``rows`` (cells already made safe) as a file: CSV (UTF-8 with a
+    byte-order mark, so Excel on a Chinese Windows opens it right; CRLF lines) or XLSX
+    (one sheet named ``sheet``)."""
+    if fmt == "csv":
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+        return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+    import openpyxl
+
+    workbook = openpyxl.Workbook(write_only=True)
+    ws = workbook.create_sheet(sheet)
+    ws.append(headers)
+    for line in rows:
+        ws.append(line)
+    buf = io.BytesIO()
+    workbook.save(buf)
+    return buf.getvalue()

@@ -8,9 +8,6 @@ is built. Cells a spreadsheet would run as a formula get a leading quote
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -18,7 +15,7 @@ from sqlalchemy.orm import Session
 from village_grid.audit.service import record
 from village_grid.errors import Forbidden, InvalidInput
 from village_grid.models import Newcomer, Unit, User
-from village_grid.spreadsheets import spreadsheet_cell
+from village_grid.spreadsheets import spreadsheet_cell, table_file
 from village_grid.station import queries, vault
 from village_grid.station.labels import (
     DEPARTURE_LABELS,
@@ -109,19 +106,4 @@ def export(
     homes = queries.current_households(session, [n.id for n in people])
     headers = [str(h) for _k, h in COLUMNS]
     rows = [_row(n, homes.get(n.id), full) for n in people]
-    if fmt == "csv":
-        out = io.StringIO(newline="")
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
-        return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
-    import openpyxl
-
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Newcomers"))
-    sheet.append(headers)
-    for line in rows:
-        sheet.append(line)
-    buf = io.BytesIO()
-    workbook.save(buf)
-    return buf.getvalue()
+    return table_file(fmt, _("Newcomers"), headers, rows)

@@ -9,9 +9,6 @@ takes it off.
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -28,7 +25,7 @@ from village_grid.hierarchy.registry.columns import (
     heading,
 )
 from village_grid.models import Household, Unit, User
-from village_grid.spreadsheets import spreadsheet_cell
+from village_grid.spreadsheets import spreadsheet_cell, table_file
 
 
 def _unit_chain(units: dict[int, Unit], unit: Unit) -> dict[str, Unit]:
@@ -139,19 +136,4 @@ def export_registry(
     headers = [heading(k) for k in EXPORT_COLUMNS]
     # No cell runs as a formula when the file is opened (the import takes the quote off).
     cells = ([spreadsheet_cell(row[k]) for k in EXPORT_COLUMNS] for row in rows)
-    if fmt == "csv":
-        out = io.StringIO(newline="")
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(headers)
-        writer.writerows(cells)
-        return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
-    import openpyxl
-
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Households"))
-    sheet.append(headers)
-    for line in cells:
-        sheet.append(line)
-    buf = io.BytesIO()
-    workbook.save(buf)
-    return buf.getvalue()
+    return table_file(fmt, _("Households"), headers, cells)
