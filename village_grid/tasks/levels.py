@@ -14,16 +14,16 @@ the cached graph.
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
 from village_grid.errors import NotFound
-from village_grid.models import Assignment, Task, TaskTeam, Unit, User
+from village_grid.models import Task, TaskTeam, User
 from village_grid.tasks import routing
 from village_grid.tasks.graph import get_graph
 from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS
-from village_grid.tasks.progress import case_json, household_rows, notice_reads
+from village_grid.tasks.progress import case_json, household_rows, notice_reads, packed_counts
 
 
 def level(
@@ -52,23 +52,8 @@ def level(
     if not paths:
         raise NotFound(_("This task did not reach that unit."))
 
-    rows = (
-        session.connection()
-        .execute(
-            select(Assignment.team_id, Assignment.status, func.count())
-            .join(Unit, Unit.id == Assignment.team_id)
-            .where(Assignment.task_id == task.id, scope.paths_clause(paths, Unit.path))
-            .group_by(Assignment.team_id, Assignment.status)
-        )
-        .all()
-    )
+    packed = packed_counts(session, task.id, flat, paths)
     width = len(COUNT_KEYS)
-    inc = {k: routing.pack_unit(0) + routing.pack_unit(i) for i, k in enumerate(COUNT_KEYS) if i}
-    packed = [0] * len(unit_rows)
-    for team_id, status, n in rows:
-        i = pos.get(team_id)
-        if i is not None:
-            packed[i] += n * inc[status]
     routing.rollup_flat(flat, here, packed)
 
     children = []

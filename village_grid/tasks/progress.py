@@ -49,27 +49,9 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     flat = routing.flat_tree(g)
     pos = flat["pos"]
     paths = None if actor is None else scope.scope_paths(actor, "view")
-    # Core execution on the session's connection: plain tuples, no ORM rows.
-    rows = (
-        session.connection()
-        .execute(
-            select(Assignment.team_id, Assignment.status, func.count())
-            .where(Assignment.task_id == task.id)
-            .group_by(Assignment.team_id, Assignment.status)
-        )
-        .all()
-    )
-    # Each (team, status) count goes into one packed vector per unit position
-    # (fields in COUNT_KEYS order: the total and the status at once), so the
-    # roll-up below is one integer addition per unit.
+    packed = packed_counts(session, task.id, flat, paths)
     width = len(COUNT_KEYS)
-    inc = {k: routing.pack_unit(0) + routing.pack_unit(i) for i, k in enumerate(COUNT_KEYS) if i}
-    packed = [0] * len(flat["rows"])
     unit_paths = flat["paths"]
-    for team_id, status, n in rows:
-        i = pos.get(team_id)
-        if i is not None and (paths is None or scope.within(unit_paths[i], paths)):
-            packed[i] += n * inc[status]
     overall = routing.unpack(sum(packed), width)
     units = []
     start = pos.get(task.unit_id)
@@ -106,6 +88,27 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
         "covered": totals["total"] - totals["pending"],
         "units": units,
     }
+
+
+def packed_counts(session: Session, task_id: int, flat: dict, paths: list[str] | None) -> list[int]:
+    """The task's counts per team within ``paths`` (None: everywhere), one packed vector
+    per unit position of ``flat`` (fields in COUNT_KEYS order: the total and the status
+    at once), so a roll-up (``routing.rollup_flat``) is one integer addition per unit.
+    One GROUP BY (team, status), read as plain tuples on the session's connection."""
+    q = select(Assignment.team_id, Assignment.status, func.count()).where(
+        Assignment.task_id == task_id
+    )
+    if paths is not None:
+        q = q.join(Unit, Unit.id == Assignment.team_id).where(scope.paths_clause(paths, Unit.path))
+    rows = session.connection().execute(q.group_by(Assignment.team_id, Assignment.status)).all()
+    inc = {k: routing.pack_unit(0) + routing.pack_unit(i) for i, k in enumerate(COUNT_KEYS) if i}
+    pos = flat["pos"]
+    packed = [0] * len(flat["rows"])
+    for team_id, status, n in rows:
+        i = pos.get(team_id)
+        if i is not None:
+            packed[i] += n * inc[status]
+    return packed
 
 
 def household_rows(
