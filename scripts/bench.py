@@ -168,21 +168,25 @@ def in_process_figures(args) -> dict:
             )
             s.commit()
 
+        # The floor of writing one row per household: a bare INSERT … SELECT of as
+        # many rows into a table with only a primary key (the district issue's baseline).
+        s.execute(text("DROP TABLE IF EXISTS bench_floor"))
+        s.execute(
+            text(
+                "CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, task_id INTEGER,"
+                " household_id INTEGER, team_id INTEGER, status VARCHAR(20))"
+            )
+        )
+        s.commit()
+
         def bare_insert():
-            task_id = s.execute(
-                text(
-                    "INSERT INTO tasks (kind, subkind, title, body, unit_id, filter, questions, created_at, "
-                    "households_total, teams_total) VALUES ('sweep','flood','bare','',:u,'{}','[]',"
-                    "CURRENT_TIMESTAMP,0,0) RETURNING id"
-                ),
-                {"u": root.id},
-            ).scalar_one()
+            s.execute(text("DELETE FROM bench_floor"))
+            s.commit()
             s.execute(
                 text(
-                    "INSERT INTO assignments (task_id, household_id, team_id, status, help_kind, note, updated_via)"
-                    " SELECT :t, id, team_id, 'pending', '', '', '' FROM households"
-                ),
-                {"t": task_id},
+                    "INSERT INTO bench_floor (id, task_id, household_id, team_id, status)"
+                    " SELECT id, 1, id, team_id, 'pending' FROM households"
+                )
             )
             s.commit()
 
@@ -221,21 +225,33 @@ def in_process_figures(args) -> dict:
         task_id = s.scalar(
             select(Task.id).where(Task.title == "防汛排查 bench").order_by(Task.id.desc())
         )
-        # Spread statuses like a sweep forty minutes in: disjoint slices of ids,
-        # so every status (needs help included) is present in the roll-up.
-        bounds = [
-            ("safe", 0, 550),
-            ("not_home", 550, 600),
-            ("needs_help", 600, 610),
-            ("unreachable", 610, 630),
-        ]
-        for status, low, high in bounds:
-            s.execute(
-                text(
-                    "UPDATE assignments SET status=:st WHERE task_id=:t AND (id % 1000) >= :lo AND (id % 1000) < :hi"
-                ),
-                {"st": status, "t": task_id, "lo": low, "hi": high},
-            )
+        # Answers like a sweep forty minutes in: rows for the households reported on,
+        # in disjoint slices of ids so every status (needs help included) is present,
+        # and the teams' counts taken from them (what the reports would have left).
+        s.execute(
+            text(
+                "INSERT INTO assignments (task_id, household_id, team_id, status, help_kind,"
+                " note, updated_via) SELECT :t, id, team_id, CASE WHEN id % 1000 < 550 THEN"
+                " 'safe' WHEN id % 1000 < 600 THEN 'not_home' WHEN id % 1000 < 610 THEN"
+                " 'needs_help' ELSE 'unreachable' END, '', '', 'bench' FROM households"
+                " WHERE id % 1000 < 630"
+            ),
+            {"t": task_id},
+        )
+        s.execute(
+            text(
+                "UPDATE task_teams SET safe = c.safe, not_home = c.not_home,"
+                " needs_help = c.needs_help, unreachable = c.unreachable,"
+                " pending = task_teams.households - c.n FROM (SELECT team_id, count(*) AS n,"
+                " sum(CASE WHEN status = 'safe' THEN 1 ELSE 0 END) AS safe,"
+                " sum(CASE WHEN status = 'not_home' THEN 1 ELSE 0 END) AS not_home,"
+                " sum(CASE WHEN status = 'needs_help' THEN 1 ELSE 0 END) AS needs_help,"
+                " sum(CASE WHEN status = 'unreachable' THEN 1 ELSE 0 END) AS unreachable"
+                " FROM assignments WHERE task_id = :t GROUP BY team_id) AS c"
+                " WHERE task_teams.task_id = :t AND task_teams.team_id = c.team_id"
+            ),
+            {"t": task_id},
+        )
         s.commit()
 
         def prog():
@@ -247,10 +263,11 @@ def in_process_figures(args) -> dict:
             s.rollback()
 
         def bare_group_by():
+            # The floor of reading the counts: the task's team rows, bare.
             s.execute(
                 text(
-                    "SELECT team_id, status, count(*) FROM assignments WHERE task_id=:t "
-                    "GROUP BY team_id, status"
+                    "SELECT team_id, pending, safe, needs_help, not_home, unreachable"
+                    " FROM task_teams WHERE task_id=:t"
                 ),
                 {"t": task_id},
             ).all()

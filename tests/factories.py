@@ -124,6 +124,22 @@ def create_task(
     return task
 
 
+def task_members(task: Task) -> dict[int, dict]:
+    """Every household a task reaches, as pages and exports read it
+    (``tasks/membership.py``): household id → its status, team, note, answers …"""
+    from sqlalchemy import select
+
+    from village_grid.tasks.membership import members
+
+    m = members(task)
+    return {r["household_id"]: dict(r) for r in db.session.execute(select(m)).mappings()}
+
+
+def task_member(task: Task, household: Household) -> dict | None:
+    """One household's place in a task (:func:`task_members`); None if it is not reached."""
+    return task_members(task).get(household.id)
+
+
 # --- a village and its people ---------------------------------------------------------
 # Stable names and phones, so a test can look for them on a page or in an export.
 CADRE = ("李书记", "13900000001")

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import api_headers, create_task, create_village, login
+from tests.factories import api_headers, create_task, create_village, login, task_member
 from village_grid.extensions import db
-from village_grid.models import Assignment, Escalation, FieldSign, StatusEvent
+from village_grid.models import Escalation, FieldSign, StatusEvent
 from village_grid.models.base import utcnow
 
 URL = "/api/v1/field/sync"
@@ -45,13 +46,10 @@ def events() -> int:
     return db.session.scalar(select(func.count()).select_from(StatusEvent))
 
 
-def assignment(task, household) -> Assignment:
+def assignment(task, household) -> SimpleNamespace:
+    """The household's place in the task as pages read it (status, note, updated_at …)."""
     db.session.expire_all()
-    return db.session.scalars(
-        select(Assignment).where(
-            Assignment.task_id == task.id, Assignment.household_id == household.id
-        )
-    ).one()
+    return SimpleNamespace(**task_member(task, household))
 
 
 def test_a_batch_applies_each_op_once_and_a_replay_changes_nothing(client, world):

@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, func, select, update
 
 from tests.factories import create_task, create_tree, create_user
 from village_grid.extensions import db
-from village_grid.models import Assignment, StatusEvent
+from village_grid.models import Assignment, StatusEvent, TaskTeam
+from village_grid.tasks.membership import add_row
 from village_grid.tasks.statuses import record_status
 
 
@@ -55,6 +56,13 @@ def test_answers_sent_at_the_same_moment_are_all_acknowledged_and_kept(app, swee
         select(func.count()).where(Assignment.task_id == task_id, Assignment.status == "safe")
     )
     assert done == len(tokens)
+    # The teams' counts moved once per answer, however they raced.
+    counts = db.session.execute(
+        select(func.sum(TaskTeam.safe), func.sum(TaskTeam.pending)).where(
+            TaskTeam.task_id == task_id
+        )
+    ).one()
+    assert tuple(counts) == (len(tokens), 0)
 
 
 def test_an_older_answer_does_not_overwrite_a_newer_status_committed_meanwhile(app, sweep):
@@ -62,6 +70,9 @@ def test_an_older_answer_does_not_overwrite_a_newer_status_committed_meanwhile(a
     household's assignment was read, but before its answer is written, is kept."""
     task, households = sweep
     household = households[0]
+    # Its row, as a first report would have written it (``membership.add_row``).
+    add_row(db.session, task.id, household.id, household.team_id)
+    db.session.commit()
     assignment = db.session.scalar(
         select(Assignment).where(
             Assignment.task_id == task.id, Assignment.household_id == household.id

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from tests.conftest import TEST_DATABASE_URL, make_config
 from village_grid import create_app
@@ -113,3 +113,45 @@ def test_every_revision_downgrades_one_step(scratch_app):
         assert current_revision() == rev
         downgrade(revision="-1")
     assert current_revision() is None
+
+
+def test_team_counts_are_taken_from_the_rows_and_no_row_is_lost(scratch_app):
+    """0010: a task's teams count their households from the rows written before it
+    (every household had its row then), and are frozen."""
+    from datetime import timedelta
+
+    from tests.factories import create_task, create_village
+    from village_grid.models import Assignment, TaskTeam
+    from village_grid.tasks.membership import freeze_due
+    from village_grid.tasks.statuses import record_status
+
+    upgrade()
+    tree = create_village(grids=1, teams=2, households=3)
+    task = create_task(tree["village"], tree["cadre"], title="防汛排查")
+    h1, h2 = tree["households"][:2]
+    record_status(db.session, tree["cadre"], task_id=task.id, household_id=h1.id, status="safe")
+    record_status(
+        db.session, tree["cadre"], task_id=task.id, household_id=h2.id, status="needs_help"
+    )
+    freeze_due(db.session, task.deadline + timedelta(minutes=1))  # every household has its row
+    db.session.commit()
+    expected = db.session.execute(
+        text(
+            "SELECT team_id, pending, safe, needs_help, not_home, unreachable FROM task_teams"
+            " ORDER BY team_id"
+        )
+    ).all()
+    rows = db.session.scalar(text("SELECT count(*) FROM assignments"))
+    assert rows == 6 and [sum(r[1:]) for r in expected] == [3, 3]
+    db.session.remove()
+
+    downgrade(revision="0009")
+    upgrade()
+    db.session.remove()
+    assert db.session.scalar(text("SELECT count(*) FROM assignments")) == rows
+    teams = db.session.scalars(select(TaskTeam).order_by(TaskTeam.team_id)).all()
+    assert [
+        (t.team_id, t.pending, t.safe, t.needs_help, t.not_home, t.unreachable) for t in teams
+    ] == [tuple(r) for r in expected]
+    assert all(t.frozen for t in teams)
+    assert db.session.query(Assignment).count() == rows

@@ -19,6 +19,8 @@ from tests.factories import (
     create_village,
     lead_person,
     login,
+    task_member,
+    task_members,
 )
 from village_grid.extensions import db
 from village_grid.models import Assignment, Escalation, NoticeRead, StatusEvent, Task
@@ -351,10 +353,7 @@ def test_close_freezes_the_task(client, world):
     assert "已关闭" in html and 'value="safe"' not in html
     h = world["households"][1]
     lead.post(f"/tasks/{task.id}/households/{h.id}/status", data={"status": "safe"})
-    a = db.session.scalars(
-        select(Assignment).where(Assignment.task_id == task.id, Assignment.household_id == h.id)
-    ).one()
-    assert a.status == "pending"
+    assert task_member(task, h)["status"] == "pending"
 
 
 # --- team lead's page -------------------------------------------------------------------
@@ -383,11 +382,7 @@ def test_team_lead_confirms_households_with_one_tap(client, world):
     assert res.status_code == 302
     html = page(client, f"/tasks/{task.id}/team")
     assert "请选择状态" in html
-    statuses = dict(
-        db.session.execute(
-            select(Assignment.household_id, Assignment.status).where(Assignment.task_id == task.id)
-        ).all()
-    )
+    statuses = {h: row["status"] for h, row in task_members(task).items()}
     assert statuses[h1.id] == "safe" and statuses[h2.id] == "needs_help"
     assert statuses[h3.id] == "pending"
     events = db.session.scalars(select(StatusEvent).where(StatusEvent.task_id == task.id)).all()

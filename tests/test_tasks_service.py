@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import create_task, create_village
+from tests.factories import create_task, create_village, task_members
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfScope
 from village_grid.extensions import db
-from village_grid.models import Assignment, OutboxMessage, StatusEvent
+from village_grid.models import Assignment, OutboxMessage, StatusEvent, TaskTeam
 from village_grid.models.base import utcnow
 from village_grid.tasks.dispatch import close_task, preview_dispatch
 from village_grid.tasks.progress import (
@@ -33,13 +33,19 @@ def sweep(tree, actor=None, unit=None, **kw):
     return create_task(unit or tree["village"], actor or tree["cadre"], **kw)
 
 
-def test_dispatch_creates_one_pending_assignment_per_household_and_messages(village):
+def test_dispatch_reaches_every_household_as_pending_and_sends_messages(village):
     task = sweep(village)
     assert (task.households_total, task.teams_total) == (8, 4)
-    rows = db.session.scalars(db.select(Assignment).where(Assignment.task_id == task.id)).all()
-    assert sorted(a.household_id for a in rows) == sorted(h.id for h in village["households"])
-    assert {a.status for a in rows} == {"pending"}
-    assert {a.team_id for a in rows} == {t.id for t in village["teams"]}
+    rows = task_members(task)
+    assert sorted(rows) == sorted(h.id for h in village["households"])
+    assert {r["status"] for r in rows.values()} == {"pending"}
+    assert {r["team_id"] for r in rows.values()} == {t.id for t in village["teams"]}
+    # No row per household is written: each team counts its households.
+    assert db.session.scalar(db.select(db.func.count(Assignment.id))) == 0
+    counts = db.session.execute(
+        db.select(TaskTeam.households, TaskTeam.pending).where(TaskTeam.task_id == task.id)
+    ).all()
+    assert counts == [(2, 2)] * 4
     assert task.deadline == task.created_at + timedelta(minutes=60)
     # One message per person told: lead (team 1), grid member (team 2), grid member B (grid 2).
     keys = set(db.session.scalars(db.select(OutboxMessage.event_key)))

@@ -8,14 +8,13 @@ load the team through ``scope.require_unit`` first.
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
 from village_grid.field.labels import LETTERS_SHOWN, TEAMS_LISTED
 from village_grid.hierarchy import queries as hierarchy_queries
 from village_grid.models import (
-    Assignment,
     Household,
     MailboxMessage,
     NoticeRead,
@@ -24,6 +23,7 @@ from village_grid.models import (
     Unit,
     User,
 )
+from village_grid.tasks import membership
 from village_grid.tasks.graph import get_graph, team_label
 
 # Open tasks on one team's page, most urgent first.
@@ -57,14 +57,10 @@ def teams_in_scope(session: Session, user: User) -> tuple[list[dict], bool]:
     pending = (
         dict(
             session.execute(
-                select(Assignment.team_id, func.count())
-                .join(Task, Task.id == Assignment.task_id)
-                .where(
-                    Assignment.team_id.in_(ids),
-                    Assignment.status == "pending",
-                    Task.closed_at.is_(None),
-                )
-                .group_by(Assignment.team_id)
+                select(TaskTeam.team_id, func.sum(TaskTeam.pending))
+                .join(Task, Task.id == TaskTeam.task_id)
+                .where(TaskTeam.team_id.in_(ids), TaskTeam.pending > 0, Task.closed_at.is_(None))
+                .group_by(TaskTeam.team_id)
             ).all()
         )
         if ids
@@ -105,17 +101,20 @@ def statuses(session: Session, team_id: int, task_ids: list[int]) -> dict[tuple[
     """Each household's latest status on each of these tasks: (task, household) → row."""
     if not task_ids:
         return {}
-    rows = session.execute(
-        select(
-            Assignment.task_id,
-            Assignment.household_id,
-            Assignment.status,
-            Assignment.help_kind,
-            Assignment.note,
-            Assignment.updated_at,
-            Assignment.updated_via,
-        ).where(Assignment.task_id.in_(task_ids), Assignment.team_id == team_id)
-    ).all()
+    rows = []
+    for task in session.scalars(select(Task).where(Task.id.in_(task_ids))):
+        m = membership.members(task, team_ids=[team_id])
+        rows += session.execute(
+            select(
+                literal(task.id),
+                m.c.household_id,
+                m.c.status,
+                m.c.help_kind,
+                m.c.note,
+                m.c.updated_at,
+                m.c.updated_via,
+            )
+        ).all()
     return {
         (task_id, household_id): {
             "status": status,

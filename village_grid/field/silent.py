@@ -27,14 +27,14 @@ import networkx as nx
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
 from village_grid.auth import scope
 from village_grid.database import insert_ignore
 from village_grid.field.labels import SILENT_LISTED, SILENT_REASON, SILENT_TASK_KINDS
-from village_grid.models import Assignment, Escalation, FieldSign, Task, TaskTeam, Unit, User
+from village_grid.models import Escalation, FieldSign, Task, TaskTeam, Unit, User
 from village_grid.notify import service as notify
 from village_grid.tasks import labels, messages, routing, team_cases
 from village_grid.tasks.graph import get_graph
@@ -55,28 +55,18 @@ def _silent_rows(session: Session, task_ids, cutoff: datetime, paths=None, limit
     of life from the lead since ``cutoff`` (nor a dispatch after it)."""
     rows = []
     for ids in team_cases.chunks(task_ids):
-        pending = (
-            select(Assignment.task_id, Assignment.team_id, func.count().label("pending"))
-            .where(Assignment.task_id.in_(ids), Assignment.status == "pending")
-            .group_by(Assignment.task_id, Assignment.team_id)
-            .subquery()
-        )
         q = (
             select(
                 TaskTeam.id,
                 TaskTeam.task_id,
                 TaskTeam.team_id,
                 TaskTeam.assignee_id,
-                pending.c.pending,
+                TaskTeam.pending,
                 FieldSign.last_at,
                 FieldSign.last_kind,
                 Task.created_at,
             )
             .join(Task, Task.id == TaskTeam.task_id)
-            .join(
-                pending,
-                and_(pending.c.task_id == TaskTeam.task_id, pending.c.team_id == TaskTeam.team_id),
-            )
             .join(Unit, Unit.id == TaskTeam.team_id)
             .outerjoin(
                 FieldSign,
@@ -87,6 +77,7 @@ def _silent_rows(session: Session, task_ids, cutoff: datetime, paths=None, limit
             )
             .where(
                 TaskTeam.task_id.in_(ids),
+                TaskTeam.pending > 0,
                 TaskTeam.assignee_role == "team_lead",
                 TaskTeam.assignee_id.is_not(None),
                 Task.created_at <= cutoff,
@@ -251,9 +242,9 @@ def settle(session: Session, now: datetime) -> int:
     pending = {
         (task_id, team_id)
         for task_id, team_id in session.execute(
-            select(Assignment.task_id, Assignment.team_id)
-            .where(Assignment.task_id.in_(task_ids), Assignment.status == "pending")
-            .distinct()
+            select(TaskTeam.task_id, TaskTeam.team_id).where(
+                TaskTeam.task_id.in_(task_ids), TaskTeam.pending > 0
+            )
         )
     }
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
@@ -303,13 +294,11 @@ def enqueue(session: Session, ids: list[int], g: nx.DiGraph, now: datetime) -> d
     pending = {
         (task_id, team_id): n
         for task_id, team_id, n in session.execute(
-            select(Assignment.task_id, Assignment.team_id, func.count())
-            .where(
-                Assignment.task_id.in_(tasks),
-                Assignment.team_id.in_({r[2] for r in rows}),
-                Assignment.status == "pending",
+            select(TaskTeam.task_id, TaskTeam.team_id, TaskTeam.pending).where(
+                TaskTeam.task_id.in_(tasks),
+                TaskTeam.team_id.in_({r[2] for r in rows}),
+                TaskTeam.pending > 0,
             )
-            .group_by(Assignment.task_id, Assignment.team_id)
         )
     }
     signs = {

@@ -34,7 +34,9 @@ from village_grid.auth.scope import (
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
 from village_grid.hierarchy import queries
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, TreeState, Unit, User
+from village_grid.models.base import utcnow
 from village_grid.models.units import TEAM, UNIT_KINDS
+from village_grid.tasks import membership
 from village_grid.validation import clean_text, normalise_phone
 
 RELATIONS = ("head", "spouse", "child", "parent", "grandchild", "sibling", "tenant", "other")
@@ -389,8 +391,10 @@ def create_household(
             code = f"{code}-{secrets.token_hex(2).upper()}"
     household = Household(team_id=team.id, seq=seq, code=code, qr_token=new_qr_token(), **fields)
     household.members = [Member(**m) for m in cleaned_members]
+    membership.before_change(session, utcnow(), joining_teams=[team.id])
     session.add(household)
     session.flush()
+    membership.after_change(session, [household.id])  # open sweeps of the team reach it too
     after = {"code": household.code, "team": team.name}
     after.update(audit_fields(household, members=bool(cleaned_members)))
     record(
@@ -414,11 +418,18 @@ def update_household(
     new_members = data.get("members")
     members = None if new_members is None else [Member(**clean_member(m)) for m in new_members]
     before = audit_fields(household, members=members is not None)
+    flags_change = any(getattr(household, f) != cleaned[f] for f in HOUSEHOLD_FLAGS if f in cleaned)
+    if flags_change:  # the tasks filtered by flags it reaches may change
+        membership.before_change(
+            session, utcnow(), leaving=[household.id], joining_teams=[household.team_id]
+        )
     for key, value in cleaned.items():
         setattr(household, key, value)
     if members is not None:
         household.members = members
     session.flush()
+    if flags_change:
+        membership.after_change(session, [household.id])
     old, new = changes(before, audit_fields(household, members=members is not None))
     if new:
         record(
@@ -465,11 +476,15 @@ def _move(session: Session, household: Household, team_id: int) -> Unit:
     a new printable code; no checks of who asks, no audit, no tree version."""
     team = lock_team_with_room(session, team_id)
     seq = _next_seq(session, team.id)
+    # The tasks that reached it keep it where they found it; open sweeps of its new
+    # team reach it too.
+    membership.before_change(session, utcnow(), leaving=[household.id], joining_teams=[team.id])
     household.team_id = team.id
     household.team = team
     household.seq = seq
     household.code = household_code(session, team, seq)
     session.flush()
+    membership.after_change(session, [household.id])
     return team
 
 

@@ -1,5 +1,6 @@
-"""What the worker does: deliver the outbox, and tick (escalation checks, then
-delivery of whatever is due, such as retries after a back-off).
+"""What the worker does: tell the people of large tasks and deliver the outbox,
+and tick (escalation checks, then delivery of whatever is due, such as retries
+after a back-off).
 
 Each job runs in an app context of its own with a fresh session, and commits
 its own work.
@@ -36,14 +37,22 @@ def in_app(app: Flask, job: Callable[[], object]) -> Callable[[], object]:
 
 
 def deliver() -> dict:
-    """Send every outbox message that is due, most urgent first."""
+    """Tell the people of tasks too large to tell in their dispatch (their messages
+    join the outbox), then send every outbox message that is due, most urgent first."""
     from village_grid.extensions import db
     from village_grid.notify import service as notify
+    from village_grid.tasks.telling import tell_pending
 
+    if tell_pending(db.session):
+        db.session.commit()
     counts = notify.deliver_pending(db.session)
     if any(counts.values()):
         log.info("delivered: %s", counts)
     return counts
+
+
+# Teams frozen per transaction (about ten rows each).
+FREEZE_BATCH = 2000
 
 
 def tick() -> int:
@@ -51,14 +60,22 @@ def tick() -> int:
     kept long enough, then deliver."""
     from village_grid.extensions import db
     from village_grid.jobs.ticks import claim_tick
+    from village_grid.models.base import utcnow
     from village_grid.station.departures import erase_expired_ids
     from village_grid.tasks.escalation import run_escalations
+    from village_grid.tasks.membership import freeze_due
 
     minutes = int(current_app.config["WORKER_TICK_MINUTES"])
     # A little under the period: the schedulers of several workers fire within a second.
     if not claim_tick(db.session, TICK, timedelta(minutes=minutes, seconds=-10)):
         return 0
-    created = run_escalations(db.session)
+    # Tasks past their deadline get a row for each household still pending, a batch of
+    # teams per transaction: a district's sweep is a million rows, and reports on the
+    # teams not in the batch go on meanwhile.
+    now = utcnow()
+    while freeze_due(db.session, now, limit=FREEZE_BATCH):
+        db.session.commit()
+    created = run_escalations(db.session, now)
     db.session.commit()
     # The migrant-worker station: full ID numbers kept past ID_RETENTION_DAYS are erased.
     erase_expired_ids(db.session)

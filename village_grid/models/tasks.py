@@ -1,5 +1,6 @@
-"""Tasks sent down the tree, one assignment per household reached, and the
-append-only events behind every status. Their vocabulary (kinds, statuses,
+"""Tasks sent down the tree, their teams with the counts of each status, one
+assignment per household once it is reported on (``tasks/membership.py``), and
+the append-only events behind every status. Their vocabulary (kinds, statuses,
 help kinds, how a status came) is ``village_grid.tasks.labels``."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -39,6 +41,8 @@ class Task(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # When its people were told (routing written, messages queued): tasks/telling.py.
+    told_at: Mapped[datetime | None] = mapped_column(Timestamp)
     households_total: Mapped[int] = mapped_column(Integer, default=0)
     teams_total: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -47,7 +51,12 @@ class Task(db.Model):
 
 
 class TaskTeam(db.Model):
-    """The routing decision for one team of a task: who answers for its households, and why."""
+    """One team of a task: who answers for its households and why (the routing
+    decision), how many of its households the task reaches and how many are at
+    each status — moved with every report, in the same transaction — and whether
+    every one of them has its assignment row yet (``frozen``; see
+    ``tasks/membership.py``). A notice reaches the team's lead only: its counts
+    stay zero and it is frozen from the start."""
 
     __tablename__ = "task_teams"
     __table_args__ = (UniqueConstraint("task_id", "team_id", name="uq_task_teams_task_team"),)
@@ -60,10 +69,17 @@ class TaskTeam(db.Model):
     assignee_role: Mapped[str] = mapped_column(String(20), default="")
     reason: Mapped[str] = mapped_column(String(300), default="")
     households: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    safe: Mapped[int] = mapped_column(Integer, default=0)
+    needs_help: Mapped[int] = mapped_column(Integer, default=0)
+    not_home: Mapped[int] = mapped_column(Integer, default=0)
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Assignment(db.Model):
-    """One household reached by one task, holding its latest status."""
+    """One household of a task, holding its latest status: written when it is first
+    reported on, or as pending when its team is frozen (``tasks/membership.py``)."""
 
     __tablename__ = "assignments"
     __table_args__ = (

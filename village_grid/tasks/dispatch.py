@@ -1,9 +1,11 @@
 """Sending a task down the tree, previewing whom it would reach, and closing it.
 
-Speed at county scale (100k households, ~10k teams): the tree is the cached
-graph (``tasks/graph.py``), the assignments are written by one
-INSERT ... SELECT, the routing decisions by one multi-row INSERT, the audit
-log by one event per task whatever its size. Functions flush and never commit:
+Speed at district scale (a million households, ~100k teams): the tree is the
+cached graph (``tasks/graph.py``); no row is written per household — each team
+of the task holds its counts, and a household gets its row when it is reported
+on (``tasks/membership.py``); the teams are written by one INSERT … SELECT; the
+people are told at once for a township, by the worker for more
+(``tasks/telling.py``); the audit log gets one event per task whatever its size. Functions flush and never commit:
 the caller owns the transaction.
 """
 
@@ -15,7 +17,7 @@ import networkx as nx
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import iso_time, record
@@ -23,7 +25,6 @@ from village_grid.auth import scope
 from village_grid.errors import Forbidden, InvalidInput
 from village_grid.models import (
     HOUSEHOLD_FLAGS,
-    Assignment,
     Escalation,
     Household,
     Task,
@@ -32,8 +33,7 @@ from village_grid.models import (
     User,
 )
 from village_grid.models.base import utcnow
-from village_grid.notify import service as notify
-from village_grid.tasks import labels, messages, routing
+from village_grid.tasks import labels, membership, routing, telling
 from village_grid.tasks.graph import get_graph
 from village_grid.tasks.queries import get_task
 
@@ -70,7 +70,7 @@ def clean_filter(g: nx.DiGraph, target_id: int, flt: dict | None) -> tuple[dict,
         ) from None
     conds = [scope.subtree_clause(Unit.path, g.nodes[target_id]["path"])]
     if flags:
-        conds.append(or_(*(getattr(Household, f).is_(True) for f in flags)))
+        conds.append(membership.flags_clause(flags))
     if paths:
         conds.append(scope.paths_clause(paths, Unit.path))
     flags = [f for f in HOUSEHOLD_FLAGS if f in flags]
@@ -81,17 +81,6 @@ def _target(session: Session, actor: User | None, unit_id, action: str = "dispat
     if not _is_id(unit_id):
         raise InvalidInput(_("Choose a unit."), fields={"unit_id": "required"})
     return scope.load_unit(session, actor, unit_id, action)
-
-
-def _team_counts(session: Session, conds: list) -> dict[int, int]:
-    return dict(
-        session.execute(
-            select(Household.team_id, func.count(Household.id))
-            .join(Unit, Unit.id == Household.team_id)
-            .where(*conds)
-            .group_by(Household.team_id)
-        ).all()
-    )
 
 
 def preview_dispatch(
@@ -201,9 +190,11 @@ def dispatch_task(
 ) -> Task:
     """Send a task to every household under ``unit_id`` that passes ``filter``.
 
-    One assignment per household (status pending), one routing decision per
-    team (who answers for it and why), one outbox message per person told.
-    A notice reaches team leads only: teams and read receipts, no assignments.
+    One row per team, its households counted as pending (``tasks/membership.py``);
+    who answers for each team and one outbox message per person told
+    (``tasks/telling.py``: at once for up to a township's teams, by the worker
+    seconds later for more). A notice reaches team leads only: teams and read
+    receipts, no household counts.
     ``action`` is the right the actor needs on the unit (the migrant-worker
     station broadcasts its notices with ``station``).
     Raises InvalidInput (bad fields, nobody reached), OutOfScope/Forbidden.
@@ -215,8 +206,8 @@ def dispatch_task(
     target = _target(session, actor, unit_id, action)
     g = get_graph(session)
     flt, conds = clean_filter(g, target.id, filter)
-    per_team = _team_counts(session, conds)
-    if not per_team:
+    reached = select(Household.id).join(Unit, Unit.id == Household.team_id).where(*conds)
+    if session.scalar(select(reached.exists())) is not True:
         raise InvalidInput(
             _("No household matches: check the unit and the filter."),
             fields={"filter": "no_households"},
@@ -234,51 +225,41 @@ def dispatch_task(
         deadline=now + timedelta(minutes=deadline_minutes) if deadline_minutes else None,
         created_by_id=actor.id if actor is not None else None,
         created_at=now,
-        households_total=sum(per_team.values()),
-        teams_total=len(per_team),
     )
     session.add(task)
     session.flush()
-
-    if kind != "notice":
-        # One statement: the database copies the households it already filtered.
-        columns = ["task_id", "household_id", "team_id", "status"]
-        columns += ["help_kind", "note", "updated_via"]
-        session.execute(
-            insert(Assignment).from_select(
-                columns,
-                select(
-                    literal(task.id),
-                    Household.id,
-                    Household.team_id,
-                    literal("pending"),
-                    literal(""),
-                    literal(""),
-                    literal(""),
-                )
-                .join(Unit, Unit.id == Household.team_id)
-                .where(*conds),
+    # One statement: a row per team, its households counted as pending (a notice
+    # reaches the lead only: no household counts, nothing to freeze).
+    n = func.count(Household.id)
+    session.execute(
+        insert(TaskTeam.__table__).from_select(
+            ["task_id", "team_id", "assignee_role", "reason", "households", *labels.STATUSES]
+            + ["frozen"],
+            select(
+                literal(task.id),
+                Household.team_id,
+                literal(""),
+                literal(""),
+                n,
+                n if kind != "notice" else literal(0),
+                *(literal(0) for _s in labels.STATUSES[1:]),
+                literal(kind == "notice"),
             )
+            .join(Unit, Unit.id == Household.team_id)
+            .where(*conds)
+            .group_by(Household.team_id),
         )
-
-    decisions = routing.route(g, per_team)
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        tr = messages.translator()
-        rows = [
-            {
-                "task_id": task.id,
-                "team_id": team_id,
-                "assignee_id": d.assignee.id if d.assignee else None,
-                "assignee_role": d.role,
-                "reason": routing.describe(d, tr)[:300],
-                "households": per_team[team_id],
-            }
-            for team_id, d in decisions.items()
-        ]
-        if rows:
-            # Core insert of plain rows: no ORM bookkeeping for 10,000 teams.
-            session.execute(insert(TaskTeam.__table__), rows)
-        notify.enqueue_many(session, messages.dispatch_messages(task, decisions, per_team, g))
+    )
+    teams, households = session.execute(
+        select(func.count(TaskTeam.id), func.sum(TaskTeam.households)).where(
+            TaskTeam.task_id == task.id
+        )
+    ).one()
+    task.teams_total, task.households_total = teams, int(households or 0)
+    if teams <= labels.TELL_INLINE_TEAMS:
+        telling.tell(session, task, g=g, now=now)
+    else:  # a county or a district: the worker tells them, seconds after this commits
+        telling.tell_later(session)
     after = {"kind": kind, "subkind": subkind, "title": title, "unit": target.name}
     after["deadline"] = iso_time(task.deadline)
     if flt["flags"]:

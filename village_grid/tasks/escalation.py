@@ -29,7 +29,7 @@ from village_grid.field import silent
 from village_grid.models import Assignment, Escalation, Household, StatusEvent, Task, User
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
-from village_grid.tasks import messages, routing, team_cases, unread
+from village_grid.tasks import membership, messages, routing, team_cases, unread
 from village_grid.tasks.graph import get_graph
 
 # Levels a case may climb in one run (county → township → village → grid is four).
@@ -207,9 +207,11 @@ def _audit(session: Session, per_task: dict[int, dict[str, int]]) -> None:
 
 
 def _open_overdue(session: Session, g: nx.DiGraph, now: datetime) -> list[int]:
-    """Level 1 of a case for every household still pending at its task's deadline."""
+    """Level 1 of a case for every household still pending at its task's deadline
+    (their teams frozen first: every household pending then gets its row)."""
     wait = interval()
     created: list[int] = []
+    membership.freeze_due(session, now)
     overdue_tasks = session.scalars(
         select(Task).where(
             Task.closed_at.is_(None),

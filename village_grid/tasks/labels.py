@@ -67,6 +67,9 @@ HOUSEHOLD_ANSWERS = ("safe", "needs_help", *STATUS_ALIASES)
 
 # Counts of a task's progress, in this order: the total, then one per status.
 COUNT_KEYS = ("total", *STATUSES)
+# A task reaching more teams than this (more than a township) is told by the worker,
+# seconds after its dispatch commits, not in the dispatch request (tasks/telling.py).
+TELL_INLINE_TEAMS = 2000
 
 STATUS_LABELS = {
     "pending": _l("Not reached"),

@@ -2,8 +2,9 @@
 them (who still needs reaching, who asked for help), coverage over time and
 who has read a notice.
 
-Read-only. Progress is one GROUP BY (team, status) over the task's
-assignments, rolled up through the cached graph (``tasks/graph.py``).
+Read-only. Progress is the counts of the task's teams (``tasks/membership.py``),
+rolled up through the cached graph (``tasks/graph.py``); the households behind
+them are the task's members.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from village_grid.models import (
     User,
 )
 from village_grid.models.base import utcnow
-from village_grid.tasks import routing
+from village_grid.tasks import membership, routing
 from village_grid.tasks.graph import get_graph, team_label
-from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS
+from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS, STATUSES
 from village_grid.tasks.queries import task_teams
 
 
@@ -94,20 +95,18 @@ def packed_counts(session: Session, task_id: int, flat: dict, paths: list[str] |
     """The task's counts per team within ``paths`` (None: everywhere), one packed vector
     per unit position of ``flat`` (fields in COUNT_KEYS order: the total and the status
     at once), so a roll-up (``routing.rollup_flat``) is one integer addition per unit.
-    One GROUP BY (team, status), read as plain tuples on the session's connection."""
-    q = select(Assignment.team_id, Assignment.status, func.count()).where(
-        Assignment.task_id == task_id
-    )
+    One row per team of the task, read as plain tuples on the session's connection."""
+    tt = TaskTeam.__table__
+    q = select(tt.c.team_id, *membership.COUNT_COLUMNS).where(tt.c.task_id == task_id)
     if paths is not None:
-        q = q.join(Unit, Unit.id == Assignment.team_id).where(scope.paths_clause(paths, Unit.path))
-    rows = session.connection().execute(q.group_by(Assignment.team_id, Assignment.status)).all()
-    inc = {k: routing.pack_unit(0) + routing.pack_unit(i) for i, k in enumerate(COUNT_KEYS) if i}
+        q = q.join(Unit, Unit.id == tt.c.team_id).where(scope.paths_clause(paths, Unit.path))
+    inc = [routing.pack_unit(0) + routing.pack_unit(i) for i, k in enumerate(COUNT_KEYS) if i]
     pos = flat["pos"]
     packed = [0] * len(flat["rows"])
-    for team_id, status, n in rows:
+    for team_id, *counts in session.connection().execute(q):
         i = pos.get(team_id)
         if i is not None:
-            packed[i] += n * inc[status]
+            packed[i] += sum(n * step for n, step in zip(counts, inc, strict=True))
     return packed
 
 
@@ -128,30 +127,28 @@ def household_rows(
     ``latest_first`` by the latest report first (calls for help).
     """
     g = get_graph(session)
-    q = (
-        select(
-            Household.id,
-            Household.code,
-            Household.head_name,
-            Household.phone,
-            Household.door_no,
-            Household.address,
-            Assignment.team_id,
-            Assignment.status,
-            Assignment.help_kind,
-            Assignment.note,
-            Assignment.updated_at,
-            Assignment.updated_via,
-        )
-        .join(Household, Household.id == Assignment.household_id)
-        .where(Assignment.task_id == task_id)
-    )
+    task = session.get(Task, task_id)
+    if task is None:
+        return []
+    m = membership.members(task, statuses=statuses)
+    q = select(
+        Household.id,
+        Household.code,
+        Household.head_name,
+        Household.phone,
+        Household.door_no,
+        Household.address,
+        m.c.team_id,
+        m.c.status,
+        m.c.help_kind,
+        m.c.note,
+        m.c.updated_at,
+        m.c.updated_via,
+    ).join(Household, Household.id == m.c.household_id)
     if paths is not None or not latest_first:  # the team's path: to scope, or to order by
-        q = q.join(Unit, Unit.id == Assignment.team_id).where(scope.paths_clause(paths, Unit.path))
-    if statuses:
-        q = q.where(Assignment.status.in_(statuses))
+        q = q.join(Unit, Unit.id == m.c.team_id).where(scope.paths_clause(paths, Unit.path))
     if latest_first:
-        q = q.order_by(Assignment.updated_at.desc(), Assignment.team_id, Household.seq)
+        q = q.order_by(m.c.updated_at.desc(), m.c.team_id, Household.seq)
     else:
         q = q.order_by(Unit.path, Household.seq)
     if limit is not None:
@@ -210,16 +207,17 @@ def count_rows(
     paths: list[str] | None = None,
     statuses: tuple[str, ...] | None = None,
 ) -> int:
-    """How many rows :func:`household_rows` would give without a limit."""
+    """How many rows :func:`household_rows` would give without a limit: the counts
+    of the task's teams within ``paths``."""
+    tt = TaskTeam.__table__
+    counted = sum(tt.c[s] for s in statuses or STATUSES)
     q = (
-        select(func.count())
-        .select_from(Assignment)
-        .join(Unit, Unit.id == Assignment.team_id)
-        .where(Assignment.task_id == task_id, scope.paths_clause(paths, Unit.path))
+        select(func.sum(counted))
+        .select_from(tt)
+        .join(Unit, Unit.id == tt.c.team_id)
+        .where(tt.c.task_id == task_id, scope.paths_clause(paths, Unit.path))
     )
-    if statuses:
-        q = q.where(Assignment.status.in_(statuses))
-    return session.scalar(q) or 0
+    return int(session.scalar(q) or 0)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -261,7 +259,7 @@ def coverage_timeline(
         raise NotFound(_("No such task."))
     now = now or utcnow()
     end = min(now, task.closed_at) if task.closed_at else now
-    total = session.scalar(select(func.count()).where(Assignment.task_id == task.id)) or 0
+    total = count_rows(session, task.id)
     times = sorted(
         t
         for (t,) in session.execute(

@@ -10,12 +10,22 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
 from village_grid.errors import OutOfScope
-from village_grid.models import Assignment, NoticeRead, Task, TaskTeam, Unit, User
+from village_grid.models import (
+    HOUSEHOLD_FLAGS,
+    Assignment,
+    Household,
+    NoticeRead,
+    Task,
+    TaskTeam,
+    Unit,
+    User,
+)
+from village_grid.tasks import membership
 
 
 def task_visible(session: Session, actor: User | None, task: Task) -> bool:
@@ -71,14 +81,36 @@ def visible_tasks(session: Session, actor: User | None, *, limit: int | None = N
 
 
 def open_tasks_for_household(session: Session, household_id: int) -> list[tuple[Task, Assignment]]:
-    """Tasks not closed that reached this household, newest first, with its assignment."""
-    rows = session.execute(
-        select(Task, Assignment)
-        .join(Assignment, Assignment.task_id == Task.id)
-        .where(Assignment.household_id == household_id, Task.closed_at.is_(None))
-        .order_by(Task.created_at.desc(), Task.id.desc())
-    ).all()
-    return [(t, a) for t, a in rows]
+    """Tasks not closed that reached this household, newest first, with its assignment
+    (one not saved, pending, where it has no row yet: ``tasks/membership.py``)."""
+    pairs = [
+        (t, a)
+        for t, a in session.execute(
+            select(Task, Assignment)
+            .join(Assignment, Assignment.task_id == Task.id)
+            .where(Assignment.household_id == household_id, Task.closed_at.is_(None))
+        ).all()
+    ]
+    household = session.get(Household, household_id)
+    if household is not None:
+        flags = {f: getattr(household, f) for f in HOUSEHOLD_FLAGS}
+        for task in session.scalars(
+            select(Task)
+            .join(TaskTeam, TaskTeam.task_id == Task.id)
+            .where(
+                TaskTeam.team_id == household.team_id,
+                TaskTeam.frozen.is_(False),
+                Task.closed_at.is_(None),
+                ~exists().where(
+                    Assignment.task_id == Task.id, Assignment.household_id == household_id
+                ),
+            )
+        ):
+            if membership.passes(membership.task_flags(task.filter), flags):
+                row = membership.pending_row(task.id, household_id, household.team_id)
+                pairs.append((task, Assignment(**row)))
+    pairs.sort(key=lambda pair: (pair[0].created_at, pair[0].id), reverse=True)
+    return pairs
 
 
 def task_teams(session: Session, task_id: int) -> list[TaskTeam]:
@@ -92,13 +124,15 @@ def covered_counts(session: Session, task_ids: list[int]) -> dict[int, int]:
     """Households reached (any status but pending) per task."""
     if not task_ids:
         return {}
-    return dict(
-        session.execute(
-            select(Assignment.task_id, func.count())
-            .where(Assignment.task_id.in_(task_ids), Assignment.status != "pending")
-            .group_by(Assignment.task_id)
+    reached = sum(c for c in membership.COUNT_COLUMNS if c.key != "pending")
+    return {
+        task_id: int(n or 0)
+        for task_id, n in session.execute(
+            select(TaskTeam.task_id, func.sum(reached))
+            .where(TaskTeam.task_id.in_(task_ids))
+            .group_by(TaskTeam.task_id)
         ).all()
-    )
+    }
 
 
 def tasks_read_by(session: Session, user_id: int, task_ids: list[int]) -> set[int]:
@@ -141,22 +175,17 @@ def team_summaries(
 ) -> list[dict]:
     """Per team of the task inside ``paths``: its households and how many are still pending."""
     team = Unit.__table__.alias("team")
+    total = sum(membership.COUNT_COLUMNS)
     q = (
-        select(
-            team.c.id,
-            team.c.name,
-            func.count(Assignment.id),
-            func.sum(case((Assignment.status == "pending", 1), else_=0)),
-        )
-        .select_from(Assignment)
-        .join(team, team.c.id == Assignment.team_id)
-        .where(Assignment.task_id == task_id, scope.paths_clause(paths, team.c.path))
-        .group_by(team.c.id, team.c.name)
+        select(team.c.id, team.c.name, total, TaskTeam.pending)
+        .select_from(TaskTeam)
+        .join(team, team.c.id == TaskTeam.team_id)
+        .where(TaskTeam.task_id == task_id, total > 0, scope.paths_clause(paths, team.c.path))
         .order_by(team.c.name)
         .limit(limit)
     )
     return [
-        {"id": tid, "name": name, "total": total, "pending": int(pending or 0)}
+        {"id": tid, "name": name, "total": total, "pending": pending}
         for tid, name, total, pending in session.execute(q)
     ]
 

@@ -2,8 +2,9 @@
 a cadre acting for the lead, a phone's offline queue, the JSON API and the
 household's own door plate all come here — and a read receipt for a notice.
 
-Every report is kept as an append-only event; the assignment holds the
-latest by the time it happened, so an older report synced late never
+Every report is kept as an append-only event; the household's assignment
+(written at its first report: ``tasks/membership.py``) holds the latest by the
+time it happened, and its team's counts move with it in the same transaction, so an older report synced late never
 overwrites a newer one. A replayed ``client_op_id`` changes nothing. "Needs
 help" opens a case that climbs the tree (``tasks/escalation.py``); any other
 status closes an open case about the household being overdue. A read receipt
@@ -21,7 +22,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -33,13 +34,14 @@ from village_grid.errors import Conflict, InvalidInput, NotFound, OutOfScope
 from village_grid.models import (
     Assignment,
     Escalation,
+    Household,
     NoticeRead,
     StatusEvent,
     Task,
     User,
 )
 from village_grid.models.base import utcnow
-from village_grid.tasks import labels, unread
+from village_grid.tasks import labels, membership, unread
 from village_grid.tasks.escalation import open_help_case
 from village_grid.tasks.queries import get_task, task_visible
 from village_grid.validation import clean_text
@@ -87,8 +89,10 @@ _RESOLVE_OVERDUE = (
     )
 )
 _tasks = Task.__table__
+_households = Household.__table__
 # What a report needs to know, in one query: the task, the household's
-# assignment on it, and whether a case about it being overdue is open.
+# assignment on it if it has one, the team it counts under, and whether a case
+# about it being overdue is open.
 _FACTS = (
     select(
         _tasks.c.id,
@@ -96,7 +100,15 @@ _FACTS = (
         _tasks.c.closed_at,
         _tasks.c.created_at,
         _tasks.c.questions,
+        _tasks.c.filter,
         _assignments.c.id,
+        func.coalesce(_assignments.c.status, "pending"),
+        func.coalesce(
+            _assignments.c.team_id,
+            select(_households.c.team_id)
+            .where(_households.c.id == bindparam("hh"))
+            .scalar_subquery(),
+        ),
         _assignments.c.updated_at,
         _assignments.c.answers,
         exists()
@@ -107,31 +119,55 @@ _FACTS = (
         )
         .label("overdue_open"),
     )
-    .select_from(_tasks.join(_assignments, _assignments.c.task_id == _tasks.c.id))
-    .where(_tasks.c.id == bindparam("task_id"), _assignments.c.household_id == bindparam("hh"))
+    .select_from(
+        _tasks.outerjoin(
+            _assignments,
+            and_(
+                _assignments.c.task_id == _tasks.c.id,
+                _assignments.c.household_id == bindparam("hh"),
+            ),
+        )
+    )
+    .where(_tasks.c.id == bindparam("task_id"))
 )
 
 
 class ReportFacts(NamedTuple):
-    """A task and one household's assignment on it, as a report reads them."""
+    """A task and one household's place in it, as a report reads them."""
 
     task_id: int
     kind: str
     closed_at: datetime | None
     created_at: datetime
     questions: list | None
-    assignment_id: int
+    filter: dict | None
+    assignment_id: int | None  # None: an open member, no row yet
+    status: str
+    team_id: int
     updated_at: datetime | None
     answers: dict | None
     overdue_open: bool
+    task_team_id: int
 
 
 def _facts(session: Session, task_id, household_id: int) -> ReportFacts | None:
-    """The facts of ``task_id`` for this household; None if it never reached it (or is none)."""
+    """The facts of ``task_id`` for this household, read under its team's write lock
+    (``membership.lock_team``); None if the task never reached it (or is none)."""
     if not isinstance(task_id, int):
         return None
-    row = session.connection().execute(_FACTS, {"task_id": task_id, "hh": household_id}).first()
-    return ReportFacts(*row) if row is not None else None
+    task_team_id = membership.lock_team(session, task_id, household_id)
+    if task_team_id is None:
+        return None
+    conn = session.connection()
+    row = conn.execute(_FACTS, {"task_id": task_id, "hh": household_id}).first()
+    if row is None:
+        return None
+    facts = ReportFacts(*row, task_team_id=task_team_id)
+    if facts.assignment_id is None and not membership.is_open_member(
+        session, task_id, facts.filter, household_id
+    ):
+        return None
+    return facts
 
 
 def record_status(
@@ -189,6 +225,10 @@ def record_status(
     if client_time is not None:
         happened = min(max(client_time.replace(tzinfo=None), facts.created_at), now)
     actor_id = actor.id if actor is not None else None
+    if facts.assignment_id is None:  # its first report: the household gets its row
+        facts = facts._replace(
+            assignment_id=membership.add_row(session, facts.task_id, household_id, facts.team_id)
+        )
     values = {
         "task_id": facts.task_id,
         "assignment_id": facts.assignment_id,
@@ -243,6 +283,7 @@ def record_status(
     ).rowcount
     if not updated:  # a newer report was committed meanwhile: this one is an event only
         return event
+    membership.move_count(session, facts.task_team_id, facts.status, status)
     loaded = session.identity_map.get(identity_key(Assignment, facts.assignment_id))
     if loaded is not None:
         for key, value in changes.items():
