@@ -277,3 +277,39 @@ def test_the_escalation_queue_comes_a_page_at_a_time(client, village):
         res = client.get(f"/api/v1/escalations?{bad}", headers=h)
         assert res.status_code == 422, bad
         assert list(res.get_json()["error"]["fields"]) == [bad.split("=")[0]]
+
+
+def test_a_tasks_households_come_a_page_at_a_time_in_the_askers_scope(client, village):
+    cadre = api_headers(client, village["cadre"])
+    task = post_task(client, cadre, village["village"].id).get_json()["id"]
+    h = village["households"]
+    client.post(
+        f"/api/v1/tasks/{task}/households/{h[1].id}/status", json={"status": "safe"}, headers=cadre
+    )
+    url = f"/api/v1/tasks/{task}/households"
+    first = client.get(f"{url}?limit=3", headers=cadre).get_json()
+    rest = client.get(f"{url}?limit=3&offset=3", headers=cadre).get_json()
+    last = client.get(f"{url}?limit=3&offset=6", headers=cadre).get_json()
+    assert (first["total"], first["limit"], first["offset"]) == (8, 3, 0)
+    ids = [r["household_id"] for page in (first, rest, last) for r in page["households"]]
+    assert ids == [x.id for x in h]  # tree order, each once
+    pending = client.get(f"{url}?status=pending", headers=cadre).get_json()
+    assert pending["total"] == 7 and h[1].id not in {
+        r["household_id"] for r in pending["households"]
+    }
+    safe = client.get(f"{url}?status=safe", headers=cadre).get_json()
+    assert [r["household_id"] for r in safe["households"]] == [h[1].id] and safe["total"] == 1
+    grid_b = village["grids"][1]
+    narrowed = client.get(f"{url}?unit_id={grid_b.id}", headers=cadre).get_json()
+    assert [r["household_id"] for r in narrowed["households"]] == [x.id for x in h[4:]]
+    # The grid member sees their grid only, and not a unit outside it.
+    gm = api_headers(client, village["gm"])
+    mine = client.get(url, headers=gm).get_json()
+    assert mine["total"] == 4 and [r["household_id"] for r in mine["households"]] == [
+        x.id for x in h[:4]
+    ]
+    assert client.get(f"{url}?unit_id={grid_b.id}", headers=gm).status_code == 404
+    # Bad input is a 422 naming the field.
+    for query, field in (("status=bogus", "status"), ("limit=0", "limit"), ("offset=-1", "offset")):
+        res = client.get(f"{url}?{query}", headers=cadre)
+        assert res.status_code == 422 and field in res.get_json()["error"]["fields"], query

@@ -7,7 +7,7 @@ import pytest
 from tests.factories import create_task, create_village, task_members
 from village_grid.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfScope
 from village_grid.extensions import db
-from village_grid.models import Assignment, OutboxMessage, StatusEvent, TaskTeam
+from village_grid.models import Assignment, OutboxMessage, StatusEvent, Task, TaskTeam
 from village_grid.models.base import utcnow
 from village_grid.tasks.dispatch import close_task, preview_dispatch
 from village_grid.tasks.progress import (
@@ -364,3 +364,41 @@ def test_notice_reaches_team_leads_with_read_receipts(village):
     assert r1.id == r2.id
     reads = notice_reads(db.session, task.id)
     assert reads["told"] == 3 and reads["read"] == 1
+
+
+def test_a_task_of_more_teams_than_a_township_is_told_by_the_worker(village, monkeypatch):
+    """Past TELL_INLINE_TEAMS the dispatch commits the teams and their counts, and the
+    worker routes them and queues the same messages a moment later."""
+    from village_grid.tasks import labels
+    from village_grid.tasks.telling import tell_pending
+
+    def told(task):
+        return sorted(
+            db.session.scalars(
+                db.select(OutboxMessage.recipient_id).where(
+                    OutboxMessage.event_key.like(f"dispatch:{task.id}:%")
+                )
+            )
+        )
+
+    def routed(task):
+        return sorted(
+            db.session.execute(
+                db.select(TaskTeam.team_id, TaskTeam.assignee_id, TaskTeam.assignee_role).where(
+                    TaskTeam.task_id == task.id
+                )
+            ).all()
+        )
+
+    small = sweep(village)
+    monkeypatch.setattr(labels, "TELL_INLINE_TEAMS", 0)
+    big = sweep(village)
+    assert big.told_at is None and told(big) == []
+    assert progress(db.session, big.id)["pending"] == 8  # counted at once
+    assert {r[1] for r in routed(big)} == {None}
+    assert tell_pending(db.session) == 1
+    db.session.commit()
+    assert told(big) == told(small) and len(told(big)) == 3
+    assert [r[1:] for r in routed(big)] == [r[1:] for r in routed(small)]
+    assert db.session.get(Task, big.id).told_at is not None
+    assert tell_pending(db.session) == 0

@@ -17,13 +17,14 @@ from village_grid.api.validation import (
     json_body,
     page_args,
 )
+from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.auth.scope import require_household
 from village_grid.edge import ID, id_arg
-from village_grid.errors import InvalidInput
+from village_grid.errors import InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Task
-from village_grid.tasks import cases, levels, queries, schemas, statuses
+from village_grid.tasks import cases, labels, levels, progress, queries, schemas, statuses
 from village_grid.tasks import dispatch as dispatching
 
 # Checked against the tree and the task, which no schema can say.
@@ -149,6 +150,50 @@ def tasks_progress(task_id: int):
     task = queries.get_task(db.session, current_user, task_id)
     unit_id = id_arg("unit_id")
     return jsonify(levels.level(db.session, task.id, actor=current_user, unit_id=unit_id))
+
+
+@bp.route("/tasks/<id:task_id>/households", methods=["GET"])
+@login_required
+@document(
+    "A task's households in your scope, one page at a time, in tree order: each with its "
+    "status, team and who answers for it. Narrow with status (e.g. pending: not reached yet) "
+    "and unit_id (a unit under the task's).",
+    responses={
+        "200": ("One page of households", schemas.TASK_HOUSEHOLDS_OUT),
+        "404": "not_found: no such task, or a unit the task did not reach or you may not see",
+    },
+    tags=["tasks"],
+    query={
+        "status": {"type": "string", "enum": list(labels.STATUSES)},
+        "unit_id": ID,
+        **PAGE_QUERY,
+    },
+)
+def tasks_households(task_id: int):
+    task = queries.get_task(db.session, current_user, task_id)
+    status = request.args.get("status")
+    if status is not None and status not in labels.STATUSES:
+        raise InvalidInput(_("Unknown status."), fields={"status": "unknown"})
+    unit_id = id_arg("unit_id")
+    paths = scope.scope_paths(current_user, "view")
+    if unit_id is not None:
+        unit = queries.focus_unit(db.session, current_user, task, unit_id)
+        if unit is None:
+            raise OutOfScope(_("No such unit in this task."))
+        paths = [unit.path]
+    statuses = (status,) if status else None
+    limit, offset = page_args()
+    rows = progress.household_rows(
+        db.session, task.id, paths=paths, statuses=statuses, limit=limit, offset=offset
+    )
+    return jsonify(
+        {
+            "households": [progress.case_json(r) for r in rows],
+            "total": progress.count_rows(db.session, task.id, paths=paths, statuses=statuses),
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 @bp.route("/tasks/<id:task_id>/households/<id:household_id>/status", methods=["POST"])

@@ -118,6 +118,7 @@ def household_rows(
     statuses: tuple[str, ...] | None = None,
     latest_first: bool = False,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict]:
     """The task's households with their latest status, their team and grid, and who
     answers for the team now (its lead, or whom routing falls back to) with a phone.
@@ -153,6 +154,8 @@ def household_rows(
         q = q.order_by(Unit.path, Household.seq)
     if limit is not None:
         q = q.limit(limit)
+    if offset:
+        q = q.offset(offset)
     # Plain columns on the session's connection (flushed first, as session.execute
     # would), and one routing decision per team, remembered with the graph.
     session.flush()

@@ -206,6 +206,19 @@ _LEVEL_UNIT_OUT = {
         "depth": COUNT_OUT,
     },
 }
+# A household of a task as lists give it (tasks/progress.household_rows).
+HOUSEHOLD_ROW_OUT = {
+    "type": "object",
+    "required": ["household_id", "code", "status", "help_kind", "note"],
+    "properties": {
+        "household_id": ID,
+        "code": TEXT_OUT,
+        "status": {"type": "string", "enum": list(labels.STATUSES)},
+        "help_kind": TEXT_OUT,
+        "note": TEXT_OUT,
+        "updated_at": MAYBE_TIME_OUT,
+    },
+}
 PROGRESS_OUT = {
     "type": "object",
     "required": [
@@ -246,23 +259,11 @@ PROGRESS_OUT = {
                 },
             },
         },
-        "needs_help_cases": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["household_id", "code", "status", "help_kind", "note"],
-                "properties": {
-                    "household_id": ID,
-                    "code": TEXT_OUT,
-                    "status": {"type": "string", "enum": list(labels.STATUSES)},
-                    "help_kind": TEXT_OUT,
-                    "note": TEXT_OUT,
-                    "updated_at": MAYBE_TIME_OUT,
-                },
-            },
-        },
+        "needs_help_cases": {"type": "array", "items": HOUSEHOLD_ROW_OUT},
     },
 }  # fmt: skip
+# One page of a task's households (GET /tasks/<id>/households).
+TASK_HOUSEHOLDS_OUT = page_out("households", HOUSEHOLD_ROW_OUT)
 
 STATUS_EVENT_OUT = {
     "type": "object",
