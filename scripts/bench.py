@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -77,6 +78,11 @@ def main() -> int:
     ap.add_argument("--load-seconds", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=3, help="app and floor runs, in turns")
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument(
+        "--keep-tree",
+        action="store_true",
+        help="with --database-url: measure on the tree already there (no reset, no demo)",
+    )
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="vg-bench-"))
@@ -94,22 +100,24 @@ def main() -> int:
         f"Python {platform.python_version()}"
     )
     print(f"database: {db_url.split('@')[-1]}   households: {args.households:,}")
-    if db_url.startswith("postgresql"):
+    keep = args.keep_tree and args.database_url
+    if db_url.startswith("postgresql") and not keep:
         reset_pg(db_url)
     t0 = time.perf_counter()
     run([str(BIN / "village-grid"), "db", "upgrade"], env)
-    run(
-        [
-            str(BIN / "village-grid"),
-            "demo",
-            "--households",
-            str(args.households),
-            "--seed",
-            str(args.seed),
-        ],
-        env,
-    )
-    print(f"  demo tree built in {time.perf_counter() - t0:.1f} s")
+    if not keep:
+        run(
+            [
+                str(BIN / "village-grid"),
+                "demo",
+                "--households",
+                str(args.households),
+                "--seed",
+                str(args.seed),
+            ],
+            env,
+        )
+        print(f"  demo tree built in {time.perf_counter() - t0:.1f} s")
 
     os.environ.update(env)
     results = in_process_figures(args)
@@ -225,6 +233,23 @@ def in_process_figures(args) -> dict:
         task_id = s.scalar(
             select(Task.id).where(Task.title == "防汛排查 bench").order_by(Task.id.desc())
         )
+        # What the worker does seconds after a large dispatch commits: route every team
+        # and queue one message per person told (tasks/telling.py).
+        from village_grid.tasks import telling
+
+        t0 = time.perf_counter()
+        queued = telling.tell(s, s.get(Task, task_id))
+        s.commit()
+        tell_s = time.perf_counter() - t0
+        results.update(tell_s=tell_s, tell_messages=queued)
+        line(
+            f"worker tells the teams ({queued:,} messages)",
+            f"{tell_s * 1000:.0f} ms",
+            "-",
+            None,
+            "information",
+            None,
+        )
         # Answers like a sweep forty minutes in: rows for the households reported on,
         # in disjoint slices of ids so every status (needs help included) is present,
         # and the teams' counts taken from them (what the reports would have left).
@@ -278,7 +303,8 @@ def in_process_figures(args) -> dict:
         # The largest answer of any level: the level with the most children.
         units = progress(s, task_id)["units"]
         s.rollback()
-        widest = max(units, key=lambda u: sum(1 for v in units if v["parent_id"] == u["id"]))
+        children = Counter(u["parent_id"] for u in units)
+        widest = max(units, key=lambda u: children[u["id"]])
         size = max(
             len(json.dumps(level(s, task_id, unit_id=unit_id), default=str).encode())
             for unit_id in (root.id, widest["id"])

@@ -179,7 +179,7 @@ def tasks_households(task_id: int):
     if unit_id is not None:
         unit = queries.focus_unit(db.session, current_user, task, unit_id)
         if unit is None:
-            raise OutOfScope(_("No such unit in this task."))
+            raise OutOfScope(_("This task did not reach that unit."))
         paths = [unit.path]
     statuses = (status,) if status else None
     limit, offset = page_args()

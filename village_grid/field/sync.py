@@ -31,7 +31,7 @@ from village_grid.edge import ID_MAX, ID_MIN
 from village_grid.errors import DomainError, InvalidInput
 from village_grid.field import signs
 from village_grid.field.labels import AT_MAX, NOT_AN_OBJECT, OP_FIELDS
-from village_grid.models import StatusEvent, Task, User
+from village_grid.models import Household, StatusEvent, Task, User
 from village_grid.models.base import utcnow
 from village_grid.tasks import labels
 from village_grid.tasks.statuses import record_status
@@ -53,11 +53,13 @@ def apply_ops(
     tasks: dict[int, Task | None] = {}
     touched: set[int] = set()
     results: list[dict | None] = [None] * len(ops)
-    # Rows are locked in (task, household) order, whatever the phone's order: two
-    # batches over the same households in different orders would otherwise each
-    # hold a row the other waits for (PostgreSQL ends one with a deadlock, a 500).
-    # Stable: the same household's ops keep their order. Answered in the batch's order.
-    for index in sorted(range(len(ops)), key=lambda i: _lock_order(ops[i])):
+    # Rows are locked in (task, team, household) order, whatever the phone's order:
+    # a report locks its team's counts, then the household's row, and two batches
+    # taking them in different orders would each hold a lock the other waits for
+    # (PostgreSQL ends one with a deadlock, a 500). Stable: the same household's ops
+    # keep their order. Answered in the batch's order.
+    teams = _teams_of(session, ops)
+    for index in sorted(range(len(ops)), key=lambda i: _lock_order(ops[i], teams)):
         op = ops[index]
         op_id = op.get("op_id") if isinstance(op, dict) else None
         op_id = op_id if isinstance(op_id, str) else None
@@ -98,12 +100,31 @@ def apply_ops(
     return results
 
 
-def _lock_order(op) -> tuple[int, int]:
+def _ids(op) -> tuple[int, int]:
     """(task id, household id) of an operation; (0, 0) for one too malformed to say."""
     if not isinstance(op, dict):
         return (0, 0)
-    ids = (op.get("task_id"), op.get("household_id"))
-    return tuple(i if type(i) is int else 0 for i in ids)
+    task_id, household_id = (op.get("task_id"), op.get("household_id"))
+    return (
+        task_id if type(task_id) is int else 0,
+        household_id if type(household_id) is int else 0,
+    )
+
+
+def _teams_of(session: Session, ops: list) -> dict[int, int]:
+    """The team of each household the batch names (one query)."""
+    ids = {h for _task_id, h in map(_ids, ops) if ID_MIN <= h <= ID_MAX}
+    if not ids:
+        return {}
+    return dict(
+        session.execute(select(Household.id, Household.team_id).where(Household.id.in_(ids))).all()
+    )
+
+
+def _lock_order(op, teams: dict[int, int]) -> tuple[int, int, int]:
+    """(task, team, household) of an operation, zeros where it is too malformed to say."""
+    task_id, household_id = _ids(op)
+    return (task_id, teams.get(household_id, 0), household_id)
 
 
 def _recorded(session: Session, ops: list) -> set[str]:
