@@ -278,6 +278,10 @@ def in_process_figures(args) -> dict:
             {"t": task_id},
         )
         s.commit()
+        if db.engine.dialect.name == "postgresql":
+            # What autovacuum does within a minute of such a write; the plans depend on it.
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE"))
 
         def prog():
             progress(s, task_id)

@@ -100,13 +100,18 @@ def packed_counts(session: Session, task_id: int, flat: dict, paths: list[str] |
     q = select(tt.c.team_id, *membership.COUNT_COLUMNS).where(tt.c.task_id == task_id)
     if paths is not None:
         q = q.join(Unit, Unit.id == tt.c.team_id).where(scope.paths_clause(paths, Unit.path))
-    inc = [routing.pack_unit(0) + routing.pack_unit(i) for i, k in enumerate(COUNT_KEYS) if i]
+    # One packed step per status (the total and the status at once), spelled out:
+    # a district's sweep has a hundred thousand teams, and this loop is most of a
+    # level's answer.
+    p, s, h, n, u = (routing.pack_unit(0) + routing.pack_unit(i) for i in range(1, len(COUNT_KEYS)))
     pos = flat["pos"]
     packed = [0] * len(flat["rows"])
-    for team_id, *counts in session.connection().execute(q):
+    for team_id, pending, safe, needs_help, not_home, unreachable in (
+        session.connection().execute(q).all()
+    ):
         i = pos.get(team_id)
         if i is not None:
-            packed[i] += sum(n * step for n, step in zip(counts, inc, strict=True))
+            packed[i] += pending * p + safe * s + needs_help * h + not_home * n + unreachable * u
     return packed
 
 
@@ -125,13 +130,21 @@ def household_rows(
 
     ``paths`` restricts to subtrees (the viewer's scope: ``scope.scope_paths``);
     ``statuses`` to some statuses. Ordered by team and household, or with
-    ``latest_first`` by the latest report first (calls for help).
+    ``latest_first`` by the latest report first (calls for help). A page in tree
+    order (``limit``, ``offset``) reads only the teams that hold it
+    (:func:`page_teams`): a district has a million households.
     """
     g = get_graph(session)
     task = session.get(Task, task_id)
     if task is None:
         return []
-    m = membership.members(task, statuses=statuses)
+    team_ids = None
+    if limit is not None and not latest_first:
+        team_ids, before = page_teams(
+            session, task.id, paths=paths, statuses=statuses, limit=limit, offset=offset
+        )
+        offset -= before
+    m = membership.members(task, statuses=statuses, team_ids=team_ids)
     q = select(
         Household.id,
         Household.code,
@@ -201,6 +214,40 @@ def household_rows(
             }
         )
     return out
+
+
+def page_teams(
+    session: Session,
+    task_id: int,
+    *,
+    paths: list[str] | None,
+    statuses: tuple[str, ...] | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[int], int]:
+    """The teams, in tree order, holding the households ``offset`` to ``offset + limit``
+    of the task's list within ``paths`` and ``statuses`` (by the teams' counts), and
+    how many of the list's households come before the first of them."""
+    tt = TaskTeam.__table__
+    counted = sum(tt.c[s] for s in statuses or STATUSES)
+    q = (
+        select(tt.c.team_id, counted)
+        .join(Unit, Unit.id == tt.c.team_id)
+        .where(tt.c.task_id == task_id, counted > 0, scope.paths_clause(paths, Unit.path))
+        .order_by(Unit.path)
+    )
+    if not offset:  # every team counted holds at least one: ``limit`` teams are enough
+        return list(session.connection().scalars(q.limit(limit))), 0
+    before, reached, teams = 0, 0, []
+    for team_id, n in session.connection().execute(q):
+        if not teams and before + n <= offset:
+            before += n
+            continue
+        teams.append(team_id)
+        reached = (reached or before) + n
+        if reached >= offset + limit:
+            break
+    return teams, before
 
 
 def count_rows(
