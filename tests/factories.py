@@ -124,6 +124,17 @@ def create_task(
     return task
 
 
+def create_report(actor: User | None, task: Task, household: Household, status: str, **kw):
+    """A status reported on a household of a task by ``actor`` (None: from its door plate), committed."""
+    from village_grid.tasks.statuses import record_status
+
+    event = record_status(
+        db.session, actor, task_id=task.id, household_id=household.id, status=status, **kw
+    )
+    db.session.commit()
+    return event
+
+
 def task_members(task: Task) -> dict[int, dict]:
     """Every household a task reaches, as pages and exports read it
     (``tasks/membership.py``): household id → its status, team, note, answers …"""

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tests.factories import (
     create_household,
+    create_report,
     create_task,
     create_village,
     login,
@@ -28,7 +29,6 @@ from village_grid.tasks.dispatch import close_task
 from village_grid.tasks.escalation import run_escalations
 from village_grid.tasks.labels import STATUSES
 from village_grid.tasks.progress import count_rows, household_rows, progress
-from village_grid.tasks.statuses import record_status
 
 
 @pytest.fixture
@@ -64,16 +64,7 @@ def assert_counts_agree(task: Task) -> None:
 
 
 def report(task, household, status, actor=None, **kw):
-    event = record_status(
-        db.session,
-        actor,
-        task_id=task.id,
-        household_id=household.id,
-        status=status,
-        **kw,
-    )
-    db.session.commit()
-    return event
+    return create_report(actor, task, household, status, **kw)
 
 
 def test_reports_move_the_counts_and_only_reported_households_get_rows(village):

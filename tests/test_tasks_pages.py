@@ -22,10 +22,12 @@ from tests.factories import (
     task_member,
     task_members,
 )
+from tests.factories import (
+    create_report as report,
+)
 from village_grid.extensions import db
 from village_grid.models import Assignment, Escalation, NoticeRead, StatusEvent, Task
 from village_grid.tasks.dispatch import close_task
-from village_grid.tasks.statuses import record_status
 
 LEAD_NAME, LEAD_PHONE = lead_person(0)  # 张三, the lead of team 1-1
 
@@ -39,19 +41,6 @@ def world():
 
 def send(actor, unit, kind="sweep", subkind="flood", title="防汛排查", **kw) -> Task:
     return create_task(unit, actor, kind=kind, subkind=subkind, title=title, **kw)
-
-
-def report(actor, task, household, status, **kw):
-    event = record_status(
-        db.session,
-        actor,
-        task_id=task.id,
-        household_id=household.id,
-        status=status,
-        **kw,
-    )
-    db.session.commit()
-    return event
 
 
 def page(client, url, status=200):
