@@ -10,6 +10,7 @@ every request to the other server than the one before. Afterwards it checks:
 
 - every 2xx door-plate answer is in ``status_events`` exactly once (each answer
   carries a note of its own), and no event is there that was not answered 2xx;
+- every team's counts (moved by each report) agree with its households' rows;
 - every sync operation answered "applied" has exactly one event with its op id,
   and batches sent again to the other server are "duplicate", adding nothing;
 - no 5xx and no failed connection; the workers sent every queued message;
@@ -513,6 +514,37 @@ def check_database(app, task_id: int, storm: Storm, checks: list) -> None:
                 ).all()
             )
         )
+        # The teams' counts, moved by every report under its team's lock, against the
+        # households' rows: a team whose counts drifted under the storm is listed.
+        drifted = s.execute(
+            text(
+                "SELECT tt.team_id FROM task_teams tt LEFT JOIN (SELECT team_id,"
+                " sum(CASE WHEN status = 'safe' THEN 1 ELSE 0 END) AS safe,"
+                " sum(CASE WHEN status = 'needs_help' THEN 1 ELSE 0 END) AS needs_help,"
+                " sum(CASE WHEN status = 'not_home' THEN 1 ELSE 0 END) AS not_home,"
+                " sum(CASE WHEN status = 'unreachable' THEN 1 ELSE 0 END) AS unreachable"
+                " FROM assignments WHERE task_id = :t GROUP BY team_id) r"
+                " ON r.team_id = tt.team_id WHERE tt.task_id = :t AND ("
+                " tt.households <> tt.pending + tt.safe + tt.needs_help + tt.not_home"
+                " + tt.unreachable OR tt.safe <> coalesce(r.safe, 0)"
+                " OR tt.needs_help <> coalesce(r.needs_help, 0)"
+                " OR tt.not_home <> coalesce(r.not_home, 0)"
+                " OR tt.unreachable <> coalesce(r.unreachable, 0))"
+            ),
+            {"t": task_id},
+        ).all()
+        teams = s.execute(
+            text("SELECT count(*), sum(households - pending) FROM task_teams WHERE task_id = :t"),
+            {"t": task_id},
+        ).one()
+    checks.append(
+        (
+            "every team's counts agree with its households' statuses",
+            not drifted,
+            f"{teams[0]:,} teams, {int(teams[1] or 0):,} households reached, "
+            f"{len(drifted)} teams off",
+        )
+    )
     plate_ok = notes == answered and all(v == 1 for v in notes.values())
     checks.append(
         (
