@@ -646,3 +646,17 @@ def test_the_queue_does_not_move_under_the_thumb(client, world):
     for shown in before:
         client.post(f"/tasks/escalations/{shown}/acknowledge")
         assert order() == before
+
+
+def test_a_task_told_by_the_worker_says_so_until_it_is(client, world, monkeypatch):
+    from village_grid.tasks import labels
+    from village_grid.tasks.telling import tell_pending
+
+    monkeypatch.setattr(labels, "TELL_INLINE_TEAMS", 0)
+    task = send(world["cadre"], world["village"])
+    login(client, world["cadre"])
+    html = page(client, f"/tasks/{task.id}")
+    assert f"正在通知 {task.teams_total} 个小队的负责人" in html
+    tell_pending(db.session)
+    db.session.commit()
+    assert "正在通知" not in page(client, f"/tasks/{task.id}")
