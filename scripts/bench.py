@@ -263,6 +263,10 @@ def in_process_figures(args) -> dict:
             ),
             {"t": task_id},
         )
+        if db.engine.dialect.name == "postgresql":
+            s.commit()  # fresh statistics first: without them the UPDATE below ran for minutes
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE assignments, task_teams"))
         s.execute(
             text(
                 "UPDATE task_teams SET safe = c.safe, not_home = c.not_home,"
