@@ -133,20 +133,18 @@ def household_counts(
     units = list(units)
     if not units:
         return {}
-    q = select(Household.team_id, func.count(Household.id)).group_by(Household.team_id)
-    if within is not None:
-        q = q.join(Unit, Unit.id == Household.team_id).where(
-            scope.subtree_clause(Unit.path, within.path)
-        )
-    per_team = dict(session.execute(q).all())
-    if not per_team:
-        return {u.id: 0 for u in units}
-    team_paths = dict(
-        session.execute(select(Unit.id, Unit.path).where(Unit.id.in_(per_team))).all()
+    # Each team's path comes with its count (no list of team ids: a district has a
+    # hundred thousand teams, past what one statement may carry).
+    q = (
+        select(Unit.path, func.count(Household.id))
+        .join(Unit, Unit.id == Household.team_id)
+        .group_by(Unit.id, Unit.path)
     )
+    if within is not None:
+        q = q.where(scope.subtree_clause(Unit.path, within.path))
     totals: dict[int, int] = defaultdict(int)
-    for team_id, n in per_team.items():
-        for part in team_paths.get(team_id, "").strip("/").split("/"):
+    for path, n in session.execute(q).all():
+        for part in path.strip("/").split("/"):
             if part:
                 totals[int(part)] += n
     return {u.id: totals.get(u.id, 0) for u in units}
