@@ -132,6 +132,10 @@ def tasks_get(task_id: int):
     return jsonify(task_json(task))
 
 
+# The 404 of a task's reads narrowed to a unit (progress, households).
+NOT_REACHED = "not_found: no such task, or a unit the task did not reach or you may not see"
+
+
 @bp.route("/tasks/<id:task_id>/progress", methods=["GET"])
 @login_required
 @document(
@@ -141,7 +145,7 @@ def tasks_get(task_id: int):
     "full per-unit table is the task's export.",
     responses={
         "200": ("Counts of the unit and of its children", schemas.PROGRESS_OUT),
-        "404": "not_found: no such task, or a unit the task did not reach or you may not see",
+        "404": NOT_REACHED,
     },
     tags=["tasks"],
     query={"unit_id": ID},
@@ -160,7 +164,7 @@ def tasks_progress(task_id: int):
     "and unit_id (a unit under the task's).",
     responses={
         "200": ("One page of households", schemas.TASK_HOUSEHOLDS_OUT),
-        "404": "not_found: no such task, or a unit the task did not reach or you may not see",
+        "404": NOT_REACHED,
     },
     tags=["tasks"],
     query={
