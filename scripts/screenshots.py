@@ -47,6 +47,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("task-dispatch", "/tasks/new", "cadre"),
     ("task-progress", "/tasks/{task_id}", "cadre"),
     ("task-progress-grid", "/tasks/{task_id}", "grid_member"),
+    ("task-progress-telling", "/tasks/{telling_task_id}", "cadre"),
     ("task-team-lead", "/tasks/{task_id}/team", "team_lead"),
     ("escalations", "/tasks/escalations", "cadre"),
 ]
@@ -313,9 +314,11 @@ def add_demo_task(demo: Demo, seed: int = 3) -> None:
     from sqlalchemy import select
 
     from village_grid.extensions import db
-    from village_grid.models import Assignment, User
+    from village_grid.models import User
     from village_grid.models.base import utcnow
+    from village_grid.tasks import labels
     from village_grid.tasks.dispatch import dispatch_task
+    from village_grid.tasks.membership import members
     from village_grid.tasks.statuses import record_status
 
     s = db.session
@@ -332,11 +335,10 @@ def add_demo_task(demo: Demo, seed: int = 3) -> None:
         deadline_minutes=60,
         now=start,
     )
-    assignments = list(
-        s.scalars(select(Assignment).where(Assignment.task_id == task.id).order_by(Assignment.id))
-    )
+    m = members(task)
+    households = list(s.scalars(select(m.c.household_id).order_by(m.c.household_id)))
     helped = 0
-    for i, a in enumerate(assignments):
+    for i, household_id in enumerate(households):
         if rng.random() < 0.3:
             continue
         extra = {}
@@ -352,13 +354,29 @@ def add_demo_task(demo: Demo, seed: int = 3) -> None:
             s,
             cadre,
             task_id=task.id,
-            household_id=a.household_id,
+            household_id=household_id,
             status=status,
-            now=start + timedelta(minutes=3 + 34 * (i / len(assignments)) ** 0.7),
+            now=start + timedelta(minutes=3 + 34 * (i / len(households)) ** 0.7),
             **extra,
         )
     s.commit()
     demo.ids["task_id"] = task.id
+    # A county-size sweep just sent: its people are told by the worker a moment later.
+    inline, labels.TELL_INLINE_TEAMS = labels.TELL_INLINE_TEAMS, 0
+    try:
+        telling = dispatch_task(
+            s,
+            cadre,
+            kind="sweep",
+            subkind="typhoon",
+            title="台风过境后全村排查",
+            unit_id=demo.ids["village_id"],
+            deadline_minutes=120,
+        )
+    finally:
+        labels.TELL_INLINE_TEAMS = inline
+    s.commit()
+    demo.ids["telling_task_id"] = telling.id
 
 
 def add_demo_plates(demo: Demo) -> None:
