@@ -16,7 +16,9 @@ cases to climb), and a team whose task is closed or past its deadline is frozen
 before a household joins it, so the task does not grow after it is due. Until
 then a sweep follows the registry: a household registered in, moved into or
 newly flagged for one of its teams joins it as pending; one that leaves (moved
-away, flag taken off) gets its row first and stays where the task found it.
+away, flag taken off) gets its row first and stays where the task found it. A
+task never reaches a team it did not reach when sent (nobody there was told),
+and a notice's teams are frozen from the start: it reaches leads, not households.
 
 The counts move with every report (:func:`move_count`, in the report's
 transaction, after :func:`lock_team` has serialised the reports of one team),
