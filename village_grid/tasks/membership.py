@@ -29,8 +29,10 @@ and never commit.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, literal, null, or_, select, union_all, update
 from sqlalchemy.orm import Session
@@ -47,6 +49,11 @@ _t = Task.__table__
 
 # The status counts of a team, in STATUSES order (columns of task_teams).
 COUNT_COLUMNS = tuple(_tt.c[s] for s in STATUSES)
+
+
+def counted(statuses: Iterable[str] | None = None):
+    """SQL: how many of a team's households are at ``statuses`` (None: all of them)."""
+    return sum(_tt.c[s] for s in statuses or STATUSES)
 
 
 def flags_clause(flags: Iterable[str]):
@@ -124,10 +131,10 @@ def members(
     return union_all(rows, pending).subquery("members")
 
 
-def lock_team(session: Session, task_id: int, household_id: int) -> int | None:
+def lock_team(session: Session, task_id: int, household_id: int) -> tuple[int, int] | None:
     """Take the write lock of the task team a household counts under — its row's
-    team, or (an open member) its own team — and return its id (None: the task has
-    no such team). The UPDATE takes a row lock on PostgreSQL and the database write
+    team, or (an open member) its own team — and return (its id, the team's id)
+    (None: the task has no such team). The UPDATE takes a row lock on PostgreSQL and the database write
     lock on SQLite, so reports on one team's households read and move its counts
     one after the other."""
     team = func.coalesce(
@@ -136,20 +143,50 @@ def lock_team(session: Session, task_id: int, household_id: int) -> int | None:
         .scalar_subquery(),
         select(_h.c.team_id).where(_h.c.id == household_id).scalar_subquery(),
     )
-    return session.connection().scalar(
-        update(_tt)
-        .where(_tt.c.task_id == task_id, _tt.c.team_id == team)
-        .values(frozen=_tt.c.frozen)
-        .returning(_tt.c.id)
+    row = (
+        session.connection()
+        .execute(
+            update(_tt)
+            .where(_tt.c.task_id == task_id, _tt.c.team_id == team)
+            .values(frozen=_tt.c.frozen)
+            .returning(_tt.c.id, _tt.c.team_id)
+        )
+        .first()
     )
+    return (row[0], row[1]) if row is not None else None
 
 
-def is_open_member(
-    session: Session, task_id: int, task_filter: dict | None, household_id: int
-) -> bool:
+class Membership(NamedTuple):
+    """A household an open member of a task, through one of the task's teams."""
+
+    task_team_id: int
+    task_id: int
+    household_id: int
+    team_id: int
+
+
+def open_memberships(session: Session, household_ids: Iterable[int]) -> list[Membership]:
+    """Every task these households are open members of now (one query; the tasks'
+    flags are checked here, each task having its own)."""
+    ids = sorted(set(household_ids))
+    if not ids:
+        return []
+    flag_cols = [_h.c[f] for f in HOUSEHOLD_FLAGS]
+    return [
+        Membership(tt_id, task_id, household_id, team_id)
+        for tt_id, task_id, flt, household_id, team_id, *flags in session.connection().execute(
+            select(_tt.c.id, _t.c.id, _t.c.filter, _h.c.id, _h.c.team_id, *flag_cols)
+            .join(_tt, _tt.c.team_id == _h.c.team_id)
+            .join(_t, _t.c.id == _tt.c.task_id)
+            .where(_h.c.id.in_(ids), _tt.c.frozen.is_(False), _no_row(_t.c.id))
+        )
+        if passes(task_flags(flt), dict(zip(HOUSEHOLD_FLAGS, flags, strict=True)))
+    ]
+
+
+def is_open_member(session: Session, task_id: int, household_id: int) -> bool:
     """Whether the household belongs to the task without a row yet."""
-    q = open_members(task_id, task_filter).where(_h.c.id == household_id).exists()
-    return bool(session.connection().scalar(select(q)))
+    return any(m.task_id == task_id for m in open_memberships(session, [household_id]))
 
 
 def pending_row(task_id: int, household_id: int, team_id: int) -> dict:
@@ -184,13 +221,12 @@ def move_count(session: Session, task_team_id: int, old: str, new: str, n: int =
     )
 
 
-def _freeze_rows(session: Session, task_team_ids: list[int]) -> int:
+def _freeze_rows(session: Session, task_team_ids: list[int]) -> None:
     """Write a pending row for every open member of these task teams and mark them
-    frozen; how many rows were written. Set-based: one INSERT … SELECT per task."""
+    frozen. Set-based: one INSERT … SELECT per task."""
     if not task_team_ids:
-        return 0
+        return
     conn = session.connection()
-    written = 0
     by_task: dict[int, tuple[dict | None, list[int]]] = {}
     for tt_id, task_id, flt in conn.execute(
         select(_tt.c.id, _tt.c.task_id, _t.c.filter)
@@ -216,9 +252,8 @@ def _freeze_rows(session: Session, task_team_ids: list[int]) -> int:
         if cond is not None:
             q = q.where(cond)
         columns = ["task_id", "household_id", "team_id", "status", "help_kind", "note"]
-        written += conn.execute(_a.insert().from_select([*columns, "updated_via"], q)).rowcount or 0
+        conn.execute(_a.insert().from_select([*columns, "updated_via"], q))
         conn.execute(update(_tt).where(_tt.c.id.in_(ids)).values(frozen=True))
-    return written
 
 
 def freeze_due(session: Session, now: datetime, *, limit: int | None = None) -> int:
@@ -258,20 +293,12 @@ def before_change(
     flag) get their row on each task they are open members of, so they stay where
     the task found them; the teams they join (``joining_teams``) are frozen on
     tasks closed or past their deadline, so those do not grow."""
-    leaving = sorted(set(leaving))
     conn = session.connection()
-    if leaving:
-        rows = []
-        flag_cols = [_h.c[f] for f in HOUSEHOLD_FLAGS]
-        for task_id, flt, household_id, team_id, *flags in conn.execute(
-            select(_t.c.id, _t.c.filter, _h.c.id, _h.c.team_id, *flag_cols)
-            .join(_tt, _tt.c.team_id == _h.c.team_id)
-            .join(_t, _t.c.id == _tt.c.task_id)
-            .where(_h.c.id.in_(leaving), _tt.c.frozen.is_(False), _no_row(_t.c.id))
-        ):
-            if passes(task_flags(flt), dict(zip(HOUSEHOLD_FLAGS, flags, strict=True))):
-                rows.append(pending_row(task_id, household_id, team_id))
-        insert_ignore(session, Assignment, rows)
+    rows = [
+        pending_row(m.task_id, m.household_id, m.team_id)
+        for m in open_memberships(session, leaving)
+    ]
+    insert_ignore(session, Assignment, rows)
     teams = sorted(set(joining_teams))
     if teams:
         due = list(
@@ -292,20 +319,8 @@ def after_change(session: Session, household_ids: Iterable[int]) -> int:
     """Call after households joined a team or gained a flag: each becomes pending on
     the tasks of its team that now reach it (not frozen, no row yet), and those
     tasks' counts grow. How many (task, household) pairs were added."""
-    ids = sorted(set(household_ids))
-    if not ids:
-        return 0
     conn = session.connection()
-    flag_cols = [_h.c[f] for f in HOUSEHOLD_FLAGS]
-    grown: dict[tuple[int, int], int] = {}
-    for tt_id, task_id, flt, *flags in conn.execute(
-        select(_tt.c.id, _t.c.id, _t.c.filter, *flag_cols)
-        .join(_tt, _tt.c.team_id == _h.c.team_id)
-        .join(_t, _t.c.id == _tt.c.task_id)
-        .where(_h.c.id.in_(ids), _tt.c.frozen.is_(False), _no_row(_t.c.id))
-    ):
-        if passes(task_flags(flt), dict(zip(HOUSEHOLD_FLAGS, flags, strict=True))):
-            grown[(tt_id, task_id)] = grown.get((tt_id, task_id), 0) + 1
+    grown = Counter((m.task_team_id, m.task_id) for m in open_memberships(session, household_ids))
     per_task: dict[int, int] = {}
     for (tt_id, task_id), n in sorted(grown.items()):
         conn.execute(

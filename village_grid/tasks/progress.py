@@ -31,7 +31,7 @@ from village_grid.models import (
 from village_grid.models.base import utcnow
 from village_grid.tasks import membership, routing
 from village_grid.tasks.graph import get_graph, team_label
-from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS, STATUSES
+from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS
 from village_grid.tasks.queries import task_teams
 
 
@@ -229,7 +229,7 @@ def page_teams(
     of the task's list within ``paths`` and ``statuses`` (by the teams' counts), and
     how many of the list's households come before the first of them."""
     tt = TaskTeam.__table__
-    counted = sum(tt.c[s] for s in statuses or STATUSES)
+    counted = membership.counted(statuses)
     q = (
         select(tt.c.team_id, counted)
         .join(Unit, Unit.id == tt.c.team_id)
@@ -260,7 +260,7 @@ def count_rows(
     """How many rows :func:`household_rows` would give without a limit: the counts
     of the task's teams within ``paths``."""
     tt = TaskTeam.__table__
-    counted = sum(tt.c[s] for s in statuses or STATUSES)
+    counted = membership.counted(statuses)
     q = (
         select(func.sum(counted))
         .select_from(tt)

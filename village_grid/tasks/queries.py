@@ -16,9 +16,7 @@ from sqlalchemy.orm import Session
 from village_grid.auth import scope
 from village_grid.errors import OutOfScope
 from village_grid.models import (
-    HOUSEHOLD_FLAGS,
     Assignment,
-    Household,
     NoticeRead,
     Task,
     TaskTeam,
@@ -26,6 +24,7 @@ from village_grid.models import (
     User,
 )
 from village_grid.tasks import membership
+from village_grid.tasks.labels import REPORTED_STATUSES
 
 
 def task_visible(session: Session, actor: User | None, task: Task) -> bool:
@@ -91,24 +90,15 @@ def open_tasks_for_household(session: Session, household_id: int) -> list[tuple[
             .where(Assignment.household_id == household_id, Task.closed_at.is_(None))
         ).all()
     ]
-    household = session.get(Household, household_id)
-    if household is not None:
-        flags = {f: getattr(household, f) for f in HOUSEHOLD_FLAGS}
+    open_ = {m.task_id: m for m in membership.open_memberships(session, [household_id])}
+    if open_:
         for task in session.scalars(
-            select(Task)
-            .join(TaskTeam, TaskTeam.task_id == Task.id)
-            .where(
-                TaskTeam.team_id == household.team_id,
-                TaskTeam.frozen.is_(False),
-                Task.closed_at.is_(None),
-                ~exists().where(
-                    Assignment.task_id == Task.id, Assignment.household_id == household_id
-                ),
-            )
+            select(Task).where(Task.id.in_(open_), Task.closed_at.is_(None))
         ):
-            if membership.passes(membership.task_flags(task.filter), flags):
-                row = membership.pending_row(task.id, household_id, household.team_id)
-                pairs.append((task, Assignment(**row)))
+            m = open_[task.id]
+            pairs.append(
+                (task, Assignment(**membership.pending_row(task.id, m.household_id, m.team_id)))
+            )
     pairs.sort(key=lambda pair: (pair[0].created_at, pair[0].id), reverse=True)
     return pairs
 
@@ -124,7 +114,7 @@ def covered_counts(session: Session, task_ids: list[int]) -> dict[int, int]:
     """Households reached (any status but pending) per task."""
     if not task_ids:
         return {}
-    reached = sum(c for c in membership.COUNT_COLUMNS if c.key != "pending")
+    reached = membership.counted(REPORTED_STATUSES)
     return {
         task_id: int(n or 0)
         for task_id, n in session.execute(
@@ -175,7 +165,7 @@ def team_summaries(
 ) -> list[dict]:
     """Per team of the task inside ``paths``: its households and how many are still pending."""
     team = Unit.__table__.alias("team")
-    total = sum(membership.COUNT_COLUMNS)
+    total = membership.counted()
     q = (
         select(team.c.id, team.c.name, total, TaskTeam.pending)
         .select_from(TaskTeam)

@@ -4,8 +4,8 @@ household's own door plate all come here — and a read receipt for a notice.
 
 Every report is kept as an append-only event; the household's assignment
 (written at its first report: ``tasks/membership.py``) holds the latest by the
-time it happened, and its team's counts move with it in the same transaction, so an older report synced late never
-overwrites a newer one. A replayed ``client_op_id`` changes nothing. "Needs
+time it happened, and its team's counts move with it in the same transaction,
+so an older report synced late never overwrites a newer one. A replayed ``client_op_id`` changes nothing. "Needs
 help" opens a case that climbs the tree (``tasks/escalation.py``); any other
 status closes an open case about the household being overdue. A read receipt
 closes a case about a notice its reader had not read by the deadline.
@@ -34,7 +34,6 @@ from village_grid.errors import Conflict, InvalidInput, NotFound, OutOfScope
 from village_grid.models import (
     Assignment,
     Escalation,
-    Household,
     NoticeRead,
     StatusEvent,
     Task,
@@ -89,10 +88,9 @@ _RESOLVE_OVERDUE = (
     )
 )
 _tasks = Task.__table__
-_households = Household.__table__
 # What a report needs to know, in one query: the task, the household's
-# assignment on it if it has one, the team it counts under, and whether a case
-# about it being overdue is open.
+# assignment on it if it has one, and whether a case about it being overdue is
+# open.
 _FACTS = (
     select(
         _tasks.c.id,
@@ -100,15 +98,8 @@ _FACTS = (
         _tasks.c.closed_at,
         _tasks.c.created_at,
         _tasks.c.questions,
-        _tasks.c.filter,
         _assignments.c.id,
         func.coalesce(_assignments.c.status, "pending"),
-        func.coalesce(
-            _assignments.c.team_id,
-            select(_households.c.team_id)
-            .where(_households.c.id == bindparam("hh"))
-            .scalar_subquery(),
-        ),
         _assignments.c.updated_at,
         _assignments.c.answers,
         exists()
@@ -140,14 +131,13 @@ class ReportFacts(NamedTuple):
     closed_at: datetime | None
     created_at: datetime
     questions: list | None
-    filter: dict | None
     assignment_id: int | None  # None: an open member, no row yet
     status: str
-    team_id: int
     updated_at: datetime | None
     answers: dict | None
     overdue_open: bool
-    task_team_id: int
+    task_team_id: int  # the task's team it counts under (membership.lock_team)
+    team_id: int
 
 
 def _facts(session: Session, task_id, household_id: int) -> ReportFacts | None:
@@ -155,16 +145,15 @@ def _facts(session: Session, task_id, household_id: int) -> ReportFacts | None:
     (``membership.lock_team``); None if the task never reached it (or is none)."""
     if not isinstance(task_id, int):
         return None
-    task_team_id = membership.lock_team(session, task_id, household_id)
-    if task_team_id is None:
+    locked = membership.lock_team(session, task_id, household_id)
+    if locked is None:
         return None
-    conn = session.connection()
-    row = conn.execute(_FACTS, {"task_id": task_id, "hh": household_id}).first()
+    row = session.connection().execute(_FACTS, {"task_id": task_id, "hh": household_id}).first()
     if row is None:
         return None
-    facts = ReportFacts(*row, task_team_id=task_team_id)
+    facts = ReportFacts(*row, *locked)
     if facts.assignment_id is None and not membership.is_open_member(
-        session, task_id, facts.filter, household_id
+        session, task_id, household_id
     ):
         return None
     return facts
