@@ -8,7 +8,7 @@ load the team through ``scope.require_unit`` first.
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
@@ -101,10 +101,10 @@ def statuses(session: Session, team_id: int, task_ids: list[int]) -> dict[tuple[
     """Each household's latest status on each of these tasks: (task, household) → row."""
     if not task_ids:
         return {}
-    rows = []
+    per_task = []  # the team's members on each task, read in one statement
     for task in session.scalars(select(Task).where(Task.id.in_(task_ids))):
         m = membership.members(task, team_ids=[team_id])
-        rows += session.execute(
+        per_task.append(
             select(
                 literal(task.id),
                 m.c.household_id,
@@ -114,7 +114,8 @@ def statuses(session: Session, team_id: int, task_ids: list[int]) -> dict[tuple[
                 m.c.updated_at,
                 m.c.updated_via,
             )
-        ).all()
+        )
+    rows = session.execute(union_all(*per_task)).all() if per_task else []
     return {
         (task_id, household_id): {
             "status": status,
