@@ -24,7 +24,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from loadkit import BIN, ROOT, demo_admin, free_port, gunicorn, reset_pg
+from loadkit import ANSWERED, BIN, ROOT, ROW_COUNTS, demo_admin, free_port, gunicorn, reset_pg
 
 
 def run(cmd: list[str], env: dict) -> None:
@@ -269,14 +269,9 @@ def in_process_figures(args) -> dict:
                 conn.execute(text("ANALYZE assignments, task_teams"))
         s.execute(
             text(
-                "UPDATE task_teams SET safe = c.safe, not_home = c.not_home,"
-                " needs_help = c.needs_help, unreachable = c.unreachable,"
-                " pending = task_teams.households - c.n FROM (SELECT team_id, count(*) AS n,"
-                " sum(CASE WHEN status = 'safe' THEN 1 ELSE 0 END) AS safe,"
-                " sum(CASE WHEN status = 'not_home' THEN 1 ELSE 0 END) AS not_home,"
-                " sum(CASE WHEN status = 'needs_help' THEN 1 ELSE 0 END) AS needs_help,"
-                " sum(CASE WHEN status = 'unreachable' THEN 1 ELSE 0 END) AS unreachable"
-                " FROM assignments WHERE task_id = :t GROUP BY team_id) AS c"
+                "UPDATE task_teams SET "
+                + ", ".join(f"{a} = c.{a}" for a in ANSWERED)
+                + f", pending = task_teams.households - c.n FROM {ROW_COUNTS} AS c"
                 " WHERE task_teams.task_id = :t AND task_teams.team_id = c.team_id"
             ),
             {"t": task_id},

@@ -43,7 +43,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from loadkit import BIN, ROOT, demo_admin, free_port, gunicorn, reset_pg
+from loadkit import ANSWERED, BIN, ROOT, ROW_COUNTS, demo_admin, free_port, gunicorn, reset_pg
 
 HOSTS = ("127.0.0.1", "127.0.0.2")
 KEY_PREFIX = "vg_load"  # RATELIMIT_KEY_PREFIX: this script's counters, and only these, are flushed
@@ -518,18 +518,12 @@ def check_database(app, task_id: int, storm: Storm, checks: list) -> None:
         # households' rows: a team whose counts drifted under the storm is listed.
         drifted = s.execute(
             text(
-                "SELECT tt.team_id FROM task_teams tt LEFT JOIN (SELECT team_id,"
-                " sum(CASE WHEN status = 'safe' THEN 1 ELSE 0 END) AS safe,"
-                " sum(CASE WHEN status = 'needs_help' THEN 1 ELSE 0 END) AS needs_help,"
-                " sum(CASE WHEN status = 'not_home' THEN 1 ELSE 0 END) AS not_home,"
-                " sum(CASE WHEN status = 'unreachable' THEN 1 ELSE 0 END) AS unreachable"
-                " FROM assignments WHERE task_id = :t GROUP BY team_id) r"
+                f"SELECT tt.team_id FROM task_teams tt LEFT JOIN {ROW_COUNTS} r"
                 " ON r.team_id = tt.team_id WHERE tt.task_id = :t AND ("
-                " tt.households <> tt.pending + tt.safe + tt.needs_help + tt.not_home"
-                " + tt.unreachable OR tt.safe <> coalesce(r.safe, 0)"
-                " OR tt.needs_help <> coalesce(r.needs_help, 0)"
-                " OR tt.not_home <> coalesce(r.not_home, 0)"
-                " OR tt.unreachable <> coalesce(r.unreachable, 0))"
+                " tt.households <> tt.pending + "
+                + " + ".join(f"tt.{a}" for a in ANSWERED)
+                + "".join(f" OR tt.{a} <> coalesce(r.{a}, 0)" for a in ANSWERED)
+                + ")"
             ),
             {"t": task_id},
         ).all()

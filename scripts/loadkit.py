@@ -1,6 +1,6 @@
 """Helpers shared by scripts/bench.py and scripts/load.py: a fresh PostgreSQL
 database, a free port, gunicorn served with the settings of scripts/run, the
-demo's administrator."""
+demo's administrator, the teams' counts taken from a task's rows."""
 
 from __future__ import annotations
 
@@ -10,8 +10,17 @@ import sys
 import time
 from pathlib import Path
 
+from village_grid.tasks.labels import REPORTED_STATUSES as ANSWERED
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# SQL: per team of task :t, its rows (``n``) and how many are at each answered status;
+# the bench sets the teams' counts from it, the load test checks them against it.
+ROW_COUNTS = (
+    "(SELECT team_id, count(*) AS n, "
+    + ", ".join(f"sum(CASE WHEN status = '{s}' THEN 1 ELSE 0 END) AS {s}" for s in ANSWERED)
+    + " FROM assignments WHERE task_id = :t GROUP BY team_id)"
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
