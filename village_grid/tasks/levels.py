@@ -52,10 +52,7 @@ def level(
     if not paths:
         raise NotFound(_("This task did not reach that unit."))
 
-    # Every team of the task lies under its target: when that is in scope, the teams
-    # need no path filter (at a district's root it is most of the answer's time).
-    counted = None if scope.within(unit_paths[top], paths) else paths
-    packed = packed_counts(session, task.id, flat, counted)
+    packed = packed_counts(session, task, flat, paths)
     width = len(COUNT_KEYS)
     routing.rollup_flat(flat, here, packed)
 

@@ -50,7 +50,7 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     flat = routing.flat_tree(g)
     pos = flat["pos"]
     paths = None if actor is None else scope.scope_paths(actor, "view")
-    packed = packed_counts(session, task.id, flat, paths)
+    packed = packed_counts(session, task, flat, paths)
     width = len(COUNT_KEYS)
     unit_paths = flat["paths"]
     overall = routing.unpack(sum(packed), width)
@@ -91,14 +91,17 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     }
 
 
-def packed_counts(session: Session, task_id: int, flat: dict, paths: list[str] | None) -> list[int]:
+def packed_counts(session: Session, task: Task, flat: dict, paths: list[str] | None) -> list[int]:
     """The task's counts per team within ``paths`` (None: everywhere), one packed vector
     per unit position of ``flat`` (fields in COUNT_KEYS order: the total and the status
     at once), so a roll-up (``routing.rollup_flat``) is one integer addition per unit.
     One row per team of the task, read as plain tuples on the session's connection."""
     tt = TaskTeam.__table__
-    q = select(tt.c.team_id, *membership.COUNT_COLUMNS).where(tt.c.task_id == task_id)
-    if paths is not None:
+    q = select(tt.c.team_id, *membership.COUNT_COLUMNS).where(tt.c.task_id == task.id)
+    target = flat["pos"].get(task.unit_id)
+    # Every team of the task lies under its target: when that is within ``paths``, the
+    # teams need no path filter (at a district's root it is most of the answer's time).
+    if paths is not None and (target is None or not scope.within(flat["paths"][target], paths)):
         q = q.join(Unit, Unit.id == tt.c.team_id).where(scope.paths_clause(paths, Unit.path))
     # One packed step per status (the total and the status at once), spelled out:
     # a district's sweep has a hundred thousand teams, and this loop is most of a
