@@ -104,7 +104,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
         # A team lead with households still to confirm on a sweep and no sign of life
         # from their phone for this long is listed as silent on the progress page; after
-        # as long again, their grid member is asked to call them (field/silent.py).
+        # as long again, their grid member is asked to call them (tasks/silent.py).
         "LEAD_SILENT_MINUTES": int(env.get("LEAD_SILENT_MINUTES", "15")),
         # Failed logins: LOGIN_MAX_FAILURES within LOGIN_FAILURE_WINDOW_MINUTES lock the
         # login name and the address for LOGIN_LOCKOUT_MINUTES (defaults: auth/throttle.py).

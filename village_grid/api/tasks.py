@@ -24,7 +24,7 @@ from village_grid.edge import ID, id_arg
 from village_grid.errors import InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Task
-from village_grid.tasks import cases, labels, levels, progress, queries, schemas, statuses
+from village_grid.tasks import case_queue, labels, levels, progress, queries, schemas, statuses
 from village_grid.tasks import dispatch as dispatching
 
 # Checked against the tree and the task, which no schema can say.
@@ -228,7 +228,7 @@ def tasks_status(task_id: int, household_id: int):
             ) from None
         if client_time.tzinfo is not None:
             client_time = client_time.astimezone(UTC).replace(tzinfo=None)
-    event = statuses.record_status(
+    done = statuses.record_status(
         db.session,
         current_user,
         task_id=task_id,
@@ -242,11 +242,11 @@ def tasks_status(task_id: int, household_id: int):
         client_addr=request.remote_addr or "",
     )
     db.session.commit()  # the worker is woken to deliver what this queued
-    assignment = event.assignment_id
+    event = done.event
     return jsonify(
         {
             "event_id": event.id,
-            "assignment_id": assignment,
+            "assignment_id": event.assignment_id,
             "task_id": event.task_id,
             "household_id": event.household_id,
             "status": event.status,
@@ -255,6 +255,9 @@ def tasks_status(task_id: int, household_id: int):
             "via": event.via,
             "client_op_id": event.client_op_id,
             "created_at": _iso(event.created_at),
+            "result": done.result,
+            "clamped": done.clamped,
+            "told": list(done.told),
         }
     )
 
@@ -310,13 +313,13 @@ def escalations_list():
         raise InvalidInput(_("open is 1 or 0."), fields={"open": "invalid"})
     open_only = shown in ("1", "true")
     limit, offset = page_args()
-    found = cases.list_escalations(
+    found = case_queue.list_escalations(
         db.session, current_user, open_only=open_only, limit=limit, offset=offset
     )
     return jsonify(
         {
-            "escalations": cases.describe_escalations(db.session, found),
-            "total": cases.count_escalations(db.session, current_user, open_only=open_only),
+            "escalations": case_queue.describe_escalations(db.session, found),
+            "total": case_queue.count_escalations(db.session, current_user, open_only=open_only),
             "limit": limit,
             "offset": offset,
         }
@@ -332,11 +335,11 @@ def escalations_list():
     tags=["tasks"],
 )
 def escalations_ack(escalation_id: int):
-    cases.require_escalation(db.session, current_user, escalation_id)
+    case_queue.require_escalation(db.session, current_user, escalation_id)
     empty_body()
-    esc = cases.acknowledge_escalation(db.session, current_user, escalation_id)
+    esc = case_queue.acknowledge_escalation(db.session, current_user, escalation_id)
     db.session.commit()
-    return jsonify(cases.describe_escalations(db.session, [esc])[0])
+    return jsonify(case_queue.describe_escalations(db.session, [esc])[0])
 
 
 @bp.route("/escalations/<id:escalation_id>/resolve", methods=["POST"])
@@ -348,8 +351,8 @@ def escalations_ack(escalation_id: int):
     tags=["tasks"],
 )
 def escalations_resolve(escalation_id: int):
-    cases.require_escalation(db.session, current_user, escalation_id)
+    case_queue.require_escalation(db.session, current_user, escalation_id)
     data = json_body(schemas.RESOLVE)
-    esc = cases.resolve_escalation(db.session, current_user, escalation_id, data["note"])
+    esc = case_queue.resolve_escalation(db.session, current_user, escalation_id, data["note"])
     db.session.commit()
-    return jsonify(cases.describe_escalations(db.session, [esc])[0])
+    return jsonify(case_queue.describe_escalations(db.session, [esc])[0])

@@ -131,10 +131,10 @@ def members(
     return union_all(rows, pending).subquery("members")
 
 
-def lock_team(session: Session, task_id: int, household_id: int) -> tuple[int, int] | None:
+def lock_team(session: Session, task_id: int, household_id: int) -> tuple[int, int, int] | None:
     """Take the write lock of the task team a household counts under — its row's
-    team, or (an open member) its own team — and return (its id, the team's id)
-    (None: the task has no such team). The UPDATE takes a row lock on PostgreSQL and the database write
+    team, or (an open member) its own team — and return (its id, the team's id, how
+    many of its households are pending) (None: the task has no such team). The UPDATE takes a row lock on PostgreSQL and the database write
     lock on SQLite, so reports on one team's households read and move its counts
     one after the other."""
     team = func.coalesce(
@@ -149,11 +149,11 @@ def lock_team(session: Session, task_id: int, household_id: int) -> tuple[int, i
             update(_tt)
             .where(_tt.c.task_id == task_id, _tt.c.team_id == team)
             .values(frozen=_tt.c.frozen)
-            .returning(_tt.c.id, _tt.c.team_id)
+            .returning(_tt.c.id, _tt.c.team_id, _tt.c.pending)
         )
         .first()
     )
-    return (row[0], row[1]) if row is not None else None
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 class Membership(NamedTuple):

@@ -282,6 +282,9 @@ STATUS_EVENT_OUT = {
         "via": {"type": "string", "enum": list(labels.VIA)},
         "client_op_id": {"type": ["string", "null"]},
         "created_at": TIME_OUT,
+        "result": {"type": "string", "enum": list(labels.REPORT_RESULTS)},
+        "clamped": {"anyOf": [{"type": "string", "enum": list(labels.CLAMPED)}, {"type": "null"}]},
+        "told": {"type": "array", "items": {"type": "string"}},
     },
 }  # fmt: skip
 
