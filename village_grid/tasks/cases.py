@@ -309,6 +309,27 @@ def resolve(
     return len(heads)
 
 
+def reopen(
+    session: Session, levels: list[Escalation], now: datetime, *, climbs_at: datetime | None
+) -> str | None:
+    """Open again a case asked for again after it was handled (a second call for help):
+    every level open, taken up by nobody, its top level climbing at ``climbs_at``.
+    Returns the state it was in (None: it was open)."""
+    was = None
+    top = max((esc.level for esc in levels), default=0)
+    for esc in levels:
+        if esc.status != "open":
+            was = was or esc.status
+            esc.status = "open"
+            esc.opened_at = now
+            esc.acknowledged_at = esc.acknowledged_by_id = None
+            esc.resolved_at = esc.resolved_by_id = None
+        if esc.level == top and esc.next_escalation_at is None:
+            esc.next_escalation_at = climbs_at
+    session.flush()
+    return was
+
+
 def _expire_loaded(session: Session, ids: set[int]) -> None:
     """Case rows already loaded in the session read their new state on next access."""
     for obj in list(session.identity_map.values()):

@@ -73,18 +73,9 @@ def open_help_case(
             .order_by(Escalation.level)
         )
     )
-    reopened_from = None
     top = len(rows)
-    for esc in levels:
-        if esc.status != "open":  # asked again after it was handled: open it again
-            reopened_from = reopened_from or esc.status
-            esc.status = "open"
-            esc.opened_at = now
-            esc.acknowledged_at = esc.acknowledged_by_id = None
-            esc.resolved_at = esc.resolved_by_id = None
-        if esc.level == top and esc.next_escalation_at is None:
-            esc.next_escalation_at = rows[-1]["next_escalation_at"]
-    session.flush()
+    # Asked again after it was handled: the case opens again.
+    reopened_from = cases.reopen(session, levels, now, climbs_at=rows[-1]["next_escalation_at"])
     if opened or reopened_from:
         record(
             session,

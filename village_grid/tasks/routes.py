@@ -535,6 +535,8 @@ def escalations():
             r[key] = display.parse_iso(r[key])
         if r["told"]:  # a notice not read: the person told, and when they read it
             r["told"] = {**r["told"], "read_at": display.parse_iso(r["told"]["read_at"])}
+        if r["status_now"]:  # a call for help: the household's status since
+            r["status_now"] = {**r["status_now"], "at": display.parse_iso(r["status_now"]["at"])}
     return render_template(
         "tasks/escalations.html",
         rows=rows,
