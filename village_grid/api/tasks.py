@@ -24,6 +24,7 @@ from village_grid.edge import ID, id_arg
 from village_grid.errors import InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Task
+from village_grid.models.base import iso_z
 from village_grid.tasks import case_queue, labels, levels, progress, queries, schemas, statuses
 from village_grid.tasks import dispatch as dispatching
 
@@ -38,10 +39,6 @@ ANSWER_CHECKED = (
 )
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() + "Z" if dt else None
-
-
 def task_json(task: Task) -> dict:
     return {
         "id": task.id,
@@ -52,10 +49,10 @@ def task_json(task: Task) -> dict:
         "unit_id": task.unit_id,
         "filter": task.filter or {},
         "questions": task.questions or [],
-        "deadline": _iso(task.deadline),
-        "created_at": _iso(task.created_at),
+        "deadline": iso_z(task.deadline),
+        "created_at": iso_z(task.created_at),
         "created_by_id": task.created_by_id,
-        "closed_at": _iso(task.closed_at),
+        "closed_at": iso_z(task.closed_at),
         "households": task.households_total,
         "teams": task.teams_total,
     }
@@ -254,7 +251,7 @@ def tasks_status(task_id: int, household_id: int):
             "note": event.note,
             "via": event.via,
             "client_op_id": event.client_op_id,
-            "created_at": _iso(event.created_at),
+            "created_at": iso_z(event.created_at),
             "result": done.result,
             "clamped": done.clamped,
             "told": list(done.told),
@@ -291,7 +288,7 @@ def tasks_read(task_id: int):
     empty_body()
     receipt = statuses.mark_notice_read(db.session, current_user, task_id)
     db.session.commit()
-    return jsonify({"task_id": task_id, "read_at": _iso(receipt.read_at)})
+    return jsonify({"task_id": task_id, "read_at": iso_z(receipt.read_at)})
 
 
 # ?open= of the escalation queue: open cases only (the default) or every case.

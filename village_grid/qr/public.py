@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from village_grid.models import Assignment, Household, Task
 from village_grid.models.base import iso_z
 from village_grid.qr import labels, mailbox, service
+from village_grid.tasks.labels import PENDING
 from village_grid.tasks.queries import open_tasks_for_household
 from village_grid.tasks.statuses import Recorded, record_status
 
@@ -128,7 +129,7 @@ def open_tasks(session: Session, household: Household) -> list[PublicTask]:
             body=task.body or "",
             deadline=task.deadline,
             questions=_public_questions(task.questions),
-            answered_at=assignment.updated_at if assignment.status != "pending" else None,
+            answered_at=assignment.updated_at if assignment.status != PENDING else None,
         )
         for task, assignment in pairs
     ]

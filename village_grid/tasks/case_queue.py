@@ -267,23 +267,12 @@ def describe_escalations(session: Session, escalations: list[Escalation]) -> lis
 
 
 def _unreached(session: Session, escalations: list[Escalation]) -> dict[tuple[int, int], list]:
-    """Per (task, team) of these cases, its households still pending, in code order."""
-    if not escalations:
-        return {}
+    """Per (task, team) of these cases, its households still pending, as the queue shows them."""
     out: dict[tuple[int, int], list] = {}
     for task_id in {e.task_id for e in escalations}:
         teams = {e.team_id for e in escalations if e.task_id == task_id}
-        for team_id, h in session.execute(
-            select(Assignment.team_id, Household)
-            .join(Household, Household.id == Assignment.household_id)
-            .where(
-                Assignment.task_id == task_id,
-                Assignment.team_id.in_(teams),
-                Assignment.status == "pending",
-            )
-            .order_by(Household.code)
-        ):
-            out.setdefault((task_id, team_id), []).append(_household(h, h.id))
+        for team_id, households in cases.unreached(session, task_id, teams).items():
+            out[(task_id, team_id)] = [_household(h, h.id) for h in households]
     return out
 
 

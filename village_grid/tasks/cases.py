@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
 from village_grid.database import insert_ignore
-from village_grid.models import Assignment, Escalation, Task, TaskTeam, Unit, User
+from village_grid.models import Assignment, Escalation, Household, Task, TaskTeam, Unit, User
 from village_grid.tasks import labels, routing
 
 # Levels a case may climb in one run (county → township → village → grid is four).
@@ -172,7 +172,9 @@ def _still_to_do(reason: str, closed_at, team_pending, assignment_status) -> boo
     if closed_at is not None:
         return False
     if reason == "overdue":
-        pending = team_pending if assignment_status is None else int(assignment_status == "pending")
+        pending = (
+            team_pending if assignment_status is None else int(assignment_status == labels.PENDING)
+        )
         return bool(pending)
     return True
 
@@ -347,6 +349,25 @@ def subject_of(esc: Escalation):
 def team_cases_of(task_team_ids: Iterable[int], reasons: Iterable[str]):
     """SQL: the cases of these reasons about these task teams."""
     return Escalation.task_team_id.in_(list(task_team_ids)) & Escalation.reason.in_(list(reasons))
+
+
+def unreached(session: Session, task_id: int, team_ids: Iterable[int]) -> dict[int, list]:
+    """The households a team case about being overdue names: per team of ``task_id``,
+    its households still pending, in code order."""
+    out: dict[int, list] = {}
+    for chunk in chunks(sorted(set(team_ids))):
+        for team_id, household in session.execute(
+            select(Assignment.team_id, Household)
+            .join(Household, Household.id == Assignment.household_id)
+            .where(
+                Assignment.task_id == task_id,
+                Assignment.team_id.in_(chunk),
+                Assignment.status == labels.PENDING,
+            )
+            .order_by(Household.code)
+        ):
+            out.setdefault(team_id, []).append(household)
+    return out
 
 
 def names(session: Session, user_ids: Iterable[int | None]) -> dict[int, User]:

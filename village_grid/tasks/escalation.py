@@ -277,7 +277,12 @@ def tell(
                     )
                 )
         for (task_id, level, holder_id), teams in overdue.items():
-            named = _unreached(session, task_id, [t for _e, t, _p in teams[: messages.TEAMS_NAMED]])
+            named = {
+                team_id: [f"{h.code} {h.head_name}" for h in households]
+                for team_id, households in cases.unreached(
+                    session, task_id, [t for _e, t, _p in teams[: messages.TEAMS_NAMED]]
+                ).items()
+            }
             outbox.append(
                 messages.overdue_message(
                     tasks[task_id],
@@ -299,23 +304,6 @@ def _silent_minutes(session: Session, task: Task, lead_id: int | None, now: date
         select(FieldSign.last_at).where(FieldSign.task_id == task.id, FieldSign.user_id == lead_id)
     )
     return int((now - (last or task.created_at)).total_seconds() // 60)
-
-
-def _unreached(session: Session, task_id: int, team_ids: list[int]) -> dict[int, list[str]]:
-    """Per team, the households of the task still pending ("code name"), in code order."""
-    out: dict[int, list[str]] = defaultdict(list)
-    for team_id, code, head in session.execute(
-        select(Assignment.team_id, Household.code, Household.head_name)
-        .join(Household, Household.id == Assignment.household_id)
-        .where(
-            Assignment.task_id == task_id,
-            Assignment.team_id.in_(team_ids),
-            Assignment.status == "pending",
-        )
-        .order_by(Household.code)
-    ):
-        out[team_id].append(f"{code} {head}")
-    return out
 
 
 def _audit(session: Session, per_task: dict[int, dict[str, int]]) -> None:

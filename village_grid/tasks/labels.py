@@ -49,7 +49,8 @@ def kind_label(kind: str, subkind: str = "") -> str:
 # --- statuses -------------------------------------------------------------------
 
 # A household's latest status on a task; "pending" until someone reports.
-STATUSES = ("pending", "safe", "needs_help", "not_home", "unreachable")
+PENDING = "pending"
+STATUSES = (PENDING, "safe", "needs_help", "not_home", "unreachable")
 # What a team lead, grid member or cadre can report for a household.
 REPORTED_STATUSES = STATUSES[1:]
 # What a household itself may answer from its door plate, per task kind: the

@@ -63,11 +63,6 @@ TEAM_VIEW_LIMIT = 60
 ESCALATIONS_LISTED = 100  # cases a page
 
 
-bp.app_context_processor(display.template_context)
-bp.app_template_filter("iso_time")(display.iso_time)
-bp.app_template_filter("deadline_left")(display.deadline_left)
-
-
 # --- helpers ------------------------------------------------------------------
 
 

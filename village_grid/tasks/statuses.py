@@ -86,7 +86,7 @@ _FACTS = (
         _tasks.c.created_at,
         _tasks.c.questions,
         _assignments.c.id,
-        func.coalesce(_assignments.c.status, "pending"),
+        func.coalesce(_assignments.c.status, labels.PENDING),
         _assignments.c.updated_at,
         _assignments.c.answers,
     )
@@ -283,7 +283,7 @@ def record_status(
             event,
             now,
         )
-    if facts.status == "pending" and facts.team_pending == 1:
+    if facts.status == labels.PENDING and facts.team_pending == 1:
         _team_confirmed(session, actor, facts.task_team_id, now)
     return _signed(session, actor, Recorded(event, "applied", clamp, told), now)
 
