@@ -98,6 +98,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # (the default when REDIS_URL is set) or "off" (nothing runs by itself).
         "REDIS_URL": env.get("REDIS_URL", ""),
         "JOBS_QUEUE": env.get("JOBS_QUEUE") or ("redis" if env.get("REDIS_URL") else "sqlite"),
+        # The queue's name: keeps this deployment's jobs apart from others sharing a Redis.
+        "JOBS_QUEUE_NAME": env.get("JOBS_QUEUE_NAME", "village_grid"),
         # Escalation checks and delivery retries run every this many minutes.
         "WORKER_TICK_MINUTES": int(env.get("WORKER_TICK_MINUTES", "1")),
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
