@@ -38,6 +38,7 @@ from village_grid.models import Escalation, FieldSign, Task, TaskTeam, Unit, Use
 from village_grid.notify import service as notify
 from village_grid.tasks import labels, messages, routing, team_cases
 from village_grid.tasks.graph import get_graph
+from village_grid.tasks.queries import live
 
 REASON = SILENT_REASON
 
@@ -186,6 +187,7 @@ def open_cases(session: Session, g: nx.DiGraph, now: datetime, wait: timedelta) 
             select(Task.id).where(
                 Task.kind.in_(SILENT_TASK_KINDS),
                 Task.closed_at.is_(None),
+                live(),
                 Task.created_at <= cutoff,
             )
         )

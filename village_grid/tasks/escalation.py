@@ -31,6 +31,7 @@ from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
 from village_grid.tasks import membership, messages, routing, team_cases, unread
 from village_grid.tasks.graph import get_graph
+from village_grid.tasks.queries import live
 
 # Levels a case may climb in one run (county → township → village → grid is four).
 MAX_CLIMB_PER_RUN = 12
@@ -215,6 +216,7 @@ def _open_overdue(session: Session, g: nx.DiGraph, now: datetime) -> list[int]:
     overdue_tasks = session.scalars(
         select(Task).where(
             Task.closed_at.is_(None),
+            live(),
             Task.deadline.is_not(None),
             Task.deadline <= now,
             Task.kind != "notice",
