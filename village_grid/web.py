@@ -149,6 +149,7 @@ def register_error_handlers(app: Flask) -> None:
 NAV = [
     ("hierarchy.tree", _l("Units"), "view"),
     ("tasks.index", _l("Tasks"), "view"),
+    ("warnings.index", _l("Warnings"), "dispatch"),
     ("tasks.escalations", _l("Escalations"), "handle_escalations"),
     ("field.home", _l("My team"), "report_status"),
     ("qr.mailbox", _l("Mailbox"), "mailbox"),
