@@ -63,7 +63,9 @@ def test_a_bad_document_is_422_on_cap_and_nothing_is_stored(client, name):
     assert db.session.scalar(select(func.count(OfficialWarning.id))) == 0
     assert db.session.scalar(select(func.count(Task.id))) == 0
     assert (
-        db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action.like("warning%")))
+        db.session.scalar(
+            select(func.count(AuditEvent.id)).where(AuditEvent.action.like("warning%"))
+        )
         == 0
     )
 
@@ -122,7 +124,12 @@ def test_a_division_code_is_checked_in_the_api(client):
     def add(code):
         return client.post(
             "/api/v1/units",
-            json={"kind": "township", "name": f"镇{code}", "parent_id": county_id, "division_code": code},
+            json={
+                "kind": "township",
+                "name": f"镇{code}",
+                "parent_id": county_id,
+                "division_code": code,
+            },
             headers=headers,
         )
 
@@ -136,9 +143,13 @@ def test_a_division_code_is_checked_in_the_api(client):
     listed = client.get(f"/api/v1/units/{county_id}", headers=headers).get_json()
     assert listed["children"][0]["division_code"] == "350121001"
     # Patch: a padded code is taken as the short one; the county cannot move away from it.
-    res = client.patch(f"/api/v1/units/{town_id}", json={"division_code": "350121001000"}, headers=headers)
+    res = client.patch(
+        f"/api/v1/units/{town_id}", json={"division_code": "350121001000"}, headers=headers
+    )
     assert res.status_code == 200 and res.get_json()["division_code"] == "350121001"
-    res = client.patch(f"/api/v1/units/{county_id}", json={"division_code": "350122"}, headers=headers)
+    res = client.patch(
+        f"/api/v1/units/{county_id}", json={"division_code": "350122"}, headers=headers
+    )
     assert res.status_code == 422
     assert res.get_json()["error"]["fields"] == {"division_code": "children_outside"}
     res = client.patch(f"/api/v1/units/{town_id}", json={"division_code": ""}, headers=headers)
