@@ -154,6 +154,7 @@ def unit_create():
     tags=["units"],
 )
 def unit_update(unit_id: int):
+    scope.require_unit(db.session, current_user, unit_id, "manage_units")  # 404 before 422
     data = json_body(UNIT_UPDATE)
     unit = unit_changes.update_unit(db.session, current_user, unit_id, **data)
     db.session.commit()

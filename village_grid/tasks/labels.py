@@ -45,7 +45,7 @@ TASK_STATUSES = ("draft", "withdrawn", "open", "closed")
 TASK_STATUS_LABELS = {
     "draft": _l("Draft, not sent"),
     "withdrawn": _l("Withdrawn"),
-    "open": _l("Sent"),
+    "open": _l("Already sent"),
     "closed": _l("Closed"),
 }
 # A draft sent close to (or past) its deadline gets at least this long.

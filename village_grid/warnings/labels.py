@@ -54,7 +54,7 @@ OUTCOME_LABELS = {
 # ignored (never sent, and its warning expired).
 DRAFT_STATE_LABELS = {
     "drafted": _l("Drafted, waiting to be sent"),
-    "sent": _l("Sent"),
+    "sent": _l("Already sent"),
     "withdrawn": _l("Withdrawn"),
     "ignored": _l("Not sent before the warning expired"),
 }

@@ -147,6 +147,7 @@ def draft(task_id: int):
 
 
 def _act(task_id: int, act, done: str):
+    get_task(db.session, current_user, task_id)  # 404 outside the person's scope
     form = ActionForm()
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "error")
