@@ -15,11 +15,8 @@ from village_grid.auth.guards import accepts_token, login_required
 from village_grid.errors import Forbidden, InvalidInput
 from village_grid.extensions import db
 from village_grid.models import OfficialWarning
+from village_grid.models.base import iso_z
 from village_grid.warnings import cap, intake, queries, schemas
-
-
-def _iso(dt) -> str | None:
-    return dt.isoformat() + "Z" if dt else None
 
 
 def warning_json(warning: OfficialWarning, drafts) -> dict:
@@ -33,9 +30,9 @@ def warning_json(warning: OfficialWarning, drafts) -> dict:
         "urgency": warning.urgency,
         "headline": warning.headline,
         "sender_name": warning.sender_name,
-        "onset": _iso(warning.onset),
-        "expires": _iso(warning.expires),
-        "received_at": _iso(warning.received_at),
+        "onset": iso_z(warning.onset),
+        "expires": iso_z(warning.expires),
+        "received_at": iso_z(warning.received_at),
         "received_via": warning.received_via,
         "outcome": warning.outcome,
         "drafts": [

@@ -22,17 +22,6 @@ from village_grid.warnings.forms import ActionForm, UploadForm
 bp = Blueprint("warnings", __name__, url_prefix="/warnings")
 
 
-@bp.app_context_processor
-def _labels():
-    return {
-        "severity_colours": labels.SEVERITY_COLOURS,
-        "severity_labels": labels.SEVERITY_LABELS,
-        "msg_type_labels": labels.MSG_TYPE_LABELS,
-        "outcome_labels": labels.OUTCOME_LABELS,
-        "draft_state_labels": labels.DRAFT_STATE_LABELS,
-    }
-
-
 def _list_page(form: UploadForm, status: int = 200, token: str = ""):
     rows = queries.warnings_in_scope(db.session, current_user)
     return (

@@ -2,7 +2,7 @@
 drafts (made from a warning, sent by a person); warnings and the drafts they made
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0016
 Create Date: 2026-12-02
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0010"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
