@@ -303,7 +303,9 @@ def test_the_tick_opens_each_case_once_under_two_workers(app, tmp_path, webhook)
             _stop(worker)
     db.session.expire_all()
     rows = db.session.execute(
-        select(Escalation.task_team_id, Escalation.level).where(Escalation.task_id == task.id)
+        select(Escalation.task_team_id, Escalation.level).where(
+            Escalation.task_id == task.id, Escalation.reason == "overdue"
+        )
     ).all()
     assert len(rows) == len(village["teams"])  # one case a team, at level 1
     assert Counter(rows).most_common(1)[0][1] == 1
