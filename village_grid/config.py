@@ -138,6 +138,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # The migrant-worker station (village_grid/station): a departed worker's full ID
         # number is erased this many days after the departure (the worker's tick).
         "ID_RETENTION_DAYS": int(env.get("ID_RETENTION_DAYS", "365")),
+        # Team leads and grid members sign in by one-time link (auth/signin.py): a link
+        # (or its 8-character code) is good for SIGN_IN_LINK_DAYS; the code a person
+        # shows on their own signed-in page, for another browser, for SIGN_IN_CODE_MINUTES.
+        # The login a link opens lasts REMEMBER_COOKIE_DURATION (365 days by default).
+        "SIGN_IN_LINK_DAYS": int(env.get("SIGN_IN_LINK_DAYS", "7")),
+        "SIGN_IN_CODE_MINUTES": int(env.get("SIGN_IN_CODE_MINUTES", "10")),
+        # A registry file of more rows than this is imported by the worker, from the
+        # page or the API; the request answers at once with the job's page.
+        "IMPORT_INLINE_ROWS": int(env.get("IMPORT_INLINE_ROWS", "2000")),
     }
     if "SECRET_KEY" not in overrides:
         cfg["SECRET_KEY"] = _secret_key(instance)
@@ -168,6 +177,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("ID_NUMBER_KEY must be at least 32 characters")
     if cfg["ID_RETENTION_DAYS"] < 1:
         raise ConfigError("ID_RETENTION_DAYS must be at least 1")
+    if not 1 <= cfg["SIGN_IN_LINK_DAYS"] <= 90:
+        raise ConfigError("SIGN_IN_LINK_DAYS must be between 1 and 90")
+    if not 1 <= cfg["SIGN_IN_CODE_MINUTES"] <= 60:
+        raise ConfigError("SIGN_IN_CODE_MINUTES must be between 1 and 60")
     return cfg
 
 

@@ -47,3 +47,35 @@ class PasswordChangeForm(FlaskForm):
             EqualTo("new_password", message=_l("The two new passwords are not the same.")),
         ],
     )
+
+
+class CodeForm(FlaskForm):
+    """A sign-in code typed by hand (8 characters; spaces and dashes are ignored)."""
+
+    code = StringField(_l("Sign-in code"), validators=[DataRequired(), Length(max=40)])
+
+
+def people_filter(session, actor, *, action: str = "sign_in_links"):
+    """The people list's filters from the query string (the page and the API read the
+    same): ``q`` (name, phone or login, ≤ 50), ``unit_id`` (in scope, else 404),
+    ``role``, ``never_signed_in=1``, ``no_phone=1``. Bad values are a 422 naming them."""
+    from flask import request
+    from flask_babel import gettext as _
+
+    from village_grid import edge
+    from village_grid.auth import queries, scope
+    from village_grid.errors import InvalidInput
+
+    q = request.args.get("q", "").strip()
+    if len(q) > 50:
+        raise InvalidInput(_("Search for at most 50 characters."), fields={"q": "too_long"})
+    edge.check_text(q, "q")
+    role = request.args.get("role", "").strip()
+    if role and role not in ROLES:
+        raise InvalidInput(_("Unknown role %(r)s.", r=role[:30]), fields={"role": "unknown"})
+    flags = {}
+    for name in ("never_signed_in", "no_phone"):
+        flags[name] = edge.int_arg(name, 0, low=0, high=1) == 1
+    unit_id = edge.id_arg("unit_id")
+    unit = None if unit_id is None else scope.require_unit(session, actor, unit_id)
+    return queries.PeopleFilter(q=q, unit=unit, role=role, **flags)

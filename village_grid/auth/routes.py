@@ -31,7 +31,7 @@ from village_grid.hierarchy.labels import kind_label
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a path on this site: never send someone to another host after login."""
     if not target:
         return None
@@ -58,7 +58,7 @@ def login():
             flash(_("Wrong phone number, username or password."), "error")
         else:
             _start_login(user, remember=bool(form.remember.data))
-            return redirect(_safe_next(request.args.get("next")) or url_for("hierarchy.home"))
+            return redirect(safe_next(request.args.get("next")) or url_for("hierarchy.home"))
     return render_template("auth/login.html", form=form)
 
 
@@ -126,7 +126,7 @@ def set_language(code: str):
 
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")) or url_for("auth.login"))
+    return redirect(safe_next(request.args.get("next")) or url_for("auth.login"))
 
 
 @bp.route("/people", methods=["GET", "POST"])
@@ -268,3 +268,6 @@ def _form_id(name: str) -> int:
     if not 1 <= value < 2**31:
         raise ValueError(name)
     return value
+
+
+from village_grid.auth import routes_signin  # noqa: E402, F401  (sign-in links and codes)

@@ -70,7 +70,8 @@ def _rule(rule: throttle.ThrottleRule | None) -> throttle.ThrottleRule:
     return throttle.ThrottleRule.from_config(current_app.config if has_app_context() else {})
 
 
-def _locked(until: datetime, now: datetime) -> LoginLocked:
+def locked_error(until: datetime, now: datetime) -> LoginLocked:
+    """The refusal while a login name or an address is locked, saying for how long."""
     minutes = max(1, math.ceil((until - now).total_seconds() / 60))
     return LoginLocked(_("Too many failed attempts. Please try again in %(n)s minutes.", n=minutes))
 
@@ -111,7 +112,7 @@ def authenticate(
     now = utcnow()
     until, _by = throttle.lock_state(session, {typed, key}, addr, rule, now)
     if until is not None:
-        raise _locked(until, now)
+        raise locked_error(until, now)
     matches = password_matches(user.password_hash if user is not None else None, password)
     if user is None or not matches or not user.active:
         throttle.record_failure(
@@ -154,6 +155,53 @@ def create_user(
         name=name,
         phone=phone_value,
         password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        actor,
+        "user.create",
+        object_type="user",
+        object_id=user.id,
+        after={"username": user.username, "name": user.name, "phone": user.phone},
+    )
+    return user
+
+
+def free_username(session: Session, base: str) -> str:
+    """``base`` if no one has it as a username, else ``base_2``, ``base_3`` …"""
+    base = base[:44]
+    taken = set(
+        session.scalars(
+            select(User.username).where(
+                or_(User.username == base, User.username.like(f"{base}\\_%", escape="\\"))
+            )
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}_{n}" in taken:
+        n += 1
+    return f"{base}_{n}"
+
+
+def create_person(session: Session, *, name: str, phone: str, actor: User | None = None) -> User:
+    """A team lead or grid member without a password: they sign in by one-time link
+    (``auth/signin.py``). Matched by phone (one phone, one person): raises Conflict
+    when the phone is someone's already. Their login name is made from the phone."""
+    name = clean_text(name, field="name", max_len=50, required=True, label=_("Full name"))
+    phone_value = normalise_phone(phone, required=True)
+    if session.scalar(select(User.id).where(User.phone == phone_value)):
+        raise Conflict(
+            _("Phone %(p)s belongs to another user.", p=phone_value), fields={"phone": "taken"}
+        )
+    user = User(
+        username=free_username(session, "p" + phone_value.replace("-", "")),
+        name=name,
+        phone=phone_value,
+        password_hash="",
     )
     session.add(user)
     session.flush()
@@ -217,7 +265,7 @@ def change_own_password(
     now = utcnow()
     until, _by = throttle.lock_state(session, {key}, addr, rule, now)
     if until is not None:
-        raise _locked(until, now)
+        raise locked_error(until, now)
     if not password_matches(user.password_hash, current_password):
         throttle.record_failure(
             session.get_bind(), key=key, addr=addr, user=user, rule=rule, now=now
