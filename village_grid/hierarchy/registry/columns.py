@@ -35,6 +35,14 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "village_code": ("村编码", ("村编码", "社区编码", "village_code")),
     "grid_code": ("网格编码", ("网格编码", "grid_code")),
     "team_code": ("小队编码", ("小队编码", "team_code")),
+    # The people of the roster: the team's lead and the grid's member (registry/people.py).
+    "team_lead": ("小队长", ("小队长", "队长", "小队网格员", "team_lead", "lead")),
+    "team_lead_phone": (
+        "小队长电话",
+        ("小队长电话", "队长电话", "小队长手机", "team_lead_phone", "lead_phone"),
+    ),
+    "grid_member": ("网格员", ("网格员", "grid_member")),
+    "grid_member_phone": ("网格员电话", ("网格员电话", "网格员手机", "grid_member_phone")),
 }
 EXPORT_COLUMNS = list(COLUMNS)
 REQUIRED_COLUMNS = ("village", "grid", "team", "head_name")
@@ -146,7 +154,8 @@ def parse_flags(cell: str) -> list[str]:
 
 
 def parse_members(cell: str, line: int) -> tuple[list[dict], list[dict]]:
-    """Members from ``name|relation|sex|birth year|phone; ...``. Returns (members, problems)."""
+    """Members from ``name|relation|sex|birth year|phone; ...``, each checked and cleaned
+    by ``service.clean_member``. Returns (members, problems)."""
     members: list[dict] = []
     errors: list[dict] = []
     for number, chunk in enumerate((c for c in _split(cell, MEMBER_SEPARATORS) if c), start=1):
@@ -172,7 +181,7 @@ def parse_members(cell: str, line: int) -> tuple[list[dict], list[dict]]:
         member["relation"] = _RELATION_INDEX.get(member["relation"], member["relation"])
         member["sex"] = {"男": "M", "女": "F"}.get(member["sex"], member["sex"])
         try:
-            service.clean_member(member)
+            member = service.clean_member(member)
         except InvalidInput as err:
             code = _MEMBER_CODES.get(first_field(err)[0], "bad_member")
             errors.append(
