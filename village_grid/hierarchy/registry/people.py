@@ -12,6 +12,7 @@ re-importing a file changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -81,10 +82,8 @@ class People:
         for _role, _level, _name_key, phone_key in PEOPLE_COLUMNS:
             raw = values.get(phone_key, "")
             if raw:
-                try:
+                with contextlib.suppress(DomainError):
                     out.add(normalise_phone(raw))
-                except DomainError:
-                    pass
         return out
 
     def check(
