@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -338,10 +339,12 @@ def clean_household_fields(data: dict, *, partial: bool = False) -> dict:
     return out
 
 
+# Lazy: a county's import checks 300,000 members and translates only their mistakes.
+MEMBER_NAME = _l("Member name")
+
+
 def clean_member(data: dict) -> dict:
-    name = clean_text(
-        data.get("name"), field="name", max_len=50, required=True, label=_("Member name")
-    )
+    name = clean_text(data.get("name"), field="name", max_len=50, required=True, label=MEMBER_NAME)
     relation = (data.get("relation") or "").strip()
     if relation and relation not in RELATIONS:
         raise InvalidInput(_("Unknown relation %(r)s.", r=relation), fields={"relation": "unknown"})

@@ -99,6 +99,7 @@ RELATION_LABELS_ZH = {
 }
 _RELATION_ALIASES = {"本人": "head", "儿子": "child", "女儿": "child", "孙子": "grandchild"}
 SEX_LABELS_ZH = {"M": "男", "F": "女"}
+_SEX_INDEX = {"男": "M", "女": "F"}
 
 FLAG_SEPARATORS = (";", "；", "、", ",", "，")
 MEMBER_SEPARATORS = (";", "；", "\n")
@@ -142,9 +143,11 @@ def heading(key: str) -> str:
 
 
 def _split(text: str, separators: tuple[str, ...]) -> list[str]:
+    first = separators[0]
     for sep in separators[1:]:
-        text = text.replace(sep, separators[0])
-    return [part.strip() for part in text.split(separators[0])]
+        if sep in text:
+            text = text.replace(sep, first)
+    return [part.strip() for part in text.split(first)]
 
 
 def parse_flags(cell: str) -> list[str]:
@@ -159,7 +162,7 @@ def parse_members(cell: str, line: int) -> tuple[list[dict], list[dict]]:
     members: list[dict] = []
     errors: list[dict] = []
     for number, chunk in enumerate((c for c in _split(cell, MEMBER_SEPARATORS) if c), start=1):
-        parts = [p.strip() for p in _split(chunk, MEMBER_FIELD_SEPARATORS)]
+        parts = _split(chunk, MEMBER_FIELD_SEPARATORS)
         if len(parts) > len(MEMBER_FIELDS):
             errors.append(
                 problem(
@@ -175,11 +178,14 @@ def parse_members(cell: str, line: int) -> tuple[list[dict], list[dict]]:
                 )
             )
             continue
-        member = dict(
-            zip(MEMBER_FIELDS, parts + [""] * (len(MEMBER_FIELDS) - len(parts)), strict=True)
-        )
-        member["relation"] = _RELATION_INDEX.get(member["relation"], member["relation"])
-        member["sex"] = {"男": "M", "女": "F"}.get(member["sex"], member["sex"])
+        parts += [""] * (len(MEMBER_FIELDS) - len(parts))
+        member = {
+            "name": parts[0],
+            "relation": _RELATION_INDEX.get(parts[1], parts[1]),
+            "sex": _SEX_INDEX.get(parts[2], parts[2]),
+            "birth_year": parts[3],
+            "phone": parts[4],
+        }
         try:
             member = service.clean_member(member)
         except InvalidInput as err:

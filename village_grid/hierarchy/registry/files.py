@@ -215,9 +215,11 @@ def _short_row(line: int, cells: list[str], width: int) -> Row:
 
 def _row(line: int, cells: list[str], columns: list[str | None]) -> Row:
     row = Row(line=line, values={})
+    values = row.values
+    width = len(columns)
     for i, cell in enumerate(cells):
-        value = spreadsheet_value(cell)
-        key = columns[i] if i < len(columns) else None
+        value = spreadsheet_value(cell) if cell[:1] == "'" else cell
+        key = columns[i] if i < width else None
         if key is None:
             if value:
                 row.errors.append(
@@ -243,7 +245,7 @@ def _row(line: int, cells: list[str], columns: list[str | None]) -> Row:
                 )
             )
             continue
-        row.values[key] = value
+        values[key] = value
     return row
 
 

@@ -65,6 +65,8 @@ from village_grid.validation import clean_text
 
 # Rows checked together (their phones and codes looked up in one query each).
 CHECK_BATCH = 1000
+# The cells that name a row's units: rows naming the same ones share their lookup.
+UNIT_COLUMNS = (*UNIT_LEVELS, *(f"{level}_code" for level in UNIT_LEVELS))
 
 
 @dataclass
@@ -162,7 +164,7 @@ def _check_row(row: Row) -> _Checked:
 
 
 class _Import:
-    def __init__(self, session: Session, actor: User | None, progress):
+    def __init__(self, session: Session, actor: User | None, progress, digest: str):
         self.session = session
         self.actor = actor
         self.progress = progress
@@ -170,12 +172,14 @@ class _Import:
         self.tree = Tree(session, actor, known_households, IdSource(session, Unit))
         self.people = People(session, IdSource(session, User))
         self.household_ids = IdSource(session, Household)
-        self.writer = Writer(session, actor, request_addr())
+        self.writer = Writer(session, actor, request_addr(), digest)
         self.result = ImportResult()
         self.errors: list[dict] = []
         self.codes_seen: dict[str, int] = {}
         self.villages: dict[int, tuple[Node, dict[str, int]]] = {}
         self.units_written = 0
+        self.last_where: tuple | None = None
+        self.last_chain: dict[str, Node] = {}
 
     def fail(self, problems: list[dict]) -> None:
         if problems:
@@ -186,7 +190,7 @@ class _Import:
         rows = iter(rows)
         while batch := list(islice(rows, CHECK_BATCH)):
             checked = [_check_row(row) for row in batch]
-            self.people.lookup({p for c in checked for p in People.phones_of(c.row.values)})
+            self.people.lookup(self.people.phones_in(c.row.values for c in checked))
             taken = self._codes_in_database({c.code for c in checked if c.code})
             made: list[tuple[_Checked, Node, int, int, str]] = []
             for c in checked:
@@ -212,11 +216,16 @@ class _Import:
         if c.problems:
             self.fail(c.problems)
             return
-        try:
-            chain = self.tree.resolve(values, line)
-        except RowFailed as failed:
-            self.fail([failed.error])
-            return
+        where = tuple(values.get(k, "") for k in UNIT_COLUMNS)
+        if where == self.last_where:  # the rows of one team follow each other
+            chain = self.last_chain
+        else:
+            try:
+                chain = self.tree.resolve(values, line)
+            except RowFailed as failed:
+                self.fail([failed.error])
+                return
+            self.last_where, self.last_chain = where, chain
         claims, problems = self.people.check(values, chain, line)
         team = chain.get("team")
         household = None
@@ -257,7 +266,11 @@ class _Import:
         line = c.row.line
         if team is None or not team.is_team:
             return None, [_missing(line, "team")]
-        row_prints = prints(c.fields, [member_tuple(m) for m in c.members])
+        row_prints = (
+            prints(c.fields, [member_tuple(m) for m in c.members])
+            if team.known or team.same
+            else None
+        )
         if c.code:
             seen = self.codes_seen.get(c.code)
             if seen is not None:
@@ -270,7 +283,7 @@ class _Import:
             if c.code in taken:
                 reason = _("Household code %(c)s is already used.", c=c.code)
                 return None, [problem(line, "duplicate_code", reason, "code")]
-        elif team.same and row_prints in team.same:
+        elif row_prints is not None and row_prints in team.same:
             self.result.households_unchanged += 1
             return None, []
         if team.households >= self.cap:
@@ -394,11 +407,12 @@ def import_registry(
         # The tree changes: take its version's row first. On SQLite this is the
         # database's write lock, under which the new rows' ids are counted on.
         service.bump_tree_version(session)
-        job = _Import(session, actor, progress)
+        digest = hashlib.sha256(data).hexdigest()
+        job = _Import(session, actor, progress, digest)
         job.run(iter(reader), reader.estimate)
         if job.errors:
             raise ImportRejected(job.errors)
-        result = job.finish(filename, hashlib.sha256(data).hexdigest())
+        result = job.finish(filename, digest)
     except BaseException:
         outer.rollback()
         raise

@@ -52,6 +52,7 @@ class Claim:
     unit: Node
     phone: str
     name: str
+    written: tuple = ()
 
 
 class People:
@@ -65,6 +66,10 @@ class People:
         self.named: dict[int, tuple[str, int]] = {}
         self.new_people: list[Person] = []
         self.new_roles: list[tuple[int, str, Node]] = []
+        # (unit id, name as written, phone as written) of claims already taken: the ten
+        # rows of a team name its lead ten times, checked once.
+        self.settled: set[tuple[int, str, str]] = set()
+        self.phones: dict[str, str] = {}
 
     def lookup(self, phones: set[str]) -> None:
         """Read the people with these phones from the database at once (a batch of rows)."""
@@ -86,6 +91,20 @@ class People:
                     out.add(normalise_phone(raw))
         return out
 
+    def phones_in(self, rows) -> set[str]:
+        """:meth:`phones_of` every row, each phone as written normalised once."""
+        out = set()
+        for values in rows:
+            for _role, _level, _name_key, phone_key in PEOPLE_COLUMNS:
+                raw = values.get(phone_key, "")
+                if raw and raw not in self.phones:
+                    self.phones[raw] = ""
+                    with contextlib.suppress(DomainError):
+                        self.phones[raw] = normalise_phone(raw)
+                if raw and self.phones[raw]:
+                    out.add(self.phones[raw])
+        return out
+
     def check(
         self, values: dict[str, str], chain: dict[str, Node], line: int
     ) -> tuple[list[Claim], list[dict]]:
@@ -97,6 +116,8 @@ class People:
             if not raw_name and not raw_phone:
                 continue
             unit = chain.get(level)
+            if unit is not None and (unit.id, raw_name, raw_phone) in self.settled:
+                continue
             if unit is None:
                 problems.append(
                     problem(
@@ -181,11 +202,14 @@ class People:
                 u=unit.name,
             )
             return None, problem(line, code, reason, name_key)
-        return Claim(role, unit, phone, name or (known.name if known else "")), None
+        claim = Claim(role, unit, phone, name or (known.name if known else ""))
+        claim.written = (unit.id, raw_name, raw_phone)
+        return claim, None
 
     def take(self, claims: list[Claim], line: int) -> None:
         """A good row's people: made when new, and given their role when they lack it."""
         for claim in claims:
+            self.settled.add(claim.written)
             person = self.by_phone.get(claim.phone)
             if person is None:
                 person = Person(self.ids.take(), claim.name, claim.phone, new=True, line=line)

@@ -90,7 +90,7 @@ def _json(value: dict) -> str:
 class Writer:
     """Rows waiting to be written, written a batch at a time (see the module's note)."""
 
-    def __init__(self, session: Session, actor: User | None, client_addr: str):
+    def __init__(self, session: Session, actor: User | None, client_addr: str, digest: str):
         self.session = session
         self.actor = actor
         self.now = utcnow()
@@ -100,6 +100,9 @@ class Writer:
         self.events: list[dict] = []
         self.stopped = False
         self.joined: list[int] = []  # new households of teams that existed before
+        # A household's event names the file it came in (its fields are in the file,
+        # whose registry.import event holds the whole SHA-256).
+        self.file = digest[:16]
         self.audit_base = {
             "at": self.now,
             "actor_id": actor.id if actor is not None else None,
@@ -161,10 +164,13 @@ class Writer:
             self.members.append({"household_id": household_id, **m})
         if not team.new:
             self.joined.append(household_id)
-        after = {"code": code, "team": team.name, **{f: fields[f] for f in FIELDS}}
-        after["flags"] = [f for f in HOUSEHOLD_FLAGS if fields[f]]
-        if members:
-            after["members"] = [m["name"] for m in members]
+        after = {
+            "code": code,
+            "team": team.name,
+            "head_name": fields["head_name"],
+            "members": len(members),
+            "file": self.file,
+        }
         self.event("household.create", "household", household_id, team.path, after)
 
     def flush(self, *, force: bool = False) -> None:
