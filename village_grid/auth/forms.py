@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from village_grid.auth.labels import ROLE_LABELS
@@ -18,19 +18,22 @@ class PersonForm(FlaskForm):
 
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=50)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=50)])
+    # A team lead or grid member may have neither: they sign in by one-time link, and
+    # their login name is made from their phone (auth/service.create_person).
+    username = StringField(_l("Username"), validators=[Optional(), Length(max=50)])
     # The rule (length, common passwords) is the service's: auth/passwords.py.
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
     role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
-    unit_id = SelectField(_l("Unit"), coerce=int, choices=[])
+    # Chosen with the unit search (static/auth.js); the service checks scope and kind.
+    unit_id = IntegerField(_l("Unit"), validators=[Optional()])
 
 
 class RoleForm(FlaskForm):
     """Give an existing person another role."""
 
-    user_id = SelectField(_l("Person"), coerce=int, choices=[])
+    user_id = IntegerField(_l("Person"), validators=[DataRequired()])
     role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
-    unit_id = SelectField(_l("Unit"), coerce=int, choices=[])
+    unit_id = IntegerField(_l("Unit"), validators=[Optional()])
 
 
 class PasswordChangeForm(FlaskForm):

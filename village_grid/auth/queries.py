@@ -109,6 +109,13 @@ def _people_query(actor: User | None, action: str, f: PeopleFilter):
     return q
 
 
+def person_in_scope(
+    session: Session, actor: User | None, user_id: int, *, action: str = "sign_in_links"
+) -> User | None:
+    """The person ``user_id`` when they hold a role where ``actor`` may do ``action``."""
+    return session.scalar(_people_query(actor, action, PeopleFilter()).where(User.id == user_id))
+
+
 def people_page(
     session: Session,
     actor: User | None,
@@ -243,3 +250,14 @@ def readiness(session: Session, grids: list[Unit]) -> dict[int, GridReadiness]:
         out[grid_id].leads = leads
         out[grid_id].leads_never_signed_in = never
     return out
+
+
+def unit_labels(session: Session, units: list[Unit]) -> dict[int, str]:
+    """Each unit named with the units above it below the tree's root ("侯官村 › 第1网格
+    › 1小队"): one query for all their ancestors."""
+    ids = {i for u in units for i in u.ancestor_ids}
+    names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+    return {
+        u.id: " › ".join(names.get(i, "") for i in u.ancestor_ids[1:] or u.ancestor_ids)
+        for u in units
+    }

@@ -275,3 +275,10 @@ def may_make_sign_in_link(actor: User | None, person: User) -> bool:
     if not paths or not person.roles:
         return False
     return all(ra.unit is not None and within(ra.unit.path, paths) for ra in person.roles)
+
+
+def may_end_logins(actor: User | None, person: User) -> bool:
+    """May ``actor`` end ``person``'s logins from their page (a lost phone)? Whoever
+    manages their login (:func:`may_manage_person`) or makes their sign-in links
+    (:func:`may_make_sign_in_link`)."""
+    return may_manage_person(actor, person) or may_make_sign_in_link(actor, person)

@@ -33,12 +33,13 @@ from village_grid.auth.passwords import (
 from village_grid.auth.scope import (
     load_unit,
     may,
+    may_end_logins,
     may_manage_person,
     require_unit,
     scope_paths,
     user_unit_path,
 )
-from village_grid.auth.sessions import end_all_logins
+from village_grid.auth.sessions import end_all_logins, end_login_by_id
 from village_grid.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from village_grid.hierarchy.labels import kind_label
 from village_grid.models import ROLES, RoleAssignment, Unit, User
@@ -223,6 +224,31 @@ def create_person(session: Session, *, name: str, phone: str, actor: User | None
         after={"username": user.username, "name": user.name, "phone": user.phone},
     )
     return user
+
+
+def end_logins(session: Session, actor: User, person_id: int, login_id: int | None = None) -> int:
+    """End one login of a person (``login_id``) or all of them, from their page: a lost
+    phone is signed out at its next page. ``actor`` must manage the person's login or
+    make their sign-in links (``scope.may_end_logins``). Audited ``login.end``. How many
+    were open."""
+    person = session.get(User, person_id) if isinstance(person_id, int) else None
+    if person is None or not may_end_logins(actor, person):
+        raise NotFound(_("No such person."))
+    if login_id is None:
+        ended = end_all_logins(session, person.id)
+    else:
+        ended = int(end_login_by_id(session, person.id, login_id))
+    if ended:
+        record(
+            session,
+            actor,
+            "login.end",
+            object_type="user",
+            object_id=person.id,
+            unit_path=user_unit_path(person),
+            after={"login_id": login_id, "ended": ended},
+        )
+    return ended
 
 
 def set_password(

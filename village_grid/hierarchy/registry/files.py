@@ -79,10 +79,23 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, each with its line break, one at a time (an ``io.StringIO`` of a
+    county's file would hold another copy of it, four bytes a character)."""
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
 def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
     first = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first and "," not in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     for number, record in enumerate(reader, start=1):
         yield number, [c.strip() for c in record]
 

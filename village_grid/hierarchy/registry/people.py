@@ -150,7 +150,7 @@ class People:
                 phone_key,
             )
         try:
-            phone = normalise_phone(raw_phone)
+            phone = normalise_phone(raw_phone, field=phone_key)
             name = clean_text(raw_name, field=name_key, max_len=50)
         except DomainError as err:
             code = "bad_person_phone" if phone_key in err.fields else "too_long"
