@@ -201,20 +201,50 @@ def grid_people(session: Session, grid: Unit) -> list[tuple[User, str, Unit]]:
 
 @dataclass
 class GridReadiness:
-    grid: Unit
+    grid: Unit | None
     teams: int
     teams_without_lead: int
     leads: int
     leads_never_signed_in: int
 
 
+def readiness_in_scope(
+    session: Session, actor: User | None, *, limit: int = 30
+) -> tuple[list[GridReadiness], GridReadiness | None]:
+    """Before the night, for a cadre's home: the grids of ``actor``'s area that are not
+    ready (teams with no lead, leads who never signed in), most to do first, at most
+    ``limit``; and the totals over every grid (``grid`` None). Three queries."""
+    grids = list(
+        session.scalars(
+            select(Unit).where(Unit.kind == "grid", scope.scope_clause(actor, "sign_in_links"))
+        )
+    )
+    if not grids:
+        return [], None
+    per_grid = readiness(session, grids)
+    totals = GridReadiness(None, 0, 0, 0, 0)
+    for r in per_grid.values():
+        totals.teams += r.teams
+        totals.teams_without_lead += r.teams_without_lead
+        totals.leads += r.leads
+        totals.leads_never_signed_in += r.leads_never_signed_in
+    todo = [r for r in per_grid.values() if r.teams_without_lead or r.leads_never_signed_in]
+    todo.sort(key=lambda r: (-(r.teams_without_lead + r.leads_never_signed_in), r.grid.path))
+    return todo[:limit], totals
+
+
 def readiness(session: Session, grids: list[Unit]) -> dict[int, GridReadiness]:
     """Per grid: its teams, those with no lead, its leads and those who never signed in
-    (the cadre's "ready before the night"). Two GROUP BYs whatever the number of grids."""
+    (the cadre's "ready before the night"). Two GROUP BYs, a thousand grids at a time."""
     if not grids:
         return {}
-    ids = [g.id for g in grids]
     out = {g.id: GridReadiness(g, 0, 0, 0, 0) for g in grids}
+    for i in range(0, len(grids), 1000):
+        _readiness(session, [g.id for g in grids[i : i + 1000]], out)
+    return out
+
+
+def _readiness(session: Session, ids: list[int], out: dict[int, GridReadiness]) -> None:
     lead_exists = exists(
         select(RoleAssignment.id).where(
             RoleAssignment.unit_id == Unit.id, RoleAssignment.role == "team_lead"
@@ -249,7 +279,6 @@ def readiness(session: Session, grids: list[Unit]) -> dict[int, GridReadiness]:
     ):
         out[grid_id].leads = leads
         out[grid_id].leads_never_signed_in = never
-    return out
 
 
 def unit_labels(session: Session, units: list[Unit]) -> dict[int, str]:

@@ -133,4 +133,4 @@ def form_id(name: str) -> int:
     return value
 
 
-from village_grid.auth import routes_people, routes_signin  # noqa: E402, F401
+from village_grid.auth import routes_people, routes_sheet, routes_signin  # noqa: E402, F401

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid import edge
+from village_grid.auth import queries as auth_queries
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden
@@ -121,13 +122,24 @@ def tree():
             part = queries.subtree_units(db.session, root, max_depth=2)
         units.extend(part)
     counts = queries.household_counts(db.session, units)
+    # Before the night: grids whose teams have no lead or whose leads never signed in.
+    ready = (
+        auth_queries.readiness_in_scope(db.session, current_user)
+        if scope.may_somewhere(current_user, "sign_in_links")
+        else ([], None)
+    )
     children: dict[int | None, list] = {}
     ids = {u.id for u in units}
     for u in units:
         key = u.parent_id if u.parent_id in ids else None
         children.setdefault(key, []).append(u)
     return render_template(
-        "hierarchy/tree.html", children=children, counts=counts, cap=service.team_max_households()
+        "hierarchy/tree.html",
+        children=children,
+        counts=counts,
+        cap=service.team_max_households(),
+        not_ready=ready[0],
+        ready_totals=ready[1],
     )
 
 
