@@ -8,6 +8,7 @@ import re
 from sqlalchemy import func, select
 
 from tests.factories import create_unit, create_user, create_village, login
+from tests.pdftools import pdf_fonts, pdf_pages, pdf_text, requires_poppler
 from village_grid.database.bulk import insert_rows, next_id
 from village_grid.extensions import db
 from village_grid.models import LoginSession, RoleAssignment, SignInLink, User
@@ -165,3 +166,17 @@ def test_the_cadres_home_says_which_grids_are_not_ready(client):
     html = client.get("/units").get_data(as_text=True)
     assert "2 位小队长从未登录" in html or "2 of 2" in html
     assert "第1网格" in html and "1 个小队没有队长" in html and "3 个小队没有队长" in html
+
+
+@requires_poppler
+def test_the_sheet_as_a_pdf_embeds_its_font_and_names_each_person(client):
+    v = create_village(grids=1, teams=2, leads=2)
+    login(client, v["gm"])
+    res = client.post(f"/units/{v['grids'][0].id}/sign-in-sheet", data={"who": "all", "fmt": "pdf"})
+    assert res.status_code == 200 and res.mimetype == "application/pdf"
+    assert res.headers["Cache-Control"] == "no-store"
+    text = pdf_text(res.data)
+    assert "张三" in text and "林队长" in text and "登录" in text
+    assert pdf_pages(res.data) == 1
+    assert pdf_fonts(res.data) and all(f["emb"] for f in pdf_fonts(res.data))
+    assert db.session.scalar(select(func.count(SignInLink.id))) == 2

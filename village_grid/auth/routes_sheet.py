@@ -5,7 +5,16 @@ replaces the person's earlier unused one, so a lost slip stops working."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, make_response, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.auth import queries, scope, signin
@@ -13,7 +22,8 @@ from village_grid.auth.guards import login_required
 from village_grid.auth.labels import ROLE_LABELS
 from village_grid.auth.routes import bp
 from village_grid.extensions import db
-from village_grid.qr.plates import qr_svg
+from village_grid.pdf import render_pdf
+from village_grid.qr.plates import qr_data_url, qr_svg
 
 # Cards on one A4 page (2 across, 4 down).
 CARDS_PER_PAGE = 8
@@ -30,7 +40,8 @@ def _grid(unit_id: int):
 @login_required
 def sign_in_sheet(unit_id: int):
     """GET: the grid's leads and members, and whom the sheet is for. POST: new links for
-    them, printed on cards (shown once: the page is not kept)."""
+    them, printed on cards (shown once: the page is not kept), as a page to print or
+    (``fmt=pdf``) a PDF through the product's one PDF path (``village_grid/pdf.py``)."""
     grid = _grid(unit_id)
     people = queries.grid_people(db.session, grid)
     if request.method == "GET":
@@ -74,6 +85,16 @@ def sign_in_sheet(unit_id: int):
             }
         )
     pages = [cards[i : i + CARDS_PER_PAGE] for i in range(0, len(cards), CARDS_PER_PAGE)]
+    code_url = config["BASE_URL"] + url_for("auth.sign_in_code")
+    if request.form.get("fmt") == "pdf":
+        title = _("Sign-in sheet: %(grid)s", grid=grid.name)
+        html = render_template(
+            "auth/sheet_pdf.html", title=title, pages=pages, qr_src=qr_data_url, code_url=code_url
+        )
+        response = Response(render_pdf(html, title=title), mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="sign-in-{grid.id}.pdf"'
+        response.headers["Cache-Control"] = "no-store"
+        return response
     response = make_response(
         render_template(
             "auth/sheet.html",
@@ -81,7 +102,7 @@ def sign_in_sheet(unit_id: int):
             pages=pages,
             total=len(cards),
             qr_svg=qr_svg,
-            code_url=config["BASE_URL"] + url_for("auth.sign_in_code"),
+            code_url=code_url,
         )
     )
     response.headers["Cache-Control"] = "no-store"
