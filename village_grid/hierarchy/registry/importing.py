@@ -164,7 +164,9 @@ def _check_row(row: Row) -> _Checked:
 
 
 class _Import:
-    def __init__(self, session: Session, actor: User | None, progress, digest: str):
+    def __init__(
+        self, session: Session, actor: User | None, progress, digest: str, dry_run: bool = False
+    ):
         self.session = session
         self.actor = actor
         self.progress = progress
@@ -173,6 +175,9 @@ class _Import:
         self.people = People(session, IdSource(session, User))
         self.household_ids = IdSource(session, Household)
         self.writer = Writer(session, actor, request_addr(), digest)
+        self.dry_run = dry_run
+        if dry_run:
+            self.writer.stop()
         self.result = ImportResult()
         self.errors: list[dict] = []
         self.codes_seen: dict[str, int] = {}
@@ -288,7 +293,7 @@ class _Import:
             return None, []
         if team.households >= self.cap:
             return None, [self._full(team, line)]
-        if not team.new:
+        if not team.new and not self.dry_run:
             self.tree.lock_team(team)
             if team.households >= self.cap:
                 return None, [self._full(team, line)]
@@ -344,6 +349,15 @@ class _Import:
             self.writer.household(household_id, team, seq, code, c.fields, c.members)
         self.writer.flush()
 
+    def _counted(self) -> ImportResult:
+        result = self.result
+        result.units_created = len(self.tree.new_units)
+        result.households_created = sum(c["households_created"] for _v, c in self.villages.values())
+        result.members_created = sum(c["members_created"] for _v, c in self.villages.values())
+        result.people_created = len(self.people.new_people)
+        result.roles_assigned = len(self.people.new_roles)
+        return result
+
     def finish(self, filename: str, digest: str) -> ImportResult:
         """Write what is left, the people, the tree version and the import's events."""
         self.writer.flush(force=True)
@@ -353,11 +367,9 @@ class _Import:
         if self.writer.joined:
             membership.after_change(self.session, self.writer.joined)
         result = self.result
-        result.units_created = len(self.tree.new_units)
-        result.households_created = sum(c["households_created"] for _v, c in self.villages.values())
-        result.members_created = sum(c["members_created"] for _v, c in self.villages.values())
-        result.people_created = len(self.people.new_people)
-        result.roles_assigned = len(self.people.new_roles)
+        if self.dry_run:
+            return self._counted()
+        self._counted()
         for node in self.tree.new_units:
             village = node
             while village.parent is not None and village.kind != "village":
@@ -389,6 +401,7 @@ def import_registry(
     filename: str,
     data: bytes,
     progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Import households, the units they name and the people of the roster from a CSV
     or XLSX file.
@@ -397,7 +410,8 @@ def import_registry(
     :class:`ImportRejected` lists every bad row. On success the changes are
     flushed; the caller commits. ``actor`` None is the command line (no scope);
     otherwise every row must lie in the actor's "import" scope. ``progress(rows
-    checked, rows about)`` is called after each batch of rows.
+    checked, rows about)`` is called after each batch of rows. ``dry_run``: check every
+    row and count what would be made, writing nothing (the worker's first pass).
     """
     if actor is not None and not scope.may_somewhere(actor, "import"):
         raise ImportRejected.whole_file("out_of_scope", _("You may not import households."))
@@ -406,13 +420,17 @@ def import_registry(
     try:
         # The tree changes: take its version's row first. On SQLite this is the
         # database's write lock, under which the new rows' ids are counted on.
-        service.bump_tree_version(session)
+        if not dry_run:
+            service.bump_tree_version(session)
         digest = hashlib.sha256(data).hexdigest()
-        job = _Import(session, actor, progress, digest)
+        job = _Import(session, actor, progress, digest, dry_run)
         job.run(iter(reader), reader.estimate)
         if job.errors:
             raise ImportRejected(job.errors)
         result = job.finish(filename, digest)
+        if dry_run:
+            outer.rollback()
+            return result
     except BaseException:
         outer.rollback()
         raise
