@@ -171,3 +171,21 @@ def test_a_code_for_the_chat_apps_browser_comes_from_ones_own_signed_in_page(cli
     # a cadre (password) gets no such code
     login(client, v["cadre"])
     assert client.post("/account/sign-in-code").status_code == 409
+
+
+def test_a_group_message_carries_no_sign_in_link_and_its_link_asks_for_a_code(client):
+    """Everyone in a group sees a group message: it links to the page, which signs no one
+    in; a lead who taps it in the chat app's browser is offered a code, not a password."""
+    from tests.factories import create_task
+    from village_grid.models import OutboxMessage
+
+    v = create_village()
+    make(v["cadre"], v["lead"])  # a live link exists: it must not leak into messages
+    create_task(v["village"], v["cadre"])
+    texts = [m.body for m in db.session.scalars(select(OutboxMessage))]
+    assert texts and not any("/in/" in t for t in texts)
+    agent = {"User-Agent": "Mozilla/5.0 (Linux; Android 10) MicroMessenger/8.0.47"}
+    res = client.get("/field", headers=agent)
+    assert res.status_code == 302 and "/login" in res.headers["Location"]
+    page = client.get(res.headers["Location"], headers=agent).get_data(as_text=True)
+    assert "/login/code" in page and "用登录码登录" in page
