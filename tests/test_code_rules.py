@@ -441,3 +441,47 @@ def test_no_module_is_over_600_lines():
         if lines > MAX_LINES:
             found.append(f"{rel(path)}:{MAX_LINES + 1}: {lines} lines")
     assert not found, report(found, f"modules over {MAX_LINES} lines (split them by job)")
+
+
+# --- e. a case's resolution is written in one module -------------------------------------
+
+CASE_LIFECYCLE = "village_grid/tasks/cases.py"
+# Writing a resolution: setting resolved_at / resolved_by_id (attribute, keyword or dict key
+# in a write), or a case's status to "resolved".
+_RESOLVES = re.compile(
+    r"""(\.resolved_(?:at|by_id)\s*=(?!=)|\bresolved_(?:at|by_id)\s*=(?!=)|status\s*=\s*["']resolved["'])"""
+)
+
+
+def resolution_writes(source: str) -> list[int]:
+    return [n for n, line in enumerate(source.splitlines(), 1) if _RESOLVES.search(line)]
+
+
+def test_a_cases_resolution_is_written_only_in_the_lifecycle_module():
+    found = [
+        f"{rel(path)}:{n}: writes a case's resolution"
+        for path in app_files()
+        if rel(path) != CASE_LIFECYCLE and "escalation" in path.read_text(encoding="utf-8").lower()
+        for n in resolution_writes(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, report(found, f"resolve cases through {CASE_LIFECYCLE} (cases.resolve)")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "esc.resolved_at = now",
+        "update(Escalation).values(status='resolved', resolved_at=now)",
+        'e.status = "resolved"',
+    ],
+)
+def test_the_resolution_rule_sees_a_write(source):
+    assert resolution_writes(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ['"resolved_at": iso_z(e.resolved_at)', "if e.resolved_at == now:", "x = e.resolved_at"],
+)
+def test_the_resolution_rule_lets_reads_be(source):
+    assert not resolution_writes(source)

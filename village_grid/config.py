@@ -8,6 +8,7 @@ the first request.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -19,6 +20,71 @@ class ConfigError(RuntimeError):
 
 
 NOTIFY_CHANNELS = ("log", "webhook", "wecom")
+
+# Which sweep an official warning drafts, by a word of its event (village_grid/warnings):
+# the kind of check and the household flags it reaches (none: every household).
+# WARNINGS_EVENTS (JSON of the same shape) replaces it.
+VULNERABLE = ["elderly_alone", "disabled", "young_children", "pregnant"]
+WARNING_EVENTS = {
+    "台风": {"subkind": "flood", "flags": []},
+    "暴雨": {"subkind": "flood", "flags": []},
+    "洪水": {"subkind": "flood", "flags": []},
+    "山洪": {"subkind": "flood", "flags": []},
+    "高温": {"subkind": "heat", "flags": VULNERABLE},
+    "寒潮": {"subkind": "cold", "flags": VULNERABLE},
+    "低温": {"subkind": "cold", "flags": VULNERABLE},
+}
+# Severities WARNINGS_AUTOSEND may name (CAP's words or the warning colours).
+AUTOSEND_NAMES = {
+    "extreme": "Extreme",
+    "red": "Extreme",
+    "severe": "Severe",
+    "orange": "Severe",
+    "moderate": "Moderate",
+    "yellow": "Moderate",
+    "minor": "Minor",
+    "blue": "Minor",
+}
+
+
+def _warning_events(text: str) -> dict:
+    if not text.strip():
+        return WARNING_EVENTS
+    try:
+        events = json.loads(text)
+        assert isinstance(events, dict) and all(
+            isinstance(k, str)
+            and k
+            and isinstance(v, dict)
+            and isinstance(v.get("subkind"), str)
+            and isinstance(v.get("flags", []), list)
+            for k, v in events.items()
+        )
+    except (ValueError, AssertionError):
+        raise ConfigError(
+            'WARNINGS_EVENTS is JSON: {"台风": {"subkind": "flood", "flags": []}, ...}'
+        ) from None
+    return {
+        k: {"subkind": v["subkind"], "flags": list(v.get("flags", []))} for k, v in events.items()
+    }
+
+
+def _autosend(text: str) -> dict[str, int]:
+    """``red:15,orange:30`` → {"Extreme": 15, "Severe": 30}: minutes after a draft is made
+    that it sends itself unless someone holds it. Empty: never."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _sep, minutes = part.partition(":")
+        severity = AUTOSEND_NAMES.get(name.strip().lower())
+        if severity is None or not minutes.strip().isdigit() or int(minutes) < 1:
+            raise ConfigError(
+                "WARNINGS_AUTOSEND is severity:minutes, e.g. red:15,orange:30 "
+                "(red/orange/yellow/blue or Extreme/Severe/Moderate/Minor)"
+            )
+        out[severity] = int(minutes)
+    return out
+
+
 JOBS_QUEUES = ("sqlite", "redis", "off")
 
 
@@ -98,25 +164,22 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # (the default when REDIS_URL is set) or "off" (nothing runs by itself).
         "REDIS_URL": env.get("REDIS_URL", ""),
         "JOBS_QUEUE": env.get("JOBS_QUEUE") or ("redis" if env.get("REDIS_URL") else "sqlite"),
+        # The queue's name: keeps this deployment's jobs apart from others sharing a Redis.
+        "JOBS_QUEUE_NAME": env.get("JOBS_QUEUE_NAME", "village_grid"),
         # Escalation checks and delivery retries run every this many minutes.
         "WORKER_TICK_MINUTES": int(env.get("WORKER_TICK_MINUTES", "1")),
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
         # A team lead with households still to confirm on a sweep and no sign of life
-        # from their phone for this long is listed as silent on the progress page; after
-        # as long again, their grid member is asked to call them (field/silent.py).
+        # from their phone for this long — or half the time to the deadline, if sooner —
+        # is listed as silent on the progress page and their grid member is asked to
+        # call them (tasks/silent.py). 0 turns the watch off.
         "LEAD_SILENT_MINUTES": int(env.get("LEAD_SILENT_MINUTES", "15")),
         # Failed logins: LOGIN_MAX_FAILURES within LOGIN_FAILURE_WINDOW_MINUTES lock the
-        # login name and the address for LOGIN_LOCKOUT_MINUTES (defaults: auth/throttle.py).
-        **{
-            name: int(env[name])
-            for name in (
-                "LOGIN_MAX_FAILURES",
-                "LOGIN_FAILURE_WINDOW_MINUTES",
-                "LOGIN_LOCKOUT_MINUTES",
-            )
-            if env.get(name)
-        },
+        # login name and the address for LOGIN_LOCKOUT_MINUTES (auth/throttle.py).
+        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "10")),
+        "LOGIN_FAILURE_WINDOW_MINUTES": int(env.get("LOGIN_FAILURE_WINDOW_MINUTES", "15")),
+        "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
         # Rate limits for the public door-plate pages (QR issue).
         # Counters in each worker's memory by default; redis://… shares them between
         # workers and hosts. If that store fails, each worker counts in memory
@@ -147,6 +210,16 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # A registry file of more rows than this is imported by the worker, from the
         # page or the API; the request answers at once with the job's page.
         "IMPORT_INLINE_ROWS": int(env.get("IMPORT_INLINE_ROWS", "2000")),
+        # Official warnings (village_grid/warnings, docs/warnings.md). A feed of CAP
+        # documents (RSS or Atom) the worker reads every WARNINGS_POLL_MINUTES; empty: off.
+        "WARNINGS_FEED_URL": env.get("WARNINGS_FEED_URL", ""),
+        "WARNINGS_POLL_MINUTES": int(env.get("WARNINGS_POLL_MINUTES", "5")),
+        "WARNINGS_FETCH_TIMEOUT_SECONDS": float(env.get("WARNINGS_FETCH_TIMEOUT_SECONDS", "10")),
+        # A CAP document larger than this is refused before it is parsed.
+        "WARNINGS_MAX_BYTES": int(env.get("WARNINGS_MAX_BYTES", str(512 * 1024))),
+        "WARNINGS_EVENTS": _warning_events(env.get("WARNINGS_EVENTS", "")),
+        # Drafts that send themselves after N minutes unless held, per severity; off by default.
+        "WARNINGS_AUTOSEND": _autosend(env.get("WARNINGS_AUTOSEND", "")),
     }
     if "SECRET_KEY" not in overrides:
         cfg["SECRET_KEY"] = _secret_key(instance)
@@ -175,6 +248,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("TEAM_MAX_HOUSEHOLDS must be at least 1")
     if cfg["ID_NUMBER_KEY"] and len(cfg["ID_NUMBER_KEY"]) < 32:
         raise ConfigError("ID_NUMBER_KEY must be at least 32 characters")
+    if cfg["WARNINGS_POLL_MINUTES"] < 1:
+        raise ConfigError("WARNINGS_POLL_MINUTES must be at least 1")
     if cfg["ID_RETENTION_DAYS"] < 1:
         raise ConfigError("ID_RETENTION_DAYS must be at least 1")
     if not 1 <= cfg["SIGN_IN_LINK_DAYS"] <= 90:

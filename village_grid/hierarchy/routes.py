@@ -17,7 +17,7 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError
 from village_grid.extensions import db
-from village_grid.hierarchy import queries, service
+from village_grid.hierarchy import queries, service, units
 from village_grid.hierarchy.forms import (
     INLINE_MEMBER_ROWS,
     ConfirmForm,
@@ -25,13 +25,10 @@ from village_grid.hierarchy.forms import (
     MemberForm,
     MoveForm,
     SplitForm,
+    UnitEditForm,
     UnitForm,
 )
 from village_grid.hierarchy.labels import (
-    FLAG_LABELS,
-    KIND_LABELS,
-    RELATION_LABELS,
-    SEX_LABELS,
     team_with_grid,
 )
 from village_grid.models import Household, Unit
@@ -53,17 +50,6 @@ CHILD_KINDS = {
     "grid": ["team", "building"],
     "building": ["team"],
 }
-
-
-@bp.app_context_processor
-def _labels():
-    return {
-        "unit_kind_labels": KIND_LABELS,
-        "household_flag_labels": FLAG_LABELS,
-        "member_relation_labels": RELATION_LABELS,
-        "member_sex_labels": SEX_LABELS,
-        "team_cap": service.team_max_households,
-    }
 
 
 def _form_error(form, err: DomainError) -> int:
@@ -183,6 +169,7 @@ def add_unit(unit_id: int):
                     name=form.name.data,
                     parent_id=parent.id,
                     code=form.code.data,
+                    division_code=form.division_code.data,
                 )
                 db.session.commit()
                 flash(_("%(name)s added.", name=new.name), "success")
@@ -194,6 +181,39 @@ def add_unit(unit_id: int):
     return (
         render_template(
             "hierarchy/unit_form.html", form=form, parent=parent, breadcrumb=_breadcrumb(parent)
+        ),
+        status,
+    )
+
+
+@bp.route("/units/<id:unit_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_unit(unit_id: int):
+    """Rename a unit or set its administrative division code."""
+    unit = scope.require_unit(db.session, current_user, unit_id, "manage_units")
+    form = UnitEditForm()
+    status = 200
+    if request.method == "GET":
+        form.name.data, form.division_code.data = unit.name, unit.division_code
+    elif form.validate_on_submit():
+        try:
+            units.update_unit(
+                db.session,
+                current_user,
+                unit.id,
+                name=form.name.data,
+                division_code=form.division_code.data or "",
+            )
+            db.session.commit()
+            flash(_("%(name)s saved.", name=unit.name), "success")
+            return redirect(url_for("hierarchy.unit", unit_id=unit.id))
+        except DomainError as err:
+            status = _form_error(form, err)
+    else:
+        status = _invalid_form()
+    return (
+        render_template(
+            "hierarchy/unit_edit.html", form=form, unit=unit, breadcrumb=_breadcrumb(unit)
         ),
         status,
     )

@@ -33,7 +33,7 @@ from village_grid.auth.scope import (
     require_unit,
 )
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
-from village_grid.hierarchy import queries
+from village_grid.hierarchy import divisions, queries
 from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, TreeState, Unit, User
 from village_grid.models.base import utcnow
@@ -128,12 +128,14 @@ def create_unit(
     name: str,
     parent_id: int | None,
     code: str | None = None,
+    division_code: str | None = None,
     action: str = "manage_units",
 ) -> Unit:
     """Add a unit under ``parent_id`` (or a new root, admins only).
 
     Teams are leaves: they hold households, not units. Names are unique among
-    siblings. ``action`` is the right the actor needs on the parent (the station
+    siblings; a division code lies inside the parent's (``hierarchy/divisions.py``).
+    ``action`` is the right the actor needs on the parent (the station
     opens a team under a full grid with ``station``). Raises InvalidInput,
     NotFound/OutOfScope, Conflict.
     """
@@ -164,11 +166,15 @@ def create_unit(
             fields={"name": "taken"},
             code="duplicate_name",
         )
+    division = divisions.clean(
+        division_code, parent_code=parent.division_code if parent is not None else ""
+    )
     unit = Unit(
         kind=kind,
         name=name,
         parent=parent,
         code=_unit_code(session, parent, kind, code),
+        division_code=division,
         depth=0 if parent is None else parent.depth + 1,
     )
     session.add(unit)
@@ -176,6 +182,8 @@ def create_unit(
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     bump_tree_version(session)
     after = {"kind": unit.kind, "name": unit.name, "code": unit.code}
+    if division:
+        after["division_code"] = division
     after["parent"] = parent.name if parent is not None else None
     record(
         session,

@@ -60,9 +60,6 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-bp.app_context_processor(display.template_context)
-
-
 def require_station() -> None:
     """404 for anyone who runs no station anywhere (a team lead, a grid member)."""
     if not scope.may_somewhere(current_user, queries.ACTION):

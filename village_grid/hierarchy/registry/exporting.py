@@ -52,6 +52,8 @@ def _unit_cells(chain: dict[str, Unit], people: dict[int, tuple[str, str]]) -> d
         u = chain.get(level)
         name, phone = people.get(u.id, ("", "")) if u is not None else ("", "")
         cells[key], cells[f"{key}_phone"] = name, phone
+    village = chain.get("village")
+    cells["division_code"] = village.division_code if village else ""
     return cells
 
 

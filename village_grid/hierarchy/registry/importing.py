@@ -40,6 +40,7 @@ from village_grid.auth import scope
 from village_grid.database.bulk import IdSource
 from village_grid.errors import DomainError
 from village_grid.hierarchy import service
+from village_grid.hierarchy import units as unit_changes
 from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS
 from village_grid.hierarchy.registry.columns import (
     HOUSEHOLD_COLUMNS,
@@ -370,6 +371,10 @@ class _Import:
         if self.dry_run:
             return self._counted()
         self._counted()
+        for node in self.tree.divisions.values():  # villages that had no division code
+            unit_changes.update_unit(
+                self.session, self.actor, node.id, division_code=node.division_code
+            )
         for node in self.tree.new_units:
             village = node
             while village.parent is not None and village.kind != "village":

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from village_grid.auth import scope
 from village_grid.database.bulk import IdSource
 from village_grid.errors import DomainError
-from village_grid.hierarchy import service
+from village_grid.hierarchy import divisions, service
 from village_grid.hierarchy.registry.columns import LEVEL_KINDS, UNIT_LEVELS, heading
 from village_grid.hierarchy.registry.rejections import first_field, problem
 from village_grid.models import Household, RoleAssignment, Unit, User
@@ -43,6 +43,8 @@ class Node:
     path: str
     depth: int
     new: bool
+    # A village's administrative division code ("" when it has none).
+    division_code: str = ""
     # An existing unit's children by name, loaded when first needed; a new one's, made.
     children: dict[str, Node] | None = None
     # A team: how many households it has (this import's included), the next number.
@@ -102,6 +104,8 @@ class Tree:
         self.nodes: dict[int, Node] = {}
         self.new_units: list[Node] = []
         self.village_codes: set[str] = set()
+        # Existing villages the file gives a division code they lacked (set at the end).
+        self.divisions: dict[int, Node] = {}
 
     # --- finding ---------------------------------------------------------------------
 
@@ -117,6 +121,7 @@ class Tree:
                 unit.path,
                 unit.depth,
                 new=False,
+                division_code=unit.division_code or "",
             )
             self.nodes[unit.id] = node
         return node
@@ -202,7 +207,26 @@ class Tree:
 
     # --- making ----------------------------------------------------------------------
 
-    def _make(self, level: str, name: str, code: str, parent: Node | None, line: int) -> Node:
+    def _division(self, given: str, parent: Node | None, line: int) -> str:
+        """The 区划代码 cell, checked as ``service.create_unit`` checks it."""
+        if not given:
+            return ""
+        try:
+            return divisions.clean(given, parent_code=parent.division_code if parent else "")
+        except DomainError as err:
+            raise RowFailed(
+                problem(line, "bad_division_code", err.message, "division_code")
+            ) from None
+
+    def _make(
+        self,
+        level: str,
+        name: str,
+        code: str,
+        parent: Node | None,
+        line: int,
+        division: str = "",
+    ) -> Node:
         """A new unit under ``parent`` (checked like ``service.create_unit``)."""
         if not self.in_scope(parent):
             raise _out_of_scope(line, level)
@@ -257,6 +281,7 @@ class Tree:
             children={},
             known={},
             same={},
+            division_code=division,
         )
         if level == "village":
             self.village_codes.add(code)
@@ -293,9 +318,29 @@ class Tree:
                 continue
             code = values.get(f"{level}_code", "")
             node = self._top(level, name, line) if parent is None else self._child(parent, name)
+            division = ""
+            if level == "village":
+                division = self._division(values.get("division_code", ""), parent, line)
             if node is None:
-                node = self._make(level, name, code, parent, line)
+                node = self._make(level, name, code, parent, line, division)
             else:
+                if division and node.division_code and division != node.division_code:
+                    raise RowFailed(
+                        problem(
+                            line,
+                            "unit_code_mismatch",
+                            _(
+                                "“%(n)s” already has code %(old)s, not %(new)s.",
+                                n=name,
+                                old=node.division_code,
+                                new=division,
+                            ),
+                            "division_code",
+                        )
+                    )
+                if division and not node.division_code and not node.new:
+                    node.division_code = division
+                    self.divisions[node.id] = node
                 if node.kind not in LEVEL_KINDS[level]:
                     raise RowFailed(
                         problem(

@@ -137,6 +137,8 @@ class Writer:
         self.units.append(node)
         after = {"kind": node.kind, "name": node.name, "code": node.code}
         after["parent"] = node.parent.name if node.parent is not None else None
+        if node.division_code:
+            after["division_code"] = node.division_code
         self.event("unit.create", "unit", node.id, node.path, after)
 
     def household(
@@ -195,6 +197,7 @@ class Writer:
             "code": node.code,
             "path": node.path,
             "depth": node.depth,
+            "division_code": node.division_code,
             "lock_version": 0,
             "created_at": self.now,
         }
