@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.api.routes import bp
-from village_grid.api.validation import EMPTY_BODY, PAGE_QUERY, document, page_args
+from village_grid.api.validation import EMPTY_BODY, PAGE_QUERY, document, empty_body, page_args
 from village_grid.audit.service import iso_time
 from village_grid.auth import queries, signin
 from village_grid.auth.forms import people_filter
@@ -78,6 +78,7 @@ def users():
     tags=["people"],
 )
 def sign_in_link(user_id: int):
+    empty_body()
     config = current_app.config
     issued = signin.make_link(
         db.session,
