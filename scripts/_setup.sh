@@ -36,12 +36,15 @@ setup_venv() {
   fi
 }
 
-# Debian packages the browser, QR-decoding and PDF tests need. Installed when
-# we are root and they are missing; otherwise those tests say why they skip.
+# Debian packages: Pango for every PDF (WeasyPrint; scripts/run and scripts/test), and for
+# the tests the browser, its Chinese font, QR decoding and poppler (pdffonts, pdftotext,
+# pdftoppm). Installed when we are root and they are missing; otherwise PDFs answer that
+# Pango is missing and those tests say why they skip.
 setup_system_packages() {
-  local need=() pkg
+  local need=() pkg wanted=(libpango-1.0-0 libpangoft2-1.0-0)
+  [ "${1:-}" = "test" ] && wanted+=(chromium fonts-wqy-microhei libzbar0 poppler-utils)
   command -v dpkg-query >/dev/null 2>&1 || return 0
-  for pkg in chromium fonts-wqy-microhei libzbar0 poppler-utils; do
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
   [ ${#need[@]} -eq 0 ] && return 0
@@ -51,6 +54,6 @@ setup_system_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
       || echo "warning: could not install ${need[*]}" >&2
   else
-    echo "note: missing ${need[*]} (install them to run the browser and QR tests)" >&2
+    echo "note: missing ${need[*]} (install them for PDFs and the browser, QR and PDF tests)" >&2
   fi
 }

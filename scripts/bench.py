@@ -75,6 +75,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     ap.add_argument("--skip-load", action="store_true", help="skip the gunicorn load test")
+    ap.add_argument(
+        "--skip-import",
+        action="store_true",
+        help="skip the county roster import beside the demo writer (bench_import.py)",
+    )
     ap.add_argument("--load-seconds", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=3, help="app and floor runs, in turns")
     ap.add_argument("--connections", type=int, default=32)
@@ -133,6 +138,21 @@ def main() -> int:
         results["memory_mb"] < limit_mb,
     )
     results.update(sheet_figures())
+    if not args.skip_import and not keep:
+        # The roster import of the demo's export, beside the demo writer, same run.
+        import bench_import
+
+        figures = bench_import.figures(args.households, args.database_url or None)
+        bench_import.report(figures)
+        line(
+            "roster import / demo writer, same rows",
+            f"{figures['ratio']}x",
+            f"{figures['demo_s']} s",
+            None,
+            "<= 3x",
+            figures["ratio"] <= 3,
+        )
+        results["import"] = figures
     if not args.skip_load:
         load_figures(args, env, workdir, results)
     # Beside the work directory, which goes (its database is hundreds of MB).

@@ -136,6 +136,30 @@ def _tap_three_offline(page) -> None:
 
 PREPARE["field-offline"] = _tap_three_offline
 
+# People and signing in without a password (issue 25): the people page, a lead's page
+# (a grid member's view, with a link just made), a grid's sign-in sheet as the grid
+# member prints it, and a used link opened again. Ids from add_demo_people.
+PAGES += [
+    ("person", "/people/{lead_user_id}", "grid_member"),
+    ("sign-in-sheet", "/units/{grid_id}/sign-in-sheet", "grid_member"),
+    ("sign-in-refused", "/in/{used_token}", None),
+]
+
+
+def _make_link(page) -> None:
+    page.click("form[action$='/sign-in-link'] button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _make_sheet(page) -> None:
+    page.check("input[name=who][value=all]")
+    page.click("form button.primary")
+    page.wait_for_load_state()
+
+
+PREPARE["person"] = _make_link
+PREPARE["sign-in-sheet"] = _make_sheet
+
 SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪曾邱廖赖周叶苏庄吕江何"
 GIVEN = [
     "秀英",
@@ -438,6 +462,40 @@ def add_demo_plates(demo: Demo) -> None:
     demo.ids.update(plate_token=showcase.qr_token, old_plate_token=old_token, message_id=second.id)
 
 
+def add_demo_people(demo: Demo, app) -> None:
+    """Leads of the first grid who sign in by link (no password), one who has signed in
+    on a phone with a link that is then opened again (the refused page)."""
+    from village_grid.auth import service as auth_service
+    from village_grid.auth import signin
+    from village_grid.extensions import db
+    from village_grid.models import Unit, User
+
+    s = db.session
+    grid = s.get(Unit, demo.ids["grid_id"])
+    teams = [u for u in grid.children if u.kind == "team"]
+    names = [("张桂兰", "13905910021"), ("林德清", "13905910022"), ("郑阿福", "13905910023")]
+    people = []
+    for team, (name, phone) in zip(teams[1:], names, strict=False):
+        person = auth_service.create_person(s, name=name, phone=phone)
+        auth_service.assign_role(s, None, user=person, role="team_lead", unit_id=team.id)
+        people.append(person)
+    s.commit()
+    grid_member = s.query(User).filter_by(username="grid1").one()
+    used = signin.make_link(
+        s, grid_member, people[0].id, secret_key=app.config["SECRET_KEY"], days=7
+    )
+    s.commit()
+    signin.redeem(
+        s,
+        secret_key=app.config["SECRET_KEY"],
+        token=used.token,
+        client_addr="127.0.0.1",
+        user_agent="Mozilla/5.0 (Linux; Android 10; V2036A) AppleWebKit/537.36 Chrome/120 Mobile",
+    )
+    s.commit()
+    demo.ids.update(lead_user_id=people[0].id, used_token=used.token)
+
+
 def add_demo_station(demo: Demo, seed: int = 5) -> None:
     """The station's month: 36 newcomers from six counties (most housed, some with a
     job referral), two trainings, one departure, and a missing-child broadcast read by
@@ -644,6 +702,7 @@ def main(argv: list[str]) -> int:
             demo = build_demo()
             add_demo_plates(demo)
             add_demo_station(demo)
+            add_demo_people(demo, app)
         take(app, demo, pages, OUT_DIR)
     return 0
 

@@ -253,6 +253,9 @@ def test_chinese_headers_create_units_households_and_members():
         "units_created": 6,
         "households_created": 3,
         "members_created": 3,
+        "people_created": 0,
+        "roles_assigned": 0,
+        "households_unchanged": 0,
         "rows": 3,
     }
     first = db.session.scalar(select(Household).where(Household.head_name == "林建华"))

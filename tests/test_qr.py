@@ -20,6 +20,7 @@ from tests.factories import (
     create_user,
     login,
 )
+from tests.pdftools import pdf_fonts, pdf_pages, pdf_text, requires_poppler
 from village_grid.extensions import db
 from village_grid.models import Household, RetiredPlate
 from village_grid.qr import plates, service
@@ -192,15 +193,20 @@ def test_print_sheet_has_each_plate_with_code_team_lead_and_instruction(client):
     assert "@media print" in client.get("/static/qr.css").data.decode()
 
 
-def test_pdf_is_a_pdf_with_one_page_per_six_plates(client):
+@requires_poppler
+def test_pdf_is_a_pdf_with_one_page_per_six_plates_and_its_font_embedded(client):
     tree = create_tree(grids=1, teams=2, households=7)  # 14 plates -> 3 pages
     cadre = create_user("cadre", tree["village"])
     login(client, cadre)
     res = client.get(f"/units/{tree['village'].id}/plates/sheet.pdf")
     assert res.status_code == 200 and res.mimetype == "application/pdf"
     assert res.data.startswith(b"%PDF-") and res.data.rstrip().endswith(b"%%EOF")
-    assert len(re.findall(rb"/Type\s*/Page(?!s)", res.data)) == 3
-    assert b"STSong-Light" in res.data
+    assert pdf_pages(res.data) == 3
+    fonts = pdf_fonts(res.data)
+    assert fonts and all(f["emb"] for f in fonts), fonts  # reads on any phone, at any print shop
+    text = pdf_text(res.data)
+    assert text.count("扫码报平安 / 反映问题") == 14
+    assert tree["households"][0].code in text and tree["teams"][0].name in text
 
 
 def test_plates_page_for_a_grid_lists_its_teams(client):

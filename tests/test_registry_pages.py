@@ -505,7 +505,10 @@ def test_cadre_assigns_a_team_lead_who_can_then_log_in(app, client, world):
     team = world["teams"][1]
     login(client, world["cadre"])
     page = text(client.get("/people"))
-    assert "陈书记" in page and "李队长" in page and "1-2小队" in page
+    assert "陈书记" in page and "李队长" in page
+    # units are found by searching, not listed
+    found = client.get("/people/units?for=assign&q=1-2").get_json()["units"]
+    assert [u["id"] for u in found] == [team.id]
     res = client.post(
         "/people",
         data={
@@ -605,14 +608,20 @@ def test_people_page_is_scoped(client, world):
             "add-submit": "1",
         },
     )
-    assert res.status_code == 200 and "flash-error" in text(res)
+    assert res.status_code in (200, 404) and "flash-error" in text(res)
     assert not any(r.role == "cadre" for r in db.session.get(User, world["lead"].id).roles)
     outsider_role = outsider.roles[0]
     res = client.post("/people", data={"remove_role": outsider_role.id})
     assert res.status_code in (200, 404)
     assert db.session.get(RoleAssignment, outsider_role.id) is not None
-    # a team lead and a grid member have no people page
-    for user in (world["lead"], world["grid_member"]):
-        c = client.application.test_client()
-        login(c, user)
-        assert c.get("/people").status_code == 404
+    # a team lead has no people page; a grid member sees their grid's people only,
+    # and gives no roles
+    c = client.application.test_client()
+    login(c, world["lead"])
+    assert c.get("/people").status_code == 404
+    c = client.application.test_client()
+    login(c, world["grid_member"])
+    html = text(c.get("/people"))
+    assert "外村干部" not in html and "陈书记" not in html and "Add a person" not in html
+    assert "添加人员" not in html
+    assert c.post("/people", data={"remove_role": outsider_role.id}).status_code == 404

@@ -26,6 +26,7 @@ EXPECTED_PUBLIC_PREFIXES = (
     "/manifest",
     "/favicon.ico",
     "/healthz",
+    "/in/",  # a one-time sign-in link (auth/signin.py)
 )
 
 

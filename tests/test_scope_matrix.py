@@ -127,6 +127,27 @@ def _broadcast_id(world: dict) -> int:
     return sent.id
 
 
+def _user_id(world: dict) -> int:
+    from village_grid.auth import service
+
+    lead = service.create_person(db.session, name="甲村队长", phone="13966660001")
+    service.assign_role(db.session, None, user=lead, role="team_lead", unit_id=world["teams"][0].id)
+    db.session.commit()
+    return lead.id
+
+
+def _import_job_id(world: dict) -> int:
+    from village_grid.auth import service
+    from village_grid.hierarchy.registry import queued
+
+    cadre = service.create_person(db.session, name="甲村导入人", phone="13966660002")
+    service.assign_role(db.session, None, user=cadre, role="cadre", unit_id=world["village"].id)
+    data = "村,网格,小队,户主\n侯官村,第1网格,1小队,林\n".encode()
+    job = queued.queue_import(db.session, cadre, filename="r.csv", data=data)
+    db.session.commit()
+    return job.id
+
+
 # {URL argument name: function(world) -> id of an object in village A}.
 # ``world`` is tests.factories.create_tree's dict for village A (township,
 # village, grids, teams, households: one per team). Create what you need
@@ -145,6 +166,9 @@ OUT_OF_SCOPE: dict[str, Callable[[dict], int]] = {
     "training_id": _training_id,
     "broadcast_id": _broadcast_id,
     "warning_id": _warning_id,
+    # People (a team lead of village A) and registry imports (sent by village A's cadre).
+    "user_id": _user_id,
+    "job_id": _import_job_id,
 }
 
 # {URL argument name: why it is not the id of a scoped object}. Keep it short.

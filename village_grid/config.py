@@ -201,6 +201,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # The migrant-worker station (village_grid/station): a departed worker's full ID
         # number is erased this many days after the departure (the worker's tick).
         "ID_RETENTION_DAYS": int(env.get("ID_RETENTION_DAYS", "365")),
+        # Team leads and grid members sign in by one-time link (auth/signin.py): a link
+        # (or its 8-character code) is good for SIGN_IN_LINK_DAYS; the code a person
+        # shows on their own signed-in page, for another browser, for SIGN_IN_CODE_MINUTES.
+        # The login a link opens lasts REMEMBER_COOKIE_DURATION (365 days by default).
+        "SIGN_IN_LINK_DAYS": int(env.get("SIGN_IN_LINK_DAYS", "7")),
+        "SIGN_IN_CODE_MINUTES": int(env.get("SIGN_IN_CODE_MINUTES", "10")),
+        # A registry file of more rows than this is imported by the worker, from the
+        # page or the API; the request answers at once with the job's page.
+        "IMPORT_INLINE_ROWS": int(env.get("IMPORT_INLINE_ROWS", "2000")),
         # Official warnings (village_grid/warnings, docs/warnings.md). A feed of CAP
         # documents (RSS or Atom) the worker reads every WARNINGS_POLL_MINUTES; empty: off.
         "WARNINGS_FEED_URL": env.get("WARNINGS_FEED_URL", ""),
@@ -243,6 +252,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("WARNINGS_POLL_MINUTES must be at least 1")
     if cfg["ID_RETENTION_DAYS"] < 1:
         raise ConfigError("ID_RETENTION_DAYS must be at least 1")
+    if not 1 <= cfg["SIGN_IN_LINK_DAYS"] <= 90:
+        raise ConfigError("SIGN_IN_LINK_DAYS must be between 1 and 90")
+    if not 1 <= cfg["SIGN_IN_CODE_MINUTES"] <= 60:
+        raise ConfigError("SIGN_IN_CODE_MINUTES must be between 1 and 60")
     return cfg
 
 

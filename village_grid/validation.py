@@ -21,6 +21,8 @@ def normalise_phone(value: str | None, *, field: str = "phone", required: bool =
     ``field`` otherwise.
     """
     raw = (value or "").strip()
+    if len(raw) == 11 and _MOBILE.match(raw):  # most phones are written so: done at once
+        return raw
     if not raw:
         if required:
             raise InvalidInput(str(_l("Phone number is required.")), fields={field: "required"})

@@ -154,7 +154,7 @@ NAV = [
     ("field.home", _l("My team"), "report_status"),
     ("qr.mailbox", _l("Mailbox"), "mailbox"),
     ("station.home", _l("Station"), "station"),
-    ("auth.people", _l("People"), "assign_roles"),
+    ("auth.people", _l("People"), "sign_in_links"),
     ("hierarchy.import_export", _l("Import / export"), "import"),
     ("audit.index", _l("Audit log"), "audit"),
     ("jobs.status", _l("Background work"), "operate"),

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from village_grid.auth.labels import ROLE_LABELS
@@ -18,19 +18,22 @@ class PersonForm(FlaskForm):
 
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=50)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=50)])
+    # A team lead or grid member may have neither: they sign in by one-time link, and
+    # their login name is made from their phone (auth/service.create_person).
+    username = StringField(_l("Username"), validators=[Optional(), Length(max=50)])
     # The rule (length, common passwords) is the service's: auth/passwords.py.
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
     role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
-    unit_id = SelectField(_l("Unit"), coerce=int, choices=[])
+    # Chosen with the unit search (static/auth.js); the service checks scope and kind.
+    unit_id = IntegerField(_l("Unit"), validators=[Optional()])
 
 
 class RoleForm(FlaskForm):
     """Give an existing person another role."""
 
-    user_id = SelectField(_l("Person"), coerce=int, choices=[])
+    user_id = IntegerField(_l("Person"), validators=[DataRequired()])
     role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
-    unit_id = SelectField(_l("Unit"), coerce=int, choices=[])
+    unit_id = IntegerField(_l("Unit"), validators=[Optional()])
 
 
 class PasswordChangeForm(FlaskForm):
@@ -47,3 +50,35 @@ class PasswordChangeForm(FlaskForm):
             EqualTo("new_password", message=_l("The two new passwords are not the same.")),
         ],
     )
+
+
+class CodeForm(FlaskForm):
+    """A sign-in code typed by hand (8 characters; spaces and dashes are ignored)."""
+
+    code = StringField(_l("Sign-in code"), validators=[DataRequired(), Length(max=40)])
+
+
+def people_filter(session, actor, *, action: str = "sign_in_links"):
+    """The people list's filters from the query string (the page and the API read the
+    same): ``q`` (name, phone or login, ≤ 50), ``unit_id`` (in scope, else 404),
+    ``role``, ``never_signed_in=1``, ``no_phone=1``. Bad values are a 422 naming them."""
+    from flask import request
+    from flask_babel import gettext as _
+
+    from village_grid import edge
+    from village_grid.auth import queries, scope
+    from village_grid.errors import InvalidInput
+
+    q = request.args.get("q", "").strip()
+    if len(q) > 50:
+        raise InvalidInput(_("Search for at most 50 characters."), fields={"q": "too_long"})
+    edge.check_text(q, "q")
+    role = request.args.get("role", "").strip()
+    if role and role not in ROLES:
+        raise InvalidInput(_("Unknown role %(r)s.", r=role[:30]), fields={"role": "unknown"})
+    flags = {}
+    for name in ("never_signed_in", "no_phone"):
+        flags[name] = edge.int_arg(name, 0, low=0, high=1) == 1
+    unit_id = edge.id_arg("unit_id")
+    unit = None if unit_id is None else scope.require_unit(session, actor, unit_id)
+    return queries.PeopleFilter(q=q, unit=unit, role=role, **flags)

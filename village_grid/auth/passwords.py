@@ -93,8 +93,10 @@ def _dummy_hash() -> str:
 
 def password_matches(password_hash: str | None, password: str) -> bool:
     """Check ``password`` against ``password_hash``; with no hash (an unknown login),
-    check it against a dummy hash instead, so both cost the same time."""
-    if password_hash is None:
+    check it against a dummy hash instead, so both cost the same time. An empty hash is
+    a person without a password (a team lead or grid member who signs in by link):
+    no password matches it."""
+    if not password_hash:
         check_password_hash(_dummy_hash(), password or "")
         return False
     return check_password_hash(password_hash, password or "")

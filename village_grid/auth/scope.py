@@ -21,6 +21,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "edit_household": frozenset({"admin", "cadre", "grid_member", "station_staff"}),
     "manage_units": frozenset({"admin", "cadre", "grid_member"}),
     "assign_roles": frozenset({"admin", "cadre"}),
+    # Seeing the people of an area and making their one-time sign-in links (and
+    # printing a grid's sheet of them): a grid member for their grid's people.
+    "sign_in_links": frozenset({"admin", "cadre", "grid_member"}),
     "import": frozenset({"admin", "cadre"}),
     "dispatch": frozenset({"admin", "cadre", "grid_member"}),
     "report_status": frozenset({"admin", "cadre", "grid_member", "team_lead"}),
@@ -243,3 +246,39 @@ def may_manage_person(actor: User | None, person: User) -> bool:
     if not paths or not person.roles:
         return False
     return all(ra.unit is not None and within(ra.unit.path, paths) for ra in person.roles)
+
+
+# Roles whose holders sign in by one-time link or code, without a password. Anyone
+# holding another role (cadre, station staff, administrator) keeps their password.
+LINK_ROLES = frozenset({"team_lead", "grid_member"})
+
+
+def signs_in_by_link(person: User | None) -> bool:
+    """Does ``person`` sign in by one-time link: active, holding at least one role, and
+    only team lead or grid member roles? A link opens a login with the person's own
+    roles, so it never grants more than that."""
+    if person is None or not person.active or not person.roles:
+        return False
+    return all(ra.role in LINK_ROLES for ra in person.roles)
+
+
+def may_make_sign_in_link(actor: User | None, person: User) -> bool:
+    """May ``actor`` make a sign-in link for ``person`` (or print it on a grid's sheet)?
+    Every role ``person`` holds must lie where ``actor`` holds ``sign_in_links`` (a grid
+    member: their grid's leads and members). Nobody makes one for themselves this way
+    (their own signed-in page gives a code for another browser)."""
+    if actor is None or person is None or actor.id == person.id:
+        return False
+    paths = scope_paths(actor, "sign_in_links")
+    if paths is None:
+        return True
+    if not paths or not person.roles:
+        return False
+    return all(ra.unit is not None and within(ra.unit.path, paths) for ra in person.roles)
+
+
+def may_end_logins(actor: User | None, person: User) -> bool:
+    """May ``actor`` end ``person``'s logins from their page (a lost phone)? Whoever
+    manages their login (:func:`may_manage_person`) or makes their sign-in links
+    (:func:`may_make_sign_in_link`)."""
+    return may_manage_person(actor, person) or may_make_sign_in_link(actor, person)

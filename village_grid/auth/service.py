@@ -34,12 +34,13 @@ from village_grid.auth.scope import (
     has_role,
     load_unit,
     may,
+    may_end_logins,
     may_manage_person,
     require_unit,
     scope_paths,
     user_unit_path,
 )
-from village_grid.auth.sessions import end_all_logins
+from village_grid.auth.sessions import end_all_logins, end_login_by_id
 from village_grid.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from village_grid.hierarchy.labels import kind_label
 from village_grid.models import ROLES, RoleAssignment, Unit, User
@@ -71,7 +72,8 @@ def _rule(rule: throttle.ThrottleRule | None) -> throttle.ThrottleRule:
     return throttle.ThrottleRule.from_config(current_app.config)
 
 
-def _locked(until: datetime, now: datetime) -> LoginLocked:
+def locked_error(until: datetime, now: datetime) -> LoginLocked:
+    """The refusal while a login name or an address is locked, saying for how long."""
     minutes = max(1, math.ceil((until - now).total_seconds() / 60))
     return LoginLocked(_("Too many failed attempts. Please try again in %(n)s minutes.", n=minutes))
 
@@ -112,7 +114,7 @@ def authenticate(
     now = utcnow()
     until, _by = throttle.lock_state(session, {typed, key}, addr, rule, now)
     if until is not None:
-        raise _locked(until, now)
+        raise locked_error(until, now)
     matches = password_matches(user.password_hash if user is not None else None, password)
     if user is None or not matches or not user.active:
         throttle.record_failure(
@@ -169,6 +171,87 @@ def create_user(
     return user
 
 
+def free_usernames(session: Session, bases: list[str]) -> list[str]:
+    """A login name for each of ``bases`` that no one has: the base itself, else
+    ``base_2``, ``base_3`` … (a thousand looked up per query)."""
+    bases = [b[:44] for b in bases]
+    taken: set[str] = set()
+    for i in range(0, len(bases), 1000):
+        taken.update(
+            session.scalars(select(User.username).where(User.username.in_(bases[i : i + 1000])))
+        )
+    out = []
+    for base in bases:
+        name = base
+        if name in taken:
+            similar = set(
+                session.scalars(
+                    select(User.username).where(User.username.like(f"{base}\\_%", escape="\\"))
+                )
+            )
+            n = 2
+            while f"{base}_{n}" in taken or f"{base}_{n}" in similar:
+                n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+def create_person(session: Session, *, name: str, phone: str, actor: User | None = None) -> User:
+    """A team lead or grid member without a password: they sign in by one-time link
+    (``auth/signin.py``). Matched by phone (one phone, one person): raises Conflict
+    when the phone is someone's already. Their login name is made from the phone."""
+    name = clean_text(name, field="name", max_len=50, required=True, label=_("Full name"))
+    phone_value = normalise_phone(phone, required=True)
+    if session.scalar(select(User.id).where(User.phone == phone_value)):
+        raise Conflict(
+            _("Phone %(p)s belongs to another user.", p=phone_value), fields={"phone": "taken"}
+        )
+    user = User(
+        username=free_usernames(session, ["p" + phone_value.replace("-", "")])[0],
+        name=name,
+        phone=phone_value,
+        password_hash="",
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        actor,
+        "user.create",
+        object_type="user",
+        object_id=user.id,
+        after={"username": user.username, "name": user.name, "phone": user.phone},
+    )
+    return user
+
+
+def end_logins(session: Session, actor: User, person_id: int, login_id: int | None = None) -> int:
+    """End one login of a person (``login_id``) or all of them, from their page: a lost
+    phone is signed out at its next page. ``actor`` must manage the person's login or
+    make their sign-in links (``scope.may_end_logins``). Audited ``login.end``. How many
+    were open."""
+    person = session.get(User, person_id) if isinstance(person_id, int) else None
+    if person is None or not may_end_logins(actor, person):
+        raise NotFound(_("No such person."))
+    if login_id is None:
+        ended = end_all_logins(session, person.id)
+    else:
+        ended = int(end_login_by_id(session, person.id, login_id))
+    if ended:
+        record(
+            session,
+            actor,
+            "login.end",
+            object_type="user",
+            object_id=person.id,
+            unit_path=user_unit_path(person),
+            after={"login_id": login_id, "ended": ended},
+        )
+    return ended
+
+
 def set_password(
     session: Session,
     user: User,
@@ -218,7 +301,7 @@ def change_own_password(
     now = utcnow()
     until, _by = throttle.lock_state(session, {key}, addr, rule, now)
     if until is not None:
-        raise _locked(until, now)
+        raise locked_error(until, now)
     if not password_matches(user.password_hash, current_password):
         throttle.record_failure(
             session.get_bind(), key=key, addr=addr, user=user, rule=rule, now=now

@@ -36,25 +36,43 @@ def start_login(
     remember: bool = False,
     client_addr: str = "",
     user_agent: str = "",
+    via: str = "password",
 ) -> str:
     """Open a login for ``user`` (in the caller's transaction) and return its token;
-    ``user.get_id()`` returns it from now on, for ``login_user``."""
+    ``user.get_id()`` returns it from now on, for ``login_user``. ``via``: how it began
+    ("password", "link", "code"). The person's last sign-in is now."""
+    return open_login(
+        session, user, remember=remember, client_addr=client_addr, user_agent=user_agent, via=via
+    )[0]
+
+
+def open_login(
+    session: Session,
+    user: User,
+    *,
+    remember: bool,
+    client_addr: str,
+    user_agent: str,
+    via: str,
+) -> tuple[str, LoginSession]:
+    """:func:`start_login`, returning the login's row too."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(
-        LoginSession(
-            token_hash=token_hash(token),
-            user_id=user.id,
-            remember=bool(remember),
-            created_at=now,
-            last_seen_at=now,
-            client_addr=(client_addr or "")[:64],
-            user_agent=(user_agent or "")[:200],
-        )
+    login = LoginSession(
+        token_hash=token_hash(token),
+        user_id=user.id,
+        remember=bool(remember),
+        created_at=now,
+        last_seen_at=now,
+        client_addr=(client_addr or "")[:64],
+        user_agent=(user_agent or "")[:200],
+        via=via,
     )
+    session.add(login)
+    user.last_sign_in_at = now
     session.flush()
     user.login_token = token
-    return token
+    return token, login
 
 
 def user_for_login(
@@ -94,6 +112,20 @@ def end_login(session: Session, token: str | None) -> None:
         .where(LoginSession.token_hash == token_hash(token), LoginSession.ended_at.is_(None))
         .values(ended_at=utcnow())
     )
+
+
+def end_login_by_id(session: Session, user_id: int, login_id: int) -> bool:
+    """End one login of ``user_id`` by its row's id (the person's page); whether it was open."""
+    result = session.execute(
+        update(LoginSession)
+        .where(
+            LoginSession.id == login_id,
+            LoginSession.user_id == user_id,
+            LoginSession.ended_at.is_(None),
+        )
+        .values(ended_at=utcnow())
+    )
+    return bool(result.rowcount)
 
 
 def end_all_logins(session: Session, user_id: int) -> int:

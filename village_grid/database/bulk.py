@@ -23,6 +23,42 @@ def next_id(session: Session, model) -> int:
     return (session.scalar(select(func.max(model.id))) or 0) + 1
 
 
+class IdSource:
+    """Ids for rows written below the ORM while others may write the same table: on
+    PostgreSQL taken from the table's sequence a block at a time (no one else gets
+    them; an unused one is a gap, as after any rollback); elsewhere counted on from
+    the largest id, which the caller reads under the database's write lock (SQLite
+    has one writer: take it first, e.g. by an UPDATE)."""
+
+    def __init__(self, session: Session, model, block: int = 1000):
+        self.session = session
+        self.table = model.__tablename__
+        self.model = model
+        self.block = block
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.free: list[int] = []
+        self.next: int | None = None
+
+    def take(self) -> int:
+        if self.postgres:
+            if not self.free:
+                self.free = list(
+                    self.session.scalars(
+                        text(
+                            "SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                            "FROM generate_series(1, :n) ORDER BY 1 DESC"
+                        ),
+                        {"t": self.table, "n": self.block},
+                    )
+                )
+            return self.free.pop()
+        if self.next is None:
+            self.next = next_id(self.session, self.model)
+        taken = self.next
+        self.next += 1
+        return taken
+
+
 def insert_rows(session: Session | Connection, model, rows: list[dict]) -> None:
     """Insert many rows fast, below the ORM: COPY on PostgreSQL, executemany on SQLite
     (other engines: SQLAlchemy's executemany). ``session`` may be the session's

@@ -96,7 +96,9 @@ def import_command(file: str):
     db.session.commit()
     click.echo(
         f"Imported {result.households_created} households, {result.members_created} members; "
-        f"created {result.units_created} units ({result.rows} rows)."
+        f"created {result.units_created} units, {result.people_created} people, "
+        f"{result.roles_assigned} roles; {result.households_unchanged} households already "
+        f"there unchanged ({result.rows} rows)."
     )
 
 

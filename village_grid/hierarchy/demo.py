@@ -488,6 +488,7 @@ def _demo_users(
     roles: list[dict] = []
     logins: list[DemoLogin] = []
     lead_phone = iter(range(1, 10**8))
+    member_phone = iter(range(1, 10**8))
 
     def add(username, name, role, unit, phone=None, available=True, login_note=None) -> None:
         nonlocal user_id, role_id
@@ -534,7 +535,14 @@ def _demo_users(
             add("station", gen.name(), "station_staff", village, login_note="")
         for g, (grid, teams) in enumerate(grids):
             gname = "grid" if first and g == 0 else f"grid_{village['code']}_{grid['code']}".lower()
-            add(gname, gen.name(), "grid_member", grid, login_note="" if first and g == 0 else None)
+            add(
+                gname,
+                gen.name(),
+                "grid_member",
+                grid,
+                phone=f"138{next(member_phone):08d}",
+                login_note="" if first and g == 0 else None,
+            )
             for t, team in enumerate(teams):
                 special = first and g == 0
                 if special and t == 2:

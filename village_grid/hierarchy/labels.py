@@ -39,6 +39,19 @@ RELATION_LABELS = {
 
 SEX_LABELS = {"M": _l("Male"), "F": _l("Female")}
 
+# A household's fields as messages name them (the import's "already registered with
+# other details").
+HOUSEHOLD_FIELD_LABELS = {
+    "door_no": _l("Door number"),
+    "address": _l("Address"),
+    "head_name": _l("Head of household"),
+    "phone": _l("Phone"),
+    "latitude": _l("Latitude"),
+    "longitude": _l("Longitude"),
+    "flags": _l("Flags"),
+    "members": _l("Members"),
+}
+
 
 def kind_label(kind: str) -> str:
     return str(KIND_LABELS.get(kind, kind))

@@ -8,19 +8,16 @@ re-shown form, with the offending field marked; out-of-scope ids are 404.
 
 from __future__ import annotations
 
-import io
-from datetime import date
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from village_grid import edge
+from village_grid.auth import queries as auth_queries
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
-from village_grid.errors import DomainError, Forbidden
+from village_grid.errors import DomainError
 from village_grid.extensions import db
-from village_grid.hierarchy import queries, registry, service, units
+from village_grid.hierarchy import queries, service, units
 from village_grid.hierarchy.forms import (
     INLINE_MEMBER_ROWS,
     ConfirmForm,
@@ -34,7 +31,6 @@ from village_grid.hierarchy.forms import (
 from village_grid.hierarchy.labels import (
     team_with_grid,
 )
-from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
 from village_grid.models import Household, Unit
 from village_grid.models.units import UNIT_KINDS
 
@@ -107,13 +103,24 @@ def tree():
             part = queries.subtree_units(db.session, root, max_depth=2)
         units.extend(part)
     counts = queries.household_counts(db.session, units)
+    # Before the night: grids whose teams have no lead or whose leads never signed in.
+    ready = (
+        auth_queries.readiness_in_scope(db.session, current_user)
+        if scope.may_somewhere(current_user, "sign_in_links")
+        else ([], None)
+    )
     children: dict[int | None, list] = {}
     ids = {u.id for u in units}
     for u in units:
         key = u.parent_id if u.parent_id in ids else None
         children.setdefault(key, []).append(u)
     return render_template(
-        "hierarchy/tree.html", children=children, counts=counts, cap=service.team_max_households()
+        "hierarchy/tree.html",
+        children=children,
+        counts=counts,
+        cap=service.team_max_households(),
+        not_ready=ready[0],
+        ready_totals=ready[1],
     )
 
 
@@ -472,76 +479,5 @@ def move_household(household_id: int):
     )
 
 
-# --- import and export (registry files; see docs/import-format.md) -----------
-
-
-def _export_units(limit: int = 400) -> list[Unit]:
-    """Units the user may export, from their scope roots down to the grids, at most ``limit``."""
-    units: list[Unit] = []
-    for root in scope.scope_roots(db.session, current_user, "view"):
-        units.extend(queries.subtree_units(db.session, root, max_depth=2))
-        if len(units) >= limit:
-            break
-    return units[:limit]
-
-
-@bp.route("/registry/import-export", methods=["GET", "POST"])
-@login_required
-def import_export():
-    """Upload a registry file (all or nothing) and download the registry as CSV/XLSX."""
-    can_import = scope.may_somewhere(current_user, "import")
-    result = rejected = None
-    status = 200
-    if request.method == "POST":
-        if not can_import:
-            raise Forbidden(_("You may not import households."))
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            flash(_("Choose a file to upload."), "error")
-            status = 422
-        else:
-            try:
-                result = registry.import_registry(
-                    db.session, current_user, filename=upload.filename, data=upload.read()
-                )
-                db.session.commit()
-            except registry.ImportRejected as err:
-                db.session.rollback()
-                rejected = err
-                status = 422
-    return (
-        render_template(
-            "hierarchy/import_export.html",
-            can_import=can_import,
-            result=result,
-            rejected=rejected,
-            units=_export_units(),
-            columns=COLUMNS,
-            required=REQUIRED_COLUMNS,
-        ),
-        status,
-    )
-
-
-@bp.route("/registry/export")
-@login_required
-def export_registry():
-    """Download the registry under ``unit_id`` (default: all the user may see)."""
-    fmt = request.args.get("fmt", "csv")
-    if fmt not in ("csv", "xlsx"):
-        abort(404)
-    unit_id = edge.id_arg("unit_id")
-    unit = None if unit_id is None else scope.require_unit(db.session, current_user, unit_id)
-    data = registry.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
-    label = "all" if unit is None else f"{unit.code}-{unit.id}"
-    mimetype = (
-        "text/csv; charset=utf-8"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    return send_file(
-        io.BytesIO(data),
-        mimetype=mimetype,
-        as_attachment=True,
-        download_name=f"registry-{label}-{date.today():%Y%m%d}.{fmt}",
-    )
+# Import and export (registry files) are in routes_registry.py, on this blueprint.
+from village_grid.hierarchy import routes_registry  # noqa: E402, F401

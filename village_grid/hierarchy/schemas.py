@@ -212,10 +212,39 @@ HOUSEHOLD_OUT = {
 
 IMPORT_RESULT_OUT = {
     "type": "object",
-    "required": ["units_created", "households_created", "members_created"],
+    "required": [
+        "units_created",
+        "households_created",
+        "members_created",
+        "people_created",
+        "roles_assigned",
+        "households_unchanged",
+        "rows",
+    ],
     "properties": {
         "units_created": COUNT_OUT,
         "households_created": COUNT_OUT,
         "members_created": COUNT_OUT,
+        "people_created": COUNT_OUT,
+        "roles_assigned": COUNT_OUT,
+        "households_unchanged": COUNT_OUT,
+        "rows": COUNT_OUT,
+    },
+}
+
+IMPORT_JOB_OUT = {
+    "type": "object",
+    "required": ["job_id", "state", "rows_total", "rows_checked", "result", "rows", "page"],
+    "properties": {
+        "job_id": ID,
+        "state": {
+            "type": "string",
+            "enum": ["queued", "checking", "writing", "done", "rejected", "failed"],
+        },
+        "rows_total": COUNT_OUT,
+        "rows_checked": COUNT_OUT,
+        "result": {"anyOf": [IMPORT_RESULT_OUT, {"type": "null"}]},
+        "rows": {"type": ["array", "null"], "items": {"type": "object"}},
+        "page": {"type": "string"},
     },
 }

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from village_grid.auth.scope import (
 )
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
 from village_grid.hierarchy import divisions, queries
+from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, TreeState, Unit, User
 from village_grid.models.base import utcnow
 from village_grid.models.units import TEAM, UNIT_KINDS
@@ -71,18 +73,38 @@ def tree_version(session: Session) -> int:
     return session.scalar(select(TreeState.version).where(TreeState.id == 1)) or 0
 
 
-def _unit_code(session: Session, parent: Unit | None, kind: str, code: str | None) -> str:
+def clean_unit_name(name: str | None) -> str:
+    """A unit's name: required, at most 100 characters."""
+    return clean_text(name, field="name", max_len=100, required=True, label=_("Name"))
+
+
+def clean_unit_code(code: str | None) -> str:
+    """A unit's code as given (upper-cased; "" when none): letters and digits, at most 20."""
     code = (code or "").strip().upper()
+    if code and (len(code) > 20 or not code.isalnum()):
+        raise InvalidInput(
+            _("Code “%(c)s”: letters and digits only, at most 20.", c=code),
+            fields={"code": "invalid"},
+        )
+    return code
+
+
+def next_unit_code(taken: set[str]) -> str:
+    """The code a unit gets when none is given: the first free "01", "02" … among its
+    siblings' codes ``taken``."""
+    n = len(taken) + 1
+    while f"{n:02d}" in taken:
+        n += 1
+    return f"{n:02d}"
+
+
+def _unit_code(session: Session, parent: Unit | None, kind: str, code: str | None) -> str:
+    code = clean_unit_code(code)
     siblings = select(Unit.code).where(
         Unit.parent_id.is_(None) if parent is None else Unit.parent_id == parent.id
     )
     taken = set(session.scalars(siblings))
     if code:
-        if len(code) > 20 or not code.replace("-", "").isalnum() or "-" in code:
-            raise InvalidInput(
-                _("Code “%(c)s”: letters and digits only, at most 20.", c=code),
-                fields={"code": "invalid"},
-            )
         if code in taken:
             raise DuplicateCode(
                 _("Code %(c)s is already used here.", c=code), fields={"code": "taken"}
@@ -95,10 +117,7 @@ def _unit_code(session: Session, parent: Unit | None, kind: str, code: str | Non
                 fields={"code": "taken"},
             )
         return code
-    n = len(taken) + 1
-    while f"{n:02d}" in taken:
-        n += 1
-    return f"{n:02d}"
+    return next_unit_code(taken)
 
 
 def create_unit(
@@ -123,7 +142,7 @@ def create_unit(
     kind = (kind or "").strip()
     if kind not in UNIT_KINDS:
         raise InvalidInput(_("Unknown unit kind %(k)s.", k=kind or "—"), fields={"kind": "unknown"})
-    name = clean_text(name, field="name", max_len=100, required=True, label=_("Name"))
+    name = clean_unit_name(name)
     parent: Unit | None = None
     if parent_id is None:
         if actor is not None and not has_role(actor, "admin"):
@@ -294,16 +313,10 @@ def _clean_coord(
     return v
 
 
-def _field_label(field: str) -> str:
-    """The name a message uses for a household field, in the user's language."""
-    labels = {
-        "door_no": _("Door number"),
-        "address": _("Address"),
-        "head_name": _("Head of household"),
-        "latitude": _("Latitude"),
-        "longitude": _("Longitude"),
-    }
-    return labels.get(field, field)
+def _field_label(field: str):
+    """The name a message uses for a household field, in the user's language (a lazy
+    string: a county's import checks 100,000 rows and translates only their mistakes)."""
+    return HOUSEHOLD_FIELD_LABELS.get(field, field)
 
 
 def clean_household_fields(data: dict, *, partial: bool = False) -> dict:
@@ -334,10 +347,12 @@ def clean_household_fields(data: dict, *, partial: bool = False) -> dict:
     return out
 
 
+# Lazy: a county's import checks 300,000 members and translates only their mistakes.
+MEMBER_NAME = _l("Member name")
+
+
 def clean_member(data: dict) -> dict:
-    name = clean_text(
-        data.get("name"), field="name", max_len=50, required=True, label=_("Member name")
-    )
+    name = clean_text(data.get("name"), field="name", max_len=50, required=True, label=MEMBER_NAME)
     relation = (data.get("relation") or "").strip()
     if relation and relation not in RELATIONS:
         raise InvalidInput(_("Unknown relation %(r)s.", r=relation), fields={"relation": "unknown"})

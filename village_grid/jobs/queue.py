@@ -52,6 +52,8 @@ def init_app(app: Flask) -> None:
         "tick": huey.periodic_task(crontab(minute=f"*/{tick_minutes}"), name="tick")(
             work.in_app(app, work.tick)
         ),
+        # A registry file larger than a village (hierarchy/registry/queued.py).
+        "import": huey.task(name="import")(work.in_app_with(app, work.run_import)),
     }
     if not event.contains(Session, "after_commit", _wake_after_commit):
         event.listen(Session, "after_commit", _wake_after_commit)
@@ -65,6 +67,23 @@ def mark_outbox_pending(session: Session) -> None:
 def _wake_after_commit(session: Session) -> None:
     if session.info.pop(OUTBOX_PENDING, False) and has_app_context():
         wake_delivery()
+    from village_grid.hierarchy.registry.queued import QUEUED  # the jobs a commit queued
+
+    imports = session.info.pop(QUEUED, None)
+    if imports and has_app_context():
+        for job_id in imports:
+            start_import(job_id)
+
+
+def start_import(job_id: int) -> None:
+    """Ask a worker to run a queued import (the tick also starts any still queued)."""
+    jobs = current_app.extensions.get("jobs")
+    if not jobs:
+        return
+    try:
+        jobs["import"](job_id)
+    except Exception:  # the job stays queued; the next tick starts it
+        log.exception("could not queue import %s; the next tick starts it", job_id)
 
 
 def wake_delivery() -> None:

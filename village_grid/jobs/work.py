@@ -36,6 +36,30 @@ def in_app(app: Flask, job: Callable[[], object]) -> Callable[[], object]:
     return run
 
 
+def in_app_with(app: Flask, job: Callable[..., object]) -> Callable[..., object]:
+    """:func:`in_app` for a job that takes arguments."""
+
+    @functools.wraps(job)
+    def run(*args):
+        from village_grid.extensions import db
+
+        with app.app_context():
+            try:
+                return job(*args)
+            finally:
+                db.session.remove()
+
+    return run
+
+
+def run_import(job_id: int) -> str | None:
+    """A registry file larger than a village (hierarchy/registry/queued.py)."""
+    from village_grid.extensions import db
+    from village_grid.hierarchy.registry.queued import run_queued
+
+    return run_queued(db.session, job_id)
+
+
 def deliver() -> dict:
     """Tell the people of tasks too large to tell in their dispatch (their messages
     join the outbox), then send every outbox message that is due, most urgent first."""
@@ -80,6 +104,12 @@ def tick() -> int:
     # The migrant-worker station: full ID numbers kept past ID_RETENTION_DAYS are erased.
     erase_expired_ids(db.session)
     db.session.commit()
+    # Imports whose wake-up was lost are started (a worker claims each once).
+    from village_grid.hierarchy.registry.queued import waiting
+    from village_grid.jobs.queue import start_import
+
+    for job_id in waiting(db.session):
+        start_import(job_id)
     deliver()
     poll_warnings(now)
     return created

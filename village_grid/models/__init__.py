@@ -1,12 +1,13 @@
 """SQLAlchemy 2.0 typed models. Import from here: ``from village_grid.models import Unit``."""
 
 from village_grid.models.audit import AuditEvent
-from village_grid.models.auth import LoginFailure, LoginSession
+from village_grid.models.auth import LoginFailure, LoginSession, SignInLink
 from village_grid.models.field import FieldSign
 from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
 from village_grid.models.mailbox import MailboxMessage
 from village_grid.models.notify import OutboxMessage, WorkerTick
 from village_grid.models.qr import RetiredPlate
+from village_grid.models.registry import ImportJob
 from village_grid.models.station import (
     Attendance,
     Broadcast,
@@ -37,6 +38,7 @@ __all__ = [
     "Escalation",
     "FieldSign",
     "Household",
+    "ImportJob",
     "JobReferral",
     "LoginFailure",
     "LoginSession",
@@ -48,6 +50,7 @@ __all__ = [
     "Placement",
     "RetiredPlate",
     "RoleAssignment",
+    "SignInLink",
     "StatusEvent",
     "Task",
     "TaskTeam",

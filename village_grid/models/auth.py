@@ -27,6 +27,39 @@ class LoginSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
     client_addr: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # How this login began: "password", "link" (a one-time sign-in link or its short
+    # code) or "code" (a one-time code from the person's own signed-in page).
+    via: Mapped[str] = mapped_column(String(10), default="password", server_default="password")
+
+
+class SignInLink(db.Model):
+    """A one-time sign-in link for a team lead or grid member (``auth/signin.py``).
+
+    The link carries 128 random bits; its short form (8 characters to type) is a
+    second secret for the same link. Only keyed hashes of both are stored. Used
+    once: ``used_at`` is set in the transaction that opens the login. ``voided_at``:
+    a newer link for the same person replaced it, or the person's roles changed."""
+
+    __tablename__ = "sign_in_links"
+    __table_args__ = (Index("ix_sign_in_links_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "link": made by someone for this person (a button, a printed sheet, the API);
+    # "code": made by the person on their own signed-in page, for another browser.
+    purpose: Mapped[str] = mapped_column(String(10), default="link")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    used_addr: Mapped[str] = mapped_column(String(64), default="")
+    used_agent: Mapped[str] = mapped_column(String(200), default="")
+    voided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    login_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("login_sessions.id", ondelete="SET NULL")
+    )
 
 
 class LoginFailure(db.Model):

@@ -23,11 +23,15 @@ class User(UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(50), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(50), default="")
+    # "" for a person without a password: a team lead or grid member made by the
+    # roster import signs in by a one-time link (auth/signin.py), never by password.
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # A lead who is away (in hospital, out of the village) is skipped by routing.
     available: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # The last time this person signed in anywhere (password, link or code); None: never.
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -48,6 +52,10 @@ class User(UserMixin, db.Model):
         this login, never the bare user id, so a cookie is good only while its login
         is (``auth/sessions.py``). Without one, nothing that a loader would accept."""
         return self.login_token or ""
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
 
     @property
     def display_name(self) -> str:

@@ -9,18 +9,22 @@ plates live outdoors, in rain and sun.
 
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import dataclass
 from functools import lru_cache
 
 import qrcode
 import qrcode.constants
+from flask import render_template
 from markupsafe import Markup
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth.scope import subtree_clause
 from village_grid.models import Household, RoleAssignment, Unit, User
+from village_grid.pdf import render_pdf
 
 QR_ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_Q
 QR_MASK_PATTERN = 2
@@ -95,6 +99,27 @@ def qr_png(data: str, *, box_size: int = 10) -> bytes:
     buf = io.BytesIO()
     qr.make_image(fill_color="black", back_color="white").save(buf, format="PNG")
     return buf.getvalue()
+
+
+def qr_data_url(data: str) -> str:
+    """The QR code as a ``data:`` PNG of one pixel a module (quiet zone included), for a PDF.
+
+    The sheet scales it up with ``image-rendering: pixelated`` (no smoothing), so the
+    modules print as sharp squares; a vector path a plate made the renderer 50 times slower.
+    """
+    matrix = qr_matrix(data)
+    size = len(matrix)
+    quiet = (255,) * QR_BORDER
+    pixels = [255] * ((size + 2 * QR_BORDER) * QR_BORDER)
+    for row in matrix:
+        pixels += quiet + tuple(0 if dark else 255 for dark in row) + quiet
+    pixels += [255] * ((size + 2 * QR_BORDER) * QR_BORDER)
+    image = Image.new("L", (size + 2 * QR_BORDER,) * 2)
+    image.putdata(pixels)
+    image = image.convert("1")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 # --- print sheets ----------------------------------------------------------------
@@ -200,81 +225,17 @@ def pages(plates: list[Plate], per_page: int = PLATES_PER_PAGE) -> list[list[Pla
     return [plates[i : i + per_page] for i in range(0, len(plates), per_page)]
 
 
-def sheet_pdf(plates: list[Plate], *, title: str, lead_label: str, no_lead: str) -> bytes:
+def sheet_pdf(plates: list[Plate], *, title: str) -> bytes:
     """The print sheet as a PDF: A4, ``PLATES_PER_PAGE`` plates a page, with cut lines.
 
-    Chinese is set in reportlab's built-in CID font STSong-Light, so no font file is needed.
+    Made on the product's one PDF path (``village_grid.pdf``): the QR codes are vector
+    SVG, the Chinese is set in the shipped font, embedded as a subset.
     """
-    from reportlab import rl_config
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
-    buf = io.BytesIO()
-    pdf = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
-    # Plain deflate, no ASCII85 layer (pure Python here, and 25 % bigger).
-    use_a85, rl_config.useA85 = rl_config.useA85, 0
-    pdf.setTitle(title)
-    page_w, page_h = A4
-    margin = 10 * mm
-    cell_w = (page_w - 2 * margin) / PLATES_PER_ROW
-    cell_h = (page_h - 2 * margin) / ROWS_PER_PAGE
-    page_list = pages(plates) or [[]]
-    for page_plates in page_list:
-        for i, plate in enumerate(page_plates):
-            col, row = i % PLATES_PER_ROW, i // PLATES_PER_ROW
-            x0 = margin + col * cell_w
-            y0 = page_h - margin - (row + 1) * cell_h
-            pdf.setStrokeColorRGB(0.6, 0.6, 0.6)
-            pdf.setDash(3, 3)
-            pdf.rect(x0, y0, cell_w, cell_h)
-            pdf.setDash()
-            # The red band with the instruction.
-            pdf.setFillColorRGB(0.72, 0.11, 0.11)
-            pdf.rect(x0 + 4 * mm, y0 + cell_h - 16 * mm, cell_w - 8 * mm, 12 * mm, stroke=0, fill=1)
-            pdf.setFillColorRGB(1, 1, 1)
-            pdf.setFont(font, 15)
-            pdf.drawCentredString(x0 + cell_w / 2, y0 + cell_h - 11.5 * mm, INSTRUCTION)
-            # The QR code, vector rectangles from the qrcode matrix.
-            matrix = qr_matrix(plate.url)
-            n = len(matrix) + 2 * QR_BORDER
-            side = min(cell_w - 20 * mm, cell_h - 44 * mm)
-            module = side / n
-            qx = x0 + (cell_w - side) / 2
-            qy = y0 + 24 * mm
-            pdf.setFillColorRGB(0, 0, 0)
-            # One literal path in module units: reportlab's float formatting (pure
-            # Python here) of ~600 rectangles a plate is what made big sheets slow.
-            pdf.saveState()
-            pdf.translate(qx, qy)
-            pdf.scale(module, module)
-            ops = [
-                f"{x + QR_BORDER} {n - 1 - (y + QR_BORDER)} {length} 1 re"
-                for y, mrow in enumerate(matrix)
-                for x, length in _runs(mrow)
-            ]
-            pdf.addLiteral(" ".join(ops) + " f")
-            pdf.restoreState()
-            # Codes are usually ASCII: a Latin face keeps "HG-01-02-05" evenly spaced.
-            pdf.setFont("Helvetica-Bold" if plate.code.isascii() else font, 17)
-            pdf.drawCentredString(x0 + cell_w / 2, y0 + 16 * mm, plate.code)
-            pdf.setFont(font, 10)
-            team_line = "  ".join(p for p in (plate.grid_name, plate.team_name) if p)
-            pdf.drawCentredString(x0 + cell_w / 2, y0 + 10.5 * mm, team_line)
-            lead = (
-                f"{lead_label} {plate.lead_name} {plate.lead_phone}".strip()
-                if plate.lead_name
-                else no_lead
-            )
-            pdf.drawCentredString(x0 + cell_w / 2, y0 + 5.5 * mm, lead)
-        pdf.showPage()
-    try:
-        pdf.save()
-    finally:
-        rl_config.useA85 = use_a85
-    return buf.getvalue()
+    html = render_template(
+        "qr/sheet_pdf.html",
+        title=title,
+        pages=pages(plates),
+        qr_src=qr_data_url,
+        instruction=INSTRUCTION,
+    )
+    return render_pdf(html, title=title)

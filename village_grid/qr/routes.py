@@ -227,12 +227,7 @@ def sheet(unit_id: int):
 def sheet_pdf(unit_id: int):
     unit = _sheet_unit(unit_id)
     all_plates = plates.plates_for_unit(db.session, unit, current_app.config["BASE_URL"])
-    pdf = plates.sheet_pdf(
-        all_plates,
-        title=_("Door plates: %(unit)s", unit=unit.name),
-        lead_label=_("Team lead"),
-        no_lead=_("Team lead: ask the village committee"),
-    )
+    pdf = plates.sheet_pdf(all_plates, title=_("Door plates: %(unit)s", unit=unit.name))
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="plates-{unit.id}.pdf"'
     return response

@@ -37,6 +37,14 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "team_code": ("小队编码", ("小队编码", "team_code")),
     # The village's administrative division code (hierarchy/divisions.py).
     "division_code": ("区划代码", ("区划代码", "行政区划代码", "村区划代码", "division_code")),
+    # The people of the roster: the team's lead and the grid's member (registry/people.py).
+    "team_lead": ("小队长", ("小队长", "队长", "小队网格员", "team_lead", "lead")),
+    "team_lead_phone": (
+        "小队长电话",
+        ("小队长电话", "队长电话", "小队长手机", "team_lead_phone", "lead_phone"),
+    ),
+    "grid_member": ("网格员", ("网格员", "grid_member")),
+    "grid_member_phone": ("网格员电话", ("网格员电话", "网格员手机", "grid_member_phone")),
 }
 EXPORT_COLUMNS = list(COLUMNS)
 REQUIRED_COLUMNS = ("village", "grid", "team", "head_name")
@@ -93,6 +101,7 @@ RELATION_LABELS_ZH = {
 }
 _RELATION_ALIASES = {"本人": "head", "儿子": "child", "女儿": "child", "孙子": "grandchild"}
 SEX_LABELS_ZH = {"M": "男", "F": "女"}
+_SEX_INDEX = {"男": "M", "女": "F"}
 
 FLAG_SEPARATORS = (";", "；", "、", ",", "，")
 MEMBER_SEPARATORS = (";", "；", "\n")
@@ -136,9 +145,11 @@ def heading(key: str) -> str:
 
 
 def _split(text: str, separators: tuple[str, ...]) -> list[str]:
+    first = separators[0]
     for sep in separators[1:]:
-        text = text.replace(sep, separators[0])
-    return [part.strip() for part in text.split(separators[0])]
+        if sep in text:
+            text = text.replace(sep, first)
+    return [part.strip() for part in text.split(first)]
 
 
 def parse_flags(cell: str) -> list[str]:
@@ -148,11 +159,12 @@ def parse_flags(cell: str) -> list[str]:
 
 
 def parse_members(cell: str, line: int) -> tuple[list[dict], list[dict]]:
-    """Members from ``name|relation|sex|birth year|phone; ...``. Returns (members, problems)."""
+    """Members from ``name|relation|sex|birth year|phone; ...``, each checked and cleaned
+    by ``service.clean_member``. Returns (members, problems)."""
     members: list[dict] = []
     errors: list[dict] = []
     for number, chunk in enumerate((c for c in _split(cell, MEMBER_SEPARATORS) if c), start=1):
-        parts = [p.strip() for p in _split(chunk, MEMBER_FIELD_SEPARATORS)]
+        parts = _split(chunk, MEMBER_FIELD_SEPARATORS)
         if len(parts) > len(MEMBER_FIELDS):
             errors.append(
                 problem(
@@ -168,13 +180,16 @@ def parse_members(cell: str, line: int) -> tuple[list[dict], list[dict]]:
                 )
             )
             continue
-        member = dict(
-            zip(MEMBER_FIELDS, parts + [""] * (len(MEMBER_FIELDS) - len(parts)), strict=True)
-        )
-        member["relation"] = _RELATION_INDEX.get(member["relation"], member["relation"])
-        member["sex"] = {"男": "M", "女": "F"}.get(member["sex"], member["sex"])
+        parts += [""] * (len(MEMBER_FIELDS) - len(parts))
+        member = {
+            "name": parts[0],
+            "relation": _RELATION_INDEX.get(parts[1], parts[1]),
+            "sex": _SEX_INDEX.get(parts[2], parts[2]),
+            "birth_year": parts[3],
+            "phone": parts[4],
+        }
         try:
-            service.clean_member(member)
+            member = service.clean_member(member)
         except InvalidInput as err:
             code = _MEMBER_CODES.get(first_field(err)[0], "bad_member")
             errors.append(

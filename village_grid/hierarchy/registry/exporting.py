@@ -24,7 +24,8 @@ from village_grid.hierarchy.registry.columns import (
     format_members,
     heading,
 )
-from village_grid.models import Household, Unit, User
+from village_grid.models import Household, RoleAssignment, Unit, User
+from village_grid.models.units import TEAM
 from village_grid.spreadsheets import spreadsheet_cell, table_file
 
 
@@ -41,15 +42,41 @@ def _unit_chain(units: dict[int, Unit], unit: Unit) -> dict[str, Unit]:
     return chain
 
 
-def _unit_cells(chain: dict[str, Unit]) -> dict[str, str]:
+def _unit_cells(chain: dict[str, Unit], people: dict[int, tuple[str, str]]) -> dict[str, str]:
     cells: dict[str, str] = {}
     for level in UNIT_LEVELS:
         u = chain.get(level)
         cells[level] = u.name if u else ""
         cells[f"{level}_code"] = u.code if u else ""
+    for level, key in (("team", "team_lead"), ("grid", "grid_member")):
+        u = chain.get(level)
+        name, phone = people.get(u.id, ("", "")) if u is not None else ("", "")
+        cells[key], cells[f"{key}_phone"] = name, phone
     village = chain.get("village")
     cells["division_code"] = village.division_code if village else ""
     return cells
+
+
+def _people(session: Session, unit_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """The first lead of each team and the first grid member of each grid (by when they
+    were given the role) who has a phone: unit id → (name, phone). A person is known by
+    their phone; one without is not in the file, nor a second one."""
+    out: dict[int, tuple[str, str]] = {}
+    for i in range(0, len(unit_ids), 5000):
+        for unit_id, name, phone in session.execute(
+            select(RoleAssignment.unit_id, User.name, User.phone)
+            .join(User, User.id == RoleAssignment.user_id)
+            .where(
+                RoleAssignment.unit_id.in_(unit_ids[i : i + 5000]),
+                RoleAssignment.role.in_(("team_lead", "grid_member")),
+                User.active.is_(True),
+                User.phone.is_not(None),
+                User.phone != "",
+            )
+            .order_by(RoleAssignment.id)
+        ):
+            out.setdefault(unit_id, (name, phone or ""))
+    return out
 
 
 def _float(value: float | None) -> str | float:
@@ -91,6 +118,8 @@ def export_rows(session: Session, actor: User | None, *, unit_id: int | None) ->
     for h in households:
         has_below.add(h.team_id)
 
+    people = _people(session, [u.id for u in in_scope if u.kind in (TEAM, "grid")])
+
     def sort_key(unit: Unit) -> tuple:
         return tuple((units[i].code, units[i].name) for i in unit.ancestor_ids if i in units)
 
@@ -100,7 +129,7 @@ def export_rows(session: Session, actor: User | None, *, unit_id: int | None) ->
     for h in households:
         if h.team_id not in per_team:
             team = units[h.team_id]
-            per_team[h.team_id] = (sort_key(team), _unit_cells(_unit_chain(units, team)))
+            per_team[h.team_id] = (sort_key(team), _unit_cells(_unit_chain(units, team), people))
         team_key, team_cells = per_team[h.team_id]
         row = dict(team_cells)
         row.update(
@@ -120,7 +149,7 @@ def export_rows(session: Session, actor: User | None, *, unit_id: int | None) ->
     for u in in_scope:
         if u.id in has_below or not any(u.kind in kinds for kinds in LEVEL_KINDS.values()):
             continue
-        row = _unit_cells(_unit_chain(units, u))
+        row = _unit_cells(_unit_chain(units, u), people)
         row.update({k: "" for k in HOUSEHOLD_COLUMNS})
         rows.append((sort_key(u), 0, row))
     rows.sort(key=lambda r: (r[0], r[1]))

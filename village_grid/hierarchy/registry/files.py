@@ -79,38 +79,65 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, each with its line break, one at a time (an ``io.StringIO`` of a
+    county's file would hold another copy of it, four bytes a character)."""
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
 def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
     first = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first and "," not in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     for number, record in enumerate(reader, start=1):
         yield number, [c.strip() for c in record]
 
 
-def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_records(data: bytes) -> tuple[Iterator[tuple[int, list[str]]], int]:
+    """The sheet's rows one at a time (a county's roster is not held whole), and how
+    many rows the sheet says it has."""
     import openpyxl
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
-        rows = list(sheet.iter_rows(values_only=True))
-        workbook.close()
+        estimate = sheet.max_row or 0
     except Exception:  # openpyxl raises many kinds for a broken file
         raise _unreadable_xlsx() from None
-    for number, record in enumerate(rows, start=1):
-        yield number, [_cell_text(c) for c in record]
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for number, record in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield number, [_cell_text(c) for c in record]
+        except ImportRejected:
+            raise
+        except Exception:
+            raise _unreadable_xlsx() from None
+        finally:
+            workbook.close()
+
+    return records(), estimate
 
 
-def _records(filename: str, data: bytes) -> tuple[list[tuple[int, list[str]]], bool]:
-    """(line, cells) for every line of the file, header first; and whether a line
-    shorter than the header has lost cells. A text line has (every separator is
-    written); a workbook row has not (a sheet stores no empty cells at a row's end)."""
+def _records(filename: str, data: bytes) -> tuple[Iterator[tuple[int, list[str]]], bool, int]:
+    """(line, cells) for every line of the file, header first, one at a time; whether a
+    line shorter than the header has lost cells (a text line has: every separator is
+    written; a workbook row has not: a sheet stores no empty cells at a row's end); and
+    about how many lines there are (for a progress bar)."""
     name = (filename or "").lower().rsplit("/", 1)[-1]
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
     if not data or not data.strip():
         raise ImportRejected.whole_file("empty_file", _("The file is empty."))
     if data.startswith(b"PK\x03\x04"):
-        return list(_xlsx_records(data)), False
+        records, estimate = _xlsx_records(data)
+        return records, False, estimate
     if data.startswith(b"\xd0\xcf\x11\xe0") or ext == "xls":
         raise ImportRejected.whole_file(
             "wrong_file_type",
@@ -128,8 +155,12 @@ def _records(filename: str, data: bytes) -> tuple[list[tuple[int, list[str]]], b
         raise ImportRejected.whole_file(
             "wrong_file_type", _("This is not a text file; upload a .csv or .xlsx file.")
         )
+    return _checked_csv(text), True, text.count("\n") + 1
+
+
+def _checked_csv(text: str) -> Iterator[tuple[int, list[str]]]:
     try:
-        return list(_csv_records(text)), True
+        yield from _csv_records(text)
     except csv.Error as exc:
         raise ImportRejected.whole_file(
             "bad_csv", _("The CSV file is malformed: %(e)s.", e=str(exc)[:100])
@@ -197,9 +228,11 @@ def _short_row(line: int, cells: list[str], width: int) -> Row:
 
 def _row(line: int, cells: list[str], columns: list[str | None]) -> Row:
     row = Row(line=line, values={})
+    values = row.values
+    width = len(columns)
     for i, cell in enumerate(cells):
-        value = spreadsheet_value(cell)
-        key = columns[i] if i < len(columns) else None
+        value = spreadsheet_value(cell) if cell[:1] == "'" else cell
+        key = columns[i] if i < width else None
         if key is None:
             if value:
                 row.errors.append(
@@ -225,34 +258,48 @@ def _row(line: int, cells: list[str], columns: list[str | None]) -> Row:
                 )
             )
             continue
-        row.values[key] = value
+        values[key] = value
     return row
 
 
-def read_rows(filename: str, data: bytes) -> list[Row]:
-    """The rows of a registry file below its header, blank lines skipped.
+class RowReader:
+    """The rows of a registry file below its header, one at a time, blank lines
+    skipped. Opening it reads the header: a file that cannot be read, or whose header
+    is wrong, raises :class:`ImportRejected` at once; iterating raises it for a file
+    with no rows or too many. ``estimate``: about how many rows (a progress bar's end)."""
 
-    Raises :class:`ImportRejected` when the file cannot be read, its header is
-    wrong, or it has no rows or too many.
-    """
-    all_records, whole_lines = _records(filename, data)
-    records = [(n, cells) for n, cells in all_records if any(cells)]
-    if not records:
-        raise ImportRejected.whole_file("empty_file", _("The file is empty."))
-    header_line, header = records[0]
-    columns = _header_columns(header_line, header)
-    body = records[1:]
-    if not body:
-        raise ImportRejected.whole_file("no_rows", _("The file has a header but no households."))
-    if len(body) > MAX_ROWS:
-        raise ImportRejected.whole_file(
-            "too_many_rows", _("At most %(n)s rows per file; split the file.", n=MAX_ROWS)
+    def __init__(self, filename: str, data: bytes):
+        records, self.whole_lines, estimate = _records(filename, data)
+        self._records = (r for r in records if any(r[1]))
+        first = next(self._records, None)
+        if first is None:
+            raise ImportRejected.whole_file("empty_file", _("The file is empty."))
+        header_line, header = first
+        self.columns = _header_columns(header_line, header)
+        self.estimate = max(0, estimate - header_line)
+        # The header's width: up to its last named column (blank cells after it do not count).
+        self.width = max(
+            (i + 1 for i, key in enumerate(self.columns) if key is not None), default=0
         )
-    # The header's width: up to its last named column (blank cells after it do not count).
-    width = max((i + 1 for i, key in enumerate(columns) if key is not None), default=0)
-    return [
-        _short_row(line, cells, width)
-        if whole_lines and len(cells) < width
-        else _row(line, cells, columns)
-        for line, cells in body
-    ]
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Row]:
+        for line, cells in self._records:
+            self.count += 1
+            if self.count > MAX_ROWS:
+                raise ImportRejected.whole_file(
+                    "too_many_rows", _("At most %(n)s rows per file; split the file.", n=MAX_ROWS)
+                )
+            if self.whole_lines and len(cells) < self.width:
+                yield _short_row(line, cells, self.width)
+            else:
+                yield _row(line, cells, self.columns)
+        if not self.count:
+            raise ImportRejected.whole_file(
+                "no_rows", _("The file has a header but no households.")
+            )
+
+
+def read_rows(filename: str, data: bytes) -> list[Row]:
+    """Every row of a registry file at once (:class:`RowReader`, for small files)."""
+    return list(RowReader(filename, data))

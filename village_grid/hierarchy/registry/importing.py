@@ -1,46 +1,73 @@
-"""Importing a registry file, all or nothing.
+"""Importing a registry file, all or nothing, in one pass at a county's size.
 
-Every row goes through the same service functions as the form and the API
-(:func:`village_grid.hierarchy.service.create_unit` and
-:func:`~village_grid.hierarchy.service.create_household`), so the ten-household
-cap, phone numbers, flags and every other check are the very same code. A row
-that fails becomes an entry in :class:`ImportRejected` with its line number;
-when any row fails, nothing is changed and every bad row is reported.
+The file is read a row at a time (:class:`~.files.RowReader`) and checked a batch of
+rows at a time with the services' own checks (``service.clean_household_fields``,
+``clean_member``, ``normalise_phone``, the unit name and code rules, ``auth.scope``);
+units are found or made in memory (:mod:`.tree`), the people columns matched by
+phone (:mod:`.people`), and while every row so far is good the batch is written in
+bulk in the caller's transaction (:mod:`.writing`). A bad row stops the writing but
+not the checking: every bad row is reported (:class:`ImportRejected`), and the
+savepoint the import runs in is rolled back, so nothing is changed. Memory stays
+what a batch and the units, codes and people of the file need, not the file's rows.
 
-Every unit and household the file creates is in the audit log like one made on
-a page (``unit.create``, ``household.create``: one INSERT beside the dozen
-statements a row already costs), and each village the file touched gets one
-``registry.import`` event: who, the file's name and SHA-256, how many rows,
-units, households and members — so "which file brought this household, and
-who imported it" is on record.
+- The ten-household cap: a team's households are counted in memory; an existing team
+  that takes new households is locked first (``Tree.lock_team``), as
+  ``service.lock_team_with_room`` locks it, and counted again under the lock.
+- A row whose household code is already registered in the same team, with the same
+  fields and members, is that household: nothing changes (re-importing an export
+  changes nothing). The same code elsewhere, or with other details, is a bad row.
+  A row without a code that repeats a household of its team exactly is that one too.
+- Open tasks of an existing team reach its new households (``membership``), as when
+  a household is added on its page.
+- Every unit, household, person and role made is on the audit log as if made on a
+  page; each village the file touched gets one ``registry.import`` event (who, the
+  file's name and SHA-256, what it made there).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from village_grid.audit.service import record
+from village_grid.audit.service import record, request_addr
 from village_grid.auth import scope
-from village_grid.errors import DomainError, NotFound
-from village_grid.hierarchy import divisions, service
+from village_grid.database.bulk import IdSource
+from village_grid.errors import DomainError
+from village_grid.hierarchy import service
 from village_grid.hierarchy import units as unit_changes
+from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS
 from village_grid.hierarchy.registry.columns import (
     HOUSEHOLD_COLUMNS,
-    LEVEL_KINDS,
     UNIT_LEVELS,
     heading,
     parse_flags,
     parse_members,
 )
-from village_grid.hierarchy.registry.files import Row, read_rows
+from village_grid.hierarchy.registry.files import Row, RowReader
+from village_grid.hierarchy.registry.people import People
 from village_grid.hierarchy.registry.rejections import ImportRejected, first_field, problem
-from village_grid.models import Unit, User
-from village_grid.models.units import TEAM
+from village_grid.hierarchy.registry.tree import Node, RowFailed, Tree
+from village_grid.hierarchy.registry.writing import (
+    FIELDS,
+    PRINT_NAMES,
+    Writer,
+    known_households,
+    member_tuple,
+    prints,
+)
+from village_grid.models import Household, Unit, User
+from village_grid.validation import clean_text
+
+# Rows checked together (their phones and codes looked up in one query each).
+CHECK_BATCH = 1000
+# The cells that name a row's units: rows naming the same ones share their lookup.
+UNIT_COLUMNS = (*UNIT_LEVELS, *(f"{level}_code" for level in UNIT_LEVELS))
 
 
 @dataclass
@@ -48,22 +75,13 @@ class ImportResult:
     units_created: int = 0
     households_created: int = 0
     members_created: int = 0
+    people_created: int = 0
+    roles_assigned: int = 0
+    households_unchanged: int = 0
     rows: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class _VillageCounts:
-    """What one import did in one village: its ``registry.import`` audit event."""
-
-    village: Unit
-    counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("rows", "units_created", "households_created", "members_created"), 0
-        )
-    )
 
 
 # (field, service code) → the row problem's code.
@@ -75,34 +93,16 @@ _HOUSEHOLD_CODES = {
     ("longitude", "not_a_number"): "bad_longitude",
     ("longitude", "out_of_range"): "bad_longitude",
     ("flags", "unknown"): "unknown_flag",
-    ("code", "taken"): "duplicate_code",
-    ("team_id", "team_full"): "team_full",
 }
 
 
 def _row_error(line: int, err: DomainError) -> dict:
-    """A service error about a household, as the row's problem."""
+    """A service error about a household's fields, as the row's problem."""
     key, code = first_field(err)
-    if isinstance(err, NotFound):  # includes OutOfScope
-        return problem(line, "out_of_scope", _("Not in your area."), "team")
     mapped = _HOUSEHOLD_CODES.get((key, code))
     if mapped is None:
         mapped = "too_long" if code == "too_long" else (err.code if code == "invalid" else code)
-    column = "team" if key == "team_id" else key
-    return problem(line, mapped, err.message, column)
-
-
-def _unit_error(line: int, err: DomainError, level: str) -> dict:
-    """A service error about a unit the row names at ``level``, as the row's problem."""
-    key, code = first_field(err)
-    if isinstance(err, NotFound):
-        return problem(line, "out_of_scope", _("Not in your area."), level)
-    if key == "division_code":
-        return problem(line, "bad_division_code", err.message, "division_code")
-    if key == "code":
-        mapped = "duplicate_unit_code" if code == "taken" else "bad_unit_code"
-        return problem(line, mapped, err.message, f"{level}_code")
-    return problem(line, "too_long" if code == "too_long" else f"bad_{level}", err.message, level)
+    return problem(line, mapped, err.message, key)
 
 
 def _missing(line: int, level: str) -> dict:
@@ -125,320 +125,319 @@ def _missing_levels(row: Row, has_household: bool) -> list[dict]:
 
 
 @dataclass
-class _Household:
-    """A row's household, checked and ready for :func:`service.create_household`."""
+class _Checked:
+    """A row after its own checks (no database): its household, if any, and problems."""
 
-    data: dict
-    members: list[dict]
-    code: str
+    row: Row
+    fields: dict | None = None
+    members: list[dict] = field(default_factory=list)
+    code: str = ""
+    problems: list[dict] = field(default_factory=list)
 
 
-def _checked_household(row: Row, codes_seen: dict[str, int]) -> tuple[_Household, list[dict]]:
-    """The row's household fields and members, with every problem found in them.
-    ``codes_seen`` (household code → line) finds a code given twice in the file."""
+def _check_row(row: Row) -> _Checked:
+    checked = _Checked(row, problems=list(row.errors))
+    if row.short:  # its cells are not in their columns: only that is reported
+        return checked
     v = row.values
-    data = {
-        "door_no": v.get("door_no", ""),
-        "address": v.get("address", ""),
-        "head_name": v.get("head_name", ""),
-        "phone": v.get("phone", ""),
-        "latitude": v.get("latitude", ""),
-        "longitude": v.get("longitude", ""),
-        "flags": parse_flags(v.get("flags", "")),
-    }
-    problems: list[dict] = []
+    has_household = any(v.get(k) for k in HOUSEHOLD_COLUMNS)
+    checked.problems += _missing_levels(row, has_household)
+    if not has_household:
+        return checked
+    data = {f: v.get(f, "") for f in FIELDS}
+    data["flags"] = parse_flags(v.get("flags", ""))
     try:
-        service.clean_household_fields(data)
+        checked.fields = service.clean_household_fields(data)
     except DomainError as err:
-        problems.append(_row_error(row.line, err))
+        checked.problems.append(_row_error(row.line, err))
     members, member_problems = parse_members(v.get("members", ""), row.line)
-    problems += member_problems
+    checked.problems += member_problems
+    checked.members = [
+        {k: m[k] for k in ("name", "relation", "sex", "birth_year", "phone")} for m in members
+    ]
     code = v.get("code", "")
     if code:
-        if code in codes_seen:
-            problems.append(
-                problem(
-                    row.line,
-                    "duplicate_code_in_file",
-                    _(
-                        "Household code %(c)s is also on line %(n)s.",
-                        c=code,
-                        n=codes_seen[code],
-                    ),
-                    "code",
-                )
-            )
-        else:
-            codes_seen[code] = row.line
-    return _Household(data, members, code), problems
+        try:
+            checked.code = clean_text(code, field="code", max_len=60)
+        except DomainError as err:
+            checked.problems.append(problem(row.line, "too_long", err.message, "code"))
+    return checked
 
 
-class _RowFailed(Exception):
-    def __init__(self, error: dict):
-        super().__init__(error["reason"])
-        self.error = error
-
-
-class _Importer:
-    """Writes the rows of one file, finding or creating the units each names."""
-
-    def __init__(self, session: Session, actor: User | None):
+class _Import:
+    def __init__(
+        self, session: Session, actor: User | None, progress, digest: str, dry_run: bool = False
+    ):
         self.session = session
         self.actor = actor
-        self.import_paths = None if actor is None else scope.scope_paths(actor, "import")
-        self.cache: dict[tuple, Unit | None] = {}
+        self.progress = progress
+        self.cap = service.team_max_households()
+        self.tree = Tree(session, actor, known_households, IdSource(session, Unit))
+        self.people = People(session, IdSource(session, User))
+        self.household_ids = IdSource(session, Household)
+        self.writer = Writer(session, actor, request_addr(), digest)
+        self.dry_run = dry_run
+        if dry_run:
+            self.writer.stop()
         self.result = ImportResult()
-        self.villages: dict[int, _VillageCounts] = {}
+        self.errors: list[dict] = []
+        self.codes_seen: dict[str, int] = {}
+        self.villages: dict[int, tuple[Node, dict[str, int]]] = {}
+        self.units_written = 0
+        self.last_where: tuple | None = None
+        self.last_chain: dict[str, Node] = {}
 
-    # Units are found by name under their parent (names are unique among siblings).
-    def _child(self, parent: Unit | None, name: str) -> Unit | None:
-        key = (parent.id if parent else None, name)
-        if key not in self.cache:
-            q = select(Unit).where(Unit.name == name)
-            q = q.where(Unit.parent_id.is_(None) if parent is None else Unit.parent_id == parent.id)
-            self.cache[key] = self.session.scalars(q).first()
-        return self.cache[key]
+    def fail(self, problems: list[dict]) -> None:
+        if problems:
+            self.errors += problems
+            self.writer.stop()
 
-    def _top(self, level: str, name: str, line: int) -> Unit | None:
-        """A township, or a village given without township: found by name anywhere."""
-        key = ("top", level, name)
-        if key in self.cache:
-            return self.cache[key]
-        found = list(
-            self.session.scalars(
-                select(Unit).where(Unit.name == name, Unit.kind.in_(LEVEL_KINDS[level]))
-            )
-        )
-        if len(found) > 1 and self.import_paths is not None:
-            found = [u for u in found if scope.may(self.actor, "import", u)] or found
-        if len(found) > 1:
-            raise _RowFailed(
-                problem(
-                    line,
-                    "ambiguous_unit",
-                    _(
-                        "There are several units named “%(n)s”; add the township column.",
-                        n=name,
-                    ),
-                    level,
+    def run(self, rows: Iterator[Row], estimate: int) -> None:
+        rows = iter(rows)
+        while batch := list(islice(rows, CHECK_BATCH)):
+            checked = [_check_row(row) for row in batch]
+            self.people.lookup(self.people.phones_in(c.row.values for c in checked))
+            taken = self._codes_in_database({c.code for c in checked if c.code})
+            made: list[tuple[_Checked, Node, int, int, str]] = []
+            for c in checked:
+                self.result.rows += 1
+                self._row(c, taken, made)
+            self._write(made)
+            if self.progress is not None:
+                self.progress(self.result.rows, max(estimate, self.result.rows))
+
+    def _codes_in_database(self, codes: set[str]) -> set[str]:
+        wanted = sorted(codes)
+        found: set[str] = set()
+        for i in range(0, len(wanted), 1000):
+            found.update(
+                self.session.scalars(
+                    select(Household.code).where(Household.code.in_(wanted[i : i + 1000]))
                 )
             )
-        unit = found[0] if found else None
-        self.cache[key] = unit
-        return unit
+        return found
 
-    def _in_scope(self, unit: Unit | None) -> bool:
-        """May the actor import under ``unit`` (None: a new root, the command line only)?"""
-        if unit is None:
-            return self.import_paths is None
-        return scope.within(unit.path, self.import_paths)
-
-    def _resolve_team(self, row: Row, created: list[tuple]) -> tuple[Unit, Unit]:
-        """The lowest unit the row names, found or created level by level, and its
-        village. Keys of units created (and cached) are appended to ``created``."""
-        v = row.values
-        names = {level: v.get(level, "") for level in UNIT_LEVELS}
-        levels = [lv for lv in UNIT_LEVELS if names[lv]]
-        parent: Unit | None = None
-        existing: Unit | None = None
-        village: Unit | None = None
-        for level in levels:
-            if level == "grid":
-                village = parent
-            name = names[level]
-            if parent is None and existing is None:
-                unit = self._top(level, name, row.line)
-            else:
-                unit = self._child(parent, name)
-            code = v.get(f"{level}_code", "")
-            if unit is not None:
-                if unit.kind not in LEVEL_KINDS[level]:
-                    raise _RowFailed(
-                        problem(
-                            row.line,
-                            "wrong_unit_kind",
-                            _(
-                                "“%(n)s” is not a unit of the column “%(h)s”.",
-                                n=name,
-                                h=heading(level),
-                            ),
-                            level,
-                        )
-                    )
-                if code and code.upper() != unit.code:
-                    raise _RowFailed(
-                        problem(
-                            row.line,
-                            "unit_code_mismatch",
-                            _(
-                                "“%(n)s” already has code %(old)s, not %(new)s.",
-                                n=name,
-                                old=unit.code,
-                                new=code,
-                            ),
-                            f"{level}_code",
-                        )
-                    )
-                if level == "village":
-                    self._division(row, unit)
-                existing = unit
-                parent = unit
-                continue
-            # To be created: the actor must hold "import" on the unit it goes under.
-            if not self._in_scope(parent):
-                raise _RowFailed(problem(row.line, "out_of_scope", _("Not in your area."), level))
-            try:
-                unit = service.create_unit(
-                    self.session,
-                    self.actor,
-                    kind=level,
-                    name=name,
-                    parent_id=parent.id if parent else None,
-                    code=code or None,
-                    division_code=v.get("division_code") if level == "village" else None,
-                )
-            except DomainError as err:
-                raise _RowFailed(_unit_error(row.line, err, level)) from None
-            key = (parent.id if parent else None, name)
-            self.cache[key] = unit
-            created.append(key)
-            if parent is None:
-                created.append(("top", level, name))
-                self.cache[("top", level, name)] = unit
-            self.result.units_created += 1
-            parent = unit
-        if not self._in_scope(parent):
-            raise _RowFailed(problem(row.line, "out_of_scope", _("Not in your area."), "team"))
-        return parent, village or parent
-
-    def _division(self, row: Row, village: Unit) -> None:
-        """The 区划代码 cell against a village already there: set it if it had none."""
-        given = row.values.get("division_code", "")
-        if not given:
+    def _row(self, c: _Checked, taken: set[str], made: list) -> None:
+        line, values = c.row.line, c.row.values
+        if c.problems:
+            self.fail(c.problems)
             return
-        try:
-            code = divisions.clean(
-                given,
-                parent_code=village.parent.division_code if village.parent is not None else "",
-            )
-            if village.division_code and code != village.division_code:
-                raise _RowFailed(
-                    problem(
-                        row.line,
-                        "unit_code_mismatch",
-                        _(
-                            "“%(n)s” already has code %(old)s, not %(new)s.",
-                            n=village.name,
-                            old=village.division_code,
-                            new=code,
-                        ),
-                        "division_code",
-                    )
-                )
-            if not village.division_code:
-                unit_changes.update_unit(self.session, self.actor, village.id, division_code=code)
-        except DomainError as err:
-            raise _RowFailed(_unit_error(row.line, err, "village")) from None
-
-    def _write(self, row: Row, household: _Household | None) -> None:
-        """Write one checked row in a savepoint; on :class:`_RowFailed` undo it (and
-        forget the units it created) and raise again."""
-        created: list[tuple] = []
-        savepoint = self.session.begin_nested()
-        try:
-            team, village = self._resolve_team(row, created)
-            if household is not None:
-                if team.kind != TEAM:
-                    raise _RowFailed(_missing(row.line, "team"))
-                try:
-                    service.create_household(
-                        self.session,
-                        self.actor,
-                        team_id=team.id,
-                        data=household.data,
-                        members=household.members,
-                        code=household.code or None,
-                    )
-                except DomainError as err:
-                    raise _RowFailed(_row_error(row.line, err)) from None
-                self.result.households_created += 1
-                self.result.members_created += len(household.members)
-        except _RowFailed:
-            savepoint.rollback()
-            for key in created:
-                self.cache.pop(key, None)
-                if key[0] == "top":
-                    continue
-                self.result.units_created -= 1
-            raise
-        savepoint.commit()
-        counts = self.villages.setdefault(village.id, _VillageCounts(village)).counts
-        counts["rows"] += 1
-        counts["units_created"] += sum(1 for key in created if key[0] != "top")
-        if household is not None:
-            counts["households_created"] += 1
-            counts["members_created"] += len(household.members)
-
-    def run(self, rows: list[Row]) -> list[dict]:
-        """Check and write every row; the problems of all bad rows."""
-        errors: list[dict] = []
-        codes_seen: dict[str, int] = {}
-        for row in rows:
-            self.result.rows += 1
-            if row.short:  # its cells are not in their columns: only that is reported
-                errors += row.errors
-                continue
-            has_household = any(row.values.get(k) for k in HOUSEHOLD_COLUMNS)
-            problems = [*row.errors, *_missing_levels(row, has_household)]
-            household = None
-            if has_household:
-                household, household_problems = _checked_household(row, codes_seen)
-                problems += household_problems
-            if problems:
-                errors += problems
-                continue
+        where = tuple(values.get(k, "") for k in UNIT_COLUMNS)
+        if where == self.last_where:  # the rows of one team follow each other
+            chain = self.last_chain
+        else:
             try:
-                self._write(row, household)
-            except _RowFailed as failed:
-                errors.append(failed.error)
-        return errors
+                chain = self.tree.resolve(values, line)
+            except RowFailed as failed:
+                self.fail([failed.error])
+                return
+            self.last_where, self.last_chain = where, chain
+        claims, problems = self.people.check(values, chain, line)
+        team = chain.get("team")
+        household = None
+        if c.fields is not None:
+            household, more = self._household(c, team, chain, taken)
+            problems += more
+        if problems:
+            self.fail(problems)
+            return
+        self.people.take(claims, line)
+        counts = self._village(chain)
+        counts["rows"] += 1
+        if household is not None:
+            team.households += 1
+            seq = team.next_seq
+            team.next_seq += 1
+            made.append((c, team, seq, self.household_ids.take(), household))
+            counts["households_created"] += 1
+            counts["members_created"] += len(c.members)
+
+    def _village(self, chain: dict[str, Node]) -> dict[str, int]:
+        village = chain.get("village") or chain[next(iter(chain))]
+        entry = self.villages.get(village.id)
+        if entry is None:
+            entry = self.villages[village.id] = (
+                village,
+                dict.fromkeys(
+                    ("rows", "units_created", "households_created", "members_created"), 0
+                ),
+            )
+        return entry[1]
+
+    def _household(
+        self, c: _Checked, team: Node | None, chain: dict[str, Node], taken: set[str]
+    ) -> tuple[str | None, list[dict]]:
+        """The code of the row's new household (None: it is registered already), or its
+        problems."""
+        line = c.row.line
+        if team is None or not team.is_team:
+            return None, [_missing(line, "team")]
+        row_prints = (
+            prints(c.fields, [member_tuple(m) for m in c.members])
+            if team.known or team.same
+            else None
+        )
+        if c.code:
+            seen = self.codes_seen.get(c.code)
+            if seen is not None:
+                reason = _("Household code %(c)s is also on line %(n)s.", c=c.code, n=seen)
+                return None, [problem(line, "duplicate_code_in_file", reason, "code")]
+            self.codes_seen[c.code] = line
+            known = (team.known or {}).get(c.code)
+            if known is not None:
+                return self._same(c, known, row_prints)
+            if c.code in taken:
+                reason = _("Household code %(c)s is already used.", c=c.code)
+                return None, [problem(line, "duplicate_code", reason, "code")]
+        elif row_prints is not None and row_prints in team.same:
+            self.result.households_unchanged += 1
+            return None, []
+        if team.households >= self.cap:
+            return None, [self._full(team, line)]
+        if not team.new and not self.dry_run:
+            self.tree.lock_team(team)
+            if team.households >= self.cap:
+                return None, [self._full(team, line)]
+        if c.code:
+            return c.code, []
+        codes = [chain[lv].code for lv in ("village", "grid") if lv in chain]
+        code = service.code_of([*codes, team.code], team.next_seq)
+        if code in self.codes_seen:  # a code given by hand on another line
+            code = f"{code}-{line}"
+        self.codes_seen[code] = line
+        return code, []
+
+    def _same(self, c: _Checked, known: tuple, row_prints: tuple) -> tuple[None, list[dict]]:
+        """A row naming a household of its team by code: unchanged, or a bad row."""
+        differ = [name for name, a, b in zip(PRINT_NAMES, known, row_prints, strict=True) if a != b]
+        if not differ:
+            self.result.households_unchanged += 1
+            return None, []
+        reason = _(
+            "Household %(c)s is already registered with other details (%(f)s). The import "
+            "adds households; change this one on its page.",
+            c=c.code,
+            f="、".join(str(HOUSEHOLD_FIELD_LABELS.get(name, name)) for name in differ),
+        )
+        return None, [problem(c.row.line, "household_differs", reason, differ[0])]
+
+    def _full(self, team: Node, line: int) -> dict:
+        room = self.tree.teams_with_room(team, self.cap)
+        hint = (
+            _(
+                "Teams with room in the same grid: %(teams)s.",
+                teams=", ".join(f"{t.name} ({t.households}/{self.cap})" for t in room),
+            )
+            if room
+            else _("No team in the same grid has room; split a team first.")
+        )
+        reason = _("Team %(team)s already has %(cap)s households.", team=team.name, cap=self.cap)
+        return problem(line, "team_full", f"{reason} {hint}", "team")
+
+    def _write(self, made: list) -> None:
+        """The batch's new units and households (when no row so far was bad)."""
+        new_units = self.tree.new_units[self.units_written :]
+        self.units_written = len(self.tree.new_units)
+        for node in new_units:
+            self.writer.unit(node)
+        if self.writer.stopped:
+            return
+        generated = {code for c, _t, _s, _i, code in made if not c.code}
+        clash = self._codes_in_database(generated) if generated else set()
+        for c, team, seq, household_id, code in made:
+            if code in clash:  # a code someone gave by hand elsewhere
+                code = f"{code}-{household_id}"
+            self.writer.household(household_id, team, seq, code, c.fields, c.members)
+        self.writer.flush()
+
+    def _counted(self) -> ImportResult:
+        result = self.result
+        result.units_created = len(self.tree.new_units)
+        result.households_created = sum(c["households_created"] for _v, c in self.villages.values())
+        result.members_created = sum(c["members_created"] for _v, c in self.villages.values())
+        result.people_created = len(self.people.new_people)
+        result.roles_assigned = len(self.people.new_roles)
+        return result
+
+    def finish(self, filename: str, digest: str) -> ImportResult:
+        """Write what is left, the people, the tree version and the import's events."""
+        self.writer.flush(force=True)
+        self.writer.people(self.people.new_people, self.people.new_roles)
+        from village_grid.tasks import membership
+
+        if self.writer.joined:
+            membership.after_change(self.session, self.writer.joined)
+        result = self.result
+        if self.dry_run:
+            return self._counted()
+        self._counted()
+        for node in self.tree.divisions.values():  # villages that had no division code
+            unit_changes.update_unit(
+                self.session, self.actor, node.id, division_code=node.division_code
+            )
+        for node in self.tree.new_units:
+            village = node
+            while village.parent is not None and village.kind != "village":
+                village = village.parent
+            if village.id in self.villages:
+                self.villages[village.id][1]["units_created"] += 1
+        for village, counts in self.villages.values():
+            record(
+                self.session,
+                self.actor,
+                "registry.import",
+                object_type="unit",
+                object_id=village.id,
+                unit_path=village.path,
+                after={
+                    "file": (filename or "")[-100:],
+                    "sha256": digest,
+                    **counts,
+                },
+            )
+        self.session.flush()
+        return result
 
 
 def import_registry(
-    session: Session, actor: User | None, *, filename: str, data: bytes
+    session: Session,
+    actor: User | None,
+    *,
+    filename: str,
+    data: bytes,
+    progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Import households (and the units they name) from a CSV or XLSX file.
+    """Import households, the units they name and the people of the roster from a CSV
+    or XLSX file.
 
     All or nothing: when any row is bad nothing is changed and
     :class:`ImportRejected` lists every bad row. On success the changes are
     flushed; the caller commits. ``actor`` None is the command line (no scope);
-    otherwise every row must lie in the actor's "import" scope.
+    otherwise every row must lie in the actor's "import" scope. ``progress(rows
+    checked, rows about)`` is called after each batch of rows. ``dry_run``: check every
+    row and count what would be made, writing nothing (the worker's first pass).
     """
     if actor is not None and not scope.may_somewhere(actor, "import"):
         raise ImportRejected.whole_file("out_of_scope", _("You may not import households."))
-    rows = read_rows(filename, data)
+    reader = RowReader(filename, data)
     outer = session.begin_nested()
-    importer = _Importer(session, actor)
     try:
-        errors = importer.run(rows)
+        # The tree changes: take its version's row first. On SQLite this is the
+        # database's write lock, under which the new rows' ids are counted on.
+        if not dry_run:
+            service.bump_tree_version(session)
+        digest = hashlib.sha256(data).hexdigest()
+        job = _Import(session, actor, progress, digest, dry_run)
+        job.run(iter(reader), reader.estimate)
+        if job.errors:
+            raise ImportRejected(job.errors)
+        result = job.finish(filename, digest)
+        if dry_run:
+            outer.rollback()
+            return result
     except BaseException:
         outer.rollback()
         raise
-    if errors:
-        outer.rollback()
-        raise ImportRejected(errors)
     outer.commit()
-    if importer.result.units_created:
-        service.bump_tree_version(session)
-    digest = hashlib.sha256(data).hexdigest()
-    for village in importer.villages.values():
-        record(
-            session,
-            actor,
-            "registry.import",
-            object_type="unit",
-            object_id=village.village.id,
-            unit_path=village.village.path,
-            after={"file": (filename or "")[-100:], "sha256": digest, **village.counts},
-        )
-    return importer.result
+    return result

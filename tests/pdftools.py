@@ -1,0 +1,56 @@
+"""What poppler (pdffonts, pdfinfo, pdftotext) reads from a PDF, as a print shop's tools would.
+
+``requires_poppler`` skips a test where poppler-utils is missing (scripts/test installs it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+requires_poppler = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("pdffonts", "pdfinfo", "pdftotext")),
+    reason="poppler-utils (pdffonts, pdfinfo, pdftotext) not installed",
+)
+
+
+def _run(tool: str, data: bytes, *args: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "doc.pdf"
+        path.write_bytes(data)
+        return subprocess.run(
+            [tool, *args, str(path), *(["-"] if tool == "pdftotext" else [])],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+
+def pdf_fonts(data: bytes) -> list[dict]:
+    """Each font of the PDF: name, type, and whether it is embedded and subset."""
+    fonts = []
+    for line in _run("pdffonts", data).splitlines()[2:]:
+        cols = line.split()
+        # name type... encoding emb sub uni object-id generation
+        fonts.append({"name": cols[0], "emb": cols[-5] == "yes", "sub": cols[-4] == "yes"})
+    return fonts
+
+
+def pdf_info(data: bytes) -> str:
+    """pdfinfo's report: title, pages, page size …"""
+    return _run("pdfinfo", data)
+
+
+def pdf_pages(data: bytes) -> int:
+    for line in pdf_info(data).splitlines():
+        if line.startswith("Pages:"):
+            return int(line.split()[1])
+    raise AssertionError("pdfinfo gave no page count")
+
+
+def pdf_text(data: bytes) -> str:
+    return _run("pdftotext", data, "-layout")
