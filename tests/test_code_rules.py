@@ -4,7 +4,8 @@
   ``village_grid/auth/scope.py`` and the pure graph code of ``village_grid/tasks/routing.py``;
 - page routes and API views build no SQL: they call the query functions of their domain;
 - no module imports another module's private names;
-- no module of ``village_grid/`` outside the migrations is over 600 lines.
+- no module of ``village_grid/`` outside the migrations is over 600 lines;
+- imports run one way (``lint-imports`` over the contracts in ``pyproject.toml``).
 
 Each failure names the file and line.
 """
@@ -12,7 +13,11 @@ Each failure names the file and line.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -441,3 +446,39 @@ def test_no_module_is_over_600_lines():
         if lines > MAX_LINES:
             found.append(f"{rel(path)}:{MAX_LINES + 1}: {lines} lines")
     assert not found, report(found, f"modules over {MAX_LINES} lines (split them by job)")
+
+
+# --- the import layering (pyproject.toml, [tool.importlinter]) ----------------------
+
+
+def _lint_imports(cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_imports_run_one_way():
+    """No circle, and no import upward: domains never import the worker (``jobs``)."""
+    done = _lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_the_import_contract_sees_a_domain_importing_the_worker(tmp_path):
+    """The same contract on a copy of the package where the outbox imports the worker."""
+    copy = tmp_path / "village_grid"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "translations"))
+    service = copy / "notify" / "service.py"
+    service.write_text(service.read_text() + "\nfrom village_grid.jobs import queue  # noqa\n")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    done = _lint_imports(tmp_path, pythonpath=tmp_path)
+    assert done.returncode != 0
+    assert "village_grid.notify.service -> village_grid.jobs.queue" in done.stdout

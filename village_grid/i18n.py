@@ -14,7 +14,19 @@ from flask import current_app, has_request_context, request, session
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
-DOMAINS = ("auth", "hierarchy", "tasks", "qr", "field", "station", "notify", "audit", "jobs", "api")
+DOMAINS = (
+    "auth",
+    "hierarchy",
+    "tasks",
+    "qr",
+    "field",
+    "station",
+    "notify",
+    "audit",
+    "auditlog",
+    "jobs",
+    "api",
+)
 
 
 def catalogue_dirs() -> list[Path]:

@@ -26,7 +26,7 @@ from village_grid.auth.guards import anonymous_only, login_required, public
 from village_grid.auth.labels import ROLE_LABELS
 from village_grid.errors import DomainError
 from village_grid.extensions import db, limiter
-from village_grid.hierarchy.labels import kind_label
+from village_grid.kinds import kind_label
 
 bp = Blueprint("auth", __name__)
 

@@ -16,9 +16,9 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-log = logging.getLogger(__name__)
+from village_grid.notify.service import PENDING_MARK
 
-OUTBOX_PENDING = "village_grid.outbox_pending"
+log = logging.getLogger(__name__)
 
 
 def make_huey(app: Flask) -> Huey | None:
@@ -35,7 +35,8 @@ def make_huey(app: Flask) -> Huey | None:
 
 def init_app(app: Flask) -> None:
     """Bind the queue and its jobs to ``app``, and wake the worker after every commit
-    that queued an outbox message."""
+    whose session the outbox marked (``notify.service.mark_pending``): the domains
+    queue work without knowing the worker."""
     huey = make_huey(app)
     app.extensions["huey"] = huey
     if huey is None:
@@ -55,13 +56,8 @@ def init_app(app: Flask) -> None:
         event.listen(Session, "after_commit", _wake_after_commit)
 
 
-def mark_outbox_pending(session: Session) -> None:
-    """Called by the outbox when it adds messages: wake the worker once this commits."""
-    session.info[OUTBOX_PENDING] = True
-
-
 def _wake_after_commit(session: Session) -> None:
-    if session.info.pop(OUTBOX_PENDING, False) and has_app_context():
+    if session.info.pop(PENDING_MARK, False) and has_app_context():
         wake_delivery()
 
 

@@ -22,6 +22,8 @@ event that caused them; deliver them later, with retries.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import datetime, timedelta
 
 import requests
@@ -44,8 +46,25 @@ SOON = 1  # a household is still unreached past the deadline
 ROUTINE = 2  # dispatch notices, red-mailbox notes
 
 
+# The mark a session carries when it queued messages. The worker package
+# (``village_grid/jobs/queue.py``) listens for commits at start-up and wakes a
+# worker after one that carries it; the outbox knows nothing of the worker.
+PENDING_MARK = "village_grid.outbox_pending"
+
+
 class DeliveryError(Exception):
     """The channel did not take the message."""
+
+
+def mark_pending(session: Session) -> None:
+    """Say that ``session`` queued work for the worker (messages, a task to tell):
+    a worker is woken once it commits."""
+    session.info[PENDING_MARK] = True
+
+
+def worker_name() -> str:
+    """This process, as outbox claims and ticks name it: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
 # --- writing ----------------------------------------------------------------------
@@ -85,9 +104,7 @@ def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None
     new = session.execute(stmt.returning(table.c.id), rows).all()
     session.flush()
     if new:
-        from village_grid.jobs.queue import mark_outbox_pending
-
-        mark_outbox_pending(session)
+        mark_pending(session)
     return len(new)
 
 
@@ -231,8 +248,6 @@ def deliver_pending(
     Unlike other services this commits: each delivery is recorded as soon as it
     happened, so a crash does not resend a batch. Returns counts: sent, retrying, failed.
     """
-    from village_grid.jobs.ticks import worker_name
-
     now = now or utcnow()
     worker = worker_name()
     counts = {"sent": 0, "retrying": 0, "failed": 0}

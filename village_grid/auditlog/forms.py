@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from village_grid.audit.queries import MAX_PAGE
+from village_grid.auditlog.queries import MAX_PAGE
 
 # Ids and years a filter may name (an integer column holds at most 2^31 - 1 on PostgreSQL).
 ID_MAX = 2**31 - 1
