@@ -52,6 +52,8 @@ def init_app(app: Flask) -> None:
             work.in_app(app, work.tick)
         ),
     }
+    # Each consumer thread calls the start-up hooks; work.start acts once per process.
+    huey.on_startup(name="take-up-claims")(work.in_app(app, work.start))
     if not event.contains(Session, "after_commit", _wake_after_commit):
         event.listen(Session, "after_commit", _wake_after_commit)
 

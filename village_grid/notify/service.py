@@ -10,10 +10,13 @@ event that caused them; deliver them later, with retries.
   retried after an exponentially growing pause; after ``NOTIFY_MAX_ATTEMPTS``
   the row is ``failed`` and stays visible (``village-grid notify status``).
 - Each message is claimed by one worker before it is sent (``claimed_until``,
-  ``NOTIFY_CLAIM_SECONDS``): any number of workers share the outbox, none sends
-  what another holds, and the messages of a worker that died are taken up by
-  another once its claim runs out. Every message carries its ``event_key`` so a
-  receiver can drop a repeat.
+  ``NOTIFY_CLAIM_SECONDS``, ``claimed_by``): any number of workers share the
+  outbox and none sends what another holds. Each outcome is committed as soon as
+  its post is answered, so a worker that dies resends at most the one post it had
+  in flight; the rest of what it held is released when a worker starts again on
+  its host (:func:`release_claims`, called by ``village_grid/jobs``), or taken up
+  by any worker once the claim runs out. Every message carries its ``event_key``
+  so a receiver can drop that one repeat.
 - Delivery runs in the worker (``village_grid/jobs``), woken by every commit
   that queued a message, and on every tick; ``village-grid notify send`` runs
   it by hand.
@@ -240,16 +243,22 @@ def claim_due(
 
 
 def deliver_pending(
-    session: Session, *, now: datetime | None = None, limit: int = 2000, batch: int = 20
+    session: Session,
+    *,
+    now: datetime | None = None,
+    limit: int = 2000,
+    batch: int = 20,
+    worker: str | None = None,
 ) -> dict:
     """Send every due message (up to ``limit``), most urgent first, a claimed batch at a
-    time, committing after each batch.
+    time (claimed in ``worker``'s name, this process by default).
 
-    Unlike other services this commits: each delivery is recorded as soon as it
-    happened, so a crash does not resend a batch. Returns counts: sent, retrying, failed.
+    Unlike other services this commits: the claim, then each post's outcome as soon as
+    the channel answered it, so a crash resends at most the post that was in flight.
+    Returns counts: sent, retrying, failed.
     """
     now = now or utcnow()
-    worker = worker_name()
+    worker = worker or worker_name()
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     done = 0
     with requests.Session() as http:  # one kept connection to the webhook for the run
@@ -265,14 +274,43 @@ def deliver_pending(
                 break
             _send_batch(session, msgs, counts, now=now, http=http)
             done += len(msgs)
-            session.commit()
     return counts
+
+
+def claim_holders(session: Session, *, now: datetime | None = None) -> list[str]:
+    """The workers holding unexpired claims on pending messages."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(OutboxMessage.claimed_by)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.claimed_until.is_not(None),
+                OutboxMessage.claimed_until >= now,
+            )
+            .distinct()
+        )
+    )
+
+
+def release_claims(session: Session, holders: list[str]) -> int:
+    """Give back the pending messages ``holders`` (workers known dead) claimed, so the
+    next delivery sends them at once; how many. Flushes."""
+    if not holders:
+        return 0
+    return session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "pending", OutboxMessage.claimed_by.in_(holders))
+        .values(claimed_until=None, claimed_by="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def _send_batch(
     session: Session, msgs: list[OutboxMessage], counts: dict, *, now: datetime, http
 ) -> None:
-    """Send claimed messages (WeCom ones several to a post) and record each outcome."""
+    """Send claimed messages (WeCom ones several to a post); each post's outcome is
+    committed before the next post goes."""
     config = current_app.config
     url = config["NOTIFY_WEBHOOK_URL"]
     timeout = float(config["NOTIFY_TIMEOUT_SECONDS"])
@@ -314,6 +352,7 @@ def _send_batch(
                 msg.sent_at = sent_at
                 msg.next_attempt_at = None
                 counts["sent"] += 1
+        session.commit()
 
 
 # A WeCom group robot takes about 20 posts a minute and 2,048 bytes of text a
