@@ -121,6 +121,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Counters in each worker's memory by default; redis://… shares them between
         # workers and hosts. If that store fails, each worker counts in memory
         # meanwhile (and says so in the log) rather than let requests through uncounted.
+        # Static files are sent streamed; Flask-Compress leaves gzip out of its streaming
+        # list by default, so a browser that takes only gzip got CSS and JS uncompressed.
+        "COMPRESS_ALGORITHM_STREAMING": ["zstd", "br", "gzip", "deflate"],
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # A store that hangs (a host gone, not a refused port) holds a door-plate answer

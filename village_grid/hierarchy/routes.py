@@ -40,6 +40,7 @@ from village_grid.hierarchy.labels import (
 from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
 from village_grid.models import Household, Unit
 from village_grid.models.units import UNIT_KINDS
+from village_grid.spreadsheets import MIMETYPES
 
 bp = Blueprint("hierarchy", __name__)
 
@@ -514,11 +515,7 @@ def export_registry():
     unit = None if unit_id is None else scope.require_unit(db.session, current_user, unit_id)
     data = registry.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
     label = "all" if unit is None else f"{unit.code}-{unit.id}"
-    mimetype = (
-        "text/csv; charset=utf-8"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+    mimetype = MIMETYPES[fmt]
     return send_file(
         io.BytesIO(data),
         mimetype=mimetype,

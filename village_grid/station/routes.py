@@ -32,6 +32,7 @@ from village_grid import edge
 from village_grid.auth.guards import login_required
 from village_grid.errors import Conflict, DomainError, InvalidInput
 from village_grid.extensions import db
+from village_grid.spreadsheets import MIMETYPES
 from village_grid.station import (
     display,
     export,
@@ -245,12 +246,9 @@ def reveal(newcomer_id: int):
 
 
 def _file(data: bytes, fmt: str, name: str):
-    mimetype = (
-        "text/csv; charset=utf-8"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return send_file(
+        io.BytesIO(data), mimetype=MIMETYPES[fmt], as_attachment=True, download_name=name
     )
-    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name)
 
 
 @bp.route("/export.<fmt>")
