@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from PIL import Image
 from pyzbar.pyzbar import decode
+from sqlalchemy import select
 
 from tests.factories import (
     api_headers,
@@ -106,6 +107,35 @@ def test_household_json_has_report_url_for_staff_in_scope(client):
     lead = create_user("team_lead", tree["teams"][0])
     res = client.get(f"/api/v1/households/{h.id}", headers=api_headers(client, lead))
     assert res.get_json()["report_url"] == f"http://vg.test/h/{h.qr_token}"
+
+
+def test_only_people_who_may_print_the_plate_get_its_url(client):
+    """Station staff see households (to place newcomers) but print no plates: their
+    answers carry no report_url and the plate images are refused."""
+    tree = create_tree(grids=1, teams=1, households=1)
+    h = tree["households"][0]
+    staff = create_user("station_staff", tree["village"])
+    headers = api_headers(client, staff)
+    res = client.get(f"/api/v1/households/{h.id}", headers=headers)
+    assert res.status_code == 200 and res.get_json()["report_url"] is None
+    assert h.qr_token not in res.get_data(as_text=True)
+    for ext in ("png", "svg"):
+        res = client.get(f"/api/v1/households/{h.id}/qr.{ext}", headers=headers)
+        assert res.status_code == 403, ext
+    cadre = create_user("cadre", tree["village"])
+    res = client.get(f"/api/v1/households/{h.id}", headers=api_headers(client, cadre))
+    assert res.get_json()["report_url"] == f"http://vg.test/h/{h.qr_token}"
+
+
+def test_the_database_holds_no_plate_token_in_clear(client):
+    tree = create_tree(grids=1, teams=2, households=2)
+    db.session.commit()
+    rows = db.session.execute(select(Household.qr_token_hash, Household.qr_token_sealed)).all()
+    for h in tree["households"]:
+        assert all(h.qr_token not in (value or "") for row in rows for value in row)
+    assert service.plate_household_id(db.session, tree["households"][1].qr_token) == (
+        tree["households"][1].id
+    )
 
 
 def test_images_out_of_scope_are_404(client):

@@ -25,7 +25,7 @@ from village_grid.hierarchy.schemas import (
     HOUSEHOLD_UPDATE,
 )
 from village_grid.models import Household, Member
-from village_grid.qr.service import report_url as plate_report_url
+from village_grid.qr.service import report_url_for
 
 # A team_id is checked against the tree: no schema can say "is a team".
 NOT_A_TEAM = "invalid_input: fields name what is wrong; team_id not_a_team: that unit is not a team"
@@ -65,8 +65,9 @@ def household_json(household: Household) -> dict:
         "members": [member_json(m) for m in household.members],
         "created_at": iso(household.created_at),
         "updated_at": iso(household.updated_at),
-        # Door-plate URL (QR issue); callers have checked the household is in scope.
-        "report_url": plate_report_url(household) if household.qr_token else None,
+        # The door plate's URL, only to someone who may print the plate (it is the key
+        # to answering for the household); callers have checked the household is in scope.
+        "report_url": report_url_for(current_user, household),
     }
 
 
