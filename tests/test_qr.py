@@ -110,21 +110,20 @@ def test_household_json_has_report_url_for_staff_in_scope(client):
 
 
 def test_only_people_who_may_print_the_plate_get_its_url(client):
-    """Station staff see households (to place newcomers) but print no plates: their
-    answers carry no report_url and the plate images are refused."""
-    tree = create_tree(grids=1, teams=1, households=1)
+    """The plate's URL (the key to answering for the household) goes to people who may
+    print its plate: in scope, with the print_plates action; nobody else sees it."""
+    tree = create_tree(grids=1, teams=2, households=1)
     h = tree["households"][0]
-    staff = create_user("station_staff", tree["village"])
-    headers = api_headers(client, staff)
+    for role, unit in (("team_lead", tree["teams"][0]), ("station_staff", tree["village"])):
+        res = client.get(
+            f"/api/v1/households/{h.id}", headers=api_headers(client, create_user(role, unit))
+        )
+        assert res.get_json()["report_url"] == f"http://vg.test/h/{h.qr_token}", role
+    other_lead = create_user("team_lead", tree["teams"][1])
+    headers = api_headers(client, other_lead)
     res = client.get(f"/api/v1/households/{h.id}", headers=headers)
-    assert res.status_code == 200 and res.get_json()["report_url"] is None
-    assert h.qr_token not in res.get_data(as_text=True)
-    for ext in ("png", "svg"):
-        res = client.get(f"/api/v1/households/{h.id}/qr.{ext}", headers=headers)
-        assert res.status_code == 403, ext
-    cadre = create_user("cadre", tree["village"])
-    res = client.get(f"/api/v1/households/{h.id}", headers=api_headers(client, cadre))
-    assert res.get_json()["report_url"] == f"http://vg.test/h/{h.qr_token}"
+    assert res.status_code == 404 and h.qr_token not in res.get_data(as_text=True)
+    assert client.get(f"/api/v1/households/{h.id}/qr.png", headers=headers).status_code == 404
 
 
 def test_the_database_holds_no_plate_token_in_clear(client):

@@ -26,8 +26,7 @@ from village_grid.models import Household, User
 from village_grid.models.base import utcnow
 from village_grid.models.qr import RetiredPlate, plate_token_hash
 
-# Who may print a household's plate (and so read its URL): the tree's people, not
-# the station's staff, who see households for placement.
+# Who may print a household's plate, and so read its URL (``auth/scope.py``).
 PRINT = "print_plates"
 
 # Tokens made by new_qr_token are 32 characters; anything far longer is not one.
