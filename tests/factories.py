@@ -130,7 +130,7 @@ def create_report(actor: User | None, task: Task, household: Household, status: 
 
     event = record_status(
         db.session, actor, task_id=task.id, household_id=household.id, status=status, **kw
-    )
+    ).event
     db.session.commit()
     return event
 

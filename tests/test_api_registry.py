@@ -227,7 +227,7 @@ def test_create_read_household(client, world, auth):
     assert body["flags"] == ["elderly_alone", "flood_prone"]
     assert [m["name"] for m in body["members"]] == ["林秀英", "陈建国"]
     assert body["members"][0]["birth_year"] == 1948 and body["members"][1]["sex"] == "M"
-    assert body["code"].startswith("HG-") and body["created_at"].endswith("+00:00")
+    assert body["code"].startswith("HG-") and body["created_at"].endswith("Z")
     assert set(body) >= {
         "id", "code", "team_id", "team_name", "door_no", "address", "head_name", "phone",
         "latitude", "longitude", "flags", "members", "created_at", "updated_at",

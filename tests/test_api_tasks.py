@@ -121,7 +121,12 @@ def test_offline_replay_through_the_api_changes_nothing(client, village):
     }
     first = client.post(url, json=body, headers=lead_h).get_json()
     again = client.post(url, json={**body, "status": "not_home"}, headers=lead_h).get_json()
-    assert first == again and again["status"] == "safe"
+    # The replay answers with the first event, and says it was a duplicate.
+    event = ("event_id", "status", "created_at", "client_op_id", "via")
+    assert {k: again[k] for k in event} == {k: first[k] for k in event}
+    assert again["status"] == "safe"
+    assert (first["result"], first["clamped"]) == ("applied", "before_dispatch")
+    assert again["result"] == "duplicate"
     p = client.get(f"/api/v1/tasks/{task_id}/progress", headers=h).get_json()
     assert (p["safe"], p["not_home"]) == (1, 0)
 

@@ -193,7 +193,7 @@ def test_login_key_is_one_form_per_name():
 
 
 def test_service_authenticate_counts_without_a_request(app, lead):
-    rule = ThrottleRule(max_failures=2)
+    rule = ThrottleRule(max_failures=2, window=timedelta(minutes=15), lockout=timedelta(minutes=15))
     for _ in range(2):
         assert (
             auth_service.authenticate(

@@ -15,7 +15,7 @@ from tests.conftest import requires_chromium
 from tests.factories import PASSWORD, create_task, create_tree, create_user, login
 from village_grid.extensions import db
 from village_grid.models import StatusEvent
-from village_grid.tasks.cases import list_escalations
+from village_grid.tasks.case_queue import list_escalations
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 

@@ -448,6 +448,50 @@ def test_no_module_is_over_600_lines():
     assert not found, report(found, f"modules over {MAX_LINES} lines (split them by job)")
 
 
+# --- e. a case's resolution is written in one module -------------------------------------
+
+CASE_LIFECYCLE = "village_grid/tasks/cases.py"
+# Writing a resolution: setting resolved_at / resolved_by_id (attribute, keyword or dict key
+# in a write), or a case's status to "resolved".
+_RESOLVES = re.compile(
+    r"""(\.resolved_(?:at|by_id)\s*=(?!=)|\bresolved_(?:at|by_id)\s*=(?!=)|status\s*=\s*["']resolved["'])"""
+)
+
+
+def resolution_writes(source: str) -> list[int]:
+    return [n for n, line in enumerate(source.splitlines(), 1) if _RESOLVES.search(line)]
+
+
+def test_a_cases_resolution_is_written_only_in_the_lifecycle_module():
+    found = [
+        f"{rel(path)}:{n}: writes a case's resolution"
+        for path in app_files()
+        if rel(path) != CASE_LIFECYCLE and "escalation" in path.read_text(encoding="utf-8").lower()
+        for n in resolution_writes(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, report(found, f"resolve cases through {CASE_LIFECYCLE} (cases.resolve)")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "esc.resolved_at = now",
+        "update(Escalation).values(status='resolved', resolved_at=now)",
+        'e.status = "resolved"',
+    ],
+)
+def test_the_resolution_rule_sees_a_write(source):
+    assert resolution_writes(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ['"resolved_at": iso_z(e.resolved_at)', "if e.resolved_at == now:", "x = e.resolved_at"],
+)
+def test_the_resolution_rule_lets_reads_be(source):
+    assert not resolution_writes(source)
+
+
 # --- the import layering (pyproject.toml, [tool.importlinter]) ----------------------
 
 
@@ -470,6 +514,34 @@ def test_imports_run_one_way():
     done = _lint_imports(ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
+
+
+def import_circles(package: str) -> list[list[str]]:
+    """Each set of modules of ``package`` that import each other round a circle."""
+    import grimp
+    import networkx as nx
+
+    graph = grimp.build_graph(package, cache_dir=None)
+    edges = nx.DiGraph()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            edges.add_edge(module, imported)
+    return sorted(sorted(c) for c in nx.strongly_connected_components(edges) if len(c) > 1)
+
+
+def test_no_module_imports_itself_round_a_circle():
+    """Within packages too (the layers contract sees packages): no module circle at all."""
+    assert import_circles("village_grid") == []
+
+
+def test_the_circle_rule_sees_a_circle(tmp_path, monkeypatch):
+    pkg = tmp_path / "circlepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from circlepkg import b\n")
+    (pkg / "b.py").write_text("def f():\n    from circlepkg import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_circles("circlepkg") == [["circlepkg.a", "circlepkg.b"]]
 
 
 def test_the_import_contract_sees_a_domain_importing_the_worker(tmp_path):

@@ -11,7 +11,7 @@ from village_grid.extensions import db
 from village_grid.models import Escalation, OutboxMessage
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
-from village_grid.tasks.cases import (
+from village_grid.tasks.case_queue import (
     acknowledge_escalation,
     describe_escalations,
     list_escalations,
@@ -47,7 +47,9 @@ def dispatch(tree, *, now=None, minutes=60):
 
 
 def escalations(**where):
-    q = db.select(Escalation).order_by(Escalation.household_id, Escalation.reason, Escalation.level)
+    q = db.select(Escalation).order_by(
+        Escalation.household_id, Escalation.task_team_id, Escalation.reason, Escalation.level
+    )
     for k, v in where.items():
         q = q.where(getattr(Escalation, k) == v)
     return db.session.scalars(q).all()
@@ -55,7 +57,15 @@ def escalations(**where):
 
 def snapshot():
     return [
-        (e.household_id, e.reason, e.level, e.assignee_id, e.status, e.next_escalation_at)
+        (
+            e.household_id,
+            e.task_team_id,
+            e.reason,
+            e.level,
+            e.assignee_id,
+            e.status,
+            e.next_escalation_at,
+        )
         for e in escalations()
     ]
 
@@ -162,65 +172,79 @@ def test_acknowledged_call_stops_climbing_and_resolve_needs_a_note(village):
         db.session.scalar(
             db.select(db.func.count(OutboxMessage.id)).where(OutboxMessage.event_key.like("help:%"))
         )
-        == 4
+        == 6  # grid member, cadre and the team's lead, each time
     )
 
 
-def test_pending_at_deadline_escalates_one_level_then_again_after_each_interval(village):
+def test_a_team_not_all_reached_at_the_deadline_is_one_case_that_climbs(village):
     start = utcnow() - timedelta(minutes=5)
     task = dispatch(village, now=start, minutes=60)
     deadline = task.deadline
-    reached = village["households"][0]
+    team_a, team_b = village["households"][:3], village["households"][3:]
     record_status(
         db.session,
         village["lead"],
         task_id=task.id,
-        household_id=reached.id,
+        household_id=team_a[0].id,
         status="safe",
     )
     db.session.commit()
     assert run_escalations(db.session, now=deadline - timedelta(minutes=1)) == 0
 
-    # At the deadline: the 5 households still pending go one level up (their grid member).
-    assert run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 5
+    # At the deadline: one case per team with households still pending, at its grid member.
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 2
     db.session.commit()
     first = snapshot()
     assert run_escalations(db.session, now=deadline + timedelta(minutes=1)) == 0
     db.session.commit()
     assert snapshot() == first
     level1 = escalations(level=1)
-    assert {e.household_id for e in level1} == {h.id for h in village["households"][1:]}
+    assert {e.team_id for e in level1} == {t.id for t in village["teams"]}
+    assert all(e.household_id is None and e.task_team_id for e in level1)
     assert {e.assignee_id for e in level1} == {village["gm"].id, village["gm_b"].id}
     overdue_msgs = db.session.scalars(
         db.select(OutboxMessage).where(OutboxMessage.event_key.like("overdue:%"))
     ).all()
-    assert len(overdue_msgs) == 2  # one list per grid member, not one message per household
+    assert len(overdue_msgs) == 2  # one per grid member, naming the team's households
+    to_gm = next(m for m in overdue_msgs if m.recipient_id == village["gm"].id)
+    assert all(h.code in to_gm.body for h in team_a[1:]) and team_a[0].code not in to_gm.body
     assert {m.priority for m in overdue_msgs} == {notify.SOON}
 
-    # Grid A's member is on it; grid B's cases climb to the village cadre after the interval.
+    # The queue shows one card per team, naming its households still not reached.
+    [card] = describe_escalations(db.session, list_escalations(db.session, village["gm"]))
+    assert card["reason"] == "overdue" and card["household"] is None
+    assert [h["id"] for h in card["households"]] == [h.id for h in team_a[1:]]
+
+    # Grid A's member is on it; grid B's case climbs to the village cadre after the interval.
     a_case = next(e for e in level1 if e.assignee_id == village["gm"].id)
     acknowledge_escalation(db.session, village["gm"], a_case.id)
     db.session.commit()
     assert run_escalations(db.session, now=deadline + timedelta(minutes=29)) == 0
-    # (only the acknowledged household stops; grid A's other two pending ones climb)
-    assert run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 4
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 1
     assert run_escalations(db.session, now=deadline + timedelta(minutes=31)) == 0
     assert {e.assignee_id for e in escalations(level=2)} == {village["cadre"].id}
-    assert run_escalations(db.session, now=deadline + timedelta(minutes=61)) == 4
+    # The cadre gets one message for the team, not one per household.
+    to_cadre = db.session.scalars(
+        db.select(OutboxMessage).where(OutboxMessage.recipient_id == village["cadre"].id)
+    ).all()
+    assert len([m for m in to_cadre if m.event_key.startswith("overdue:")]) == 1
+    assert run_escalations(db.session, now=deadline + timedelta(minutes=61)) == 1
     assert {e.assignee_id for e in escalations(level=3)} == {village["township_cadre"].id}
     assert run_escalations(db.session, now=deadline + timedelta(hours=9)) == 0
 
-    # Reaching a household closes its overdue case.
-    late = village["households"][5]
+    # Reaching one household keeps the team's case open; the last one closes it.
+    b_cases = lambda: {e.status for e in escalations(team_id=village["teams"][1].id)}  # noqa: E731
+    for h in team_b[:2]:
+        record_status(
+            db.session, village["gm_b"], task_id=task.id, household_id=h.id, status="safe"
+        )
+    db.session.commit()
+    assert b_cases() == {"open"}
     record_status(
-        db.session,
-        village["gm_b"],
-        task_id=task.id,
-        household_id=late.id,
-        status="safe",
+        db.session, village["gm_b"], task_id=task.id, household_id=team_b[2].id, status="not_home"
     )
     db.session.commit()
-    assert {e.status for e in escalations(household_id=late.id)} == {"resolved"}
+    assert b_cases() == {"resolved"}
 
 
 def test_closed_tasks_do_not_escalate(village):
@@ -235,11 +259,12 @@ def test_escalate_command_twice_is_idempotent(app, village):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["escalate"])
     assert first.exit_code == 0, first.output
-    # Deadline two hours ago, interval 30 min: grid member → village cadre → township, at once.
-    assert "escalations created: 18" in first.output
+    # Deadline two hours ago, interval 30 min: each team's case goes grid member → village
+    # cadre → township, at once.
+    assert "escalations created: 6" in first.output
     assert "messages sent:" in first.output
     state = snapshot()
-    assert {lvl for _h, _r, lvl, *_ in state} == {1, 2, 3}
+    assert {lvl for _h, _tt, _r, lvl, *_ in state} == {1, 2, 3}
     second = runner.invoke(args=["escalate"])
     assert second.exit_code == 0, second.output
     assert "escalations created: 0" in second.output
@@ -251,20 +276,24 @@ def test_escalate_command_twice_is_idempotent(app, village):
     assert task.id
 
 
-def test_a_door_plate_answer_closes_the_households_overdue_cases(client, village):
+def test_door_plate_answers_close_the_teams_case_with_its_last_household(client, village):
     start = utcnow() - timedelta(minutes=5)
     task = dispatch(village, now=start, minutes=60)
-    assert run_escalations(db.session, now=task.deadline + timedelta(minutes=1)) == 6
+    assert run_escalations(db.session, now=task.deadline + timedelta(minutes=1)) == 2
     db.session.commit()
-    answering, silent = village["households"][0], village["households"][1]
+    team_a = village["households"][:3]
 
-    res = client.post(
-        f"/api/v1/public/{answering.qr_token}/reports",
-        json={"task_id": task.id, "status": "safe"},
-    )
-    assert res.status_code == 201
-    db.session.expire_all()
-    assert {e.status for e in escalations(household_id=answering.id)} == {"resolved"}
-    assert {e.status for e in escalations(household_id=silent.id)} == {"open"}
-    case = escalations(household_id=answering.id)[0]
-    assert case.resolved_by_id is None and case.resolution_note
+    def team_case():
+        db.session.expire_all()
+        return escalations(team_id=village["teams"][0].id)[0]
+
+    for h in team_a:
+        assert team_case().status == "open"
+        res = client.post(
+            f"/api/v1/public/{h.qr_token}/reports", json={"task_id": task.id, "status": "safe"}
+        )
+        assert res.status_code == 201
+    case = team_case()
+    assert case.status == "resolved" and case.resolved_by_id is None
+    assert case.resolution_note == "全部住户已确认。"
+    assert escalations(team_id=village["teams"][1].id)[0].status == "open"

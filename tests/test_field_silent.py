@@ -1,7 +1,7 @@
-"""Silent team leads: listed on the progress page once their phone has shown no sign of
-life for LEAD_SILENT_MINUTES after a dispatch, escalated to the grid member ("call the
-lead") after as long again, climbing like every case, and ended by a sign of life —
-all on an injected clock, never a sleep."""
+"""Silent team leads: listed on the progress page and flagged to the grid member ("call
+the lead") once their phone has shown no sign of life for LEAD_SILENT_MINUTES — or half
+the time to the deadline, whichever is sooner — after a dispatch, climbing like every
+case, and ended by a sign of life — all on an injected clock, never a sleep."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from tests.factories import create_task, create_village, login
 from village_grid.extensions import db
-from village_grid.field import signs
-from village_grid.field.silent import silent_leads
 from village_grid.models import Escalation, OutboxMessage, Task
 from village_grid.models.base import utcnow
+from village_grid.tasks import signs
 from village_grid.tasks.escalation import run_escalations
+from village_grid.tasks.silent import silent_leads
 from village_grid.tasks.statuses import record_status
 
 T0 = utcnow().replace(microsecond=0) - timedelta(hours=3)
@@ -93,11 +93,11 @@ def test_the_progress_page_lists_them_with_phones(app, client, world):
     assert "第1网格 1-1小队" in html
 
 
-def test_silent_twice_as_long_escalates_to_the_grid_member_then_climbs(world):
+def test_a_silent_lead_is_flagged_to_the_grid_member_then_climbs(world):
     task, lead = world["task"], world["lead"]
-    run_escalations(db.session, now=at(29))
+    run_escalations(db.session, now=at(14))
     assert silent_cases() == []
-    run_escalations(db.session, now=at(31))
+    run_escalations(db.session, now=at(16))
     db.session.commit()
     cases = silent_cases()
     assert [(c.level, c.assignee_id, c.status) for c in cases] == [
@@ -111,15 +111,36 @@ def test_silent_twice_as_long_escalates_to_the_grid_member_then_climbs(world):
     body = next(m.body for m in messages if lead.phone in m.body)
     assert "没有消息" in body and "请打电话" in body and "第1网格" in body
     # The same clock again: nothing new.
-    run_escalations(db.session, now=at(31))
+    run_escalations(db.session, now=at(16))
     assert len(silent_cases()) == 2
     # Nobody acknowledged it: after the escalation interval it climbs to the cadre.
-    run_escalations(db.session, now=at(31 + 30))
+    run_escalations(db.session, now=at(16 + 30))
     db.session.commit()
     top = [c for c in silent_cases() if c.level == 2]
     assert {c.assignee_id for c in top} == {world["cadre"].id}
-    listed_now = silent_leads(db.session, task, now=at(62))
+    listed_now = silent_leads(db.session, task, now=at(47))
     assert {s["case"]["holder"] for s in listed_now} == {world["cadre"].name}
+
+
+def test_half_the_deadline_comes_first_on_a_short_sweep(app, world, monkeypatch):
+    monkeypatch.setitem(app.config, "LEAD_SILENT_MINUTES", 45)
+    task = world["task"]  # a one-hour deadline: silent after 30 minutes, not 45
+    assert listed(task, 29) == []
+    assert sorted(listed(task, 31)) == sorted([world["lead"].name, world["lead_b"].name])
+    run_escalations(db.session, now=at(29))
+    assert silent_cases() == []
+    run_escalations(db.session, now=at(31))
+    assert len(silent_cases()) == 2
+
+
+def test_a_sign_of_life_ends_the_case_at_once(world):
+    task, lead = world["task"], world["lead"]
+    run_escalations(db.session, now=at(31))
+    db.session.commit()
+    signs.record_signs(db.session, lead, [task.id], kind="sync", now=at(40))
+    db.session.commit()
+    by_lead = {c.task_team_id: c for c in silent_cases()}
+    assert sorted(c.status for c in by_lead.values()) == ["open", "resolved"]
 
 
 def test_a_sign_of_life_ends_the_case(world):

@@ -89,7 +89,7 @@ def test_an_older_answer_does_not_overwrite_a_newer_status_committed_meanwhile(a
         )
     other.dispose()
 
-    event = record_status(
+    done = record_status(
         db.session,
         None,
         task_id=task.id,
@@ -98,6 +98,8 @@ def test_an_older_answer_does_not_overwrite_a_newer_status_committed_meanwhile(a
         now=datetime(2026, 1, 1, 8, 0),
     )
     db.session.commit()
+    event = done.event
+    assert done.result == "older"
 
     db.session.expire_all()
     assert db.session.get(Assignment, assignment.id).status == "not_home"  # the newer tap

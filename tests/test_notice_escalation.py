@@ -28,7 +28,7 @@ from village_grid.extensions import db
 from village_grid.models import AuditEvent, Escalation, OutboxMessage, TaskTeam
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
-from village_grid.tasks.cases import (
+from village_grid.tasks.case_queue import (
     describe_escalations,
     list_escalations,
 )
@@ -357,8 +357,21 @@ def test_migration_keeps_every_case_and_names_its_team(scratch_app):  # noqa: F8
         )
     upgrade()
     db.session.remove()
-    [case] = db.session.scalars(select(Escalation)).all()
-    assert case.team_id == team_id and case.task_team_id is None
+    # The household's case is kept (resolved, merged) and its team has one case instead.
+    merged, team_case = db.session.scalars(select(Escalation).order_by(Escalation.id)).all()
+    assert (merged.team_id, merged.assignment_id, merged.status) == (
+        team_id,
+        assignment_id,
+        "resolved",
+    )
+    assert merged.resolution_note
+    assert (team_case.reason, team_case.team_id, team_case.status, team_case.level) == (
+        "overdue",
+        team_id,
+        "open",
+        1,
+    )
+    assert team_case.task_team_id is not None and team_case.assignment_id is None
 
     # Down again: a case about a team has no household to go back to; the others stay.
     task_team = db.session.scalars(select(TaskTeam)).first()

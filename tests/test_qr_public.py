@@ -17,7 +17,7 @@ import pytest
 from tests.factories import CADRE, create_task, create_village, lead_person
 from village_grid.extensions import db
 from village_grid.models import Household, Member, StatusEvent
-from village_grid.tasks.cases import list_escalations
+from village_grid.tasks.case_queue import list_escalations
 from village_grid.tasks.dispatch import close_task
 from village_grid.tasks.labels import NOTE_MAX
 

@@ -168,12 +168,21 @@ def test_the_deadline_gives_the_pending_their_rows_and_their_cases(village):
     assert db.session.scalar(select(func.count(Assignment.id))) == 12
     assert all(tt.frozen for tt in db.session.scalars(select(TaskTeam)))
     overdue = db.session.scalars(select(Escalation).where(Escalation.reason == "overdue")).all()
-    assert len(overdue) == 11 and h[0].id not in {e.household_id for e in overdue}
+    # One case per team with households still pending (all four teams), not per household.
+    assert sorted(e.team_id for e in overdue) == sorted(t.id for t in village["teams"])
+    assert all(e.household_id is None for e in overdue)
     assert_counts_agree(task)
-    # Reached after the deadline: its case ends, the counts move.
+    # Reached after the deadline: the counts move; the team's last one ends its case.
     report(task, h[1], "safe", village["cadre"])
     assert counts(task)[village["teams"][0].id]["safe"] == 2
     assert_counts_agree(task)
+    first_team = lambda: db.session.scalar(  # noqa: E731
+        select(Escalation.status).where(Escalation.team_id == village["teams"][0].id)
+    )
+    assert first_team() == "open"
+    report(task, h[2], "not_home", village["cadre"])
+    db.session.expire_all()
+    assert first_team() == "resolved"
 
 
 def test_a_sweep_of_flagged_households_follows_the_flags_until_its_deadline(village):

@@ -111,7 +111,9 @@ def test_statuses_are_append_only_and_latest_wins(village):
     task = sweep(village)
     h = village["households"][0]
     lead = village["lead"]
-    e1 = record_status(db.session, lead, task_id=task.id, household_id=h.id, status="not_home")
+    e1 = record_status(
+        db.session, lead, task_id=task.id, household_id=h.id, status="not_home"
+    ).event
     e2 = record_status(
         db.session,
         lead,
@@ -119,7 +121,7 @@ def test_statuses_are_append_only_and_latest_wins(village):
         household_id=h.id,
         status="safe",
         note="回来了",
-    )
+    ).event
     db.session.commit()
     events = db.session.scalars(
         db.select(StatusEvent).where(StatusEvent.household_id == h.id).order_by(StatusEvent.id)
@@ -143,7 +145,8 @@ def test_replayed_client_op_id_changes_nothing(village):
     db.session.commit()
     again = record_status(db.session, village["lead"], status="needs_help", **kw)
     db.session.commit()
-    assert again.id == first.id and again.status == "safe"
+    assert (first.result, again.result) == ("applied", "duplicate")
+    assert again.event.id == first.event.id and again.event.status == "safe"
     assert db.session.scalar(db.select(db.func.count(StatusEvent.id))) == 1
     a = db.session.scalar(db.select(Assignment).where(Assignment.household_id == h.id))
     assert a.status == "safe"
@@ -183,7 +186,7 @@ def test_a_late_sync_of_an_older_report_is_kept_but_does_not_win(village):
         now=now + timedelta(seconds=1),
     )
     db.session.commit()
-    assert old.id and old.status == "not_home"
+    assert old.result == "older" and old.event.id and old.event.status == "not_home"
     a = db.session.scalar(db.select(Assignment).where(Assignment.household_id == h.id))
     assert a.status == "safe" and a.updated_via == "household_qr"
     assert db.session.scalar(db.select(db.func.count(StatusEvent.id))) == 2
@@ -214,7 +217,7 @@ def test_status_checks_scope_values_and_membership(village):
     with pytest.raises(OutOfScope):
         record_status(db.session, lead, task_id=999999, household_id=mine.id, status="safe")
     ev = record_status(db.session, lead, household_id=mine.id, status="needs_help", **kw)
-    assert ev.help_kind == "other"  # a call for help without a kind is still a call for help
+    assert ev.event.help_kind == "other"  # a call for help without a kind is still a call for help
 
 
 def test_closing_freezes_the_task(village):
@@ -250,7 +253,7 @@ def test_closing_freezes_the_task(village):
         status="safe",
         client_op_id="op-before",
     )
-    assert again.status == "safe"
+    assert again.result == "duplicate" and again.event.status == "safe"
     assert open_tasks_for_household(db.session, h.id) == []
     assert progress(db.session, task.id)["closed"] is True
 

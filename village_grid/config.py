@@ -103,20 +103,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
         # A team lead with households still to confirm on a sweep and no sign of life
-        # from their phone for this long is listed as silent on the progress page; after
-        # as long again, their grid member is asked to call them (field/silent.py).
+        # from their phone for this long — or half the time to the deadline, if sooner —
+        # is listed as silent on the progress page and their grid member is asked to
+        # call them (tasks/silent.py). 0 turns the watch off.
         "LEAD_SILENT_MINUTES": int(env.get("LEAD_SILENT_MINUTES", "15")),
         # Failed logins: LOGIN_MAX_FAILURES within LOGIN_FAILURE_WINDOW_MINUTES lock the
-        # login name and the address for LOGIN_LOCKOUT_MINUTES (defaults: auth/throttle.py).
-        **{
-            name: int(env[name])
-            for name in (
-                "LOGIN_MAX_FAILURES",
-                "LOGIN_FAILURE_WINDOW_MINUTES",
-                "LOGIN_LOCKOUT_MINUTES",
-            )
-            if env.get(name)
-        },
+        # login name and the address for LOGIN_LOCKOUT_MINUTES (auth/throttle.py).
+        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "10")),
+        "LOGIN_FAILURE_WINDOW_MINUTES": int(env.get("LOGIN_FAILURE_WINDOW_MINUTES", "15")),
+        "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
         # Rate limits for the public door-plate pages (QR issue).
         # Counters in each worker's memory by default; redis://… shares them between
         # workers and hosts. If that store fails, each worker counts in memory

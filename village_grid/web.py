@@ -162,8 +162,22 @@ NAV = [
 
 
 def register_template_helpers(app: Flask) -> None:
+    """Every helper the templates share, registered here once: the app's own, and each
+    domain's words and filters (its ``display.template_context``)."""
     from village_grid.auth import scope
     from village_grid.auth.labels import role_label
+    from village_grid.hierarchy import display as hierarchy_display
+    from village_grid.station import display as station_display
+    from village_grid.tasks import display as tasks_display
+
+    for context in (
+        hierarchy_display.template_context,
+        tasks_display.template_context,
+        station_display.template_context,
+    ):
+        app.context_processor(context)
+    app.template_filter("iso_time")(tasks_display.iso_time)
+    app.template_filter("deadline_left")(tasks_display.deadline_left)
 
     def nav_items() -> list[tuple[str, str]]:
         """Menu entries whose page exists and for which the user holds a right somewhere."""

@@ -11,7 +11,7 @@ from village_grid.auth.guards import login_required
 from village_grid.extensions import db
 from village_grid.field import schemas, sync
 from village_grid.field.labels import OP_RESULTS
-from village_grid.models.base import utcnow
+from village_grid.models.base import iso_z, utcnow
 
 
 @bp.route("/field/sync", methods=["POST"])
@@ -33,4 +33,4 @@ def field_sync():
     )
     db.session.commit()  # the worker is woken to deliver what this queued (calls for help)
     counts = {r: sum(1 for x in results if x["result"] == r) for r in OP_RESULTS}
-    return jsonify({"results": results, **counts, "synced_at": now.isoformat() + "Z"})
+    return jsonify({"results": results, **counts, "synced_at": iso_z(now)})

@@ -7,8 +7,6 @@ sent (tests/test_scope_matrix.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import jsonify, url_for
 from flask_login import current_user
 
@@ -25,15 +23,11 @@ from village_grid.hierarchy.schemas import (
     HOUSEHOLD_UPDATE,
 )
 from village_grid.models import Household, Member
+from village_grid.models.base import iso_z
 from village_grid.qr.service import report_url_for
 
 # A team_id is checked against the tree: no schema can say "is a team".
 NOT_A_TEAM = "invalid_input: fields name what is wrong; team_id not_a_team: that unit is not a team"
-
-
-def iso(value: datetime | None) -> str | None:
-    """Stored times are naive UTC; the API says so."""
-    return value.replace(tzinfo=UTC).isoformat() if value else None
 
 
 def member_json(member: Member) -> dict:
@@ -63,8 +57,8 @@ def household_json(household: Household) -> dict:
         "longitude": household.longitude,
         "flags": household.flags,
         "members": [member_json(m) for m in household.members],
-        "created_at": iso(household.created_at),
-        "updated_at": iso(household.updated_at),
+        "created_at": iso_z(household.created_at),
+        "updated_at": iso_z(household.updated_at),
         # The door plate's URL, only to someone who may print the plate (it is the key
         # to answering for the household); callers have checked the household is in scope.
         "report_url": report_url_for(current_user, household),

@@ -17,10 +17,10 @@ from village_grid.api.routes import bp
 from village_grid.api.validation import document, json_body
 from village_grid.auth.guards import public
 from village_grid.extensions import db
-from village_grid.qr import mailbox, service
+from village_grid.models.base import iso_z
+from village_grid.qr import labels, mailbox, service
 from village_grid.qr import public as household_page
 from village_grid.qr.limits import client_addr, plate_read, plate_write
-from village_grid.qr.routes import remember_sent, sent_here
 from village_grid.qr.schemas import (
     PUBLIC_HOUSEHOLD_OUT,
     PUBLIC_MAILBOX,
@@ -29,7 +29,6 @@ from village_grid.qr.schemas import (
     PUBLIC_REPORT,
     PUBLIC_REPORTED_OUT,
 )
-from village_grid.tasks.statuses import record_status
 
 # An answer is checked against its task: no schema can say which answers a task offers.
 ANSWER_CHECKED = (
@@ -41,14 +40,6 @@ ANSWER_CHECKED = (
 def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _messages(household_id: int) -> list[dict]:
-    sent = sent_here()
-    return [
-        household_page.public_message(m, show_text=m.id in sent)
-        for m in mailbox.messages_for_household(db.session, household_id)
-    ]
 
 
 @bp.route("/public/<token>")
@@ -69,7 +60,7 @@ def public_household(token: str):
             {
                 "household": {"code": household.code},
                 "tasks": [t.to_json() for t in household_page.open_tasks(db.session, household)],
-                "messages": _messages(household.id),
+                "messages": household_page.public_messages(db.session, household.id),
             }
         )
     )
@@ -90,29 +81,27 @@ def public_household(token: str):
     tags=["public"],
 )
 def public_report(token: str):
-    household_id = service.plate_household_id(db.session, token)
     data = json_body(PUBLIC_REPORT)
-    event = record_status(
+    done = household_page.answer(
         db.session,
-        None,
+        token,
         task_id=data["task_id"],
-        household_id=household_id,
         status=data["status"],
-        help_kind=data.get("kind", ""),
+        kind=data.get("kind", ""),
         note=data.get("note", ""),
         answers=data.get("answers"),
         client_addr=client_addr(),
     )
-    res = jsonify(
-        {
-            "task_id": event.task_id,
-            "status": event.status,
-            "received_at": event.created_at.isoformat() + "Z",
-        }
-    )
     db.session.commit()
-    res.status_code = 201
-    return _no_store(res)
+    body = {
+        "task_id": done.event.task_id,
+        "status": done.event.status,
+        "received_at": iso_z(done.event.created_at),
+    }
+    if done.event.status == "needs_help":
+        body["told"] = list(done.told)
+        body["message"] = labels.help_sent(done.told)
+    return _no_store(jsonify(body)), 201
 
 
 @bp.route("/public/<token>/mailbox", methods=["POST"])
@@ -139,7 +128,7 @@ def public_mailbox_write(token: str):
         client_addr=client_addr(),
     )
     db.session.commit()
-    remember_sent(message.id)
+    household_page.remember_sent(message.id)
     res = jsonify(household_page.public_message(message, show_text=True))
     res.status_code = 201
     return _no_store(res)
@@ -158,4 +147,6 @@ def public_mailbox_write(token: str):
 )
 def public_mailbox(token: str):
     household_id = service.plate_household_id(db.session, token)
-    return _no_store(jsonify({"messages": _messages(household_id)}))
+    return _no_store(
+        jsonify({"messages": household_page.public_messages(db.session, household_id)})
+    )

@@ -24,7 +24,8 @@ from village_grid.edge import ID, id_arg
 from village_grid.errors import InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Task
-from village_grid.tasks import cases, labels, levels, progress, queries, schemas, statuses
+from village_grid.models.base import iso_z
+from village_grid.tasks import case_queue, labels, levels, progress, queries, schemas, statuses
 from village_grid.tasks import dispatch as dispatching
 
 # Checked against the tree and the task, which no schema can say.
@@ -38,10 +39,6 @@ ANSWER_CHECKED = (
 )
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() + "Z" if dt else None
-
-
 def task_json(task: Task) -> dict:
     return {
         "id": task.id,
@@ -52,10 +49,10 @@ def task_json(task: Task) -> dict:
         "unit_id": task.unit_id,
         "filter": task.filter or {},
         "questions": task.questions or [],
-        "deadline": _iso(task.deadline),
-        "created_at": _iso(task.created_at),
+        "deadline": iso_z(task.deadline),
+        "created_at": iso_z(task.created_at),
         "created_by_id": task.created_by_id,
-        "closed_at": _iso(task.closed_at),
+        "closed_at": iso_z(task.closed_at),
         "households": task.households_total,
         "teams": task.teams_total,
     }
@@ -228,7 +225,7 @@ def tasks_status(task_id: int, household_id: int):
             ) from None
         if client_time.tzinfo is not None:
             client_time = client_time.astimezone(UTC).replace(tzinfo=None)
-    event = statuses.record_status(
+    done = statuses.record_status(
         db.session,
         current_user,
         task_id=task_id,
@@ -242,11 +239,11 @@ def tasks_status(task_id: int, household_id: int):
         client_addr=request.remote_addr or "",
     )
     db.session.commit()  # the worker is woken to deliver what this queued
-    assignment = event.assignment_id
+    event = done.event
     return jsonify(
         {
             "event_id": event.id,
-            "assignment_id": assignment,
+            "assignment_id": event.assignment_id,
             "task_id": event.task_id,
             "household_id": event.household_id,
             "status": event.status,
@@ -254,7 +251,10 @@ def tasks_status(task_id: int, household_id: int):
             "note": event.note,
             "via": event.via,
             "client_op_id": event.client_op_id,
-            "created_at": _iso(event.created_at),
+            "created_at": iso_z(event.created_at),
+            "result": done.result,
+            "clamped": done.clamped,
+            "told": list(done.told),
         }
     )
 
@@ -288,7 +288,7 @@ def tasks_read(task_id: int):
     empty_body()
     receipt = statuses.mark_notice_read(db.session, current_user, task_id)
     db.session.commit()
-    return jsonify({"task_id": task_id, "read_at": _iso(receipt.read_at)})
+    return jsonify({"task_id": task_id, "read_at": iso_z(receipt.read_at)})
 
 
 # ?open= of the escalation queue: open cases only (the default) or every case.
@@ -310,13 +310,13 @@ def escalations_list():
         raise InvalidInput(_("open is 1 or 0."), fields={"open": "invalid"})
     open_only = shown in ("1", "true")
     limit, offset = page_args()
-    found = cases.list_escalations(
+    found = case_queue.list_escalations(
         db.session, current_user, open_only=open_only, limit=limit, offset=offset
     )
     return jsonify(
         {
-            "escalations": cases.describe_escalations(db.session, found),
-            "total": cases.count_escalations(db.session, current_user, open_only=open_only),
+            "escalations": case_queue.describe_escalations(db.session, found),
+            "total": case_queue.count_escalations(db.session, current_user, open_only=open_only),
             "limit": limit,
             "offset": offset,
         }
@@ -332,11 +332,11 @@ def escalations_list():
     tags=["tasks"],
 )
 def escalations_ack(escalation_id: int):
-    cases.require_escalation(db.session, current_user, escalation_id)
+    case_queue.require_escalation(db.session, current_user, escalation_id)
     empty_body()
-    esc = cases.acknowledge_escalation(db.session, current_user, escalation_id)
+    esc = case_queue.acknowledge_escalation(db.session, current_user, escalation_id)
     db.session.commit()
-    return jsonify(cases.describe_escalations(db.session, [esc])[0])
+    return jsonify(case_queue.describe_escalations(db.session, [esc])[0])
 
 
 @bp.route("/escalations/<id:escalation_id>/resolve", methods=["POST"])
@@ -348,8 +348,8 @@ def escalations_ack(escalation_id: int):
     tags=["tasks"],
 )
 def escalations_resolve(escalation_id: int):
-    cases.require_escalation(db.session, current_user, escalation_id)
+    case_queue.require_escalation(db.session, current_user, escalation_id)
     data = json_body(schemas.RESOLVE)
-    esc = cases.resolve_escalation(db.session, current_user, escalation_id, data["note"])
+    esc = case_queue.resolve_escalation(db.session, current_user, escalation_id, data["note"])
     db.session.commit()
-    return jsonify(cases.describe_escalations(db.session, [esc])[0])
+    return jsonify(case_queue.describe_escalations(db.session, [esc])[0])

@@ -12,9 +12,9 @@ from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from village_grid.auditlog.queries import MAX_PAGE
+from village_grid.edge import to_id
 
-# Ids and years a filter may name (an integer column holds at most 2^31 - 1 on PostgreSQL).
-ID_MAX = 2**31 - 1
+# The days a filter may name.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 SYSTEM = "system"
 
@@ -23,9 +23,9 @@ def _optional_id(value: object) -> int | None:
     """A unit id from the query string; "" is none. Anything else raises ValueError."""
     if value in (None, ""):
         return None
-    number = int(str(value))
-    if not 1 <= number <= ID_MAX:
-        raise ValueError("out of range")
+    number = to_id(str(value))
+    if number is None:
+        raise ValueError("not an id")
     return number
 
 
@@ -34,7 +34,7 @@ def _person(value: object) -> str:
     text = str(value or "")
     if text in ("", SYSTEM):
         return text
-    if not text.isdigit() or not 1 <= int(text) <= ID_MAX:
+    if not text.isdigit() or to_id(text) is None:
         raise ValueError("not a person")
     return text
 

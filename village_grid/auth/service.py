@@ -15,7 +15,7 @@ import math
 import re
 from datetime import datetime
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
@@ -67,7 +67,7 @@ class LoginLocked(DomainError):
 def _rule(rule: throttle.ThrottleRule | None) -> throttle.ThrottleRule:
     if rule is not None:
         return rule
-    return throttle.ThrottleRule.from_config(current_app.config if has_app_context() else {})
+    return throttle.ThrottleRule.from_config(current_app.config)
 
 
 def _locked(until: datetime, now: datetime) -> LoginLocked:

@@ -33,13 +33,9 @@ from village_grid.audit.service import record
 from village_grid.auth.scope import user_unit_path
 from village_grid.errors import InvalidInput
 from village_grid.models import LoginFailure, User
+from village_grid.models.base import iso_z
 from village_grid.validation import normalise_phone
 
-DEFAULTS = {
-    "LOGIN_MAX_FAILURES": 10,
-    "LOGIN_FAILURE_WINDOW_MINUTES": 15,
-    "LOGIN_LOCKOUT_MINUTES": 15,
-}
 # More rows than any lock needs: while locked nothing is counted, so one name or
 # address collects about LOGIN_MAX_FAILURES rows per window.
 _ROWS = 500
@@ -47,21 +43,20 @@ _ROWS = 500
 
 @dataclass(frozen=True)
 class ThrottleRule:
-    max_failures: int = DEFAULTS["LOGIN_MAX_FAILURES"]
-    window: timedelta = timedelta(minutes=DEFAULTS["LOGIN_FAILURE_WINDOW_MINUTES"])
-    lockout: timedelta = timedelta(minutes=DEFAULTS["LOGIN_LOCKOUT_MINUTES"])
+    """How many failed logins lock a name or an address, within what window, for how
+    long (``LOGIN_*`` in ``config.py``)."""
+
+    max_failures: int
+    window: timedelta
+    lockout: timedelta
 
     @classmethod
     def from_config(cls, config: Mapping) -> ThrottleRule:
-        """The rule from the app's configuration (the defaults for what it does not set)."""
-
-        def value(name: str) -> int:
-            return int(config.get(name, DEFAULTS[name]))
-
+        """The rule from the app's configuration."""
         return cls(
-            max_failures=max(1, value("LOGIN_MAX_FAILURES")),
-            window=timedelta(minutes=value("LOGIN_FAILURE_WINDOW_MINUTES")),
-            lockout=timedelta(minutes=value("LOGIN_LOCKOUT_MINUTES")),
+            max_failures=max(1, int(config["LOGIN_MAX_FAILURES"])),
+            window=timedelta(minutes=int(config["LOGIN_FAILURE_WINDOW_MINUTES"])),
+            lockout=timedelta(minutes=int(config["LOGIN_LOCKOUT_MINUTES"])),
         )
 
 
@@ -177,7 +172,7 @@ def record_failure(
                     "by": by,
                     "login": key if by == "login" else None,
                     "client_addr": addr,
-                    "until": end.isoformat(timespec="seconds") + "Z",
+                    "until": iso_z(end.replace(microsecond=0)),
                     "failures": rule.max_failures,
                 },
                 client_addr=addr,

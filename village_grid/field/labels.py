@@ -5,8 +5,6 @@ static/field.js (through data attributes) take them from here."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 # --- the sync API ---------------------------------------------------------------
 
 # Operations in one batch: the phone sends at most this many at a time.
@@ -15,32 +13,12 @@ SYNC_MAX_OPS = 200
 OP_RESULTS = ("applied", "duplicate", "rejected")
 # The fields an operation carries (``at``: the phone's time, with its offset).
 OP_FIELDS = ("op_id", "task_id", "household_id", "status", "kind", "note", "at")
-# A phone time outside [dispatch, now] is clamped for ordering, and the answer says which.
-CLAMPED = ("future", "before_dispatch")
 # An ISO 8601 time as a phone writes it, at most this long.
 AT_MAX = 40
 
 # Why an operation was rejected, besides the status service's own codes
 # (not_found, task_closed, not_in_task, invalid_input, client_op_id_reused ...).
 NOT_AN_OBJECT = "not_an_object"
-
-# --- signs of life ---------------------------------------------------------------
-
-# open: the page with the task was fetched; tap: a status sent from the page
-# without the queue; sync: the phone's queue reached the server.
-SIGN_KINDS = ("open", "tap", "sync")
-SIGN_LABELS = {
-    "open": _l("opened the page"),
-    "tap": _l("confirmed a household"),
-    "sync": _l("synced"),
-}
-# Silent leads are looked for on sweeps: the urgent, deadline-bound tasks. A
-# campaign or survey runs for days, a notice has its own read receipts.
-SILENT_TASK_KINDS = ("sweep",)
-# The escalation reason of a case about a silent lead (tasks/labels.py has its words).
-SILENT_REASON = "silent"
-# Silent leads listed on a progress page.
-SILENT_LISTED = 200
 
 # --- the "my team" page ------------------------------------------------------------
 

@@ -21,7 +21,8 @@ from village_grid.hierarchy.queries import people_on
 from village_grid.models import Unit, User
 from village_grid.qr.labels import CATEGORIES
 from village_grid.qr.labels import STATUSES as LETTER_STATUSES
-from village_grid.tasks.labels import HELP_LABELS, kind_label, status_label
+from village_grid.tasks.labels import HELP_LABELS, PENDING, kind_label, status_label
+from village_grid.tasks.queries import tasks_read_by
 
 # Static files the service worker keeps for offline use (served under hashed names).
 OFFLINE_FILES = ("app.css", "field.css", "app.js", "field.js", "icon.svg")
@@ -33,13 +34,13 @@ def team_context(session: Session, user: User, team: Unit, *, now: datetime) -> 
     households = queries.households(session, team.id)
     task_ids = [t.id for t in tasks]
     rows = queries.statuses(session, team.id, task_ids)
-    read = queries.read_notices(session, user, [t.id for t in tasks if t.kind == "notice"])
+    read = tasks_read_by(session, user.id, [t.id for t in tasks if t.kind == "notice"])
     sections = []
     for task in tasks:
         if task.kind == "notice":
             continue
         reached = [h for h in households if (task.id, h.id) in rows]
-        confirmed = sum(1 for h in reached if rows[(task.id, h.id)]["status"] != "pending")
+        confirmed = sum(1 for h in reached if rows[(task.id, h.id)]["status"] != PENDING)
         sections.append(
             {
                 "task": task,

@@ -17,7 +17,6 @@ from village_grid.hierarchy import queries as hierarchy_queries
 from village_grid.models import (
     Household,
     MailboxMessage,
-    NoticeRead,
     Task,
     TaskTeam,
     Unit,
@@ -131,19 +130,6 @@ def statuses(session: Session, team_id: int, task_ids: list[int]) -> dict[tuple[
 def households(session: Session, team_id: int) -> list[Household]:
     """The team's households in their order (``hierarchy.queries.team_households``)."""
     return hierarchy_queries.team_households(session, team_id)
-
-
-def read_notices(session: Session, user: User, task_ids: list[int]) -> set[int]:
-    """Which of these tasks ``user`` has opened (read receipts)."""
-    if not task_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(NoticeRead.task_id).where(
-                NoticeRead.task_id.in_(task_ids), NoticeRead.user_id == user.id
-            )
-        )
-    )
 
 
 def letters(session: Session, team_id: int, limit: int = LETTERS_SHOWN) -> list[MailboxMessage]:

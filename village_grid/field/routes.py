@@ -33,9 +33,9 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required, public
 from village_grid.errors import DomainError
 from village_grid.extensions import db
-from village_grid.field import labels, pages, queries, signs
+from village_grid.field import labels, pages, queries
 from village_grid.models.base import utcnow
-from village_grid.tasks import statuses
+from village_grid.tasks import signs, statuses
 from village_grid.tasks.queries import get_task
 
 bp = Blueprint("field", __name__)
@@ -102,7 +102,6 @@ def set_status(task_id: int, household_id: int):
             note=request.form.get("note", ""),
             client_addr=request.remote_addr or "",
         )
-        signs.record_signs(db.session, current_user, [task.id], kind="tap")
         db.session.commit()
     except DomainError as err:
         db.session.rollback()

@@ -74,7 +74,9 @@ SYNC_OUT = {
                             "fields": {"type": "object"},
                         },
                     },
-                    "clamped": {"type": "string", "enum": list(labels.CLAMPED)},
+                    "clamped": {"type": "string", "enum": list(task_labels.CLAMPED)},
+                    # Older than the household's latest status: kept as an event only.
+                    "older": {"type": "boolean"},
                 },
             },
         },

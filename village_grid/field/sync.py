@@ -2,20 +2,20 @@
 
 Each operation carries an id the phone made (a UUID), the task and household, the
 status (with a kind of help and a note for "needs help") and ``at``, the phone's
-time with its offset. Every operation goes through the one status service
-(``tasks.statuses.record_status``) as the caller, in a savepoint of its own:
+time with its offset. This module checks the shape of each operation (an object with
+the fields it may carry, ids that are numbers, ``at`` a time with an offset) and hands
+it to the one status service (``tasks.statuses.record_status``) as the caller, in a
+savepoint of its own; the service decides the rest and says what happened, which is
+mapped to the answer:
 
-- applied once: an id already recorded is a ``duplicate`` and changes nothing, in
-  this batch or any later one (the status service's replay by ``client_op_id``);
-- ``at`` outside [dispatch, now] is clamped for ordering and the answer says so
-  (``clamped``: future / before_dispatch); the event keeps the phone's time as sent;
-- an operation older than the household's latest status is kept as an event and
-  does not overwrite it (the service's rule);
-- a malformed operation, one out of the caller's scope, on a closed task or for a
-  household the task never reached is ``rejected`` with the service's error, and
+- ``applied``; ``duplicate`` for an operation id this person sent before (nothing
+  changes, in this batch or any later one); ``older: true`` for one older than the
+  household's latest status (kept as an event); ``clamped`` (future /
+  before_dispatch) when ``at`` lay outside [dispatch, now];
+- ``rejected`` with the service's error for one that is malformed, out of the
+  caller's scope, on a closed task or for a household the task never reached, and
   only it: the others of the batch apply. Nothing of a rejected one is written.
 
-The caller's phone showed life on the tasks it sent (``field/signs.py``).
 Flushes, never commits: the API view commits the batch.
 """
 
@@ -29,11 +29,9 @@ from sqlalchemy.orm import Session
 
 from village_grid.edge import ID_MAX, ID_MIN
 from village_grid.errors import DomainError, InvalidInput
-from village_grid.field import signs
 from village_grid.field.labels import AT_MAX, NOT_AN_OBJECT, OP_FIELDS
-from village_grid.models import Household, StatusEvent, Task, User
+from village_grid.models import Household, User
 from village_grid.models.base import utcnow
-from village_grid.tasks import labels
 from village_grid.tasks.statuses import record_status
 
 
@@ -46,12 +44,9 @@ def apply_ops(
     now: datetime | None = None,
 ) -> list[dict]:
     """Apply a batch of queued operations as ``actor``; one result per operation, in
-    order: ``{"op_id", "result": "applied" | "duplicate" | "rejected", "error"?, "clamped"?}``."""
+    order: ``{"op_id", "result": "applied" | "duplicate" | "rejected", "error"?,
+    "clamped"?, "older"?}``."""
     now = now or utcnow()
-    known = _recorded(session, ops)
-    seen: set[str] = set()
-    tasks: dict[int, Task | None] = {}
-    touched: set[int] = set()
     results: list[dict | None] = [None] * len(ops)
     # Rows are locked in (task, team, household) order, whatever the phone's order:
     # a report locks its team's counts, then the household's row, and two batches
@@ -65,12 +60,8 @@ def apply_ops(
         op_id = op_id if isinstance(op_id, str) else None
         try:
             clean = checked_op(op)
-            task = tasks.get(clean["task_id"])
-            if clean["task_id"] not in tasks:
-                task = tasks[clean["task_id"]] = session.get(Task, clean["task_id"])
-            duplicate = clean["op_id"] in known or clean["op_id"] in seen
             with session.begin_nested():
-                event = record_status(
+                done = record_status(
                     session,
                     actor,
                     task_id=clean["task_id"],
@@ -86,17 +77,15 @@ def apply_ops(
         except DomainError as err:
             results[index] = {"op_id": op_id, "result": "rejected", "error": _error(err)}
             continue
-        seen.add(clean["op_id"])
-        touched.add(event.task_id)
-        # A replay returns the first event (made before now), also when a second
-        # request with the same operation raced this one.
-        duplicate = duplicate or event.created_at != now
-        result = {"op_id": clean["op_id"], "result": "duplicate" if duplicate else "applied"}
-        clamp = clamped(clean["at"], task, now)
-        if clamp and not duplicate:
-            result["clamped"] = clamp
+        result = {
+            "op_id": done.event.client_op_id,
+            "result": "duplicate" if done.result == "duplicate" else "applied",
+        }
+        if done.clamped:
+            result["clamped"] = done.clamped
+        if done.result == "older":
+            result["older"] = True
         results[index] = result
-    signs.record_signs(session, actor, touched, kind="sync", now=now)
     return results
 
 
@@ -127,22 +116,6 @@ def _lock_order(op, teams: dict[int, int]) -> tuple[int, int, int]:
     return (task_id, teams.get(household_id, 0), household_id)
 
 
-def _recorded(session: Session, ops: list) -> set[str]:
-    """The operation ids of this batch already recorded (one query)."""
-    ids = {
-        op["op_id"]
-        for op in ops
-        if isinstance(op, dict)
-        and isinstance(op.get("op_id"), str)
-        and 0 < len(op["op_id"]) <= labels.CLIENT_OP_ID_MAX
-    }
-    if not ids:
-        return set()
-    return set(
-        session.scalars(select(StatusEvent.client_op_id).where(StatusEvent.client_op_id.in_(ids)))
-    )
-
-
 def _error(err: DomainError) -> dict:
     out = {"code": err.code, "message": err.message}
     if err.fields:
@@ -151,8 +124,10 @@ def _error(err: DomainError) -> dict:
 
 
 def checked_op(op) -> dict:
-    """One operation's fields, checked for shape (the status service checks the rest);
-    InvalidInput naming every bad field otherwise."""
+    """One operation's fields, checked for shape: an object with the fields an operation
+    carries, ids that are numbers in range, texts that are texts, ``at`` a time with
+    its offset (the status service checks what they say); InvalidInput naming every
+    bad field otherwise."""
     if not isinstance(op, dict):
         raise InvalidInput(
             _("An operation is an object with op_id, task_id, household_id and status."),
@@ -163,10 +138,10 @@ def checked_op(op) -> dict:
         if key not in OP_FIELDS:
             bad[str(key)[:100]] = "not_allowed"
     op_id = op.get("op_id")
-    if not isinstance(op_id, str) or not op_id.strip():
-        bad["op_id"] = "required" if op_id is None else "invalid"
-    elif len(op_id) > labels.CLIENT_OP_ID_MAX:
-        bad["op_id"] = "too_long"
+    if op_id is None:
+        bad["op_id"] = "required"
+    elif not isinstance(op_id, str):
+        bad["op_id"] = "wrong_type"
     for key in ("task_id", "household_id"):
         value = op.get(key)
         if value is None:
@@ -178,14 +153,9 @@ def checked_op(op) -> dict:
     status = op.get("status")
     if status is None:
         bad["status"] = "required"
-    elif status not in labels.REPORTED_STATUSES:
-        bad["status"] = "unknown"
-    kind = op.get("kind", "")
-    if kind is not None and kind not in ("", *labels.HELP_KINDS):
-        bad["kind"] = "unknown"
-    note = op.get("note", "")
-    if note is not None and not isinstance(note, str):
-        bad["note"] = "wrong_type"
+    for key in ("status", "kind", "note"):
+        if op.get(key) is not None and not isinstance(op[key], str):
+            bad[key] = "wrong_type"
     at = None
     try:
         at = phone_time(op.get("at"))
@@ -194,12 +164,12 @@ def checked_op(op) -> dict:
     if bad:
         raise InvalidInput(_("This operation is not valid."), fields=bad)
     return {
-        "op_id": op_id.strip(),
+        "op_id": op_id,
         "task_id": op["task_id"],
         "household_id": op["household_id"],
         "status": status,
-        "kind": kind or "",
-        "note": note or "",
+        "kind": op.get("kind") or "",
+        "note": op.get("note") or "",
         "at": at,
     }
 
@@ -218,14 +188,3 @@ def phone_time(value) -> datetime | None:
     if parsed.tzinfo is None:
         raise ValueError("no_offset")
     return parsed.astimezone(UTC).replace(tzinfo=None)
-
-
-def clamped(at: datetime | None, task: Task | None, now: datetime) -> str | None:
-    """Whether the phone's time was moved into [dispatch, now] for ordering, and which way."""
-    if at is None or task is None:
-        return None
-    if at > now:
-        return "future"
-    if at < task.created_at:
-        return "before_dispatch"
-    return None

@@ -31,10 +31,6 @@ from village_grid.hierarchy.forms import (
     UnitForm,
 )
 from village_grid.hierarchy.labels import (
-    FLAG_LABELS,
-    KIND_LABELS,
-    RELATION_LABELS,
-    SEX_LABELS,
     team_with_grid,
 )
 from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
@@ -58,17 +54,6 @@ CHILD_KINDS = {
     "grid": ["team", "building"],
     "building": ["team"],
 }
-
-
-@bp.app_context_processor
-def _labels():
-    return {
-        "unit_kind_labels": KIND_LABELS,
-        "household_flag_labels": FLAG_LABELS,
-        "member_relation_labels": RELATION_LABELS,
-        "member_sex_labels": SEX_LABELS,
-        "team_cap": service.team_max_households,
-    }
 
 
 def _form_error(form, err: DomainError) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from village_grid.extensions import limiter
 from village_grid.jobs.ticks import last_tick
 from village_grid.jobs.work import TICK
-from village_grid.models.base import utcnow
+from village_grid.models.base import iso_z, utcnow
 
 # A tick older than this means no worker is running.
 ALIVE_WITHIN = timedelta(minutes=2)
@@ -45,7 +45,7 @@ def health(session: Session, *, now: datetime | None = None) -> dict:
         "ok": database and worker,
         "database": database,
         "worker": worker,
-        "last_tick": tick.isoformat() + "Z" if tick else None,
+        "last_tick": iso_z(tick),
         "limit_store": limit_store(),
     }
 

@@ -53,9 +53,17 @@ def init_app(app: Flask) -> None:
         ),
     }
     # Each consumer thread calls the start-up hooks; work.start acts once per process.
-    huey.on_startup(name="take-up-claims")(work.in_app(app, work.start))
+    huey.on_startup(name="take-up-claims")(work.in_app(app, _start))
     if not event.contains(Session, "after_commit", _wake_after_commit):
         event.listen(Session, "after_commit", _wake_after_commit)
+
+
+def _start() -> None:
+    """A worker starting: take up what stopped workers of this host held, and deliver."""
+    from village_grid.jobs import work
+
+    work.start()
+    wake_delivery()
 
 
 def _wake_after_commit(session: Session) -> None:

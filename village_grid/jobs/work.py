@@ -67,11 +67,11 @@ _start_done = False
 def start() -> int:
     """When a worker starts (once per process, whatever its threads): give back the
     outbox messages claimed by workers of this host that are no longer running — a
-    worker killed mid-batch and started again — and deliver at once, rather than
-    after their claims run out and the next tick. How many were given back."""
+    worker killed mid-batch and started again — so that the delivery the start-up
+    wakes (``queue.py``) sends them at once, rather than after their claims run out
+    and the next tick. How many were given back."""
     global _start_done
     from village_grid.extensions import db
-    from village_grid.jobs.queue import wake_delivery
     from village_grid.notify import service as notify
 
     with _started:
@@ -84,7 +84,6 @@ def start() -> int:
         db.session.commit()
     if released:
         log.warning("took up %s messages claimed by stopped workers %s", released, dead)
-    wake_delivery()
     return released
 
 

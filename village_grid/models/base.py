@@ -7,6 +7,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def iso_z(value: datetime | None) -> str | None:
+    """A stored time (naive UTC) as the API writes every time: ISO 8601 ending in "Z"."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
+
+
 # Timestamps are stored as naive UTC on every engine.
 Timestamp = DateTime(timezone=False)
 

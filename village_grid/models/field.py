@@ -15,7 +15,7 @@ class FieldSign(db.Model):
     """One row per person and task: the first and the latest time their phone showed
     life on it (opened the "my team" page with the task on it, sent a tap, or synced
     its queue), and how. A lead with households still to confirm and no sign for a
-    while is "silent" (``field/silent.py``)."""
+    while is "silent" (``tasks/silent.py``)."""
 
     __tablename__ = "field_signs"
     __table_args__ = (UniqueConstraint("task_id", "user_id", name="uq_field_signs_task_user"),)

@@ -107,7 +107,11 @@ class StatusEvent(db.Model):
     """Append-only: every confirmation or report as it was sent. Never updated."""
 
     __tablename__ = "status_events"
-    __table_args__ = (Index("ix_status_events_task_created", "task_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_status_events_task_created", "task_id", "created_at"),
+        # A phone's operation ids are its sender's own: another person's never collide.
+        UniqueConstraint("actor_id", "client_op_id", name="uq_status_events_actor_op"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
@@ -121,19 +125,20 @@ class StatusEvent(db.Model):
     answers: Mapped[dict | None] = mapped_column(JSON)
     via: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # Offline sync: the id the phone made for this operation; a replay is a no-op.
-    client_op_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Offline sync: the id the phone made for this operation, unique per sender; a
+    # replay is a no-op.
+    client_op_id: Mapped[str | None] = mapped_column(String(64))
     client_time: Mapped[datetime | None] = mapped_column(Timestamp)
     client_addr: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class Escalation(db.Model):
-    """A case climbing the tree, one row per level it reached. About a household
-    (``assignment_id``, ``household_id``): a call for help, or a household still
-    pending past the deadline. About a team (``task_team_id``): a notice its lead
-    had not read by the deadline. ``team_id`` is the team the case is about either
-    way: the queue is scoped by its path."""
+    """A case climbing the tree, one row per level it reached (``tasks/cases.py``).
+    About a household (``assignment_id``, ``household_id``): a call for help. About a
+    team of a task (``task_team_id``): households not reached by the deadline, a
+    notice its person told had not read, a silent lead. ``team_id`` is the team the
+    case is about either way: the queue is scoped by its path."""
 
     __tablename__ = "escalations"
     __table_args__ = (
@@ -158,7 +163,7 @@ class Escalation(db.Model):
         ForeignKey("task_teams.id", ondelete="CASCADE")
     )
     team_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    reason: Mapped[str] = mapped_column(String(20))  # needs_help | overdue | unread
+    reason: Mapped[str] = mapped_column(String(20))  # tasks/labels.py: ESCALATION_REASONS
     level: Mapped[int] = mapped_column(Integer, default=1)
     # The unit whose people hold the case now (grid, village, township).
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))

@@ -35,7 +35,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from village_grid.models import OutboxMessage, User
-from village_grid.models.base import utcnow
+from village_grid.models.base import iso_z, utcnow
 
 log = logging.getLogger("village_grid.notify")
 
@@ -159,7 +159,7 @@ def _payload(channel: str, msg: OutboxMessage, phone: str | None) -> dict:
         "event_key": msg.event_key,
         "recipient": {"id": msg.recipient_id, "label": msg.recipient_label, "phone": phone or ""},
         "text": msg.body,
-        "created_at": msg.created_at.isoformat() + "Z",
+        "created_at": iso_z(msg.created_at),
     }
 
 

@@ -2,9 +2,11 @@
 
 Both show the same things, built here: the household's open tasks and its
 red-mailbox notes, reduced to what a stranger at the door may read. Nothing
-returned here holds a name, phone, flag or member. An answer goes from the
-route, with the household found from the plate token, straight to
-``tasks.statuses.record_status`` with no actor (the door plate).
+returned here holds a name, phone, flag or member. An answer from the page or the
+API goes through :func:`answer`: the plate's household, then
+``tasks.statuses.record_status`` with no actor (the door plate). Which red-mailbox
+notes this browser wrote (so it may read their text again) is kept in its own
+session cookie (:func:`remember_sent`, :func:`sent_here`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,66 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import session as browser
 from sqlalchemy.orm import Session
 
 from village_grid.models import Assignment, Household, Task
-from village_grid.qr import labels
+from village_grid.models.base import iso_z
+from village_grid.qr import labels, mailbox, service
+from village_grid.tasks.labels import PENDING
 from village_grid.tasks.queries import open_tasks_for_household
+from village_grid.tasks.statuses import Recorded, record_status
+
+# Red-mailbox notes this browser wrote, remembered in its session cookie (newest first).
+SENT_KEY = "mailbox_sent"
+SENT_KEEP = 20
+
+
+def answer(
+    session: Session,
+    token: str,
+    *,
+    task_id: int,
+    status: str,
+    kind: str = "",
+    note: str = "",
+    answers: dict | None = None,
+    client_addr: str = "",
+) -> Recorded:
+    """A household answers one of its open tasks from its door plate (the page's form
+    and the public API alike): the plate's household, then the one status service."""
+    return record_status(
+        session,
+        None,
+        task_id=task_id,
+        household_id=service.plate_household_id(session, token),
+        status=status,
+        help_kind=kind,
+        note=note,
+        answers=answers,
+        client_addr=client_addr,
+    )
+
+
+def remember_sent(message_id: int) -> None:
+    """This browser wrote red-mailbox note ``message_id``."""
+    sent = [i for i in browser.get(SENT_KEY, []) if isinstance(i, int)]
+    browser[SENT_KEY] = ([message_id] + sent)[:SENT_KEEP]
+
+
+def sent_here() -> set[int]:
+    """The notes this browser wrote."""
+    return {i for i in browser.get(SENT_KEY, []) if isinstance(i, int)}
+
+
+def public_messages(session: Session, household_id: int) -> list[dict]:
+    """The household's red-mailbox notes as its page shows them (text only to the
+    browser that wrote each)."""
+    sent = sent_here()
+    return [
+        public_message(m, show_text=m.id in sent)
+        for m in mailbox.messages_for_household(session, household_id)
+    ]
 
 
 @dataclass(frozen=True)
@@ -37,10 +94,10 @@ class PublicTask:
             "subkind": self.subkind,
             "title": self.title,
             "body": self.body,
-            "deadline": self.deadline.isoformat() + "Z" if self.deadline else None,
+            "deadline": iso_z(self.deadline),
             "questions": self.questions,
             "answered": self.answered_at is not None,
-            "answered_at": self.answered_at.isoformat() + "Z" if self.answered_at else None,
+            "answered_at": iso_z(self.answered_at),
         }
 
 
@@ -72,7 +129,7 @@ def open_tasks(session: Session, household: Household) -> list[PublicTask]:
             body=task.body or "",
             deadline=task.deadline,
             questions=_public_questions(task.questions),
-            answered_at=assignment.updated_at if assignment.status != "pending" else None,
+            answered_at=assignment.updated_at if assignment.status != PENDING else None,
         )
         for task, assignment in pairs
     ]
@@ -91,6 +148,6 @@ def public_message(message, *, show_text: bool) -> dict:
         "text": message.text if show_text else None,
         "status": message.status,
         "reply": message.reply or None,
-        "created_at": message.created_at.isoformat() + "Z" if message.created_at else None,
-        "replied_at": message.replied_at.isoformat() + "Z" if message.replied_at else None,
+        "created_at": iso_z(message.created_at),
+        "replied_at": iso_z(message.replied_at),
     }

@@ -23,7 +23,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -44,28 +43,14 @@ from village_grid.qr.limits import client_addr, plate_read, plate_write
 from village_grid.qr.service import PlateNotFound
 from village_grid.security import no_referrer
 from village_grid.tasks.labels import HELP_ASKS, HOUSEHOLD_KIND_LABELS, NOTE_MAX
-from village_grid.tasks.statuses import record_status
 
 bp = Blueprint("qr", __name__)
-
-# The ids of red-mailbox notes this browser wrote: only here is a note's own text shown again.
-SENT_KEY = "mailbox_sent"
-SENT_KEEP = 20
 
 
 @bp.errorhandler(PlateNotFound)
 def plate_not_found(err: PlateNotFound):
     db.session.rollback()
     return render_template("qr/not_found.html", replaced=err.replaced), 404
-
-
-def remember_sent(message_id: int) -> None:
-    sent = [i for i in session.get(SENT_KEY, []) if isinstance(i, int)]
-    session[SENT_KEY] = ([message_id] + sent)[:SENT_KEEP]
-
-
-def sent_here() -> set[int]:
-    return {i for i in session.get(SENT_KEY, []) if isinstance(i, int)}
 
 
 # --- the public household page ---------------------------------------------------
@@ -78,11 +63,7 @@ def sent_here() -> set[int]:
 def household(token: str):
     """What the door plate opens: the household code and its open tasks, nothing private."""
     hh = service.household_for_token(db.session, token)
-    sent = sent_here()
-    messages = [
-        household_page.public_message(m, show_text=m.id in sent)
-        for m in mailbox.messages_for_household(db.session, hh.id)
-    ]
+    messages = household_page.public_messages(db.session, hh.id)
     response = Response(
         render_template(
             "qr/household.html",
@@ -135,22 +116,22 @@ def _form_token_checked(view):
 @_form_token_checked
 def report(token: str):
     """The page's form for a task: safe / need help, acknowledge, survey answers, read."""
-    household_id = service.plate_household_id(db.session, token)
     # Not a task id (garbage, out of range): no task is open under it, said by a flash.
     task_id = edge.to_id(request.form.get("task_id")) or 0
     try:
-        record_status(
+        done = household_page.answer(
             db.session,
-            None,
+            token,
             task_id=task_id,
-            household_id=household_id,
             status=request.form.get("status", ""),
-            help_kind=request.form.get("kind", ""),
+            kind=request.form.get("kind", ""),
             note=request.form.get("note", ""),
             answers=_form_answers() or None,
             client_addr=client_addr(),
         )
         db.session.commit()
+    except PlateNotFound:
+        raise
     except DomainError as err:
         db.session.rollback()
         # No such task open any more: said at the top of the page.
@@ -158,11 +139,8 @@ def report(token: str):
         return redirect(url_for("qr.household", token=token))
     # Said in the task's own card, where the page opens (placed() in qr/household.html).
     place = f"@task-{task_id}"
-    if request.form.get("status") == "needs_help":
-        flash(
-            _("Your call for help has been sent. Your team lead and the village are told."),
-            "success" + place,
-        )
+    if done.event.status == "needs_help":
+        flash(labels.help_sent(done.told), "success" + place)
     else:
         flash(_("Thank you, received."), "success" + place)
     return redirect(url_for("qr.household", token=token) + f"#task-{task_id}")
@@ -190,7 +168,7 @@ def write_mailbox(token: str):
         flash(err.message, "error@mailbox")
         return redirect(url_for("qr.household", token=token) + "#mailbox")
     db.session.commit()
-    remember_sent(message.id)
+    household_page.remember_sent(message.id)
     flash(
         _(
             "Your note is in the red mailbox. Tracking number %(no)s. Scan the plate again later to see the reply.",

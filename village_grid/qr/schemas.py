@@ -111,5 +111,12 @@ PUBLIC_REPORTED_OUT = {
     "type": "object",
     "additionalProperties": False,
     "required": ["task_id", "status", "received_at"],
-    "properties": {"task_id": ID, "status": {"type": "string"}, "received_at": _TIME_OUT},
+    "properties": {
+        "task_id": ID,
+        "status": {"type": "string"},
+        "received_at": _TIME_OUT,
+        # A call for help: the roles told at once (nearest first), and the words shown.
+        "told": {"type": "array", "items": {"type": "string"}},
+        "message": {"type": "string"},
+    },
 }

@@ -24,7 +24,7 @@ from village_grid.auth import scope
 from village_grid.errors import DomainError, InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Newcomer, Unit
-from village_grid.station import display, queries
+from village_grid.station import queries
 from village_grid.station.fields import FieldErrors
 
 bp = Blueprint("station", __name__, url_prefix="/station")
@@ -44,9 +44,6 @@ def _choose(_err):
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-bp.app_context_processor(display.template_context)
 
 
 def require_station() -> None:

@@ -17,7 +17,7 @@ import networkx as nx
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import iso_time, record
@@ -33,7 +33,7 @@ from village_grid.models import (
     User,
 )
 from village_grid.models.base import utcnow
-from village_grid.tasks import labels, membership, routing, telling
+from village_grid.tasks import cases, labels, membership, routing, telling
 from village_grid.tasks.graph import get_graph
 from village_grid.tasks.queries import get_task
 
@@ -304,34 +304,21 @@ def close_task(
         return task
     task.closed_at = now
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        note = _("Task closed.")
-    # The deadline's cases end with the task: households not reached, a notice not read.
-    still_open = (
+        note = str(labels.CLOSED_NOTE)
+    # The deadline's cases end with the task: households not reached, a notice not
+    # read, a silent lead. Calls for help stay open until a person closes them.
+    cases_resolved = cases.resolve(
+        session,
+        actor,
         Escalation.task_id == task.id,
-        Escalation.reason.in_(("overdue", "unread", "silent")),
-        Escalation.status != "resolved",
-    )
-    cases = session.scalar(
-        select(
-            func.count(func.distinct(Escalation.assignment_id))
-            + func.count(func.distinct(Escalation.task_team_id))
-        ).where(*still_open)
-    )
-    session.execute(
-        update(Escalation)
-        .where(*still_open)
-        .values(
-            status="resolved",
-            resolved_at=now,
-            resolved_by_id=actor.id if actor is not None else None,
-            next_escalation_at=None,
-            resolution_note=note,
-        )
-        .execution_options(synchronize_session=False)
+        Escalation.reason.in_(labels.ENDED_BY_CLOSING),
+        note=note,
+        now=now,
+        audit=False,
     )
     after = {"closed_at": iso_time(now)}
-    if cases:
-        after["cases_resolved"] = cases
+    if cases_resolved:
+        after["cases_resolved"] = cases_resolved
     record(
         session,
         actor,

@@ -49,7 +49,8 @@ def kind_label(kind: str, subkind: str = "") -> str:
 # --- statuses -------------------------------------------------------------------
 
 # A household's latest status on a task; "pending" until someone reports.
-STATUSES = ("pending", "safe", "needs_help", "not_home", "unreachable")
+PENDING = "pending"
+STATUSES = (PENDING, "safe", "needs_help", "not_home", "unreachable")
 # What a team lead, grid member or cadre can report for a household.
 REPORTED_STATUSES = STATUSES[1:]
 # What a household itself may answer from its door plate, per task kind: the
@@ -109,6 +110,13 @@ HELP_ASKS = {
     "other": _l("Other"),
 }
 
+# What the status service did with a report (tasks/statuses.py: Recorded): it now holds
+# the household's status, it repeated an operation its sender had sent before, or it was
+# older than the status held (kept as an event only).
+REPORT_RESULTS = ("applied", "duplicate", "older")
+# A phone's time outside [dispatch, now] is clamped for ordering, and the answer says which.
+CLAMPED = ("future", "before_dispatch")
+
 # --- how a status reached us ----------------------------------------------------
 
 # Decided by the status service from who sent it, never by the client:
@@ -128,27 +136,53 @@ VIA_LABELS = {
 # --- escalations ----------------------------------------------------------------
 
 ESCALATION_STATES = ("open", "acknowledged", "resolved")
-# Why a case opened: a household called for help, a household was not reached
-# by the deadline, a notice was not read by the deadline (a case about a team
-# and the person told for it, not about a household), a team lead with households
-# to confirm whose phone gave no sign of life (field/silent.py: "call the lead").
+# The states of a case still to be dealt with.
+OPEN_CASE_STATES = ESCALATION_STATES[:2]
+# Why a case opened (tasks/cases.py): a household called for help (a case about the
+# household); households of a team not reached by the deadline (one case about the team,
+# naming them), a notice not read by the deadline, a team lead with households to confirm
+# whose phone gave no sign of life ("call the lead") — cases about a team of a task.
 ESCALATION_REASONS = ("needs_help", "overdue", "unread", "silent")
+HOUSEHOLD_CASE_REASONS = ("needs_help",)
+TEAM_CASE_REASONS = ("overdue", "unread", "silent")
+# Cases about a person (who has not read, who went silent) climb past that person.
+PASSES_OVER = ("unread", "silent")
+# The cases that end when every household of their team is confirmed.
+ENDED_BY_CONFIRMING = ("overdue", "silent")
+# The cases that end with their task (a call for help stays until someone closes it).
+ENDED_BY_CLOSING = TEAM_CASE_REASONS
 ESCALATION_REASON_LABELS = {
     "needs_help": _l("Needs help"),
     "overdue": _l("Not reached by the deadline"),
     "unread": _l("Notice not read by the deadline"),
     "silent": _l("Team lead silent: call them"),
 }
-# The resolution note of a silent-lead case once the lead's phone showed life again.
+# Silent leads are looked for on sweeps: the urgent, deadline-bound tasks. A
+# campaign or survey runs for days, a notice has its own read receipts.
+SILENT_TASK_KINDS = ("sweep",)
+# Silent leads listed on a progress page.
+SILENT_LISTED = 200
+# The resolution notes a case gets when it ends by itself.
 HEARD_NOTE = _l("Heard from the team lead")
-# The resolution note of an unread-notice case once the person told has read it.
 READ_NOTE = _l("Read")
+CONFIRMED_NOTE = _l("Every household is confirmed.")
+CLOSED_NOTE = _l("Task closed.")
 ESCALATION_STATUS_LABELS = {
     "open": _l("Waiting"),
     "acknowledged": _l("Acknowledged"),
     "resolved": _l("Resolved"),
 }
 
+# --- signs of life ---------------------------------------------------------------
+
+# open: the page with the task was fetched; tap: a status sent from the page
+# without the queue; sync: the phone's queue reached the server.
+SIGN_KINDS = ("open", "tap", "sync")
+SIGN_LABELS = {
+    "open": _l("opened the page"),
+    "tap": _l("confirmed a household"),
+    "sync": _l("synced"),
+}
 # --- surveys --------------------------------------------------------------------
 
 QUESTION_TYPES = ("choice", "number", "text")

@@ -41,7 +41,7 @@ from sqlalchemy.sql import Select
 from village_grid.database import insert_ignore
 from village_grid.hierarchy import events
 from village_grid.models import HOUSEHOLD_FLAGS, Assignment, Household, Task, TaskTeam
-from village_grid.tasks.labels import STATUSES
+from village_grid.tasks.labels import PENDING, STATUSES
 
 _a = Assignment.__table__
 _h = Household.__table__
@@ -116,13 +116,13 @@ def members(
         rows = rows.where(_a.c.status.in_(statuses))
     if team_ids is not None:
         rows = rows.where(_a.c.team_id.in_(team_ids))
-    if statuses and "pending" not in statuses:
+    if statuses and PENDING not in statuses:
         return rows.subquery("members")
     open_ = open_members(task.id, task.filter, team_ids=team_ids).subquery()
     pending = select(
         open_.c.household_id,
         open_.c.team_id,
-        literal("pending").label("status"),
+        literal(PENDING).label("status"),
         literal("").label("help_kind"),
         literal("").label("note"),
         null().label("answers"),
@@ -132,10 +132,10 @@ def members(
     return union_all(rows, pending).subquery("members")
 
 
-def lock_team(session: Session, task_id: int, household_id: int) -> tuple[int, int] | None:
+def lock_team(session: Session, task_id: int, household_id: int) -> tuple[int, int, int] | None:
     """Take the write lock of the task team a household counts under — its row's
-    team, or (an open member) its own team — and return (its id, the team's id)
-    (None: the task has no such team). The UPDATE takes a row lock on PostgreSQL and the database write
+    team, or (an open member) its own team — and return (its id, the team's id, how
+    many of its households are pending) (None: the task has no such team). The UPDATE takes a row lock on PostgreSQL and the database write
     lock on SQLite, so reports on one team's households read and move its counts
     one after the other."""
     team = func.coalesce(
@@ -150,11 +150,11 @@ def lock_team(session: Session, task_id: int, household_id: int) -> tuple[int, i
             update(_tt)
             .where(_tt.c.task_id == task_id, _tt.c.team_id == team)
             .values(frozen=_tt.c.frozen)
-            .returning(_tt.c.id, _tt.c.team_id)
+            .returning(_tt.c.id, _tt.c.team_id, _tt.c.pending)
         )
         .first()
     )
-    return (row[0], row[1]) if row is not None else None
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 class Membership(NamedTuple):
@@ -196,7 +196,7 @@ def pending_row(task_id: int, household_id: int, team_id: int) -> dict:
         "task_id": task_id,
         "household_id": household_id,
         "team_id": team_id,
-        "status": "pending",
+        "status": PENDING,
         "help_kind": "",
         "note": "",
         "updated_via": "",
@@ -241,7 +241,7 @@ def _freeze_rows(session: Session, task_team_ids: list[int]) -> None:
                 literal(task_id),
                 _h.c.id,
                 _h.c.team_id,
-                literal("pending"),
+                literal(PENDING),
                 literal(""),
                 literal(""),
                 literal(""),

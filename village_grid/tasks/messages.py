@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
-from village_grid.models import Escalation, Household, Task
+from village_grid.models import Household, Task, User
 from village_grid.notify import service as notify
 from village_grid.tasks import routing
 from village_grid.tasks.graph import team_label
@@ -24,8 +24,8 @@ from village_grid.tasks.labels import HELP_LABELS, kind_label
 
 # Team names listed in one dispatch message before "…".
 TEAMS_NAMED = 10
-# Households named in one message about overdue households before "…".
-HOUSEHOLDS_NAMED = 20
+# Households named per team in a message about teams not reached before "…".
+HOUSEHOLDS_NAMED = 10
 
 
 def translator() -> Callable[..., str]:
@@ -107,27 +107,40 @@ def dispatch_messages(
     return messages
 
 
-def case_message(
-    esc: Escalation,
+def _addressed(
+    holder: User | None, holder_id: int | None, holder_name: str, text: str, key: str, priority: int
+) -> dict:
+    """An outbox row to ``holder`` (``holder_id`` None: nobody on duty, said so)."""
+    name = (holder.display_name if holder is not None else holder_name) or _("nobody on duty")
+    return {
+        "event_key": key,
+        "recipient_id": holder_id,
+        "recipient_label": name[:100],
+        "body": (f"@{name} " if holder_id else "") + text,
+        "priority": priority,
+    }
+
+
+def _lead_text(g: nx.DiGraph, team_id: int) -> str:
+    """The team's lead (or whoever answers for it) with their phone, or "no team lead"."""
+    lead = routing.responsible_cached(g, team_id).assignee if team_id in g else None
+    return " ".join(filter(None, (lead.name, lead.phone))) if lead else _("no team lead")
+
+
+def help_message(
     task: Task,
     household: Household,
     g: nx.DiGraph,
     *,
     help_kind: str,
-    assignee_name: str,
+    holder: User | None,
+    holder_id: int | None,
     key: str,
+    holder_name: str = "",
 ) -> dict:
-    """The message of one case about one household (a call for help, or overdue)
-    to the person holding it now (``assignee_name``: "" when nobody is on duty)."""
+    """A call for help, to one person it reached (the team's lead, a level of its case)."""
     team_id = household.team_id
-    team_name = team_label(g, team_id)
-    lead = routing.responsible(g, team_id).assignee if team_id in g else None
-    lead_text = " ".join(filter(None, (lead.name, lead.phone))) if lead else _("no team lead")
-    if esc.reason == "needs_help":
-        kind = HELP_LABELS.get(help_kind or "other", help_kind)
-        what = _("needs help (%(kind)s)", kind=str(kind))
-    else:
-        what = _("not reached by the deadline")
+    kind = HELP_LABELS.get(help_kind or "other", help_kind)
     text = _(
         "[%(kind)s] %(title)s: household %(code)s %(name)s %(phone)s %(what)s. Team %(team)s, %(lead)s. %(link)s",
         kind=kind_label(task.kind, task.subkind),
@@ -135,49 +148,52 @@ def case_message(
         code=household.code,
         name=household.head_name,
         phone=household.phone,
-        what=what,
-        team=team_name,
-        lead=lead_text,
+        what=_("needs help (%(kind)s)", kind=str(kind)),
+        team=team_label(g, team_id),
+        lead=_lead_text(g, team_id),
         link=escalations_link(),
     )
-    name = assignee_name or _("nobody on duty")
-    return {
-        "event_key": key,
-        "recipient_id": esc.assignee_id,
-        "recipient_label": name[:100],
-        "body": (f"@{name} " if esc.assignee_id else "") + text,
-        "priority": notify.URGENT if esc.reason == "needs_help" else notify.SOON,
-    }
+    return _addressed(holder, holder_id, holder_name, text, key, notify.URGENT)
 
 
 def overdue_message(
     task: Task,
+    g: nx.DiGraph,
     *,
     level: int,
-    assignee_id: int | None,
-    assignee_name: str,
-    count: int,
-    named: list[str],
+    holder: User | None,
+    holder_id: int | None,
+    teams: list[tuple[int, int, list[str]]],
     key: str,
 ) -> dict:
-    """One message listing the households of a task still unreached past the deadline
-    that climbed to one person at one level."""
-    name = assignee_name or _("nobody on duty")
+    """One message to one person for the teams of a task whose households were not all
+    reached by the deadline and whose cases reached them at ``level``: each team with
+    its lead and the households still pending (``teams``: team id, how many pending,
+    "code name" of the first ones), up to :data:`TEAMS_NAMED` teams."""
+    parts = []
+    for team_id, pending, named in teams[:TEAMS_NAMED]:
+        listed = ", ".join(named[:HOUSEHOLDS_NAMED]) + (" …" if pending > len(named) else "")
+        parts.append(
+            _(
+                "%(team)s %(n)s households (%(list)s; team lead %(lead)s)",
+                team=team_label(g, team_id),
+                n=pending,
+                list=listed,
+                lead=_lead_text(g, team_id),
+            )
+        )
+    if len(teams) > TEAMS_NAMED:
+        parts.append("…")
     text = _(
-        "[%(kind)s] %(title)s: %(n)s households not reached by the deadline, passed on to you: %(list)s. %(link)s",
+        "[%(kind)s] %(title)s: %(teams)s teams with %(n)s households not reached by the deadline, passed on to you: %(list)s. %(link)s",
         kind=kind_label(task.kind, task.subkind),
         title=task.title,
-        n=count,
-        list=", ".join(named) + (" …" if count > len(named) else ""),
+        teams=len(teams),
+        n=sum(p for _t, p, _n in teams),
+        list="; ".join(parts),
         link=escalations_link(),
     )
-    return {
-        "event_key": key,
-        "recipient_id": assignee_id,
-        "recipient_label": name[:100],
-        "body": (f"@{name} " if assignee_id else "") + text,
-        "priority": notify.SOON,
-    }
+    return _addressed(holder, holder_id, "", text, key, notify.SOON)
 
 
 def unread_message(
@@ -185,35 +201,50 @@ def unread_message(
     g: nx.DiGraph,
     *,
     team_id: int,
-    told_name: str,
-    told_phone: str,
+    told: User | None,
     told_role: str,
-    assignee_id: int | None,
-    assignee_name: str,
+    holder: User | None,
+    holder_id: int | None,
     key: str,
 ) -> dict:
-    """The message of one case about a notice the person told for a team (its lead,
-    or whom routing fell back to) had not read by the deadline, to the person
-    holding the case now (``assignee_name``: "" when nobody is on duty)."""
-    team = g.nodes[team_id] if team_id in g else None
-    grid = g.nodes[team["parent"]] if team is not None and team["parent"] in g else None
-    where = " ".join(n for n in (grid["name"] if grid else "", team["name"] if team else "") if n)
+    """A notice the person told for a team (its lead, or whom routing fell back to) had
+    not read by the deadline, to the person holding the case now."""
     text = _(
         "[%(kind)s] %(title)s: %(role)s %(name)s %(phone)s has not read it (deadline %(deadline)s). Team %(team)s. %(link)s",
         kind=kind_label(task.kind, task.subkind),
         title=task.title,
         role=routing.role_words(told_role or "team_lead", _),
-        name=told_name,
-        phone=told_phone,
+        name=told.display_name if told else "",
+        phone=(told.phone or "") if told else "",
         deadline=format_datetime(task.deadline, "short") if task.deadline else "",
-        team=where,
+        team=team_label(g, team_id),
         link=escalations_link(),
     )
-    name = assignee_name or _("nobody on duty")
-    return {
-        "event_key": key,
-        "recipient_id": assignee_id,
-        "recipient_label": name[:100],
-        "body": (f"@{name} " if assignee_id else "") + text,
-        "priority": notify.SOON,
-    }
+    return _addressed(holder, holder_id, "", text, key, notify.SOON)
+
+
+def silent_message(
+    task: Task,
+    g: nx.DiGraph,
+    *,
+    team_id: int,
+    lead: User | None,
+    pending: int,
+    minutes: int,
+    holder: User | None,
+    holder_id: int | None,
+    key: str,
+) -> dict:
+    """ "Call the lead": to the person holding a case about a silent team lead."""
+    text = _(
+        "[%(kind)s] %(title)s: team lead %(name)s %(phone)s has not been heard from for %(minutes)s min, %(pending)s households not confirmed. Please call them. Team %(team)s. %(link)s",
+        kind=kind_label(task.kind, task.subkind),
+        title=task.title,
+        name=lead.display_name if lead else "",
+        phone=(lead.phone or "") if lead else "",
+        minutes=minutes,
+        pending=pending,
+        team=team_label(g, team_id),
+        link=task_link(task.id),
+    )
+    return _addressed(holder, holder_id, "", text, key, notify.SOON)

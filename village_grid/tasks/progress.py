@@ -28,10 +28,10 @@ from village_grid.models import (
     Unit,
     User,
 )
-from village_grid.models.base import utcnow
+from village_grid.models.base import iso_z, utcnow
 from village_grid.tasks import membership, routing
 from village_grid.tasks.graph import get_graph, team_label
-from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS
+from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS, PENDING
 from village_grid.tasks.queries import task_teams
 
 
@@ -273,13 +273,9 @@ def count_rows(
     return int(session.scalar(q) or 0)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value else None
-
-
 def case_json(row: dict) -> dict:
     """A household row as the API and the live page give it (times in ISO 8601)."""
-    return {**row, "updated_at": _iso(row["updated_at"])}
+    return {**row, "updated_at": iso_z(row["updated_at"])}
 
 
 def needs_help_cases(
@@ -298,7 +294,7 @@ def pending_households(
 ) -> list[dict]:
     """Households not reached yet, with who answers for their team and a phone to call."""
     paths = None if actor is None else scope.scope_paths(actor, "view")
-    rows = household_rows(session, task_id, paths=paths, statuses=("pending",), limit=limit)
+    rows = household_rows(session, task_id, paths=paths, statuses=(PENDING,), limit=limit)
     return [case_json(r) for r in rows]
 
 
@@ -318,7 +314,7 @@ def coverage_timeline(
         for (t,) in session.execute(
             select(Assignment.updated_at).where(
                 Assignment.task_id == task.id,
-                Assignment.status != "pending",
+                Assignment.status != PENDING,
                 Assignment.updated_at.is_not(None),
             )
         ).all()
@@ -333,7 +329,7 @@ def coverage_timeline(
             i += 1
         series.append(
             {
-                "at": _iso(at),
+                "at": iso_z(at),
                 "covered": i,
                 "percent": round(100 * i / total, 1) if total else 0,
             }
@@ -348,7 +344,7 @@ def coverage_timeline(
         if recent == 0:
             recent, minutes = covered, max(span / 60, 0.5)
         rate = recent / minutes
-        eta = _iso(end + timedelta(minutes=(total - covered) / rate))
+        eta = iso_z(end + timedelta(minutes=(total - covered) / rate))
     return {
         "total": total,
         "covered": covered,
@@ -393,7 +389,7 @@ def notice_reads(session: Session, task_id: int) -> dict:
                 "role": roles.get(uid, ""),
                 "teams": teams.get(uid, []),
                 "told": uid in told,
-                "read_at": _iso(reads.get(uid)),
+                "read_at": iso_z(reads.get(uid)),
                 "read_after_minutes": _minutes_after(task, reads.get(uid)),
                 "escalation_level": level,
                 "escalated_to": users[holder].display_name if holder in users else "",
@@ -404,8 +400,8 @@ def notice_reads(session: Session, task_id: int) -> dict:
         "told": len(told),
         "read": len(told & set(reads)),
         "people": people,
-        "sent_at": _iso(task.created_at) if task is not None else None,
-        "all_read_at": _iso(all_read_at),
+        "sent_at": iso_z(task.created_at) if task is not None else None,
+        "all_read_at": iso_z(all_read_at),
         "all_read_after_minutes": _minutes_after(task, all_read_at),
     }
 

@@ -29,11 +29,10 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
 from village_grid.extensions import db
-from village_grid.field.silent import silent_leads
 from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
 from village_grid.models.base import utcnow
 from village_grid.spreadsheets import MIMETYPES
-from village_grid.tasks import cases, display, export, levels, progress, queries, statuses
+from village_grid.tasks import case_queue, display, export, levels, progress, queries, statuses
 from village_grid.tasks import dispatch as dispatching
 from village_grid.tasks.forms import (
     FLAG_LABELS,
@@ -54,6 +53,7 @@ from village_grid.tasks.labels import (
     QUESTION_TYPE_LABELS,
     status_label,
 )
+from village_grid.tasks.silent import silent_leads
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -62,11 +62,6 @@ DISPATCH_UNIT_LIMIT = 300
 PENDING_LIST_LIMIT = 300
 TEAM_VIEW_LIMIT = 60
 ESCALATIONS_LISTED = 100  # cases a page
-
-
-bp.app_context_processor(display.template_context)
-bp.app_template_filter("iso_time")(display.iso_time)
-bp.app_template_filter("deadline_left")(display.deadline_left)
 
 
 # --- helpers ------------------------------------------------------------------
@@ -522,20 +517,22 @@ def escalations():
         raise OutOfScope(_("Not found."))
     show_all = request.args.get("all") == "1"
     page = edge.int_arg("page", 1, low=1, high=edge.ID_MAX)
-    found = cases.list_escalations(
+    found = case_queue.list_escalations(
         db.session,
         current_user,
         open_only=not show_all,
         limit=ESCALATIONS_LISTED,
         offset=(page - 1) * ESCALATIONS_LISTED,
     )
-    total = cases.count_escalations(db.session, current_user, open_only=not show_all)
-    rows = cases.describe_escalations(db.session, found)
+    total = case_queue.count_escalations(db.session, current_user, open_only=not show_all)
+    rows = case_queue.describe_escalations(db.session, found)
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = display.parse_iso(r[key])
         if r["told"]:  # a notice not read: the person told, and when they read it
             r["told"] = {**r["told"], "read_at": display.parse_iso(r["told"]["read_at"])}
+        if r["status_now"]:  # a call for help: the household's status since
+            r["status_now"] = {**r["status_now"], "at": display.parse_iso(r["status_now"]["at"])}
     return render_template(
         "tasks/escalations.html",
         rows=rows,
@@ -550,7 +547,7 @@ def escalations():
 def _escalation_or_404(escalation_id: int) -> Escalation:
     """Scope first, before the form is read: out of scope is 404 whatever was sent."""
     # The service's own check (the one rule for who may handle a case).
-    return cases.require_escalation(db.session, current_user, escalation_id)
+    return case_queue.require_escalation(db.session, current_user, escalation_id)
 
 
 @bp.route("/escalations/<id:escalation_id>/acknowledge", methods=["POST"])
@@ -558,7 +555,7 @@ def _escalation_or_404(escalation_id: int) -> Escalation:
 def acknowledge(escalation_id: int):
     esc = _escalation_or_404(escalation_id)
     place = f"@e{esc.id}"  # said in the case's card, where the page opens
-    if _commit(lambda: cases.acknowledge_escalation(db.session, current_user, esc.id), place):
+    if _commit(lambda: case_queue.acknowledge_escalation(db.session, current_user, esc.id), place):
         flash(_("Acknowledged: the others can see you are on it."), "success" + place)
     return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
 
@@ -574,7 +571,7 @@ def resolve(escalation_id: int):
         return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
     note = form.note.data.strip()
     if not _commit(
-        lambda: cases.resolve_escalation(db.session, current_user, esc.id, note), f"@e{esc.id}"
+        lambda: case_queue.resolve_escalation(db.session, current_user, esc.id, note), f"@e{esc.id}"
     ):
         return redirect(url_for("tasks.escalations") + f"#e{esc.id}")
     flash(_("Resolved."), "success")

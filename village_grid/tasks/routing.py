@@ -185,6 +185,15 @@ def role_label(g: nx.DiGraph, unit_id: int, role: str) -> str:
     return role
 
 
+def person_on_duty(g: nx.DiGraph, unit_id: int, person_id: int | None) -> Person | None:
+    """``person_id`` as the graph knows them now, if they answer for ``unit_id`` and are
+    on duty there (a lead marked away since a dispatch is away, not silent)."""
+    if unit_id not in g or person_id is None:
+        return None
+    person = next((p for p in g.nodes[unit_id]["people"] if p.id == person_id), None)
+    return person if person is not None and person.on_duty else None
+
+
 def _on_duty(g: nx.DiGraph, unit_id: int) -> tuple[Person | None, Skip | None]:
     node = g.nodes[unit_id]
     people = node["people"]

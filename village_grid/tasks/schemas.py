@@ -282,6 +282,9 @@ STATUS_EVENT_OUT = {
         "via": {"type": "string", "enum": list(labels.VIA)},
         "client_op_id": {"type": ["string", "null"]},
         "created_at": TIME_OUT,
+        "result": {"type": "string", "enum": list(labels.REPORT_RESULTS)},
+        "clamped": {"anyOf": [{"type": "string", "enum": list(labels.CLAMPED)}, {"type": "null"}]},
+        "told": {"type": "array", "items": {"type": "string"}},
     },
 }  # fmt: skip
 
@@ -315,13 +318,38 @@ ESCALATION_OUT = {
         "status": {"type": "string", "enum": list(labels.ESCALATION_STATES)},
         "help_kind": TEXT_OUT,
         "note": TEXT_OUT,
-        # None for a case about a team (reason "unread": a notice not read by the deadline).
+        # None for a case about a team (households not reached, a notice not read, a
+        # silent lead).
         "household": {
             "anyOf": [
                 {
                     "type": "object",
                     "required": ["id", "code", "head_name", "phone"],
                     "properties": {"id": ID, "code": TEXT_OUT, "head_name": TEXT_OUT},
+                },
+                {"type": "null"},
+            ]
+        },
+        # A team's households not reached by the deadline (reason "overdue").
+        "households": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "code", "head_name", "phone"],
+                "properties": {"id": ID, "code": TEXT_OUT, "head_name": TEXT_OUT},
+            },
+        },
+        # A call for help: the household's status now (a later answer does not close it).
+        "status_now": {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["status", "via", "at"],
+                    "properties": {
+                        "status": {"type": "string", "enum": list(labels.STATUSES)},
+                        "via": TEXT_OUT,
+                        "at": MAYBE_TIME_OUT,
+                    },
                 },
                 {"type": "null"},
             ]

@@ -2,19 +2,24 @@
 a cadre acting for the lead, a phone's offline queue, the JSON API and the
 household's own door plate all come here — and a read receipt for a notice.
 
-Every report is kept as an append-only event; the household's assignment
-(written at its first report: ``tasks/membership.py``) holds the latest by the
-time it happened, and its team's counts move with it in the same transaction,
-so an older report synced late never overwrites a newer one. A replayed ``client_op_id`` changes nothing. "Needs
-help" opens a case that climbs the tree (``tasks/escalation.py``); any other
-status closes an open case about the household being overdue. A read receipt
-closes a case about a notice its reader had not read by the deadline.
+:func:`record_status` decides a report once and says what happened
+(:class:`Recorded`): applied, a duplicate of an operation already recorded, older
+than what is stored (kept as an event only), the phone's clock clamped; or it
+refuses with a domain error that says why. Every report is kept as an append-only
+event; the household's assignment (written at its first report:
+``tasks/membership.py``) holds the latest by the time it happened, and its team's
+counts move with it in the same transaction. A person's report is a sign of life
+from their phone (``tasks/signs.py``). "Needs help" opens a case that climbs the tree
+(``tasks/escalation.py``); the last household of a team confirmed ends the team's
+case about households not reached and about a silent lead. A read receipt ends a
+case about a notice its reader had not read by the deadline.
 
 Functions flush and never commit: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -22,7 +27,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -33,14 +38,13 @@ from village_grid.database import insert_ignore
 from village_grid.errors import Conflict, InvalidInput, NotFound, OutOfScope
 from village_grid.models import (
     Assignment,
-    Escalation,
     NoticeRead,
     StatusEvent,
     Task,
     User,
 )
 from village_grid.models.base import utcnow
-from village_grid.tasks import labels, membership, unread
+from village_grid.tasks import cases, labels, membership, signs, unread
 from village_grid.tasks.escalation import open_help_case
 from village_grid.tasks.queries import get_task, task_visible
 from village_grid.validation import clean_text
@@ -49,7 +53,6 @@ from village_grid.validation import clean_text
 # building and cache-keying a statement per call cost more than running it.
 _events = StatusEvent.__table__
 _assignments = Assignment.__table__
-_escalations = Escalation.__table__
 _INSERT_EVENT = _events.insert()
 # Latest wins in the statement itself: a report committed by someone else
 # between this one's read and its write, and newer than it, is kept.
@@ -72,25 +75,9 @@ _UPDATE_ASSIGNMENT = (
         updated_by_id=bindparam("b_updated_by_id"),
     )
 )
-_RESOLVE_OVERDUE = (
-    update(_escalations)
-    .where(
-        _escalations.c.assignment_id == bindparam("b_assignment_id"),
-        _escalations.c.reason == "overdue",
-        _escalations.c.status != "resolved",
-    )
-    .values(
-        status="resolved",
-        resolved_at=bindparam("b_resolved_at"),
-        resolved_by_id=bindparam("b_resolved_by_id"),
-        next_escalation_at=None,
-        resolution_note=bindparam("b_resolution_note"),
-    )
-)
 _tasks = Task.__table__
-# What a report needs to know, in one query: the task, the household's
-# assignment on it if it has one, and whether a case about it being overdue is
-# open.
+# What a report needs to know, in one query: the task, and the household's
+# assignment on it if it has one.
 _FACTS = (
     select(
         _tasks.c.id,
@@ -99,16 +86,9 @@ _FACTS = (
         _tasks.c.created_at,
         _tasks.c.questions,
         _assignments.c.id,
-        func.coalesce(_assignments.c.status, "pending"),
+        func.coalesce(_assignments.c.status, labels.PENDING),
         _assignments.c.updated_at,
         _assignments.c.answers,
-        exists()
-        .where(
-            _escalations.c.assignment_id == _assignments.c.id,
-            _escalations.c.reason == "overdue",
-            _escalations.c.status != "resolved",
-        )
-        .label("overdue_open"),
     )
     .select_from(
         _tasks.outerjoin(
@@ -135,9 +115,9 @@ class ReportFacts(NamedTuple):
     status: str
     updated_at: datetime | None
     answers: dict | None
-    overdue_open: bool
     task_team_id: int  # the task's team it counts under (membership.lock_team)
     team_id: int
+    team_pending: int  # households of that team pending before this report
 
 
 def _facts(session: Session, task_id, household_id: int) -> ReportFacts | None:
@@ -159,6 +139,23 @@ def _facts(session: Session, task_id, household_id: int) -> ReportFacts | None:
     return facts
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What :func:`record_status` did with a report.
+
+    ``result``: ``applied`` (the household's status now), ``duplicate`` (this sender's
+    operation id was recorded before: nothing changed, ``event`` is the first one) or
+    ``older`` (kept as an event; a newer report holds the status). ``clamped``: the
+    phone's time was outside [dispatch, now] and was moved into it for ordering
+    (``future`` / ``before_dispatch``; the event keeps it as sent). ``told``: for a call
+    for help, the roles told at once, nearest first."""
+
+    event: StatusEvent
+    result: str
+    clamped: str | None = None
+    told: tuple[str, ...] = ()
+
+
 def record_status(
     session: Session,
     actor: User | None,
@@ -173,15 +170,17 @@ def record_status(
     client_time: datetime | None = None,
     client_addr: str = "",
     now: datetime | None = None,
-) -> StatusEvent:
-    """Record one household's status on a task as an append-only event; return it.
+) -> Recorded:
+    """Record one household's status on a task as an append-only event, and say what
+    happened (:class:`Recorded`).
 
     ``actor`` None is the household itself, answering from its door plate (the
     caller found the household from the plate's token): it may give only the
     answers its task kind offers (:data:`labels.HOUSEHOLD_STATUSES`, with the
     aliases "acknowledged", "answered", "read"), and a task that is closed or
     not for it is simply not found. How the status came (``via``) follows from
-    who sent it: see :func:`via_for`.
+    who sent it: see :func:`via_for`. ``client_op_id`` is the id a phone made for
+    the operation, unique per sender: sent again, it changes nothing.
 
     The assignment keeps the latest by the time it happened (the phone's clock
     ``client_time`` for offline reports, kept between dispatch and now).
@@ -190,30 +189,27 @@ def record_status(
     ``client_op_id_reused``.
     """
     now = now or utcnow()
+    actor_id = actor.id if actor is not None else None
     if client_op_id is not None:
-        client_op_id = str(client_op_id).strip()
-        if not client_op_id or len(client_op_id) > labels.CLIENT_OP_ID_MAX:
-            raise InvalidInput(
-                _("The operation id has 1 to 64 characters."), fields={"client_op_id": "invalid"}
-            )
-        first = _replayed(session, client_op_id, task_id, household_id)
+        client_op_id = checked_op_id(client_op_id)
+        first = _replayed(session, actor_id, client_op_id, task_id, household_id)
         if first is not None:
-            return first
+            return _signed(session, actor, Recorded(first, "duplicate"), now)
     if actor is None:
         status = labels.STATUS_ALIASES.get((status or "").strip(), (status or "").strip())
     status, help_kind, note = checked_status(status, help_kind, note)
     if actor is None:
+        household = None
         facts = _household_task(session, task_id, household_id, status, answers)
     else:
         household = scope.require_household(session, actor, household_id, "report_status")
         facts = _reported_task(session, actor, task_id, household_id)
     clean = clean_answers(facts.kind, facts.questions, answers)
-    via = via_for(actor, household if actor is not None else None, client_op_id)
+    via = via_for(actor, household, client_op_id)
+    client_time = client_time.replace(tzinfo=None) if client_time is not None else None
+    clamp = clamped(client_time, facts.created_at, now)
+    happened = now if client_time is None else min(max(client_time, facts.created_at), now)
 
-    happened = now
-    if client_time is not None:
-        happened = min(max(client_time.replace(tzinfo=None), facts.created_at), now)
-    actor_id = actor.id if actor is not None else None
     if facts.assignment_id is None:  # its first report: the household gets its row
         facts = facts._replace(
             assignment_id=membership.add_row(session, facts.task_id, household_id, facts.team_id)
@@ -229,7 +225,7 @@ def record_status(
         "via": via,
         "actor_id": actor_id,
         "client_op_id": client_op_id,
-        "client_time": client_time.replace(tzinfo=None) if client_time else None,
+        "client_time": client_time,
         "client_addr": (client_addr or "")[:64],
         "created_at": now,
     }
@@ -239,16 +235,16 @@ def record_status(
     # in step by hand.
     conn = session.connection()
     if client_op_id is not None:
-        # Two phones syncing the same operation at once: the second one loses
-        # the race on the unique id and gets the first event back.
+        # Two requests from one phone sending the same operation at once: the second
+        # loses the race on the unique (sender, operation id) and gets the first back.
         try:
             with session.begin_nested():
                 event_id = session.execute(_INSERT_EVENT, values).inserted_primary_key[0]
         except IntegrityError:
-            first = _replayed(session, client_op_id, task_id, household_id)
+            first = _replayed(session, actor_id, client_op_id, task_id, household_id)
             if first is None:
                 raise
-            return first
+            return _signed(session, actor, Recorded(first, "duplicate"), now)
     else:
         event_id = conn.execute(_INSERT_EVENT, values).inserted_primary_key[0]
     # The event as it was written: detached, so it reads without a query after commit.
@@ -256,7 +252,8 @@ def record_status(
     make_transient_to_detached(event)
 
     if facts.updated_at is not None and happened < facts.updated_at:
-        return event  # an older report synced late: kept as an event only
+        # An older report synced late: kept as an event only.
+        return _signed(session, actor, Recorded(event, "older", clamp), now)
     changes = {
         "status": status,
         "help_kind": help_kind,
@@ -271,31 +268,67 @@ def record_status(
         {"b_id": facts.assignment_id, **{f"b_{k}": v for k, v in changes.items()}},
     ).rowcount
     if not updated:  # a newer report was committed meanwhile: this one is an event only
-        return event
+        return _signed(session, actor, Recorded(event, "older", clamp), now)
     membership.move_count(session, facts.task_team_id, facts.status, status)
     loaded = session.identity_map.get(identity_key(Assignment, facts.assignment_id))
     if loaded is not None:
         for key, value in changes.items():
             set_committed_value(loaded, key, value)
+    told: tuple[str, ...] = ()
     if status == "needs_help":
-        open_help_case(
+        told = open_help_case(
             session,
             session.get(Task, facts.task_id),
             session.get(Assignment, facts.assignment_id),
             event,
             now,
         )
-    elif facts.overdue_open:
-        conn.execute(
-            _RESOLVE_OVERDUE,
-            {
-                "b_assignment_id": facts.assignment_id,
-                "b_resolved_at": now,
-                "b_resolved_by_id": actor_id,
-                "b_resolution_note": reached_note(status),
-            },
+    if facts.status == labels.PENDING and facts.team_pending == 1:
+        _team_confirmed(session, actor, facts.task_team_id, now)
+    return _signed(session, actor, Recorded(event, "applied", clamp, told), now)
+
+
+def _signed(session: Session, actor: User | None, recorded: Recorded, now: datetime) -> Recorded:
+    """A person's report is a sign of life from their phone on the task (a queued
+    operation: ``sync``; anything else: ``tap``)."""
+    if actor is not None:
+        kind = "sync" if recorded.event.client_op_id is not None else "tap"
+        signs.record_signs(session, actor, [recorded.event.task_id], kind=kind, now=now)
+    return recorded
+
+
+def _team_confirmed(session: Session, actor: User | None, task_team_id: int, now: datetime) -> None:
+    """The last pending household of a task's team was just confirmed: the team's case
+    about households not reached and about a silent lead end."""
+    cases.resolve(
+        session,
+        actor,
+        cases.team_cases_of([task_team_id], labels.ENDED_BY_CONFIRMING),
+        note=confirmed_note(),
+        now=now,
+    )
+
+
+def clamped(at: datetime | None, created_at: datetime, now: datetime) -> str | None:
+    """Whether a phone's time lies outside [dispatch, now], and which way."""
+    if at is None:
+        return None
+    if at > now:
+        return "future"
+    if at < created_at:
+        return "before_dispatch"
+    return None
+
+
+def checked_op_id(client_op_id) -> str:
+    """An operation id as a phone sent it, trimmed: 1 to CLIENT_OP_ID_MAX characters."""
+    op_id = client_op_id.strip() if isinstance(client_op_id, str) else ""
+    if not op_id or len(op_id) > labels.CLIENT_OP_ID_MAX:
+        raise InvalidInput(
+            _("The operation id has 1 to %(max)s characters.", max=labels.CLIENT_OP_ID_MAX),
+            fields={"client_op_id": "invalid" if not op_id else "too_long"},
         )
-    return event
+    return op_id
 
 
 def via_for(actor: User | None, household, client_op_id: str | None) -> str:
@@ -374,13 +407,18 @@ def _number(value, field: str) -> int | float:
 
 
 def _replayed(
-    session: Session, client_op_id: str, task_id: int, household_id: int
+    session: Session, actor_id: int | None, client_op_id: str, task_id: int, household_id: int
 ) -> StatusEvent | None:
-    """The event an operation id already made, if any; Conflict if it was for another household."""
-    first = session.scalar(select(StatusEvent).where(StatusEvent.client_op_id == client_op_id))
+    """The event this sender's operation id already made, if any; Conflict if it was
+    for another household (only the sender's own operations are looked at)."""
+    first = session.scalar(
+        select(StatusEvent).where(
+            StatusEvent.actor_id == actor_id, StatusEvent.client_op_id == client_op_id
+        )
+    )
     if first is not None and (first.task_id != task_id or first.household_id != household_id):
         raise Conflict(
-            _("This operation id was already used for another household."),
+            _("You already used this operation id for another household."),
             fields={"client_op_id": "reused"},
             code="client_op_id_reused",
         )
@@ -419,17 +457,17 @@ def _household_task(
     return facts
 
 
-_reached_notes: dict[tuple[str, str], str] = {}
+_confirmed_notes: dict[str, str] = {}
 
 
-def reached_note(status: str) -> str:
-    """Resolution note of an overdue case once the household was reached, in the
-    default language (memoised: it is written on every report)."""
-    key = (current_app.config["BABEL_DEFAULT_LOCALE"], status)
-    if key not in _reached_notes:
-        with force_locale(key[0]):
-            _reached_notes[key] = _("Reached: %(s)s", s=labels.status_label(status))
-    return _reached_notes[key]
+def confirmed_note() -> str:
+    """The note of a team case that ended with its last household confirmed, in the
+    default language (memoised)."""
+    locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    if locale not in _confirmed_notes:
+        with force_locale(locale):
+            _confirmed_notes[locale] = str(labels.CONFIRMED_NOTE)
+    return _confirmed_notes[locale]
 
 
 def mark_notice_read(

@@ -2,24 +2,18 @@
 
 A notice (a missing child, say) reaches one person per team: its lead, or whom
 routing fell back to (``task_teams.assignee_id``). If that person has not read it
-by the notice's deadline, a case opens about the team (``escalations.task_team_id``,
-reason ``unread``) at its grid member — the first person on duty above the team
-other than the one who has not read it — and climbs to the village cadre and on,
-one level per ``ESCALATION_INTERVAL_MINUTES``, unless someone acknowledges it.
-It ends (resolved, "Read") as soon as that person reads the notice: in the same
-transaction as the read receipt (``statuses.mark_notice_read``), and on the next
-run of the checks for a read that raced with the case opening. Closing the notice
-resolves it too (``dispatch.close_task``).
-
-One message per case and level, to the person holding it. The deadline checks
-(``escalation.run_escalations``) call :func:`open_cases`, :func:`climb` and
-:func:`enqueue`; the audit log gets their counts per task, and an
-``escalation.resolve`` event for each case a read ended. Functions flush and
-never commit.
+by the notice's deadline, a case opens about the team (reason ``unread``,
+``tasks/cases.py``) at its grid member — the first person on duty above the team
+other than the one who has not read it — and climbs to the village cadre and on
+unless someone acknowledges it. It ends ("Read") as soon as that person reads the
+notice: in the same transaction as the read receipt (``statuses.mark_notice_read``),
+and on the next run of the checks for a read that raced with the case opening.
+Closing the notice ends it too. Functions flush and never commit.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 import networkx as nx
@@ -28,11 +22,8 @@ from flask_babel import force_locale
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from village_grid.audit.service import record
-from village_grid.database import insert_ignore
-from village_grid.models import Escalation, NoticeRead, Task, TaskTeam, Unit, User
-from village_grid.notify import service as notify
-from village_grid.tasks import labels, messages, team_cases
+from village_grid.models import Escalation, NoticeRead, Task, TaskTeam, User
+from village_grid.tasks import cases, labels
 
 REASON = "unread"
 
@@ -62,21 +53,9 @@ def open_cases(session: Session, g: nx.DiGraph, now: datetime, wait: timedelta) 
     ).all()
     rows = []
     for task_team_id, task_id, team_id, told_id, deadline in due:
-        first = team_cases.stop(g, team_id, 1, told_id)
-        parent = g.nodes[team_id]["parent"] if team_id in g else None
-        nxt = deadline + wait if team_cases.stop(g, team_id, 2, told_id) else None
-        rows.append(
-            team_cases.case_row(REASON, task_id, task_team_id, team_id, 1, first, parent, now, nxt)
-        )
-    return [r[0] for r in insert_ignore(session, Escalation, rows, Escalation.id)]
-
-
-def climb(
-    session: Session, g: nx.DiGraph, now: datetime, wait: timedelta, rounds: int
-) -> list[int]:
-    """Open unread cases nobody acknowledged climb one level per interval, while the
-    notice is open (a read has already resolved them: :func:`settle`)."""
-    return team_cases.climb(session, g, REASON, now, wait, rounds)
+        subject = cases.Subject(task_id, team_id, task_team_id=task_team_id, about_id=told_id)
+        rows += cases.first_levels(g, REASON, subject, now=now, since=deadline, wait=wait)
+    return cases.open_rows(session, rows)
 
 
 def settle(
@@ -87,83 +66,38 @@ def settle(
     task_id: int | None = None,
     reader_id: int | None = None,
 ) -> int:
-    """Resolve every unread case whose person told has read the notice (of
-    ``task_id``, read by ``reader_id``, when given): every level, with the note
-    "Read", by the reader at the time they read it. One ``escalation.resolve``
-    audit event per case (``actor``: the reader, or None for the deadline checks).
-    Returns the number of cases ended."""
+    """End every unread case whose person told has read the notice (of ``task_id``, read
+    by ``reader_id``, when given): by the reader, at the time they read it, with the note
+    "Read" (``actor``: the reader, or None for the deadline checks). Returns how many
+    cases ended."""
     q = (
-        select(Escalation, NoticeRead.user_id, NoticeRead.read_at, Unit.path)
+        select(Escalation.task_team_id, NoticeRead.user_id, NoticeRead.read_at)
         .join(TaskTeam, TaskTeam.id == Escalation.task_team_id)
         .join(
             NoticeRead,
             (NoticeRead.task_id == TaskTeam.task_id) & (NoticeRead.user_id == TaskTeam.assignee_id),
         )
-        .join(Unit, Unit.id == Escalation.team_id)
-        # Not "!= resolved": the status index serves an IN, and resolved cases pile up.
-        .where(Escalation.reason == REASON, Escalation.status.in_(("open", "acknowledged")))
-        .order_by(Escalation.task_team_id, Escalation.level)
+        .where(Escalation.reason == REASON, Escalation.status.in_(labels.OPEN_CASE_STATES))
     )
     if task_id is not None:
         q = q.where(Escalation.task_id == task_id)
     if reader_id is not None:
         q = q.where(TaskTeam.assignee_id == reader_id)
-    found = session.execute(q).all()
-    if not found:
+    read: dict[tuple[int, datetime], set[int]] = defaultdict(set)
+    for task_team_id, user_id, read_at in session.execute(q):
+        read[(user_id, min(read_at, now) if read_at else now)].add(task_team_id)
+    if not read:
         return 0
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         note = str(labels.READ_NOTE)
-    cases: dict[int, tuple[Escalation, str, str | None]] = {}
-    for esc, user_id, read_at, path in found:
-        if esc.task_team_id not in cases:
-            cases[esc.task_team_id] = (esc, esc.status, path)
-        esc.status = "resolved"
-        esc.resolved_at = min(read_at, now) if read_at else now
-        esc.resolved_by_id = user_id
-        esc.resolution_note = note
-        esc.next_escalation_at = None
-    for esc, was, path in cases.values():
-        record(
+    return sum(
+        cases.resolve(
             session,
             actor,
-            "escalation.resolve",
-            object_type="escalation",
-            object_id=esc.id,
-            unit_path=path,
-            before={"status": was},
-            after={"status": "resolved", "resolution_note": note},
+            cases.team_cases_of(task_teams, (REASON,)),
+            note=note,
+            now=at,
+            by_id=user_id,
         )
-    session.flush()
-    return len(cases)
-
-
-def enqueue(session: Session, ids: list[int], g: nx.DiGraph) -> dict[int, dict[str, int]]:
-    """One message per new unread case level, to whom holds it. Returns per task how
-    many cases opened ("unread") and climbed ("unread_climbed"), for the audit log."""
-    if not ids:
-        return {}
-    rows, users, tasks = team_cases.new_cases(session, ids)
-    per_task: dict[int, dict[str, int]] = {}
-    outbox = []
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        for task_id, task_team_id, team_id, level, holder_id, told_id, told_role in rows:
-            key = REASON if level == 1 else f"{REASON}_climbed"
-            counts = per_task.setdefault(task_id, {})
-            counts[key] = counts.get(key, 0) + 1
-            told = users.get(told_id)
-            holder = users.get(holder_id)
-            outbox.append(
-                messages.unread_message(
-                    tasks[task_id],
-                    g,
-                    team_id=team_id,
-                    told_name=told.display_name if told else "",
-                    told_phone=(told.phone or "") if told else "",
-                    told_role=told_role,
-                    assignee_id=holder_id,
-                    assignee_name=holder.display_name if holder else "",
-                    key=f"unread:{task_team_id}:{level}",
-                )
-            )
-    notify.enqueue_many(session, outbox)
-    return per_task
+        for (user_id, at), task_teams in read.items()
+    )
