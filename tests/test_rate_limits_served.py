@@ -145,7 +145,9 @@ def test_each_instance_has_its_control_socket_and_the_log_no_query_strings(tmp_p
     b = _gunicorn_settings(monkeypatch, INSTANCE_PATH=str(tmp_path / "b"), PORT="8001")
     c = _gunicorn_settings(monkeypatch, INSTANCE_PATH=str(tmp_path / "a"), PORT="8002")
     sockets = {a["control_socket"], b["control_socket"], c["control_socket"]}
-    assert len(sockets) == 3 and a["control_socket"].startswith(str(tmp_path / "a"))
+    assert len(sockets) == 3 and not any(".gunicorn" in s for s in sockets)  # not the user's
+    short = _gunicorn_settings(monkeypatch, INSTANCE_PATH="/srv/vg/instance", PORT="8001")
+    assert short["control_socket"] == "/srv/vg/instance/gunicorn-127.0.0.1-8001.ctl"
     fmt = a["access_log_format"]
     assert "%(U)s" in fmt  # the path
     assert not any(atom in fmt for atom in ("%(r)s", "%(q)s", "%(f)s"))  # no query, no Referer
