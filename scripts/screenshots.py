@@ -97,7 +97,18 @@ PAGES += [
     ("field-offline", "/field", "team_lead_offline"),
     ("field-grid", "/field", "grid_member"),
 ]
-LANDSCAPE = {"field", "field-offline", "task-progress", "task-team-lead"}
+PAGES += [
+    ("warnings", "/warnings/", "cadre"),
+    ("warning-draft", "/warnings/drafts/{draft_task_id}", "cadre"),
+]
+LANDSCAPE = {
+    "field",
+    "field-offline",
+    "task-progress",
+    "task-team-lead",
+    "warnings",
+    "warning-draft",
+}
 LANDSCAPE_SIZE = (740, 360)
 ELEMENT = {"task-progress-silent": "#silent"}
 
@@ -304,7 +315,28 @@ def build_demo(seed: int = 7) -> Demo:
         demo.logins[role] = (login, PASSWORD)
     demo.logins["team_lead_offline"] = demo.logins["team_lead"]  # a second phone
     add_demo_task(demo)
+    add_demo_warnings(demo)
     return demo
+
+
+def add_demo_warnings(demo: Demo) -> None:
+    """The village under 闽侯县's codes; a rainstorm warning sent, a typhoon's draft waiting."""
+    from village_grid.extensions import db
+    from village_grid.hierarchy.units import update_unit
+    from village_grid.models import Unit
+    from village_grid.tasks.drafts import send_draft
+    from village_grid.warnings.intake import receive
+
+    s = db.session
+    village = s.get(Unit, demo.ids["village_id"])
+    update_unit(s, None, village.parent_id, division_code="350121001")
+    update_unit(s, None, village.id, division_code="350121001201")
+    fixtures = PROJECT_DIR / "tests" / "fixtures" / "cap"
+    rain, _new = receive(s, None, (fixtures / "rainstorm_village.xml").read_bytes(), via="feed")
+    send_draft(s, None, rain.drafts[0].task_id)
+    typhoon, _new = receive(s, None, (fixtures / "typhoon_county.xml").read_bytes(), via="api")
+    s.commit()
+    demo.ids.update(draft_task_id=typhoon.drafts[0].task_id)
 
 
 def add_demo_task(demo: Demo, seed: int = 3) -> None:

@@ -16,7 +16,11 @@ PASSWORD = "secret123"
 
 
 def create_unit(
-    kind: str, name: str | None = None, parent: Unit | None = None, code: str | None = None
+    kind: str,
+    name: str | None = None,
+    parent: Unit | None = None,
+    code: str | None = None,
+    division_code: str | None = None,
 ) -> Unit:
     unit = service.create_unit(
         db.session,
@@ -25,6 +29,7 @@ def create_unit(
         name=name or f"{kind}-{next(_n)}",
         parent_id=parent.id if parent else None,
         code=code,
+        division_code=division_code,
     )
     db.session.commit()
     return unit

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tests.factories import PASSWORD, create_tree, create_user
 from village_grid.auth import service as auth_service
 from village_grid.auth.throttle import ThrottleRule, login_key
+from village_grid.config import load_config
 from village_grid.extensions import db
 from village_grid.models import AuditEvent, LoginFailure
 from village_grid.models.base import utcnow
@@ -149,13 +150,13 @@ def test_ten_failures_spread_over_more_than_the_window_do_not_lock(app, lead):
     assert page_login(app, lead.username, PASSWORD).status_code == 302
 
 
-def test_the_numbers_are_settings(app, lead, monkeypatch):
+def test_the_numbers_are_settings(app, lead, monkeypatch, tmp_path):
     monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 3)
     monkeypatch.setitem(app.config, "LOGIN_LOCKOUT_MINUTES", 30)
     fail(app, lead.username, 3)
     res = page_login(app, lead.username, PASSWORD)
     assert locked(res) and "请 30 分钟后再试" in res.get_data(as_text=True)
-    rule = ThrottleRule.from_config({})
+    rule = ThrottleRule.from_config(load_config(str(tmp_path), {"SECRET_KEY": "x"}))
     assert (rule.max_failures, rule.window, rule.lockout) == (
         10,
         timedelta(minutes=15),

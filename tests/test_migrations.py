@@ -170,7 +170,7 @@ def test_plate_tokens_are_sealed_and_every_plate_keeps_working(scratch_app, tmp_
     before = {h.id: h.qr_token for h in tree["households"]}
     db.session.remove()
 
-    downgrade(revision="0016")
+    downgrade(revision="0011")
     clear = dict(db.session.execute(text("SELECT id, qr_token FROM households")).all())
     assert clear == before  # the downgrade gave every token back in clear
     db.session.remove()

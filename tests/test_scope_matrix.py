@@ -55,6 +55,17 @@ def _task_id(world: dict) -> int:
     return create_task(world["village"], title="防汛").id
 
 
+def _warning_id(world: dict) -> int:
+    from tests.warnings_helpers import cap_file
+    from village_grid.hierarchy.units import update_unit
+    from village_grid.warnings.intake import receive
+
+    update_unit(db.session, None, world["village"].id, division_code="350121001201")
+    warning, _new = receive(db.session, None, cap_file("rainstorm_village.xml"), via="api")
+    db.session.commit()
+    return warning.id
+
+
 def _escalation_id(world: dict) -> int:
     from village_grid.models import Escalation
     from village_grid.tasks.statuses import record_status
@@ -133,6 +144,7 @@ OUT_OF_SCOPE: dict[str, Callable[[dict], int]] = {
     "referral_id": _referral_id,
     "training_id": _training_id,
     "broadcast_id": _broadcast_id,
+    "warning_id": _warning_id,
 }
 
 # {URL argument name: why it is not the id of a scoped object}. Keep it short.

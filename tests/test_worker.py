@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -108,6 +109,8 @@ def _env(app, tmp_path, webhook: Webhook, **extra) -> dict:
         NOTIFY_CHANNEL="webhook",
         NOTIFY_WEBHOOK_URL=webhook.url,
         RATELIMIT_ENABLED="0",
+        # A queue of this test's own: runs side by side on one Redis never take each other's jobs.
+        JOBS_QUEUE_NAME=f"vg-test-{uuid.uuid4().hex[:12]}",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         **extra,
     )
@@ -349,8 +352,8 @@ def test_the_tick_opens_each_case_once_under_two_workers(app, tmp_path, webhook)
             _stop(worker)
     db.session.expire_all()
     rows = db.session.execute(
-        select(Escalation.assignment_id, Escalation.level).where(Escalation.task_id == task.id)
+        select(Escalation.task_team_id, Escalation.level).where(Escalation.task_id == task.id)
     ).all()
-    assert len(rows) == len(village["households"])  # one case each, at level 1
+    assert len(rows) == len(village["teams"])  # one case a team, at level 1
     assert Counter(rows).most_common(1)[0][1] == 1
     assert Counter(webhook.keys()).most_common(1)[0][1] == 1

@@ -8,6 +8,7 @@ the first request.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -19,6 +20,71 @@ class ConfigError(RuntimeError):
 
 
 NOTIFY_CHANNELS = ("log", "webhook", "wecom")
+
+# Which sweep an official warning drafts, by a word of its event (village_grid/warnings):
+# the kind of check and the household flags it reaches (none: every household).
+# WARNINGS_EVENTS (JSON of the same shape) replaces it.
+VULNERABLE = ["elderly_alone", "disabled", "young_children", "pregnant"]
+WARNING_EVENTS = {
+    "台风": {"subkind": "flood", "flags": []},
+    "暴雨": {"subkind": "flood", "flags": []},
+    "洪水": {"subkind": "flood", "flags": []},
+    "山洪": {"subkind": "flood", "flags": []},
+    "高温": {"subkind": "heat", "flags": VULNERABLE},
+    "寒潮": {"subkind": "cold", "flags": VULNERABLE},
+    "低温": {"subkind": "cold", "flags": VULNERABLE},
+}
+# Severities WARNINGS_AUTOSEND may name (CAP's words or the warning colours).
+AUTOSEND_NAMES = {
+    "extreme": "Extreme",
+    "red": "Extreme",
+    "severe": "Severe",
+    "orange": "Severe",
+    "moderate": "Moderate",
+    "yellow": "Moderate",
+    "minor": "Minor",
+    "blue": "Minor",
+}
+
+
+def _warning_events(text: str) -> dict:
+    if not text.strip():
+        return WARNING_EVENTS
+    try:
+        events = json.loads(text)
+        assert isinstance(events, dict) and all(
+            isinstance(k, str)
+            and k
+            and isinstance(v, dict)
+            and isinstance(v.get("subkind"), str)
+            and isinstance(v.get("flags", []), list)
+            for k, v in events.items()
+        )
+    except (ValueError, AssertionError):
+        raise ConfigError(
+            'WARNINGS_EVENTS is JSON: {"台风": {"subkind": "flood", "flags": []}, ...}'
+        ) from None
+    return {
+        k: {"subkind": v["subkind"], "flags": list(v.get("flags", []))} for k, v in events.items()
+    }
+
+
+def _autosend(text: str) -> dict[str, int]:
+    """``red:15,orange:30`` → {"Extreme": 15, "Severe": 30}: minutes after a draft is made
+    that it sends itself unless someone holds it. Empty: never."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _sep, minutes = part.partition(":")
+        severity = AUTOSEND_NAMES.get(name.strip().lower())
+        if severity is None or not minutes.strip().isdigit() or int(minutes) < 1:
+            raise ConfigError(
+                "WARNINGS_AUTOSEND is severity:minutes, e.g. red:15,orange:30 "
+                "(red/orange/yellow/blue or Extreme/Severe/Moderate/Minor)"
+            )
+        out[severity] = int(minutes)
+    return out
+
+
 JOBS_QUEUES = ("sqlite", "redis", "off")
 
 
@@ -98,6 +164,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # (the default when REDIS_URL is set) or "off" (nothing runs by itself).
         "REDIS_URL": env.get("REDIS_URL", ""),
         "JOBS_QUEUE": env.get("JOBS_QUEUE") or ("redis" if env.get("REDIS_URL") else "sqlite"),
+        # The queue's name: keeps this deployment's jobs apart from others sharing a Redis.
+        "JOBS_QUEUE_NAME": env.get("JOBS_QUEUE_NAME", "village_grid"),
         # Escalation checks and delivery retries run every this many minutes.
         "WORKER_TICK_MINUTES": int(env.get("WORKER_TICK_MINUTES", "1")),
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
@@ -141,6 +209,16 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # The migrant-worker station (village_grid/station): a departed worker's full ID
         # number is erased this many days after the departure (the worker's tick).
         "ID_RETENTION_DAYS": int(env.get("ID_RETENTION_DAYS", "365")),
+        # Official warnings (village_grid/warnings, docs/warnings.md). A feed of CAP
+        # documents (RSS or Atom) the worker reads every WARNINGS_POLL_MINUTES; empty: off.
+        "WARNINGS_FEED_URL": env.get("WARNINGS_FEED_URL", ""),
+        "WARNINGS_POLL_MINUTES": int(env.get("WARNINGS_POLL_MINUTES", "5")),
+        "WARNINGS_FETCH_TIMEOUT_SECONDS": float(env.get("WARNINGS_FETCH_TIMEOUT_SECONDS", "10")),
+        # A CAP document larger than this is refused before it is parsed.
+        "WARNINGS_MAX_BYTES": int(env.get("WARNINGS_MAX_BYTES", str(512 * 1024))),
+        "WARNINGS_EVENTS": _warning_events(env.get("WARNINGS_EVENTS", "")),
+        # Drafts that send themselves after N minutes unless held, per severity; off by default.
+        "WARNINGS_AUTOSEND": _autosend(env.get("WARNINGS_AUTOSEND", "")),
     }
     if "SECRET_KEY" not in overrides:
         cfg["SECRET_KEY"] = _secret_key(instance)
@@ -175,6 +253,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("TEAM_MAX_HOUSEHOLDS must be at least 1")
     if cfg["ID_NUMBER_KEY"] and len(cfg["ID_NUMBER_KEY"]) < 32:
         raise ConfigError("ID_NUMBER_KEY must be at least 32 characters")
+    if cfg["WARNINGS_POLL_MINUTES"] < 1:
+        raise ConfigError("WARNINGS_POLL_MINUTES must be at least 1")
     if cfg["ID_RETENTION_DAYS"] < 1:
         raise ConfigError("ID_RETENTION_DAYS must be at least 1")
     return cfg

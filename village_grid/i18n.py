@@ -25,6 +25,7 @@ DOMAINS = (
     "audit",
     "auditlog",
     "jobs",
+    "warnings",
     "api",
 )
 

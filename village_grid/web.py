@@ -150,6 +150,7 @@ def register_error_handlers(app: Flask) -> None:
 NAV = [
     ("hierarchy.tree", _l("Units"), "view"),
     ("tasks.index", _l("Tasks"), "view"),
+    ("warnings.index", _l("Warnings"), "dispatch"),
     ("tasks.escalations", _l("Escalations"), "handle_escalations"),
     ("field.home", _l("My team"), "report_status"),
     ("qr.mailbox", _l("Mailbox"), "mailbox"),
@@ -169,11 +170,13 @@ def register_template_helpers(app: Flask) -> None:
     from village_grid.hierarchy import display as hierarchy_display
     from village_grid.station import display as station_display
     from village_grid.tasks import display as tasks_display
+    from village_grid.warnings import display as warnings_display
 
     for context in (
         hierarchy_display.template_context,
         tasks_display.template_context,
         station_display.template_context,
+        warnings_display.template_context,
     ):
         app.context_processor(context)
     app.template_filter("iso_time")(tasks_display.iso_time)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from flask import Blueprint, request
+from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.extensions import csrf
@@ -35,6 +36,23 @@ def _csrf_for_cookie_sessions():
         return None
     if current_user.is_authenticated:
         csrf.protect()
+    return None
+
+
+@bp.before_request
+def _limited_tokens():
+    """A token made for one use (a warnings feed forwarder's) reaches only the views
+    that accept it (``auth.guards.accepts_token``)."""
+    only = getattr(current_user, "token_only", None) if current_user.is_authenticated else None
+    if only and getattr(bp_view(request.endpoint), "token_only", None) != only:
+        return jsonify(
+            {
+                "error": {
+                    "code": "forbidden",
+                    "message": _("This token may only post official warnings."),
+                }
+            }
+        ), 403
     return None
 
 

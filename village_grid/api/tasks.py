@@ -25,7 +25,16 @@ from village_grid.errors import InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import Task
 from village_grid.models.base import iso_z
-from village_grid.tasks import case_queue, labels, levels, progress, queries, schemas, statuses
+from village_grid.tasks import (
+    case_queue,
+    drafts,
+    labels,
+    levels,
+    progress,
+    queries,
+    schemas,
+    statuses,
+)
 from village_grid.tasks import dispatch as dispatching
 
 # Checked against the tree and the task, which no schema can say.
@@ -42,6 +51,7 @@ ANSWER_CHECKED = (
 def task_json(task: Task) -> dict:
     return {
         "id": task.id,
+        "status": task.status,
         "kind": task.kind,
         "subkind": task.subkind,
         "title": task.title,
@@ -98,6 +108,29 @@ def tasks_create():
         body=data.get("body", ""),
         questions=data.get("questions"),
     )
+    db.session.commit()  # the worker is woken to deliver what this queued
+    return jsonify(
+        {"id": task.id, "households": task.households_total, "teams": task.teams_total}
+    ), 201
+
+
+@bp.route("/tasks/<id:task_id>/send", methods=["POST"])
+@login_required
+@document(
+    "Send a draft (made from an official warning): from then on it is a dispatched task",
+    body=EMPTY_BODY,
+    responses={
+        "201": ("The task and whom it reached", schemas.DISPATCHED_OUT),
+        "403": "You may not send tasks to its unit",
+        "404": "No such task in your scope",
+        "409": "not_draft: already sent or withdrawn",
+        "422": "no_households: nobody matches any more",
+    },
+    tags=["tasks"],
+)
+def tasks_send(task_id: int):
+    empty_body()
+    task = drafts.send_draft(db.session, current_user, task_id)
     db.session.commit()  # the worker is woken to deliver what this queued
     return jsonify(
         {"id": task.id, "households": task.households_total, "teams": task.teams_total}

@@ -14,14 +14,26 @@ from village_grid.edge import ID, id_arg
 from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.hierarchy import queries, service
-from village_grid.hierarchy.schemas import UNIT_CREATE, UNIT_DETAIL_OUT, UNIT_LIST_OUT
+from village_grid.hierarchy import units as unit_changes
+from village_grid.hierarchy.schemas import (
+    UNIT_CREATE,
+    UNIT_DETAIL_OUT,
+    UNIT_LIST_OUT,
+    UNIT_UPDATE,
+)
 from village_grid.models import Unit
 from village_grid.models.units import UNIT_KINDS
 
 
 def unit_brief(unit: Unit, household_count: int | None = None) -> dict:
     """The short form of a unit (lists, children, breadcrumbs)."""
-    out = {"id": unit.id, "kind": unit.kind, "name": unit.name, "code": unit.code}
+    out = {
+        "id": unit.id,
+        "kind": unit.kind,
+        "name": unit.name,
+        "code": unit.code,
+        "division_code": unit.division_code,
+    }
     if household_count is not None:
         out["household_count"] = household_count
     return out
@@ -116,9 +128,34 @@ def unit_create():
         name=data["name"],
         parent_id=data["parent_id"],
         code=data.get("code"),
+        division_code=data.get("division_code"),
     )
     db.session.commit()
     res = jsonify(unit_detail(unit))
     res.status_code = 201
     res.headers["Location"] = url_for("api.unit", unit_id=unit.id)
     return res
+
+
+@bp.route("/units/<id:unit_id>", methods=["PATCH"])
+@login_required
+@document(
+    "Rename a unit or set its administrative division code ('' clears it)",
+    body=UNIT_UPDATE,
+    responses={
+        "200": ("The unit", UNIT_DETAIL_OUT),
+        "404": "No such unit in your scope",
+        "409": "A sibling has that name",
+        "422": (
+            "invalid_input: fields name what is wrong; division_code bad_length, "
+            "outside_parent (not inside the code of the unit above), children_outside"
+        ),
+    },
+    tags=["units"],
+)
+def unit_update(unit_id: int):
+    scope.require_unit(db.session, current_user, unit_id, "manage_units")  # 404 before 422
+    data = json_body(UNIT_UPDATE)
+    unit = unit_changes.update_unit(db.session, current_user, unit_id, **data)
+    db.session.commit()
+    return jsonify(unit_detail(unit))

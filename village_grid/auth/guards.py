@@ -34,6 +34,17 @@ def login_required(view: Callable) -> Callable:
     return wrapped
 
 
+def accepts_token(use: str) -> Callable[[Callable], Callable]:
+    """Let a bearer token made for ``use`` alone (``auth.service.TOKEN_USES``) reach
+    this API view; such tokens reach no other (``api/routes.py``)."""
+
+    def mark(view: Callable) -> Callable:
+        view.token_only = use  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
 def anonymous_only(view: Callable) -> Callable:
     """The login page: public, but listed as such on purpose."""
     view.access = "public"  # type: ignore[attr-defined]

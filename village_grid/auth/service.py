@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -31,6 +31,7 @@ from village_grid.auth.passwords import (
     password_matches,
 )
 from village_grid.auth.scope import (
+    has_role,
     load_unit,
     may,
     may_manage_person,
@@ -391,20 +392,47 @@ def _password_digest(secret_key: str, user: User) -> str:
     ).hexdigest()[:32]
 
 
-def issue_token(secret_key: str, user: User) -> str:
-    return _serializer(secret_key).dumps({"uid": user.id, "pw": _password_digest(secret_key, user)})
+# A token limited to one use (``only``): "warnings" posts official warnings and nothing
+# else (an administrator makes it for a feed forwarder); it lives TOKEN_ONLY_MAX_AGE.
+TOKEN_USES = ("warnings",)
+TOKEN_ONLY_MAX_AGE = 365 * 24 * 3600
+
+
+def issue_token(secret_key: str, user: User, *, only: str | None = None) -> str:
+    data = {"uid": user.id, "pw": _password_digest(secret_key, user)}
+    if only is not None:
+        if only not in TOKEN_USES:
+            raise ValueError(f"unknown token use {only!r}")
+        data["only"] = only
+    return _serializer(secret_key).dumps(data)
+
+
+def issue_warnings_token(session: Session, secret_key: str, actor: User) -> str:
+    """A token that may post official warnings and nothing else, for an administrator
+    to give a feed forwarder; changing the administrator's password revokes it."""
+    if not has_role(actor, "admin"):
+        raise Forbidden(_("Only an administrator makes warnings tokens."))
+    record(session, actor, "token.warnings", object_type="user", object_id=actor.id)
+    return issue_token(secret_key, actor, only="warnings")
 
 
 def user_from_token(session: Session, secret_key: str, token: str, max_age: int) -> User | None:
     try:
-        data = _serializer(secret_key).loads(token, max_age=max_age)
+        data, signed_at = _serializer(secret_key).loads(token, return_timestamp=True)
     except (BadSignature, SignatureExpired):
         return None
     if not isinstance(data, dict):
+        return None
+    only = data.get("only")
+    if only is not None and only not in TOKEN_USES:
+        return None
+    age = (datetime.now(UTC) - signed_at).total_seconds()
+    if age > (TOKEN_ONLY_MAX_AGE if only else max_age):
         return None
     user = session.get(User, data.get("uid")) if isinstance(data.get("uid"), int) else None
     if user is None or not user.active or not isinstance(data.get("pw"), str):
         return None
     if not hmac.compare_digest(_password_digest(secret_key, user), data["pw"]):
         return None
+    user.token_only = only  # checked for every API request (api/routes.py)
     return user

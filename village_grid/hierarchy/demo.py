@@ -93,6 +93,22 @@ MOBILE_PREFIXES = [
 ]
 
 COUNTY = ("闽侯县", "MH", None)
+# Administrative division codes (hierarchy/divisions.py): the county is 闽侯县's real
+# code; townships and villages get real-looking codes under it (street offices 0xx,
+# towns 1xx; villages 2xx), so an official warning for 350121000000 reaches them.
+COUNTY_DIVISION = "350121"
+
+
+def township_division(t: int) -> str:
+    """The ``t``-th township's code (0-based): 甘蔗街道 is a street office (001)."""
+    return f"{COUNTY_DIVISION}{1 if t == 0 else min(99 + t, 999):03d}"
+
+
+def village_division(township_code: str, i: int) -> str:
+    """The ``i``-th village's code (0-based) in the township with ``township_code``."""
+    return f"{township_code}{201 + i:03d}"
+
+
 TOWNSHIPS = (
     ("甘蔗街道", "GZ"),
     ("上街镇", "SJ"),
@@ -257,7 +273,7 @@ def build_demo(
     member_id = next_id(session, Member)
     units: list[dict] = []
 
-    def add_unit(kind: str, name: str, code: str, parent: dict | None) -> dict:
+    def add_unit(kind: str, name: str, code: str, parent: dict | None, division: str = "") -> dict:
         nonlocal unit_id
         row = {
             "id": unit_id,
@@ -265,6 +281,7 @@ def build_demo(
             "kind": kind,
             "name": name,
             "code": code,
+            "division_code": division,
             "path": f"{parent['path'] if parent else '/'}{unit_id}/",
             "depth": parent["depth"] + 1 if parent else 0,
             "lock_version": 0,
@@ -276,13 +293,13 @@ def build_demo(
 
     # More than one township: a county on top, so one cadre (and one sweep) can
     # cover the whole deployment.
-    county = add_unit("county", *COUNTY) if n_townships > 1 else None
+    county = add_unit("county", *COUNTY, COUNTY_DIVISION) if n_townships > 1 else None
     townships = []
     for t in range(n_townships):
         name, code = TOWNSHIPS[t % len(TOWNSHIPS)]
         if t >= len(TOWNSHIPS):
             name, code = f"{name[:-1]}{t // len(TOWNSHIPS) + 1}{name[-1]}", f"{code}{t}"
-        townships.append(add_unit("township", name, code, county))
+        townships.append(add_unit("township", name, code, county, township_division(t)))
 
     # Each village is written as soon as it is made (its units, then its households with
     # their members): on PostgreSQL while the next village is being made.
@@ -294,7 +311,13 @@ def build_demo(
         zip(village_names(n_villages), per_village, strict=True)
     ):
         township = townships[v // VILLAGES_PER_TOWNSHIP]
-        village = add_unit("village", vname, vcode, township)
+        village = add_unit(
+            "village",
+            vname,
+            vcode,
+            township,
+            village_division(township["division_code"], v % VILLAGES_PER_TOWNSHIP),
+        )
         centre = (26.05 + rng.uniform(-0.25, 0.25), 119.23 + rng.uniform(-0.3, 0.3))
         sizes = gen.team_sizes(n_households, cap)
         grids: list[tuple[dict, list[dict]]] = []

@@ -106,9 +106,23 @@ class UnitForm(FlaskForm):
         validators=[Optional(), Length(max=20)],
         description=_l("Used in household codes, e.g. HG for a village, 03 for a grid."),
     )
+    division_code = StringField(
+        _l("Division code (optional)"),
+        validators=[Optional(), Length(max=12)],
+        render_kw={"inputmode": "numeric"},
+        description=_l(
+            "The administrative division code official warnings name: 6 digits for a county, "
+            "9 for a township, 12 for a village (e.g. 350121100201)."
+        ),
+    )
 
     def set_kinds(self, kinds: list[str]) -> None:
         self.kind.choices = [(k, KIND_LABELS.get(k, k)) for k in kinds]
+
+
+class UnitEditForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[Length(max=100)])
+    division_code = UnitForm.division_code
 
 
 class MoveForm(FlaskForm):

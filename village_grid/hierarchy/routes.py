@@ -20,7 +20,7 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden
 from village_grid.extensions import db
-from village_grid.hierarchy import queries, registry, service
+from village_grid.hierarchy import queries, registry, service, units
 from village_grid.hierarchy.forms import (
     INLINE_MEMBER_ROWS,
     ConfirmForm,
@@ -28,6 +28,7 @@ from village_grid.hierarchy.forms import (
     MemberForm,
     MoveForm,
     SplitForm,
+    UnitEditForm,
     UnitForm,
 )
 from village_grid.hierarchy.labels import (
@@ -162,6 +163,7 @@ def add_unit(unit_id: int):
                     name=form.name.data,
                     parent_id=parent.id,
                     code=form.code.data,
+                    division_code=form.division_code.data,
                 )
                 db.session.commit()
                 flash(_("%(name)s added.", name=new.name), "success")
@@ -173,6 +175,39 @@ def add_unit(unit_id: int):
     return (
         render_template(
             "hierarchy/unit_form.html", form=form, parent=parent, breadcrumb=_breadcrumb(parent)
+        ),
+        status,
+    )
+
+
+@bp.route("/units/<id:unit_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_unit(unit_id: int):
+    """Rename a unit or set its administrative division code."""
+    unit = scope.require_unit(db.session, current_user, unit_id, "manage_units")
+    form = UnitEditForm()
+    status = 200
+    if request.method == "GET":
+        form.name.data, form.division_code.data = unit.name, unit.division_code
+    elif form.validate_on_submit():
+        try:
+            units.update_unit(
+                db.session,
+                current_user,
+                unit.id,
+                name=form.name.data,
+                division_code=form.division_code.data or "",
+            )
+            db.session.commit()
+            flash(_("%(name)s saved.", name=unit.name), "success")
+            return redirect(url_for("hierarchy.unit", unit_id=unit.id))
+        except DomainError as err:
+            status = _form_error(form, err)
+    else:
+        status = _invalid_form()
+    return (
+        render_template(
+            "hierarchy/unit_edit.html", form=form, unit=unit, breadcrumb=_breadcrumb(unit)
         ),
         status,
     )

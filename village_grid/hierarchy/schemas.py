@@ -29,6 +29,10 @@ PHONE = {
     ),
 }
 
+# The administrative division code (hierarchy/divisions.py): empty, or 6, 9 or 12
+# digits (county, township, village); the service checks it lies inside the parent's.
+DIVISION_CODE = {"type": "string", "maxLength": 12, "pattern": "^([0-9]{6}|[0-9]{9}|[0-9]{12})?$"}
+
 UNIT_CREATE = {
     "type": "object",
     "required": ["kind", "name", "parent_id"],
@@ -40,6 +44,17 @@ UNIT_CREATE = {
         "parent_id": {**ID, "type": ["integer", "null"]},
         # Empty: the next free number among its siblings.
         "code": {"type": "string", "maxLength": 20, "pattern": "^[A-Za-z0-9]*$"},
+        "division_code": DIVISION_CODE,
+    },
+}
+
+UNIT_UPDATE = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NONBLANK},
+        "division_code": DIVISION_CODE,
     },
 }
 
@@ -122,12 +137,13 @@ def nullable(schema: dict) -> dict:
 
 UNIT_BRIEF_OUT = {
     "type": "object",
-    "required": ["id", "kind", "name", "code"],
+    "required": ["id", "kind", "name", "code", "division_code"],
     "properties": {
         "id": ID,
         "kind": {"type": "string", "enum": list(UNIT_KINDS)},
         "name": {"type": "string"},
         "code": {"type": "string"},
+        "division_code": {"type": "string"},
         "household_count": COUNT_OUT,
     },
 }

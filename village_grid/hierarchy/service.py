@@ -32,7 +32,7 @@ from village_grid.auth.scope import (
     require_unit,
 )
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
-from village_grid.hierarchy import events, queries
+from village_grid.hierarchy import divisions, events, queries
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, Unit, User
 from village_grid.models.base import utcnow
 from village_grid.models.units import TEAM, UNIT_KINDS, bump_tree_version
@@ -94,12 +94,14 @@ def create_unit(
     name: str,
     parent_id: int | None,
     code: str | None = None,
+    division_code: str | None = None,
     action: str = "manage_units",
 ) -> Unit:
     """Add a unit under ``parent_id`` (or a new root, admins only).
 
     Teams are leaves: they hold households, not units. Names are unique among
-    siblings. ``action`` is the right the actor needs on the parent (the station
+    siblings; a division code lies inside the parent's (``hierarchy/divisions.py``).
+    ``action`` is the right the actor needs on the parent (the station
     opens a team under a full grid with ``station``). Raises InvalidInput,
     NotFound/OutOfScope, Conflict.
     """
@@ -130,11 +132,15 @@ def create_unit(
             fields={"name": "taken"},
             code="duplicate_name",
         )
+    division = divisions.clean(
+        division_code, parent_code=parent.division_code if parent is not None else ""
+    )
     unit = Unit(
         kind=kind,
         name=name,
         parent=parent,
         code=_unit_code(session, parent, kind, code),
+        division_code=division,
         depth=0 if parent is None else parent.depth + 1,
     )
     session.add(unit)
@@ -142,6 +148,8 @@ def create_unit(
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     bump_tree_version(session)
     after = {"kind": unit.kind, "name": unit.name, "code": unit.code}
+    if division:
+        after["division_code"] = division
     after["parent"] = parent.name if parent is not None else None
     record(
         session,

@@ -27,9 +27,11 @@ def make_huey(app: Flask) -> Huey | None:
     if kind == "off":
         return None
     if kind == "redis":
-        return RedisHuey("village_grid", url=app.config["REDIS_URL"], blocking=True)
+        return RedisHuey(app.config["JOBS_QUEUE_NAME"], url=app.config["REDIS_URL"], blocking=True)
     return SqliteHuey(
-        "village_grid", filename=os.path.join(app.instance_path, "jobs.db"), fsync=True
+        app.config["JOBS_QUEUE_NAME"],
+        filename=os.path.join(app.instance_path, "jobs.db"),
+        fsync=True,
     )
 
 

@@ -135,4 +135,21 @@ def tick() -> int:
     erase_expired_ids(db.session)
     db.session.commit()
     deliver()
+    poll_warnings(now)
     return created
+
+
+def poll_warnings(now) -> None:
+    """Official warnings: drafts due to send themselves (WARNINGS_AUTOSEND), then the
+    feed every WARNINGS_POLL_MINUTES (WARNINGS_FEED_URL), once across all workers."""
+    from village_grid.extensions import db
+    from village_grid.jobs.ticks import claim_tick
+    from village_grid.warnings.autosend import send_due
+    from village_grid.warnings.feed import poll_feed
+
+    send_due(db.session, now=now)
+    db.session.commit()
+    config = current_app.config
+    period = timedelta(minutes=int(config["WARNINGS_POLL_MINUTES"]), seconds=-10)
+    if config["WARNINGS_FEED_URL"] and claim_tick(db.session, "warnings_feed", period):
+        poll_feed(db.session, now=now)

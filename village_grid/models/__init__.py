@@ -25,6 +25,7 @@ from village_grid.models.tasks import (
 )
 from village_grid.models.units import TreeState, Unit
 from village_grid.models.users import ROLES, RoleAssignment, User
+from village_grid.models.warnings import OfficialWarning, WarningDraft
 
 __all__ = [
     "HOUSEHOLD_FLAGS",
@@ -54,5 +55,7 @@ __all__ = [
     "TreeState",
     "Unit",
     "User",
+    "OfficialWarning",
+    "WarningDraft",
     "WorkerTick",
 ]

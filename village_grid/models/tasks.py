@@ -45,9 +45,19 @@ class Task(db.Model):
     told_at: Mapped[datetime | None] = mapped_column(Timestamp)
     households_total: Mapped[int] = mapped_column(Integer, default=0)
     teams_total: Mapped[int] = mapped_column(Integer, default=0)
+    # A draft (made from an official warning, tasks/drafts.py) tells nobody and has no
+    # teams until someone sends it; a draft closed unsent was withdrawn.
+    draft: Mapped[bool] = mapped_column(Boolean, default=False)
 
     unit: Mapped[Unit] = relationship()  # noqa: F821
     created_by: Mapped[User | None] = relationship()  # noqa: F821
+
+    @property
+    def status(self) -> str:
+        """draft, withdrawn (a draft closed unsent), open or closed."""
+        if self.draft:
+            return "withdrawn" if self.closed_at is not None else "draft"
+        return "closed" if self.closed_at is not None else "open"
 
 
 class TaskTeam(db.Model):

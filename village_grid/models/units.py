@@ -42,6 +42,10 @@ class Unit(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     # Short code used to build household codes, e.g. "HG" for a village, "03" for a grid.
     code: Mapped[str] = mapped_column(String(20))
+    # Administrative division code (GB/T 2260 and its extension to townships and villages):
+    # 6 digits for a county, 9 for a township, 12 for a village; empty when not known.
+    # Official warnings name their areas by these codes (village_grid/warnings).
+    division_code: Mapped[str] = mapped_column(String(12), default="", index=True)
     # "/1/7/42/": ids from the root down, this unit last. Subtree = path prefix.
     path: Mapped[str] = mapped_column(PathString, index=True, default="")
     depth: Mapped[int] = mapped_column(Integer, default=0)

@@ -36,6 +36,8 @@ class User(UserMixin, db.Model):
     # The token of the login this object was loaded through or opened for
     # (auth/sessions.py). Not a column: set per request.
     login_token = None
+    # A bearer token limited to one use ("warnings"), set by the token loader.
+    token_only = None
 
     @property
     def is_active(self) -> bool:  # Flask-Login

@@ -143,7 +143,7 @@ def clean_questions(questions) -> list[dict]:
     return out
 
 
-def _checked_fields(kind, subkind, title, body, deadline_minutes) -> tuple[str, str, str]:
+def checked_fields(kind, subkind, title, body, deadline_minutes) -> tuple[str, str, str]:
     """The kind of check, title and body of a new task, checked and trimmed."""
     if kind not in labels.TASK_KINDS:
         raise InvalidInput(_("Unknown task kind."), fields={"kind": "unknown"})
@@ -200,10 +200,38 @@ def dispatch_task(
     Raises InvalidInput (bad fields, nobody reached), OutOfScope/Forbidden.
     """
     now = now or utcnow()
-    subkind, title, body = _checked_fields(kind, subkind, title, body, deadline_minutes)
+    subkind, title, body = checked_fields(kind, subkind, title, body, deadline_minutes)
     cleaned_questions = clean_questions(questions) if kind == "survey" else []
 
     target = _target(session, actor, unit_id, action)
+    task = Task(
+        kind=kind,
+        subkind=subkind,
+        title=title,
+        body=body,
+        unit_id=target.id,
+        questions=cleaned_questions,
+        deadline=now + timedelta(minutes=deadline_minutes) if deadline_minutes else None,
+        created_by_id=actor.id if actor is not None else None,
+        created_at=now,
+    )
+    return launch(session, actor, task, target=target, filter=filter, now=now)
+
+
+def launch(
+    session: Session,
+    actor: User | None,
+    task: Task,
+    *,
+    target: Unit,
+    filter: dict | None,
+    now: datetime,
+    after: dict | None = None,
+) -> Task:
+    """Send ``task`` (a new one, or a draft being sent: ``tasks/drafts.py``) to every
+    household under ``target`` that passes ``filter``: its teams with their counts, its
+    people told, one audit event (``after`` adds to it). Raises InvalidInput when
+    nobody matches (nothing is written)."""
     g = get_graph(session)
     flt, conds = clean_filter(g, target.id, filter)
     reached = select(Household.id).join(Unit, Unit.id == Household.team_id).where(*conds)
@@ -213,19 +241,8 @@ def dispatch_task(
             fields={"filter": "no_households"},
             code="no_households",
         )
-
-    task = Task(
-        kind=kind,
-        subkind=subkind,
-        title=title,
-        body=body,
-        unit_id=target.id,
-        filter=flt,
-        questions=cleaned_questions,
-        deadline=now + timedelta(minutes=deadline_minutes) if deadline_minutes else None,
-        created_by_id=actor.id if actor is not None else None,
-        created_at=now,
-    )
+    kind = task.kind
+    task.filter = flt
     session.add(task)
     session.flush()
     # One statement: a row per team, its households counted as pending (a notice
@@ -260,13 +277,13 @@ def dispatch_task(
         telling.tell(session, task, g=g, now=now)
     else:  # a county or a district: the worker tells them, seconds after this commits
         telling.tell_later(session)
-    after = {"kind": kind, "subkind": subkind, "title": title, "unit": target.name}
-    after["deadline"] = iso_time(task.deadline)
+    audited = {"kind": kind, "subkind": task.subkind, "title": task.title, "unit": target.name}
+    audited["deadline"] = iso_time(task.deadline)
     if flt["flags"]:
-        after["flags"] = flt["flags"]
+        audited["flags"] = flt["flags"]
     if flt["unit_ids"]:
-        after["units"] = [g.nodes[u]["name"] for u in flt["unit_ids"] if u in g]
-    after.update(households=task.households_total, teams=task.teams_total)
+        audited["units"] = [g.nodes[u]["name"] for u in flt["unit_ids"] if u in g]
+    audited.update(households=task.households_total, teams=task.teams_total, **(after or {}))
     record(
         session,
         actor,
@@ -274,7 +291,7 @@ def dispatch_task(
         object_type="task",
         object_id=task.id,
         unit_path=target.path,
-        after=after,
+        after=audited,
     )
     session.flush()
     return task

@@ -39,6 +39,7 @@ from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
 from village_grid.tasks import cases, membership, messages, routing, silent, unread
 from village_grid.tasks.graph import get_graph
+from village_grid.tasks.queries import live
 
 # A call for help reaches this many levels above the team at once (grid member, cadre).
 HELP_LEVELS = 2
@@ -170,6 +171,7 @@ def _open_overdue(session: Session, g: nx.DiGraph, now: datetime) -> list[int]:
         .join(Task, Task.id == TaskTeam.task_id)
         .where(
             Task.closed_at.is_(None),
+            live(),
             Task.deadline.is_not(None),
             Task.deadline <= now,
             Task.kind != "notice",

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 # --- kinds ----------------------------------------------------------------------
 
 TASK_KINDS = ("sweep", "campaign", "survey", "notice")
-SWEEP_KINDS = ("flood", "typhoon", "fire", "heat", "other")
+SWEEP_KINDS = ("flood", "typhoon", "fire", "heat", "cold", "other")
 
 KIND_LABELS = {
     "sweep": _l("Sweep"),
@@ -35,8 +35,21 @@ SUBKIND_LABELS = {
     "typhoon": _l("Typhoon check"),
     "fire": _l("Fire check"),
     "heat": _l("Heat check"),
+    "cold": _l("Cold snap check"),
     "other": _l("Other check"),
 }
+
+# A task's state: a draft (made from an official warning, tasks/drafts.py) tells
+# nobody until someone sends it; withdrawn is a draft closed unsent.
+TASK_STATUSES = ("draft", "withdrawn", "open", "closed")
+TASK_STATUS_LABELS = {
+    "draft": _l("Draft, not sent"),
+    "withdrawn": _l("Withdrawn"),
+    "open": _l("Already sent"),
+    "closed": _l("Closed"),
+}
+# A draft sent close to (or past) its deadline gets at least this long.
+SENT_DRAFT_MIN_MINUTES = 30
 
 
 def kind_label(kind: str, subkind: str = "") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
@@ -58,11 +58,21 @@ def get_task(session: Session, actor: User | None, task_id: int) -> Task:
     return task
 
 
-def visible_tasks(session: Session, actor: User | None, *, limit: int | None = None) -> list[Task]:
-    """Tasks the actor may see, newest first."""
+def live() -> ColumnElement[bool]:
+    """SQL: the task was sent (not a draft made from a warning, ``tasks/drafts.py``).
+    Every list of live tasks and every deadline check carries it."""
+    return Task.draft.is_(False)
+
+
+def visible_tasks(
+    session: Session, actor: User | None, *, limit: int | None = None, drafts: bool = False
+) -> list[Task]:
+    """Tasks the actor may see, newest first: the sent ones, or (``drafts``) the unsent
+    drafts in their scope."""
     q = (
         select(Task)
         .join(Unit, Unit.id == Task.unit_id)
+        .where(live() if not drafts else and_(Task.draft.is_(True), Task.closed_at.is_(None)))
         .order_by(Task.created_at.desc(), Task.id.desc())
     )
     paths = None if actor is None else scope.scope_paths(actor, "view")

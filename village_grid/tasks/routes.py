@@ -103,6 +103,7 @@ def index():
     closed_rows = [r for r in rows if r["task"].closed_at is not None][:30]
     return render_template(
         "tasks/index.html",
+        drafts=queries.visible_tasks(db.session, current_user, limit=20, drafts=True),
         open_rows=open_rows,
         closed_rows=closed_rows,
         may_dispatch=scope.may_somewhere(current_user, "dispatch"),
@@ -349,6 +350,8 @@ def _progress_context(task: Task) -> dict:
 def show(task_id: int):
     """The live progress page (team leads without oversight go to their households)."""
     task = _task_or_404(task_id)
+    if task.draft:  # made from an official warning: its page shows the warning and Send
+        return redirect(url_for("warnings.draft", task_id=task.id))
     oversees = scope.may_somewhere(current_user, "handle_escalations") or scope.may_somewhere(
         current_user, "dispatch"
     )

@@ -149,11 +149,13 @@ QUESTION_OUT = {
 TASK_OUT = {
     "type": "object",
     "required": [
-        "id", "kind", "subkind", "title", "body", "unit_id", "filter", "questions", "deadline",
-        "created_at", "created_by_id", "closed_at", "households", "teams",
+        "id", "status", "kind", "subkind", "title", "body", "unit_id", "filter", "questions",
+        "deadline", "created_at", "created_by_id", "closed_at", "households", "teams",
     ],
     "properties": {
         "id": ID,
+        # draft (from an official warning, not sent), withdrawn, open, closed
+        "status": {"type": "string", "enum": list(labels.TASK_STATUSES)},
         "kind": {"type": "string", "enum": list(labels.TASK_KINDS)},
         "subkind": TEXT_OUT,
         "title": TEXT_OUT,

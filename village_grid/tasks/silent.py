@@ -33,6 +33,7 @@ from village_grid.auth import scope
 from village_grid.models import Escalation, FieldSign, Task, TaskTeam, Unit, User
 from village_grid.tasks import cases, labels, routing
 from village_grid.tasks.graph import get_graph
+from village_grid.tasks.queries import live
 
 REASON = "silent"
 
@@ -172,6 +173,7 @@ def open_cases(session: Session, g: nx.DiGraph, now: datetime, wait: timedelta) 
         select(Task).where(
             Task.kind.in_(labels.SILENT_TASK_KINDS),
             Task.closed_at.is_(None),
+            live(),
         )
     ):
         after = silent_after(task)

@@ -26,6 +26,7 @@ from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
 from village_grid.tasks import messages, routing
 from village_grid.tasks.graph import get_graph
+from village_grid.tasks.queries import live
 
 _tt = TaskTeam.__table__
 _SET_DECISION = (
@@ -83,12 +84,12 @@ def tell_later(session: Session) -> None:
 
 
 def tell_pending(session: Session, *, now: datetime | None = None) -> int:
-    """Tell every task not told yet, oldest first (PostgreSQL: tasks another worker is
+    """Tell every task not told yet (drafts are told when sent), oldest first (PostgreSQL: tasks another worker is
     telling are skipped); how many tasks were told."""
     ids = list(
         session.scalars(
             select(Task.id)
-            .where(Task.told_at.is_(None))
+            .where(Task.told_at.is_(None), live())
             .order_by(Task.id)
             .with_for_update(skip_locked=True)
         )

@@ -35,6 +35,8 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "village_code": ("村编码", ("村编码", "社区编码", "village_code")),
     "grid_code": ("网格编码", ("网格编码", "grid_code")),
     "team_code": ("小队编码", ("小队编码", "team_code")),
+    # The village's administrative division code (hierarchy/divisions.py).
+    "division_code": ("区划代码", ("区划代码", "行政区划代码", "村区划代码", "division_code")),
 }
 EXPORT_COLUMNS = list(COLUMNS)
 REQUIRED_COLUMNS = ("village", "grid", "team", "head_name")

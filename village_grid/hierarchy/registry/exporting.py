@@ -47,6 +47,8 @@ def _unit_cells(chain: dict[str, Unit]) -> dict[str, str]:
         u = chain.get(level)
         cells[level] = u.name if u else ""
         cells[f"{level}_code"] = u.code if u else ""
+    village = chain.get("village")
+    cells["division_code"] = village.division_code if village else ""
     return cells
 
 

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from village_grid.audit.service import record
 from village_grid.auth import scope
 from village_grid.errors import DomainError, NotFound
-from village_grid.hierarchy import service
+from village_grid.hierarchy import divisions, service
+from village_grid.hierarchy import units as unit_changes
 from village_grid.hierarchy.registry.columns import (
     HOUSEHOLD_COLUMNS,
     LEVEL_KINDS,
@@ -96,6 +97,8 @@ def _unit_error(line: int, err: DomainError, level: str) -> dict:
     key, code = first_field(err)
     if isinstance(err, NotFound):
         return problem(line, "out_of_scope", _("Not in your area."), level)
+    if key == "division_code":
+        return problem(line, "bad_division_code", err.message, "division_code")
     if key == "code":
         mapped = "duplicate_unit_code" if code == "taken" else "bad_unit_code"
         return problem(line, mapped, err.message, f"{level}_code")
@@ -276,6 +279,8 @@ class _Importer:
                             f"{level}_code",
                         )
                     )
+                if level == "village":
+                    self._division(row, unit)
                 existing = unit
                 parent = unit
                 continue
@@ -290,6 +295,7 @@ class _Importer:
                     name=name,
                     parent_id=parent.id if parent else None,
                     code=code or None,
+                    division_code=v.get("division_code") if level == "village" else None,
                 )
             except DomainError as err:
                 raise _RowFailed(_unit_error(row.line, err, level)) from None
@@ -304,6 +310,35 @@ class _Importer:
         if not self._in_scope(parent):
             raise _RowFailed(problem(row.line, "out_of_scope", _("Not in your area."), "team"))
         return parent, village or parent
+
+    def _division(self, row: Row, village: Unit) -> None:
+        """The 区划代码 cell against a village already there: set it if it had none."""
+        given = row.values.get("division_code", "")
+        if not given:
+            return
+        try:
+            code = divisions.clean(
+                given,
+                parent_code=village.parent.division_code if village.parent is not None else "",
+            )
+            if village.division_code and code != village.division_code:
+                raise _RowFailed(
+                    problem(
+                        row.line,
+                        "unit_code_mismatch",
+                        _(
+                            "“%(n)s” already has code %(old)s, not %(new)s.",
+                            n=village.name,
+                            old=village.division_code,
+                            new=code,
+                        ),
+                        "division_code",
+                    )
+                )
+            if not village.division_code:
+                unit_changes.update_unit(self.session, self.actor, village.id, division_code=code)
+        except DomainError as err:
+            raise _RowFailed(_unit_error(row.line, err, "village")) from None
 
     def _write(self, row: Row, household: _Household | None) -> None:
         """Write one checked row in a savepoint; on :class:`_RowFailed` undo it (and
