@@ -410,7 +410,7 @@ def test_concurrent_answers_right_after_start_are_all_taken_while_the_store_is_d
     in three fresh processes. No answer fails (Flask-Limiter re-raised the store's
     error in threads already waiting on it); every accepted one is stored; each plate
     is still limited, in memory; the log says it once; /healthz says the store is down."""
-    tree = create_village(grids=1, teams=4, households=2, grid_members=1)
+    tree = create_village(grids=1, teams=4, households=1, grid_members=1)
     sweep = dispatch(tree)
     tokens = [h.qr_token for h in tree["households"]]
     db.session.commit()
