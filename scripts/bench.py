@@ -95,6 +95,7 @@ def main() -> int:
     env = dict(
         os.environ,
         SECRET_KEY="bench-secret",
+        ID_NUMBER_KEY="bench-data-key-0123456789abcdef0123",
         DATABASE_URL=db_url,
         INSTANCE_PATH=str(workdir),
         RATELIMIT_ENABLED="0",
@@ -592,6 +593,7 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
     from village_grid.auth.scope import subtree_clause
     from village_grid.extensions import db
     from village_grid.models import Household, Unit
+    from village_grid.models.households import unseal_plate_token
     from village_grid.tasks import dispatch as tasks
 
     app = create_app()
@@ -610,14 +612,15 @@ def load_figures(args, env: dict, workdir: Path, results: dict) -> None:
         )
         s.commit()
         task_id = task.id
-        tokens = list(
-            s.scalars(
-                select(Household.qr_token)
+        tokens = [
+            unseal_plate_token(sealed)
+            for sealed in s.scalars(
+                select(Household.qr_token_sealed)
                 .join(Unit, Unit.id == Household.team_id)
                 .where(subtree_clause(Unit.path, village.path))
                 .limit(2000)
             )
-        )
+        ]
 
     def count_answers() -> int:
         with app.app_context():

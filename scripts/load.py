@@ -290,11 +290,14 @@ def field(app, servers) -> tuple[list[str], list[dict], str]:
     from village_grid.extensions import db
     from village_grid.hierarchy.demo import DEMO_PASSWORD
     from village_grid.models import Household, RoleAssignment, User
+    from village_grid.models.households import unseal_plate_token
 
     with app.app_context():
         s = db.session
         households = s.execute(
-            select(Household.id, Household.qr_token, Household.team_id).order_by(Household.id)
+            select(Household.id, Household.qr_token_sealed, Household.team_id).order_by(
+                Household.id
+            )
         ).all()
         lead_rows = s.execute(
             select(User, RoleAssignment.unit_id)
@@ -321,7 +324,7 @@ def field(app, servers) -> tuple[list[str], list[dict], str]:
     if status != 200:
         raise SystemExit(f"a lead's login failed on {servers[1][0]}: {status} {body}")
     leads[0]["token"] = body["token"]
-    reserved, *plates = [h.qr_token for h in households]
+    reserved, *plates = [unseal_plate_token(h.qr_token_sealed) for h in households]
     return plates, leads, reserved
 
 

@@ -19,8 +19,8 @@ from tests.factories import (
     create_village,
     login,
 )
-from village_grid.audit import queries
 from village_grid.audit.service import record
+from village_grid.auditlog import queries
 from village_grid.extensions import db
 from village_grid.hierarchy import service
 from village_grid.models import AuditEvent

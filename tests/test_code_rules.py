@@ -4,7 +4,8 @@
   ``village_grid/auth/scope.py`` and the pure graph code of ``village_grid/tasks/routing.py``;
 - page routes and API views build no SQL: they call the query functions of their domain;
 - no module imports another module's private names;
-- no module of ``village_grid/`` outside the migrations is over 600 lines.
+- no module of ``village_grid/`` outside the migrations is over 600 lines;
+- imports run one way (``lint-imports`` over the contracts in ``pyproject.toml``).
 
 Each failure names the file and line.
 """
@@ -12,7 +13,11 @@ Each failure names the file and line.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -485,3 +490,67 @@ def test_the_resolution_rule_sees_a_write(source):
 )
 def test_the_resolution_rule_lets_reads_be(source):
     assert not resolution_writes(source)
+
+
+# --- the import layering (pyproject.toml, [tool.importlinter]) ----------------------
+
+
+def _lint_imports(cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_imports_run_one_way():
+    """No circle, and no import upward: domains never import the worker (``jobs``)."""
+    done = _lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def import_circles(package: str) -> list[list[str]]:
+    """Each set of modules of ``package`` that import each other round a circle."""
+    import grimp
+    import networkx as nx
+
+    graph = grimp.build_graph(package, cache_dir=None)
+    edges = nx.DiGraph()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            edges.add_edge(module, imported)
+    return sorted(sorted(c) for c in nx.strongly_connected_components(edges) if len(c) > 1)
+
+
+def test_no_module_imports_itself_round_a_circle():
+    """Within packages too (the layers contract sees packages): no module circle at all."""
+    assert import_circles("village_grid") == []
+
+
+def test_the_circle_rule_sees_a_circle(tmp_path, monkeypatch):
+    pkg = tmp_path / "circlepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from circlepkg import b\n")
+    (pkg / "b.py").write_text("def f():\n    from circlepkg import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_circles("circlepkg") == [["circlepkg.a", "circlepkg.b"]]
+
+
+def test_the_import_contract_sees_a_domain_importing_the_worker(tmp_path):
+    """The same contract on a copy of the package where the outbox imports the worker."""
+    copy = tmp_path / "village_grid"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "translations"))
+    service = copy / "notify" / "service.py"
+    service.write_text(service.read_text() + "\nfrom village_grid.jobs import queue  # noqa\n")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    done = _lint_imports(tmp_path, pythonpath=tmp_path)
+    assert done.returncode != 0
+    assert "village_grid.notify.service -> village_grid.jobs.queue" in done.stdout

@@ -685,6 +685,7 @@ def test_team_lead_exports_only_their_team_and_cannot_upload(client):
     assert res.status_code == 403
     res = client.get(f"/registry/export?unit_id={tree['teams'][0].id}&fmt=csv")
     assert res.status_code == 200
+    assert res.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert tree["households"][0].code in res.data.decode("utf-8-sig")
     assert tree["households"][1].code not in res.data.decode("utf-8-sig")
     assert client.get(f"/registry/export?unit_id={tree['teams'][1].id}").status_code == 404

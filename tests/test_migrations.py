@@ -155,3 +155,47 @@ def test_team_counts_are_taken_from_the_rows_and_no_row_is_lost(scratch_app):
     ] == [tuple(r) for r in expected]
     assert all(t.frozen for t in teams)
     assert db.session.query(Assignment).count() == rows
+
+
+def test_plate_tokens_are_sealed_and_every_plate_keeps_working(scratch_app, tmp_path):
+    """0014: the clear tokens go; each is sealed under the data key, its hash (what a scan
+    looks up) unchanged; a copy of the database holds no plate URL without the key; the
+    downgrade writes the clear tokens back."""
+    from tests.factories import create_tree
+    from village_grid.qr.service import plate_household_id, report_url
+
+    upgrade()
+    tree = create_tree(grids=1, teams=2, households=3)
+    db.session.commit()
+    before = {h.id: h.qr_token for h in tree["households"]}
+    db.session.remove()
+
+    downgrade(revision="0011")
+    clear = dict(db.session.execute(text("SELECT id, qr_token FROM households")).all())
+    assert clear == before  # the downgrade gave every token back in clear
+    db.session.remove()
+
+    upgrade()
+    db.session.remove()
+    columns = {c["name"] for c in inspect(db.engine).get_columns("households")}
+    assert "qr_token" not in columns
+    stored = db.session.execute(
+        text("SELECT id, qr_token_hash, qr_token_sealed FROM households ORDER BY id")
+    ).all()
+    assert len(stored) == len(before)
+    for hid, digest, sealed in stored:
+        token = before[hid]
+        assert token not in sealed and digest != token
+        assert plate_household_id(db.session, token) == hid  # the plate on the door works
+        assert report_url(db.session.get(type(tree["households"][0]), hid)).endswith(token)
+    # The same rows under another key: no plate URL comes out of them.
+    other = create_app(
+        make_config(tmp_path / "other", DATABASE_URL=scratch_app.config["DATABASE_URL"])
+    )
+    other.config["ID_NUMBER_KEY"] = "another-key-" + "x" * 32
+    with other.app_context():
+        from village_grid.models.households import unseal_plate_token
+        from village_grid.vault import KeyProblem
+
+        with pytest.raises(KeyProblem):
+            unseal_plate_token(stored[0][2])

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from PIL import Image
 from pyzbar.pyzbar import decode
+from sqlalchemy import select
 
 from tests.factories import (
     api_headers,
@@ -107,6 +108,34 @@ def test_household_json_has_report_url_for_staff_in_scope(client):
     lead = create_user("team_lead", tree["teams"][0])
     res = client.get(f"/api/v1/households/{h.id}", headers=api_headers(client, lead))
     assert res.get_json()["report_url"] == f"http://vg.test/h/{h.qr_token}"
+
+
+def test_only_people_who_may_print_the_plate_get_its_url(client):
+    """The plate's URL (the key to answering for the household) goes to people who may
+    print its plate: in scope, with the print_plates action; nobody else sees it."""
+    tree = create_tree(grids=1, teams=2, households=1)
+    h = tree["households"][0]
+    for role, unit in (("team_lead", tree["teams"][0]), ("station_staff", tree["village"])):
+        res = client.get(
+            f"/api/v1/households/{h.id}", headers=api_headers(client, create_user(role, unit))
+        )
+        assert res.get_json()["report_url"] == f"http://vg.test/h/{h.qr_token}", role
+    other_lead = create_user("team_lead", tree["teams"][1])
+    headers = api_headers(client, other_lead)
+    res = client.get(f"/api/v1/households/{h.id}", headers=headers)
+    assert res.status_code == 404 and h.qr_token not in res.get_data(as_text=True)
+    assert client.get(f"/api/v1/households/{h.id}/qr.png", headers=headers).status_code == 404
+
+
+def test_the_database_holds_no_plate_token_in_clear(client):
+    tree = create_tree(grids=1, teams=2, households=2)
+    db.session.commit()
+    rows = db.session.execute(select(Household.qr_token_hash, Household.qr_token_sealed)).all()
+    for h in tree["households"]:
+        assert all(h.qr_token not in (value or "") for row in rows for value in row)
+    assert service.plate_household_id(db.session, tree["households"][1].qr_token) == (
+        tree["households"][1].id
+    )
 
 
 def test_images_out_of_scope_are_404(client):

@@ -380,6 +380,89 @@ print(json.dumps([
     assert db.session.query(StatusEvent).count() == 2
 
 
+_BURST = r"""
+import json, logging, sys, threading
+from village_grid import create_app
+cfg, urls, task_id, per_plate = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+app = create_app(cfg)
+warnings = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+logging.getLogger("flask-limiter").addHandler(Keep())
+jobs = [url for url in urls for _ in range(per_plate)]
+start = threading.Barrier(len(jobs))
+codes = [None] * len(jobs)
+def answer(i):
+    client = app.test_client()
+    start.wait()
+    codes[i] = client.post(jobs[i], json={"task_id": task_id, "status": "needs_help", "kind": "flooding"}).status_code
+threads = [threading.Thread(target=answer, args=(i,)) for i in range(len(jobs))]
+for t in threads: t.start()
+for t in threads: t.join()
+health = app.test_client().get("/healthz").get_json()
+print(json.dumps({"codes": codes, "urls": jobs, "health": health, "log": warnings}))
+"""
+
+
+def test_concurrent_answers_right_after_start_are_all_taken_while_the_store_is_down(app):
+    """Redis down when the web process starts: bursts of concurrent door-plate answers,
+    in three fresh processes. No answer fails (Flask-Limiter re-raised the store's
+    error in threads already waiting on it); every accepted one is stored; each plate
+    is still limited, in memory; the log says it once; /healthz says the store is down."""
+    tree = create_village(grids=1, teams=4, households=1, grid_members=1)
+    sweep = dispatch(tree)
+    tokens = [h.qr_token for h in tree["households"]]
+    db.session.commit()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    cfg = {
+        "SECRET_KEY": "x",
+        "TESTING": True,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "BASE_URL": "http://vg.test",
+        "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{port}/0",
+        "QR_WRITE_LIMIT_PER_TOKEN": "3/minute",
+        "QR_WRITE_LIMIT_PER_ADDR": "1000/minute",
+    }
+    root = Path(__file__).resolve().parent.parent
+    urls = [f"/api/v1/public/{t}/reports" for t in tokens]
+    accepted = 0
+    try:
+        for _ in range(3):
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    _BURST,
+                    json.dumps(cfg),
+                    json.dumps(urls),
+                    str(sweep.id),
+                    "5",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=dict(os.environ, PYTHONPATH=str(root)),
+                cwd=root,
+                timeout=180,
+            )
+            out = json.loads(run.stdout.strip().splitlines()[-1])
+            codes = out["codes"]
+            assert all(code in (201, 429) for code in codes), (codes, run.stderr[-3000:])
+            for url in urls:  # 5 answers a plate, 3 taken: the plates are still limited
+                mine = [c for c, u in zip(codes, out["urls"], strict=True) if u == url]
+                assert mine.count(201) == 3 and mine.count(429) == 2, mine
+            accepted += codes.count(201)
+            assert sum("falling back to in-memory storage" in line for line in out["log"]) == 1
+            assert out["health"]["limit_store"] is False
+    finally:
+        closed.close()
+    db.session.expire_all()
+    assert db.session.query(StatusEvent).count() == accepted == 3 * 3 * len(tokens)
+
+
 def test_the_429_page_says_when_to_come_back(app, client, world):
     with config(app, QR_READ_LIMIT_PER_TOKEN="1/minute"):
         assert client.get(f"/h/{world['token']}").status_code == 200

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import runpy
 import socket
 import subprocess
 import sys
@@ -131,3 +132,22 @@ def test_several_workers_count_each_limit_once_in_redis(app, tmp_path):
     served = re.findall(r"served-by <(\d+)> /h/(\d+)", log)
     workers_per_batch = [len({pid for pid, token in served if int(token) == b}) for b in range(4)]
     assert max(workers_per_batch) >= 2, workers_per_batch
+
+
+def _gunicorn_settings(monkeypatch, **env) -> dict:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_each_instance_has_its_control_socket_and_the_log_no_query_strings(tmp_path, monkeypatch):
+    a = _gunicorn_settings(monkeypatch, INSTANCE_PATH=str(tmp_path / "a"), PORT="8001")
+    b = _gunicorn_settings(monkeypatch, INSTANCE_PATH=str(tmp_path / "b"), PORT="8001")
+    c = _gunicorn_settings(monkeypatch, INSTANCE_PATH=str(tmp_path / "a"), PORT="8002")
+    sockets = {a["control_socket"], b["control_socket"], c["control_socket"]}
+    assert len(sockets) == 3 and not any(".gunicorn" in s for s in sockets)  # not the user's
+    short = _gunicorn_settings(monkeypatch, INSTANCE_PATH="/srv/vg/instance", PORT="8001")
+    assert short["control_socket"] == "/srv/vg/instance/gunicorn-127.0.0.1-8001.ctl"
+    fmt = a["access_log_format"]
+    assert "%(U)s" in fmt  # the path
+    assert not any(atom in fmt for atom in ("%(r)s", "%(q)s", "%(f)s"))  # no query, no Referer

@@ -8,8 +8,9 @@ import re
 from pathlib import Path
 
 from tests.conftest import make_config
-from tests.factories import create_tree, create_user, login
+from tests.factories import create_task, create_tree, create_user, login
 from village_grid import create_app
+from village_grid.extensions import db
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -30,6 +31,22 @@ def test_pages_carry_the_headers(client):
         assert res.headers["X-Content-Type-Options"] == "nosniff"
         assert res.headers["Referrer-Policy"] == "same-origin"
         assert "Strict-Transport-Security" not in res.headers  # plain HTTP: no HSTS
+
+
+def test_pages_are_kept_by_no_cache_and_files_are(client):
+    """The login page and a logged-in person's pages are stored by no browser or proxy;
+    static files under hashed names are cached for a year."""
+    tree = create_tree(grids=1, teams=1, households=1)
+    cadre = create_user("cadre", tree["village"])
+    task = create_task(tree["village"], cadre)
+    db.session.commit()
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    login(client, cadre)
+    for url in ("/units", f"/units/{tree['village'].id}", f"/tasks/{task.id}", "/field"):
+        res = client.get(url, follow_redirects=True)
+        assert res.status_code == 200 and res.headers["Cache-Control"] == "no-store", url
+    css = re.search(r"/static/app\.[0-9a-f]{10}\.css", client.get("/units").get_data(True))
+    assert "immutable" in client.get(css.group(0)).headers["Cache-Control"]
 
 
 def test_door_plate_pages_send_no_referer(client):

@@ -473,6 +473,7 @@ def test_export_csv_and_xlsx(client, world):
     login(client, world["cadre"])
     res = client.get(f"/tasks/{task.id}/export.csv")
     assert res.status_code == 200 and res.mimetype == "text/csv"
+    assert res.headers["Content-Type"] == "text/csv; charset=utf-8"  # said once
     assert "attachment" in res.headers["Content-Disposition"]
     assert res.data.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(res.data.decode("utf-8-sig"))))

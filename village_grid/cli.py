@@ -1,4 +1,5 @@
-"""The ``village-grid`` command: a Flask CLI group with the app loaded.
+"""The commands of the ``village-grid`` command line (``__main__.py`` runs them with the
+app loaded; the app factory attaches them).
 
 ``db`` comes from Flask-Migrate. Domains add their own commands in
 ``village_grid/<domain>/cli.py`` with a ``register(group)`` function.
@@ -10,22 +11,9 @@ import importlib
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from village_grid.i18n import DOMAINS
-
-
-def _create_app() -> Flask:
-    from village_grid import create_app
-
-    return create_app()
-
-
-@click.group(
-    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
-)
-def main() -> None:
-    """village_grid: manage the database, demo data, imports and users."""
 
 
 def register_cli(app: Flask) -> None:

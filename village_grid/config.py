@@ -184,8 +184,16 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Counters in each worker's memory by default; redis://… shares them between
         # workers and hosts. If that store fails, each worker counts in memory
         # meanwhile (and says so in the log) rather than let requests through uncounted.
+        # Static files are sent streamed; Flask-Compress leaves gzip out of its streaming
+        # list by default, so a browser that takes only gzip got CSS and JS uncompressed.
+        "COMPRESS_ALGORITHM_STREAMING": ["zstd", "br", "gzip", "deflate"],
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # A store that hangs (a host gone, not a refused port) holds a door-plate answer
+        # at most this long before it is counted in memory.
+        "RATELIMIT_STORAGE_TIMEOUT_SECONDS": float(
+            env.get("RATELIMIT_STORAGE_TIMEOUT_SECONDS", "1")
+        ),
         # Keeps this deployment's counters apart from others sharing the same Redis.
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "village_grid"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "1")),
@@ -227,6 +235,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         cfg["ID_NUMBER_KEY"] = _id_number_key(instance)
     cfg.update(overrides)
     cfg.setdefault("REMEMBER_COOKIE_SECURE", cfg["SESSION_COOKIE_SECURE"])  # every auth cookie
+
+    if str(cfg["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        wait = cfg["RATELIMIT_STORAGE_TIMEOUT_SECONDS"]
+        cfg.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": wait, "socket_timeout": wait}
+        )
 
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(cfg["DATABASE_URL"])
     cfg.setdefault(

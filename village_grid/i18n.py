@@ -23,6 +23,7 @@ DOMAINS = (
     "station",
     "notify",
     "audit",
+    "auditlog",
     "jobs",
     "warnings",
     "api",

@@ -9,6 +9,10 @@
 - ``Referrer-Policy: same-origin`` everywhere, ``no-referrer`` on the door-plate
   pages (:func:`no_referrer`): a plate's token is in its URL and must never
   leave in a Referer.
+- ``Cache-Control: no-store`` on every answer that does not say otherwise (static
+  files say how they are cached, ``assets.py``): pages of a logged-in person, the
+  login page and the door plates hold names, phone numbers and form tokens that no
+  browser history, shared phone or proxy should keep.
 - ``HTTPS=1`` (served over HTTPS, directly or behind a proxy counted in
   ``PROXY_COUNT``): plain HTTP is redirected, and HSTS tells browsers to keep
   to HTTPS for a year.
@@ -49,7 +53,14 @@ def _view_referrer_policy(response):
     return response
 
 
+def _no_store_unless_said(response):
+    if "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(_no_store_unless_said)
     # Registered before Talisman's own: after-request functions run last-registered
     # first, so this one runs after Talisman has set the app-wide policy.
     app.after_request(_view_referrer_policy)

@@ -20,6 +20,13 @@ import io
 from collections.abc import Iterable
 from typing import TypeVar
 
+# What an export is sent as. Werkzeug adds "; charset=utf-8" to a text type itself
+# (naming it here too sent it twice).
+MIMETYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
 # What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"

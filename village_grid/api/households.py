@@ -24,7 +24,7 @@ from village_grid.hierarchy.schemas import (
 )
 from village_grid.models import Household, Member
 from village_grid.models.base import iso_z
-from village_grid.qr.service import report_url as plate_report_url
+from village_grid.qr.service import report_url_for
 
 # A team_id is checked against the tree: no schema can say "is a team".
 NOT_A_TEAM = "invalid_input: fields name what is wrong; team_id not_a_team: that unit is not a team"
@@ -59,8 +59,9 @@ def household_json(household: Household) -> dict:
         "members": [member_json(m) for m in household.members],
         "created_at": iso_z(household.created_at),
         "updated_at": iso_z(household.updated_at),
-        # Door-plate URL (QR issue); callers have checked the household is in scope.
-        "report_url": plate_report_url(household) if household.qr_token else None,
+        # The door plate's URL, only to someone who may print the plate (it is the key
+        # to answering for the household); callers have checked the household is in scope.
+        "report_url": report_url_for(current_user, household),
     }
 
 

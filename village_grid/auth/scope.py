@@ -30,6 +30,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "handle_escalations": frozenset({"admin", "cadre", "grid_member"}),
     "mailbox": frozenset({"admin", "cadre", "grid_member", "team_lead"}),
     "manage_plates": frozenset({"admin", "cadre", "grid_member"}),
+    # Printing door plates, and so reading their URLs (qr/service.py: report_url_for):
+    # the tree's people, and station staff for the households they place newcomers in.
+    "print_plates": frozenset({"admin", "cadre", "grid_member", "team_lead", "station_staff"}),
     "station": frozenset({"admin", "cadre", "station_staff"}),
     # Seeing a newcomer's full ID number (one at a time, with a reason) or exporting
     # them all: station staff alone, not even an administrator (station/registration.py).

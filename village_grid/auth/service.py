@@ -42,10 +42,10 @@ from village_grid.auth.scope import (
 )
 from village_grid.auth.sessions import end_all_logins, end_login_by_id
 from village_grid.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from village_grid.hierarchy.labels import kind_label
+from village_grid.kinds import kind_label
 from village_grid.models import ROLES, RoleAssignment, Unit, User
 from village_grid.models.base import utcnow
-from village_grid.models.units import TOWNSHIP_KINDS, VILLAGE_KINDS
+from village_grid.models.units import TOWNSHIP_KINDS, VILLAGE_KINDS, bump_tree_version
 from village_grid.validation import clean_text, normalise_phone
 
 # The unit kinds each role is given on. None: no unit (admin).
@@ -398,8 +398,6 @@ def _role_fields(ra: RoleAssignment) -> dict:
 
 def _tree_changed(session: Session) -> None:
     """Who answers for a unit changed: task routing must rebuild its cached graph."""
-    from village_grid.hierarchy.service import bump_tree_version
-
     bump_tree_version(session)
 
 

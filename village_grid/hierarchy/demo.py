@@ -33,7 +33,7 @@ from village_grid.hierarchy import service
 from village_grid.hierarchy.service import code_of
 from village_grid.models import Household, Member, RoleAssignment, Unit, User
 from village_grid.models.base import utcnow
-from village_grid.models.qr import plate_token_hash
+from village_grid.models.households import plate_token_hash, seal_plate_token
 
 DEMO_PASSWORD = "demo1234"
 HOUSEHOLDS_PER_VILLAGE = 1300
@@ -360,8 +360,8 @@ def build_demo(
                             "latitude": round(grid_centre[0] + rng.uniform(-0.003, 0.003), 6),
                             "longitude": round(grid_centre[1] + rng.uniform(-0.003, 0.003), 6),
                             **flags,
-                            "qr_token": token,
                             "qr_token_hash": plate_token_hash(token),
+                            "qr_token_sealed": seal_plate_token(token),
                             "qr_rotated_at": None,
                             "created_at": now,
                             "updated_at": now,

@@ -1,19 +1,11 @@
-"""Display names for unit kinds, household flags and member relations (translated)."""
+"""Display names for unit kinds (from ``kinds.py``), household flags and member relations
+(translated)."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-KIND_LABELS = {
-    "county": _l("County"),
-    "township": _l("Township"),
-    "village": _l("Village"),
-    "grid": _l("Grid"),
-    "team": _l("Team"),
-    "building": _l("Building"),
-    "community": _l("Community"),
-    "street": _l("Street"),
-}
+from village_grid.kinds import KIND_LABELS, kind_label  # noqa: F401  (the registry's words too)
 
 FLAG_LABELS = {
     "elderly_alone": _l("Elderly living alone"),
@@ -51,10 +43,6 @@ HOUSEHOLD_FIELD_LABELS = {
     "flags": _l("Flags"),
     "members": _l("Members"),
 }
-
-
-def kind_label(kind: str) -> str:
-    return str(KIND_LABELS.get(kind, kind))
 
 
 def team_with_grid(team_name: str, grid_name: str | None) -> str:

@@ -26,6 +26,7 @@ from village_grid.hierarchy.registry import queued
 from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
 from village_grid.hierarchy.routes import bp
 from village_grid.models import Unit
+from village_grid.spreadsheets import MIMETYPES
 
 
 def _export_units(limit: int = 400) -> list[Unit]:
@@ -105,14 +106,9 @@ def export_registry():
     unit = None if unit_id is None else scope.require_unit(db.session, current_user, unit_id)
     data = registry.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
     label = "all" if unit is None else f"{unit.code}-{unit.id}"
-    mimetype = (
-        "text/csv; charset=utf-8"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
     return send_file(
         io.BytesIO(data),
-        mimetype=mimetype,
+        mimetype=MIMETYPES[fmt],
         as_attachment=True,
         download_name=f"registry-{label}-{date.today():%Y%m%d}.{fmt}",
     )

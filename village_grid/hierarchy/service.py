@@ -33,12 +33,11 @@ from village_grid.auth.scope import (
     require_unit,
 )
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
-from village_grid.hierarchy import divisions, queries
+from village_grid.hierarchy import divisions, events, queries
 from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS
-from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, TreeState, Unit, User
+from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, Unit, User
 from village_grid.models.base import utcnow
-from village_grid.models.units import TEAM, UNIT_KINDS
-from village_grid.tasks import membership
+from village_grid.models.units import TEAM, UNIT_KINDS, bump_tree_version
 from village_grid.validation import clean_text, normalise_phone
 
 RELATIONS = ("head", "spouse", "child", "parent", "grandchild", "sibling", "tenant", "other")
@@ -57,20 +56,6 @@ def new_qr_token() -> str:
 
 
 # --- the tree ---------------------------------------------------------------
-
-
-def bump_tree_version(session: Session) -> None:
-    """Tell every worker its cached graph is stale (routing rebuilds on the next request)."""
-    updated = session.execute(
-        update(TreeState).where(TreeState.id == 1).values(version=TreeState.version + 1)
-    )
-    if updated.rowcount == 0:
-        session.add(TreeState(id=1, version=1))
-    session.flush()
-
-
-def tree_version(session: Session) -> int:
-    return session.scalar(select(TreeState.version).where(TreeState.id == 1)) or 0
 
 
 def clean_unit_name(name: str | None) -> str:
@@ -414,10 +399,10 @@ def create_household(
             code = f"{code}-{secrets.token_hex(2).upper()}"
     household = Household(team_id=team.id, seq=seq, code=code, qr_token=new_qr_token(), **fields)
     household.members = [Member(**m) for m in cleaned_members]
-    membership.before_change(session, utcnow(), joining_teams=[team.id])
+    events.changing(session, utcnow(), joining_teams=[team.id])
     session.add(household)
     session.flush()
-    membership.after_change(session, [household.id])  # open sweeps of the team reach it too
+    events.changed(session, [household.id])  # open sweeps of the team reach it too
     after = {"code": household.code, "team": team.name}
     after.update(audit_fields(household, members=bool(cleaned_members)))
     record(
@@ -443,7 +428,7 @@ def update_household(
     before = audit_fields(household, members=members is not None)
     flags_change = any(getattr(household, f) != cleaned[f] for f in HOUSEHOLD_FLAGS if f in cleaned)
     if flags_change:  # the tasks filtered by flags it reaches may change
-        membership.before_change(
+        events.changing(
             session, utcnow(), leaving=[household.id], joining_teams=[household.team_id]
         )
     for key, value in cleaned.items():
@@ -452,7 +437,7 @@ def update_household(
         household.members = members
     session.flush()
     if flags_change:
-        membership.after_change(session, [household.id])
+        events.changed(session, [household.id])
     old, new = changes(before, audit_fields(household, members=members is not None))
     if new:
         record(
@@ -501,13 +486,13 @@ def _move(session: Session, household: Household, team_id: int) -> Unit:
     seq = _next_seq(session, team.id)
     # The tasks that reached it keep it where they found it; open sweeps of its new
     # team reach it too.
-    membership.before_change(session, utcnow(), leaving=[household.id], joining_teams=[team.id])
+    events.changing(session, utcnow(), leaving=[household.id], joining_teams=[team.id])
     household.team_id = team.id
     household.team = team
     household.seq = seq
     household.code = household_code(session, team, seq)
     session.flush()
-    membership.after_change(session, [household.id])
+    events.changed(session, [household.id])
     return team
 
 

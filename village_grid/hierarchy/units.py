@@ -14,8 +14,8 @@ from village_grid.audit.service import changes, record
 from village_grid.auth import scope
 from village_grid.errors import Conflict, InvalidInput
 from village_grid.hierarchy import divisions
-from village_grid.hierarchy.service import bump_tree_version
 from village_grid.models import Unit, User
+from village_grid.models.units import bump_tree_version
 from village_grid.validation import clean_text
 
 UNSET = object()

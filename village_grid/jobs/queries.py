@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from village_grid.extensions import limiter
 from village_grid.jobs.ticks import last_tick
 from village_grid.jobs.work import TICK
 from village_grid.models.base import iso_z, utcnow
@@ -17,8 +18,13 @@ ALIVE_WITHIN = timedelta(minutes=2)
 
 
 def health(session: Session, *, now: datetime | None = None) -> dict:
-    """``{"ok", "database", "worker", "last_tick"}``: the database answers, and a worker
-    ticked within two minutes (or background work is switched off)."""
+    """``{"ok", "database", "worker", "last_tick", "limit_store"}``: the database answers,
+    and a worker ticked within two minutes (or background work is switched off).
+
+    ``limit_store`` is False while the door-plate limits' store (Redis) is down: each
+    web process then counts in its own memory and every answer is still taken, so it
+    does not make ``ok`` false (every web host shares that store: a load balancer
+    taking them all out would turn every household away)."""
     now = now or utcnow()
     try:
         session.execute(text("SELECT 1"))
@@ -26,7 +32,13 @@ def health(session: Session, *, now: datetime | None = None) -> dict:
         database = True
     except Exception:  # the database is what is being checked
         session.rollback()
-        return {"ok": False, "database": False, "worker": False, "last_tick": None}
+        return {
+            "ok": False,
+            "database": False,
+            "worker": False,
+            "last_tick": None,
+            "limit_store": limit_store(),
+        }
     jobs_off = current_app.config["JOBS_QUEUE"] == "off"
     worker = jobs_off or (tick is not None and now - tick < ALIVE_WITHIN)
     return {
@@ -34,7 +46,15 @@ def health(session: Session, *, now: datetime | None = None) -> dict:
         "database": database,
         "worker": worker,
         "last_tick": iso_z(tick),
+        "limit_store": limit_store(),
     }
+
+
+def limit_store() -> bool:
+    """The rate limits' store answers (always, for the in-memory default)."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    return not limiter.store_down and limiter.storage.check()
 
 
 def queue_depth() -> int | None:

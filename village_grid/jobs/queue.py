@@ -16,9 +16,9 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-log = logging.getLogger(__name__)
+from village_grid.notify.service import PENDING_MARK
 
-OUTBOX_PENDING = "village_grid.outbox_pending"
+log = logging.getLogger(__name__)
 
 
 def make_huey(app: Flask) -> Huey | None:
@@ -37,7 +37,8 @@ def make_huey(app: Flask) -> Huey | None:
 
 def init_app(app: Flask) -> None:
     """Bind the queue and its jobs to ``app``, and wake the worker after every commit
-    that queued an outbox message."""
+    whose session the outbox marked (``notify.service.mark_pending``): the domains
+    queue work without knowing the worker."""
     huey = make_huey(app)
     app.extensions["huey"] = huey
     if huey is None:
@@ -55,17 +56,22 @@ def init_app(app: Flask) -> None:
         # A registry file larger than a village (hierarchy/registry/queued.py).
         "import": huey.task(name="import")(work.in_app_with(app, work.run_import)),
     }
+    # Each consumer thread calls the start-up hooks; work.start acts once per process.
+    huey.on_startup(name="take-up-claims")(work.in_app(app, _start))
     if not event.contains(Session, "after_commit", _wake_after_commit):
         event.listen(Session, "after_commit", _wake_after_commit)
 
 
-def mark_outbox_pending(session: Session) -> None:
-    """Called by the outbox when it adds messages: wake the worker once this commits."""
-    session.info[OUTBOX_PENDING] = True
+def _start() -> None:
+    """A worker starting: take up what stopped workers of this host held, and deliver."""
+    from village_grid.jobs import work
+
+    work.start()
+    wake_delivery()
 
 
 def _wake_after_commit(session: Session) -> None:
-    if session.info.pop(OUTBOX_PENDING, False) and has_app_context():
+    if session.info.pop(PENDING_MARK, False) and has_app_context():
         wake_delivery()
     from village_grid.hierarchy.registry.queued import QUEUED  # the jobs a commit queued
 

@@ -7,8 +7,6 @@ UPDATE with the period in its WHERE clause, atomic on both engines.
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -17,11 +15,7 @@ from sqlalchemy.orm import Session
 from village_grid.database import insert_ignore
 from village_grid.models import WorkerTick
 from village_grid.models.base import utcnow
-
-
-def worker_name() -> str:
-    """This process, as ticks and outbox claims name it: host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+from village_grid.notify.service import worker_name
 
 
 def claim_tick(

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import socket
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -60,6 +63,11 @@ def run_import(job_id: int) -> str | None:
     return run_queued(db.session, job_id)
 
 
+# One delivery at a time in a process (its other thread runs the tick meanwhile): a
+# worker killed mid-delivery has at most one post in flight, the one it may resend.
+_delivering = threading.Lock()
+
+
 def deliver() -> dict:
     """Tell the people of tasks too large to tell in their dispatch (their messages
     join the outbox), then send every outbox message that is due, most urgent first."""
@@ -67,12 +75,58 @@ def deliver() -> dict:
     from village_grid.notify import service as notify
     from village_grid.tasks.telling import tell_pending
 
-    if tell_pending(db.session):
-        db.session.commit()
-    counts = notify.deliver_pending(db.session)
+    with _delivering:
+        if tell_pending(db.session):
+            db.session.commit()
+        counts = notify.deliver_pending(db.session)
     if any(counts.values()):
         log.info("delivered: %s", counts)
     return counts
+
+
+_started = threading.Lock()
+_start_done = False
+
+
+def start() -> int:
+    """When a worker starts (once per process, whatever its threads): give back the
+    outbox messages claimed by workers of this host that are no longer running — a
+    worker killed mid-batch and started again — so that the delivery the start-up
+    wakes (``queue.py``) sends them at once, rather than after their claims run out
+    and the next tick. How many were given back."""
+    global _start_done
+    from village_grid.extensions import db
+    from village_grid.notify import service as notify
+
+    with _started:
+        if _start_done:
+            return 0
+        _start_done = True
+        me = notify.worker_name()
+        dead = [h for h in notify.claim_holders(db.session) if gone(h, me)]
+        released = notify.release_claims(db.session, dead)
+        db.session.commit()
+    if released:
+        log.warning("took up %s messages claimed by stopped workers %s", released, dead)
+    return released
+
+
+def gone(holder: str, me: str) -> bool:
+    """Whether the worker named ``holder`` ("host:pid") is known to have stopped: it ran
+    on this host and its process is gone, or it bore this process's own name (a
+    container started again gets the same pid) and this process holds nothing yet."""
+    if holder == me:
+        return True
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname()[: len(host)] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, under another user
+        return False
+    return False
 
 
 # Teams frozen per transaction (about ten rows each).

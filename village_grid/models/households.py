@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from village_grid import vault
 from village_grid.extensions import db
 from village_grid.models.base import Timestamp, utcnow
 
@@ -49,13 +51,25 @@ class Household(db.Model):
     party_member: Mapped[bool] = mapped_column(Boolean, default=False)
     veteran: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    # Door-plate token (QR issue): random, URL-safe, >=128 bits. Nullable so a
-    # household can exist before its plate is issued; unique when present.
-    qr_token: Mapped[str | None] = mapped_column(String(64), unique=True)
-    qr_rotated_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    # SHA-256 of qr_token, kept in step by models/qr.py: the door-plate lookup
-    # searches this index, so lookup timing depends on a hash, never on the token.
+    # The door-plate token (random, URL-safe, 192 bits) is kept only as its SHA-256
+    # (what a scan looks up: the timing depends on a hash, never on the token) and
+    # sealed under the data key (``village_grid/vault.py``), to print the plate again.
+    # A copy of the database without the key holds no usable plate URL. Both empty
+    # while a household has no plate yet. Read and write it as ``qr_token``.
     qr_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    qr_token_sealed: Mapped[str | None] = mapped_column(String(255))
+    qr_rotated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    @property
+    def qr_token(self) -> str | None:
+        """The plate token, unsealed (needs the data key)."""
+        return unseal_plate_token(self.qr_token_sealed) if self.qr_token_sealed else None
+
+    @qr_token.setter
+    def qr_token(self, token: str | None) -> None:
+        """Every write of a token (creation, rotation) keeps its hash and its sealed copy."""
+        self.qr_token_hash = plate_token_hash(token) if token else None
+        self.qr_token_sealed = seal_plate_token(token) if token else None
 
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
@@ -87,3 +101,22 @@ class Member(db.Model):
     phone: Mapped[str] = mapped_column(String(20), default="")
 
     household: Mapped[Household] = relationship(back_populates="members")
+
+
+# The purpose the plate tokens are sealed for (a key of their own under the data key).
+PLATE_TOKEN = b"village-grid/plate-token/encrypt"
+
+
+def plate_token_hash(token: str) -> str:
+    """SHA-256 (hex) of a door-plate token: what the lookup index holds."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def seal_plate_token(token: str) -> str:
+    """A plate token as it is kept: sealed under the data key."""
+    return vault.seal(PLATE_TOKEN, token)
+
+
+def unseal_plate_token(sealed: str) -> str:
+    """The token back, to print its plate (:class:`vault.KeyProblem` without the key)."""
+    return vault.unseal(PLATE_TOKEN, sealed)

@@ -1,21 +1,15 @@
-"""Door-plate tokens (QR issue): the hash index behind the lookup, and replaced plates."""
+"""Replaced door plates (the tokens themselves: ``models/households.py``)."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
-from sqlalchemy import String, event
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from village_grid.extensions import db
 from village_grid.models.base import Timestamp, utcnow
-from village_grid.models.households import Household
-
-
-def plate_token_hash(token: str) -> str:
-    """SHA-256 (hex) of a door-plate token: what the lookup index holds."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+from village_grid.models.households import plate_token_hash  # noqa: F401  (the plates' hash)
 
 
 class RetiredPlate(db.Model):
@@ -26,9 +20,3 @@ class RetiredPlate(db.Model):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     retired_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-
-
-@event.listens_for(Household.qr_token, "set")
-def _keep_token_hash(target: Household, value, _old, _initiator) -> None:
-    """Every ORM write of a token (creation, rotation, import) updates its hash."""
-    target.qr_token_hash = plate_token_hash(value) if value else None

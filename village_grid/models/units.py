@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from village_grid.extensions import db
 from village_grid.models.base import PathString, Timestamp, utcnow
@@ -71,3 +79,19 @@ class TreeState(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def tree_version(session: Session) -> int:
+    """The tree's version (0 before the first change)."""
+    return session.scalar(select(TreeState.version).where(TreeState.id == 1)) or 0
+
+
+def bump_tree_version(session: Session) -> None:
+    """Tell every worker its cached graph is stale (routing rebuilds on the next request):
+    called for every change to units, to which team a household is in, and to roles."""
+    updated = session.execute(
+        update(TreeState).where(TreeState.id == 1).values(version=TreeState.version + 1)
+    )
+    if updated.rowcount == 0:
+        session.add(TreeState(id=1, version=1))
+    session.flush()

@@ -10,10 +10,13 @@ event that caused them; deliver them later, with retries.
   retried after an exponentially growing pause; after ``NOTIFY_MAX_ATTEMPTS``
   the row is ``failed`` and stays visible (``village-grid notify status``).
 - Each message is claimed by one worker before it is sent (``claimed_until``,
-  ``NOTIFY_CLAIM_SECONDS``): any number of workers share the outbox, none sends
-  what another holds, and the messages of a worker that died are taken up by
-  another once its claim runs out. Every message carries its ``event_key`` so a
-  receiver can drop a repeat.
+  ``NOTIFY_CLAIM_SECONDS``, ``claimed_by``): any number of workers share the
+  outbox and none sends what another holds. Each outcome is committed as soon as
+  its post is answered, so a worker that dies resends at most the one post it had
+  in flight; the rest of what it held is released when a worker starts again on
+  its host (:func:`release_claims`, called by ``village_grid/jobs``), or taken up
+  by any worker once the claim runs out. Every message carries its ``event_key``
+  so a receiver can drop that one repeat.
 - Delivery runs in the worker (``village_grid/jobs``), woken by every commit
   that queued a message, and on every tick; ``village-grid notify send`` runs
   it by hand.
@@ -22,6 +25,8 @@ event that caused them; deliver them later, with retries.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import datetime, timedelta
 
 import requests
@@ -44,8 +49,25 @@ SOON = 1  # a household is still unreached past the deadline
 ROUTINE = 2  # dispatch notices, red-mailbox notes
 
 
+# The mark a session carries when it queued messages. The worker package
+# (``village_grid/jobs/queue.py``) listens for commits at start-up and wakes a
+# worker after one that carries it; the outbox knows nothing of the worker.
+PENDING_MARK = "village_grid.outbox_pending"
+
+
 class DeliveryError(Exception):
     """The channel did not take the message."""
+
+
+def mark_pending(session: Session) -> None:
+    """Say that ``session`` queued work for the worker (messages, a task to tell):
+    a worker is woken once it commits."""
+    session.info[PENDING_MARK] = True
+
+
+def worker_name() -> str:
+    """This process, as outbox claims and ticks name it: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
 # --- writing ----------------------------------------------------------------------
@@ -85,9 +107,7 @@ def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None
     new = session.execute(stmt.returning(table.c.id), rows).all()
     session.flush()
     if new:
-        from village_grid.jobs.queue import mark_outbox_pending
-
-        mark_outbox_pending(session)
+        mark_pending(session)
     return len(new)
 
 
@@ -223,18 +243,22 @@ def claim_due(
 
 
 def deliver_pending(
-    session: Session, *, now: datetime | None = None, limit: int = 2000, batch: int = 20
+    session: Session,
+    *,
+    now: datetime | None = None,
+    limit: int = 2000,
+    batch: int = 20,
+    worker: str | None = None,
 ) -> dict:
     """Send every due message (up to ``limit``), most urgent first, a claimed batch at a
-    time, committing after each batch.
+    time (claimed in ``worker``'s name, this process by default).
 
-    Unlike other services this commits: each delivery is recorded as soon as it
-    happened, so a crash does not resend a batch. Returns counts: sent, retrying, failed.
+    Unlike other services this commits: the claim, then each post's outcome as soon as
+    the channel answered it, so a crash resends at most the post that was in flight.
+    Returns counts: sent, retrying, failed.
     """
-    from village_grid.jobs.ticks import worker_name
-
     now = now or utcnow()
-    worker = worker_name()
+    worker = worker or worker_name()
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     done = 0
     with requests.Session() as http:  # one kept connection to the webhook for the run
@@ -250,14 +274,43 @@ def deliver_pending(
                 break
             _send_batch(session, msgs, counts, now=now, http=http)
             done += len(msgs)
-            session.commit()
     return counts
+
+
+def claim_holders(session: Session, *, now: datetime | None = None) -> list[str]:
+    """The workers holding unexpired claims on pending messages."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(OutboxMessage.claimed_by)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.claimed_until.is_not(None),
+                OutboxMessage.claimed_until >= now,
+            )
+            .distinct()
+        )
+    )
+
+
+def release_claims(session: Session, holders: list[str]) -> int:
+    """Give back the pending messages ``holders`` (workers known dead) claimed, so the
+    next delivery sends them at once; how many. Flushes."""
+    if not holders:
+        return 0
+    return session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "pending", OutboxMessage.claimed_by.in_(holders))
+        .values(claimed_until=None, claimed_by="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def _send_batch(
     session: Session, msgs: list[OutboxMessage], counts: dict, *, now: datetime, http
 ) -> None:
-    """Send claimed messages (WeCom ones several to a post) and record each outcome."""
+    """Send claimed messages (WeCom ones several to a post); each post's outcome is
+    committed before the next post goes."""
     config = current_app.config
     url = config["NOTIFY_WEBHOOK_URL"]
     timeout = float(config["NOTIFY_TIMEOUT_SECONDS"])
@@ -299,6 +352,7 @@ def _send_batch(
                 msg.sent_at = sent_at
                 msg.next_attempt_at = None
                 counts["sent"] += 1
+        session.commit()
 
 
 # A WeCom group robot takes about 20 posts a minute and 2,048 bytes of text a

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from village_grid.auth.scope import subtree_clause
 from village_grid.models import Household, RoleAssignment, Unit, User
+from village_grid.models.households import unseal_plate_token
 from village_grid.pdf import render_pdf
 
 QR_ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_Q
@@ -190,14 +191,14 @@ def plates_for_unit(session: Session, unit: Unit, base_url: str) -> list[Plate]:
         else {}
     )
     households = session.execute(
-        select(Household.id, Household.code, Household.qr_token, Household.team_id)
+        select(Household.id, Household.code, Household.qr_token_sealed, Household.team_id)
         .join(Unit, Unit.id == Household.team_id)
-        .where(subtree_clause(Unit.path, unit.path), Household.qr_token.is_not(None))
+        .where(subtree_clause(Unit.path, unit.path), Household.qr_token_sealed.is_not(None))
         .order_by(Unit.path, Household.seq)
     ).all()
     leads = team_leads(session, list(teams))
     plates = []
-    for hid, code, token, team_id in households:
+    for hid, code, sealed, team_id in households:
         team = teams.get(team_id)
         lead = leads.get(team_id)
         parent = parents.get(team.parent_id) if team else None
@@ -205,7 +206,7 @@ def plates_for_unit(session: Session, unit: Unit, base_url: str) -> list[Plate]:
             Plate(
                 household_id=hid,
                 code=code,
-                url=f"{base_url}/h/{token}",
+                url=f"{base_url}/h/{unseal_plate_token(sealed)}",
                 team_name=team.name if team else "",
                 grid_name=parent.name if parent else "",
                 lead_name=lead.display_name if lead else "",

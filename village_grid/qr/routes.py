@@ -183,7 +183,7 @@ def write_mailbox(token: str):
 
 
 def _sheet_unit(unit_id: int) -> Unit:
-    return scope.require_unit(db.session, current_user, unit_id, "view")
+    return scope.require_unit(db.session, current_user, unit_id, service.PRINT)
 
 
 @bp.route("/units/<id:unit_id>/plates")

@@ -1,15 +1,15 @@
 """Door-plate tokens: find the household behind a scanned plate, and rotate plates.
 
 A plate's URL is ``BASE_URL/h/<token>``; the token (192 random bits, made by
-``hierarchy.service.new_qr_token``) is the only thing in it. Lookup goes
-through the SHA-256 index (``Household.qr_token_hash``) so its timing depends
-on a hash of what was sent, never on how much of a real token it matched;
-the stored token is then compared once more with ``hmac.compare_digest``.
+``hierarchy.service.new_qr_token``) is the only thing in it. The database keeps
+its SHA-256 (``Household.qr_token_hash``, what a scan looks up, so the timing
+depends on a hash of what was sent, never on how much of a real token it
+matched) and a copy sealed under the data key, to print the plate again
+(``models/households.py``). A scan never needs the key.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 
 from flask import current_app
@@ -18,13 +18,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
-from village_grid.auth.scope import load_household, load_unit, require_household
+from village_grid.auth.scope import load_household, load_unit, may, require_household
 from village_grid.errors import InvalidInput, NotFound
 from village_grid.hierarchy.queries import team_households
 from village_grid.hierarchy.service import new_qr_token
 from village_grid.models import Household, User
 from village_grid.models.base import utcnow
 from village_grid.models.qr import RetiredPlate, plate_token_hash
+
+# Who may print a household's plate, and so read its URL (``auth/scope.py``).
+PRINT = "print_plates"
 
 # Tokens made by new_qr_token are 32 characters; anything far longer is not one.
 TOKEN_MAX_LEN = 64
@@ -46,9 +49,7 @@ def _well_formed(token: str) -> bool:
 
 
 # Built once: every door-plate scan and answer looks its household up.
-_BY_TOKEN_HASH = select(Household.id, Household.qr_token).where(
-    Household.qr_token_hash == bindparam("digest")
-)
+_BY_TOKEN_HASH = select(Household.id).where(Household.qr_token_hash == bindparam("digest"))
 
 
 def plate_household_id(session: Session, token: str) -> int:
@@ -62,9 +63,9 @@ def plate_household_id(session: Session, token: str) -> int:
     if not _well_formed(token):
         raise PlateNotFound(_("This door plate is not known."))
     digest = plate_token_hash(token)
-    row = session.connection().execute(_BY_TOKEN_HASH, {"digest": digest}).first()
-    if row is not None and hmac.compare_digest((row[1] or "").encode(), token.encode()):
-        return row[0]
+    household_id = session.connection().execute(_BY_TOKEN_HASH, {"digest": digest}).scalar()
+    if household_id is not None:
+        return household_id
     if session.get(RetiredPlate, digest) is not None:
         raise PlateNotFound(
             _("This door plate has been replaced. Please scan the new plate on the door."),
@@ -79,23 +80,30 @@ def household_for_token(session: Session, token: str) -> Household:
 
 
 def household_with_plate(session: Session, actor: User | None, household_id: int) -> Household:
-    """A household in the actor's scope that has a plate (OutOfScope / NotFound ``no_plate``)."""
-    household = require_household(session, actor, household_id)
-    if not household.qr_token:
+    """A household whose plates the actor may print, that has a plate (OutOfScope /
+    Forbidden / NotFound ``no_plate``)."""
+    household = require_household(session, actor, household_id, PRINT)
+    if not household.qr_token_hash:
         raise NotFound(_("This household has no door plate yet."), code="no_plate")
     return household
 
 
 def report_url(household: Household) -> str:
-    """What the plate's QR encodes: ``BASE_URL/h/<token>``."""
+    """What the plate's QR encodes: ``BASE_URL/h/<token>`` (unsealed: needs the data key)."""
     return f"{current_app.config['BASE_URL']}/h/{household.qr_token}"
 
 
+def report_url_for(actor: User | None, household: Household) -> str | None:
+    """The plate's URL for someone who may print it (None for anyone else, or no plate)."""
+    if not household.qr_token_hash or not may(actor, PRINT, household.team):
+        return None
+    return report_url(household)
+
+
 def _rotate(session: Session, household: Household) -> str:
-    if household.qr_token:
-        digest = plate_token_hash(household.qr_token)
-        if session.get(RetiredPlate, digest) is None:
-            session.add(RetiredPlate(token_hash=digest))
+    digest = household.qr_token_hash
+    if digest and session.get(RetiredPlate, digest) is None:
+        session.add(RetiredPlate(token_hash=digest))
     household.qr_token = new_qr_token()
     household.qr_rotated_at = utcnow()
     return household.qr_token
@@ -148,7 +156,7 @@ def rotate_team(session: Session, actor: User | None, team_id: int) -> list[Hous
 
 def ensure_token(session: Session, household: Household) -> str:
     """Issue a token to a household that has none yet (registered before plates existed)."""
-    if not household.qr_token:
+    if not household.qr_token_hash:
         household.qr_token = new_qr_token()
         session.flush()
     return household.qr_token

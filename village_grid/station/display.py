@@ -69,7 +69,7 @@ def newcomer_context(session: Session, person: Newcomer) -> dict:
         "trainings": [t for t, _n in queries.trainings(session, person.village, limit=30)],
         "may_reveal": queries.may_reveal(current_user, person.village),
         "plate_svg": qr_svg(report_url(household), title=household.code)
-        if household is not None and household.qr_token
+        if household is not None and household.qr_token_hash
         else "",
         "plate_instruction": INSTRUCTION,
         "today": local_today(),

@@ -5,7 +5,7 @@ Thin: parse, check scope (``queries.station_village`` / ``get_newcomer`` through
 ``auth.scope``, action ``station``: a team lead, or a cadre of another village,
 reaches none of it — 404), call a service or a query, render. Housing and
 departures are in ``routes_housing.py``; jobs, trainings, broadcasts and the
-dashboard in ``routes_activities.py`` (both on this blueprint).
+dashboard in ``routes_activities.py``; all three register on ``blueprint.bp``.
 
 Every page here answers ``Cache-Control: no-store``: a page may hold a full ID
 number, and none of them belongs in a browser's or a proxy's cache. No ID number
@@ -17,88 +17,41 @@ from __future__ import annotations
 import io
 
 from flask import (
-    Blueprint,
-    Response,
     flash,
     jsonify,
     redirect,
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid import edge
-from village_grid.auth import scope
 from village_grid.auth.guards import login_required
-from village_grid.errors import Conflict, DomainError, InvalidInput, OutOfScope
+from village_grid.errors import Conflict, DomainError, InvalidInput
 from village_grid.extensions import db
-from village_grid.models import Newcomer, Unit
-from village_grid.station import display, export, forms, queries, registration
-from village_grid.station.fields import FieldErrors, local_today
+from village_grid.spreadsheets import MIMETYPES
+from village_grid.station import (
+    display,
+    export,
+    forms,
+    queries,
+    registration,
+    routes_activities,  # noqa: F401  (registers its pages on bp)
+    routes_housing,  # noqa: F401  (registers its pages on bp)
+)
+from village_grid.station.blueprint import (
+    bp,
+    errors_of,
+    newcomer_or_404,
+    require_station,
+    village,
+)
+from village_grid.station.fields import local_today
 
-bp = Blueprint("station", __name__, url_prefix="/station")
-VILLAGE_KEY = "station_village"
 LIST_PAGE = 50
-
-
-class ChooseVillage(Exception):
-    """The person runs the station of several villages and has not chosen one."""
-
-
-@bp.errorhandler(ChooseVillage)
-def _choose(_err):
-    return redirect(url_for("station.choose"))
-
-
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def require_station() -> None:
-    """404 for anyone who runs no station anywhere (a team lead, a grid member)."""
-    if not scope.may_somewhere(current_user, queries.ACTION):
-        raise OutOfScope(_("Not found."))
-
-
-def village() -> Unit:
-    """The village whose station this page is about: asked for (``?village=``), chosen
-    before (the session), or the only one the person has."""
-    require_station()
-    asked = edge.id_arg("village")
-    chosen = asked if asked is not None else session.get(VILLAGE_KEY)
-    if chosen is not None:
-        try:
-            unit = queries.station_village(db.session, current_user, chosen)
-        except (OutOfScope, InvalidInput):
-            session.pop(VILLAGE_KEY, None)
-            if asked is not None:
-                raise
-        else:
-            session[VILLAGE_KEY] = unit.id
-            return unit
-    try:
-        return queries.station_village(db.session, current_user, None)
-    except InvalidInput:
-        raise ChooseVillage() from None
-
-
-def newcomer_or_404(newcomer_id: int) -> Newcomer:
-    require_station()
-    return queries.get_newcomer(db.session, current_user, newcomer_id)
-
-
-def errors_of(err: DomainError) -> dict[str, str]:
-    """Each bad field's message (a single-field error names its one field)."""
-    if isinstance(err, FieldErrors):
-        return err.messages
-    return {field: err.message for field in err.fields} or {"": err.message}
-
 
 # --- home, search, choosing the village ------------------------------------------------
 
@@ -293,12 +246,9 @@ def reveal(newcomer_id: int):
 
 
 def _file(data: bytes, fmt: str, name: str):
-    mimetype = (
-        "text/csv; charset=utf-8"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return send_file(
+        io.BytesIO(data), mimetype=MIMETYPES[fmt], as_attachment=True, download_name=name
     )
-    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name)
 
 
 @bp.route("/export.<fmt>")
@@ -326,6 +276,3 @@ def export_full():
         flash(err.message, "error")
         return redirect(url_for("station.newcomers"))
     return _file(data, fmt, f"newcomers-{here.code}-{local_today():%Y%m%d}-full.{fmt}")
-
-
-from village_grid.station import routes_activities, routes_housing  # noqa: E402, F401

@@ -17,16 +17,16 @@ from village_grid.extensions import db
 from village_grid.station import broadcast as broadcasting
 from village_grid.station import dashboard as figures
 from village_grid.station import display, queries, referrals, trainings
-from village_grid.station.fields import local_today
-from village_grid.station.forms import fields_of
-from village_grid.station.labels import BROADCAST_DEFAULT_DEADLINE
-from village_grid.station.routes import (
+from village_grid.station.blueprint import (
     bp,
     errors_of,
     newcomer_or_404,
     require_station,
     village,
 )
+from village_grid.station.fields import local_today
+from village_grid.station.forms import fields_of
+from village_grid.station.labels import BROADCAST_DEFAULT_DEADLINE
 
 
 def _flash_errors(err: DomainError) -> None:

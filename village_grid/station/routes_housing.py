@@ -15,8 +15,8 @@ from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, InvalidInput
 from village_grid.extensions import db
 from village_grid.station import departures, display, placement
+from village_grid.station.blueprint import bp, errors_of, newcomer_or_404
 from village_grid.station.placement import GridFull
-from village_grid.station.routes import bp, errors_of, newcomer_or_404
 
 
 def _placement_page(person, *, grid_id=None, door_no="", address="", errors=None, full=None):

@@ -1,7 +1,8 @@
 """ID numbers at rest: encrypted with Fernet, found again through a keyed hash.
 
 One secret, ``ID_NUMBER_KEY`` (the environment, or ``instance/id_key`` written by
-scripts/run), gives through HKDF-SHA256 three independent values: the Fernet key
+scripts/run), gives through HKDF-SHA256 (``village_grid/vault.py``, which also
+seals the door-plate tokens under a value of their own) three independent values: the Fernet key
 that encrypts a number (AES-128-CBC with HMAC-SHA256, ``cryptography``), the
 HMAC-SHA256 key of the lookup hash that finds a second registration of the
 same number without decrypting anything, and a short fingerprint stored with
@@ -18,12 +19,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from flask_babel import gettext as _
 
 from village_grid.errors import DomainError
+from village_grid.vault import derive
 
 
 class IdKeyProblem(DomainError):
@@ -40,20 +40,14 @@ class Keys:
     fingerprint: str
 
 
-def _derive(secret: str, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
-        secret.encode("utf-8")
-    )
-
-
 @lru_cache(maxsize=4)
 def keys_for(secret: str) -> Keys:
     """The three values of one secret (cached: HKDF runs once per key and process)."""
-    fernet_key = base64.urlsafe_b64encode(_derive(secret, b"village-grid/id-number/encrypt"))
+    fernet_key = base64.urlsafe_b64encode(derive(secret, b"village-grid/id-number/encrypt"))
     return Keys(
         fernet=Fernet(fernet_key),
-        lookup=_derive(secret, b"village-grid/id-number/lookup"),
-        fingerprint=_derive(secret, b"village-grid/id-number/key-id").hex()[:16],
+        lookup=derive(secret, b"village-grid/id-number/lookup"),
+        fingerprint=derive(secret, b"village-grid/id-number/key-id").hex()[:16],
     )
 
 

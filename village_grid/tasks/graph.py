@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from village_grid.hierarchy.labels import team_with_grid
-from village_grid.hierarchy.service import tree_version
 from village_grid.models import RoleAssignment, Unit, User
+from village_grid.models.units import tree_version
 from village_grid.tasks import routing
 
 _graphs: dict[str, tuple[int, nx.DiGraph]] = {}

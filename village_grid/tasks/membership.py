@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from village_grid.database import insert_ignore
+from village_grid.hierarchy import events
 from village_grid.models import HOUSEHOLD_FLAGS, Assignment, Household, Task, TaskTeam
 from village_grid.tasks.labels import PENDING, STATUSES
 
@@ -334,3 +335,16 @@ def after_change(session: Session, household_ids: Iterable[int]) -> int:
             update(_t).where(_t.c.id == task_id).values(households_total=_t.c.households_total + n)
         )
     return sum(per_task.values())
+
+
+def _on_changing(session: Session, *, now: datetime, leaving, joining_teams) -> None:
+    before_change(session, now, leaving=leaving, joining_teams=joining_teams)
+
+
+def _on_changed(session: Session, *, household_ids) -> None:
+    after_change(session, household_ids)
+
+
+# The registry (below the tasks) tells of its changes by signal; see hierarchy/events.py.
+events.households_changing.connect(_on_changing)
+events.households_changed.connect(_on_changed)

@@ -31,6 +31,7 @@ from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
 from village_grid.models.base import utcnow
+from village_grid.spreadsheets import MIMETYPES
 from village_grid.tasks import case_queue, display, export, levels, progress, queries, statuses
 from village_grid.tasks import dispatch as dispatching
 from village_grid.tasks.forms import (
@@ -406,11 +407,11 @@ def export_result(task_id: int, fmt: str):
     name = f"task-{task.id}-{stamp}.{fmt}"
     if fmt == "csv":
         body = export.to_csv(rows, task)
-        mimetype = "text/csv; charset=utf-8"
+        mimetype = MIMETYPES["csv"]
     else:
         units = progress.progress(db.session, task.id, actor=current_user)["units"]
         body = export.to_xlsx(rows, task, units)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        mimetype = MIMETYPES["xlsx"]
     return Response(
         body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )

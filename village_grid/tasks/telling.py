@@ -21,7 +21,6 @@ from flask_babel import force_locale
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from village_grid.jobs.queue import mark_outbox_pending
 from village_grid.models import Task, TaskTeam
 from village_grid.models.base import utcnow
 from village_grid.notify import service as notify
@@ -81,7 +80,7 @@ def tell(
 
 def tell_later(session: Session) -> None:
     """Leave a committed task to the worker's :func:`tell_pending` (woken after commit)."""
-    mark_outbox_pending(session)
+    notify.mark_pending(session)
 
 
 def tell_pending(session: Session, *, now: datetime | None = None) -> int:

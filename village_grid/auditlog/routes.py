@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
-from village_grid.audit import labels, queries
-from village_grid.audit.forms import SYSTEM, AuditFilterForm
+from village_grid.auditlog import labels, queries
+from village_grid.auditlog.forms import SYSTEM, AuditFilterForm
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.extensions import db
@@ -60,7 +60,7 @@ def index():
     entries, more = queries.audit_page(db.session, current_user, flt)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
-        "audit/index.html",
+        "auditlog/index.html",
         form=form,
         entries=entries,
         page=page,
