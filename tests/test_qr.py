@@ -22,9 +22,10 @@ from tests.factories import (
     login,
 )
 from tests.pdftools import pdf_fonts, pdf_pages, pdf_text, requires_poppler
+from village_grid import qrcodes
 from village_grid.extensions import db
 from village_grid.models import Household, RetiredPlate
-from village_grid.qr import plates, service
+from village_grid.qr import service
 
 
 def other_village_team(tree: dict):
@@ -87,18 +88,18 @@ def test_png_decodes_with_zbar_to_the_report_url(client):
 def test_svg_matrix_is_the_same_code_the_png_carries():
     """The print sheet draws the SVG; render its path back to pixels and scan it."""
     url = "http://vg.test/h/" + "A" * 32
-    matrix = plates.qr_matrix(url)
-    n = len(matrix) + 2 * plates.QR_BORDER
+    matrix = qrcodes.qr_matrix(url)
+    n = len(matrix) + 2 * qrcodes.QR_BORDER
     img = Image.new("L", (n, n), 255)
     for y, row in enumerate(matrix):
         for x, dark in enumerate(row):
             if dark:
-                img.putpixel((x + plates.QR_BORDER, y + plates.QR_BORDER), 0)
+                img.putpixel((x + qrcodes.QR_BORDER, y + qrcodes.QR_BORDER), 0)
     img = img.resize((n * 8, n * 8), Image.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     assert scan(buf.getvalue()) == url
-    svg = plates.qr_svg(url)
+    svg = qrcodes.qr_svg(url)
     assert svg.startswith("<svg") and f'viewBox="0 0 {n} {n}"' in svg
 
 

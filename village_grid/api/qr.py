@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Response
 from flask_login import current_user
 
+from village_grid import qrcodes
 from village_grid.api.routes import bp
 from village_grid.api.validation import document
 from village_grid.auth.guards import login_required
 from village_grid.extensions import db
-from village_grid.qr import plates, service
+from village_grid.qr import service
 
 
 def _plate_url(household_id: int) -> tuple[str, str]:
@@ -37,7 +38,7 @@ def _image(body, mimetype: str, code: str, ext: str) -> Response:
 )
 def household_qr_png(household_id: int):
     url, code = _plate_url(household_id)
-    return _image(plates.qr_png(url), "image/png", code, "png")
+    return _image(qrcodes.qr_png(url), "image/png", code, "png")
 
 
 @bp.route("/households/<id:household_id>/qr.svg")
@@ -52,5 +53,5 @@ def household_qr_png(household_id: int):
 )
 def household_qr_svg(household_id: int):
     url, code = _plate_url(household_id)
-    svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + plates.qr_svg(url, title=code)
+    svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + qrcodes.qr_svg(url, title=code)
     return _image(svg, "image/svg+xml", code, "svg")

@@ -290,3 +290,15 @@ def unit_labels(session: Session, units: list[Unit]) -> dict[int, str]:
         u.id: " › ".join(names.get(i, "") for i in u.ancestor_ids[1:] or u.ancestor_ids)
         for u in units
     }
+
+
+def people_on(session: Session, unit: Unit) -> list[tuple[User, str]]:
+    """Who holds a role on exactly this unit (the team lead of a team, a grid's grid
+    member ...), with the role; active people only, by role, then name."""
+    rows = session.execute(
+        select(User, RoleAssignment.role)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.unit_id == unit.id, User.active.is_(True))
+        .order_by(RoleAssignment.role, User.name)
+    ).all()
+    return [(u, r) for u, r in rows]

@@ -3,10 +3,7 @@ people/roles page (with an administrator's password reset)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
-    Blueprint,
     flash,
     redirect,
     render_template,
@@ -18,23 +15,19 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from village_grid.audit.service import request_addr
-from village_grid.auth import queries, service, sessions
+from village_grid.auth import (
+    queries,
+    routes_people,  # noqa: F401  (registers its pages on bp)
+    routes_sheet,  # noqa: F401  (registers its pages on bp)
+    routes_signin,  # noqa: F401  (registers its pages on bp)
+    service,
+    sessions,
+)
+from village_grid.auth.blueprint import bp, safe_next
 from village_grid.auth.forms import LoginForm, PasswordChangeForm
 from village_grid.auth.guards import anonymous_only, login_required, public
 from village_grid.errors import DomainError
 from village_grid.extensions import db, limiter
-
-bp = Blueprint("auth", __name__)
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never send someone to another host after login."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -123,14 +116,3 @@ def set_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next")) or url_for("auth.login"))
-
-
-def form_id(name: str) -> int:
-    """An id posted in a form field; ValueError unless it is one the database can hold."""
-    value = int(request.form[name])
-    if not 1 <= value < 2**31:
-        raise ValueError(name)
-    return value
-
-
-from village_grid.auth import routes_people, routes_sheet, routes_signin  # noqa: E402, F401

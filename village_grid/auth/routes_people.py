@@ -28,15 +28,15 @@ from werkzeug.exceptions import NotFound
 
 from village_grid import edge
 from village_grid.auth import queries, scope, service, signin
+from village_grid.auth.blueprint import bp, form_id, safe_next
 from village_grid.auth.forms import PersonForm, RoleForm, people_filter
 from village_grid.auth.guards import login_required
 from village_grid.auth.labels import ROLE_LABELS
-from village_grid.auth.routes import bp, form_id, safe_next
 from village_grid.errors import DomainError
 from village_grid.extensions import db
-from village_grid.hierarchy.labels import kind_label
+from village_grid.kinds import kind_label
 from village_grid.models import ROLES
-from village_grid.qr.plates import qr_svg
+from village_grid.qrcodes import qr_svg
 
 
 def _require_people_page() -> None:

@@ -18,12 +18,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid.auth import queries, scope, signin
+from village_grid.auth.blueprint import bp
 from village_grid.auth.guards import login_required
 from village_grid.auth.labels import ROLE_LABELS
-from village_grid.auth.routes import bp
 from village_grid.extensions import db
 from village_grid.pdf import render_pdf
-from village_grid.qr.plates import qr_data_url, qr_svg
+from village_grid.qrcodes import qr_data_url, qr_svg
 
 # Cards on one A4 page (2 across, 4 down).
 CARDS_PER_PAGE = 8

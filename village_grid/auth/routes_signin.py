@@ -11,9 +11,9 @@ from flask_login import current_user, login_user
 
 from village_grid.audit.service import request_addr
 from village_grid.auth import signin, throttle
+from village_grid.auth.blueprint import bp, safe_next
 from village_grid.auth.forms import CodeForm
 from village_grid.auth.guards import login_required, public
-from village_grid.auth.routes import bp, safe_next
 from village_grid.auth.service import LoginLocked
 from village_grid.extensions import db, limiter
 

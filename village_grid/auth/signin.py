@@ -40,9 +40,9 @@ from sqlalchemy.orm import Session
 
 from village_grid.audit.service import iso_time, record
 from village_grid.auth import scope, sessions, throttle
+from village_grid.auth.queries import people_on
 from village_grid.auth.service import locked_error
 from village_grid.errors import Conflict, DomainError, NotFound
-from village_grid.hierarchy.queries import people_on
 from village_grid.models import SignInLink, Unit, User
 from village_grid.models.base import utcnow
 

@@ -15,9 +15,9 @@ from flask import Flask, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from village_grid.auth.queries import people_on
 from village_grid.field import labels, queries
 from village_grid.hierarchy.labels import FLAG_LABELS
-from village_grid.hierarchy.queries import people_on
 from village_grid.models import Unit, User
 from village_grid.qr.labels import CATEGORIES
 from village_grid.qr.labels import STATUSES as LETTER_STATUSES

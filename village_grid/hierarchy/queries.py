@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
-from village_grid.models import Household, Member, RoleAssignment, Unit, User
+from village_grid.models import Household, Member, Unit, User
 from village_grid.models.units import TEAM, VILLAGE_KINDS
 
 # The kinds of unit a household code and a move stay within ("the village").
@@ -72,18 +72,6 @@ def units_in_scope(
         select(Unit).where(*where).order_by(Unit.path).limit(limit).offset(offset)
     )
     return list(page), total
-
-
-def people_on(session: Session, unit: Unit) -> list[tuple[User, str]]:
-    """Who holds a role on exactly this unit (the team lead of a team, a grid's grid
-    member ...), with the role; active people only, by role, then name."""
-    rows = session.execute(
-        select(User, RoleAssignment.role)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(RoleAssignment.unit_id == unit.id, User.active.is_(True))
-        .order_by(RoleAssignment.role, User.name)
-    ).all()
-    return [(u, r) for u, r in rows]
 
 
 # --- households and counts -------------------------------------------------------

@@ -8,7 +8,7 @@ re-shown form, with the offending field marked; out-of-scope ids are 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,7 +17,13 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError
 from village_grid.extensions import db
-from village_grid.hierarchy import queries, service, units
+from village_grid.hierarchy import (
+    queries,
+    routes_registry,  # noqa: F401  (import and export: its pages on bp)
+    service,
+    units,
+)
+from village_grid.hierarchy.blueprint import bp
 from village_grid.hierarchy.forms import (
     INLINE_MEMBER_ROWS,
     ConfirmForm,
@@ -33,8 +39,6 @@ from village_grid.hierarchy.labels import (
 )
 from village_grid.models import Household, Unit
 from village_grid.models.units import UNIT_KINDS
-
-bp = Blueprint("hierarchy", __name__)
 
 # Above this many units the tree page stops at the grids and links onward.
 TREE_FULL_LIMIT = 600
@@ -139,7 +143,7 @@ def unit(unit_id: int):
         children=children,
         counts=counts,
         households=households,
-        people=queries.people_on(db.session, unit),
+        people=auth_queries.people_on(db.session, unit),
         cap=service.team_max_households(),
         can_edit=scope.may(current_user, "edit_household", unit),
         can_manage=scope.may(current_user, "manage_units", unit),
@@ -477,7 +481,3 @@ def move_household(household_id: int):
         ),
         status,
     )
-
-
-# Import and export (registry files) are in routes_registry.py, on this blueprint.
-from village_grid.hierarchy import routes_registry  # noqa: E402, F401

@@ -22,9 +22,9 @@ from village_grid.auth.guards import login_required
 from village_grid.errors import Forbidden
 from village_grid.extensions import db
 from village_grid.hierarchy import queries, registry
+from village_grid.hierarchy.blueprint import bp
 from village_grid.hierarchy.registry import queued
 from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
-from village_grid.hierarchy.routes import bp
 from village_grid.models import Unit
 from village_grid.spreadsheets import MIMETYPES
 

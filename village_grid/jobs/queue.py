@@ -77,19 +77,10 @@ def _wake_after_commit(session: Session) -> None:
 
     imports = session.info.pop(QUEUED, None)
     if imports and has_app_context():
+        from village_grid.jobs import work
+
         for job_id in imports:
-            start_import(job_id)
-
-
-def start_import(job_id: int) -> None:
-    """Ask a worker to run a queued import (the tick also starts any still queued)."""
-    jobs = current_app.extensions.get("jobs")
-    if not jobs:
-        return
-    try:
-        jobs["import"](job_id)
-    except Exception:  # the job stays queued; the next tick starts it
-        log.exception("could not queue import %s; the next tick starts it", job_id)
+            work.start_import(job_id)
 
 
 def wake_delivery() -> None:

@@ -160,7 +160,6 @@ def tick() -> int:
     db.session.commit()
     # Imports whose wake-up was lost are started (a worker claims each once).
     from village_grid.hierarchy.registry.queued import waiting
-    from village_grid.jobs.queue import start_import
 
     for job_id in waiting(db.session):
         start_import(job_id)
@@ -183,3 +182,14 @@ def poll_warnings(now) -> None:
     period = timedelta(minutes=int(config["WARNINGS_POLL_MINUTES"]), seconds=-10)
     if config["WARNINGS_FEED_URL"] and claim_tick(db.session, "warnings_feed", period):
         poll_feed(db.session, now=now)
+
+
+def start_import(job_id: int) -> None:
+    """Ask a worker to run a queued import (the tick also starts any still queued)."""
+    jobs = current_app.extensions.get("jobs")
+    if not jobs:
+        return
+    try:
+        jobs["import"](job_id)
+    except Exception:  # the job stays queued; the next tick starts it
+        log.exception("could not queue import %s; the next tick starts it", job_id)

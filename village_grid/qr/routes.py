@@ -30,7 +30,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from village_grid import edge
+from village_grid import edge, qrcodes
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required, public
 from village_grid.errors import DomainError
@@ -217,7 +217,7 @@ def sheet(unit_id: int):
         unit=unit,
         pages=plates.pages(all_plates),
         total=len(all_plates),
-        qr_svg=plates.qr_svg,
+        qr_svg=qrcodes.qr_svg,
         instruction=plates.INSTRUCTION,
     )
 

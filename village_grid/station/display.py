@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 
 from village_grid.hierarchy.labels import RELATION_LABELS
 from village_grid.models import Broadcast, Newcomer
-from village_grid.qr.plates import INSTRUCTION, qr_svg
+from village_grid.qr.plates import INSTRUCTION
 from village_grid.qr.service import report_url
+from village_grid.qrcodes import qr_svg
 from village_grid.station import broadcast as broadcasting
 from village_grid.station import forms, queries
 from village_grid.station.fields import local_today

@@ -39,7 +39,7 @@ from village_grid.audit.service import record, request_addr
 from village_grid.auth import scope
 from village_grid.database.bulk import IdSource
 from village_grid.errors import DomainError
-from village_grid.hierarchy import service
+from village_grid.hierarchy import events, service
 from village_grid.hierarchy import units as unit_changes
 from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS
 from village_grid.hierarchy.registry.columns import (
@@ -363,10 +363,8 @@ class _Import:
         """Write what is left, the people, the tree version and the import's events."""
         self.writer.flush(force=True)
         self.writer.people(self.people.new_people, self.people.new_roles)
-        from village_grid.tasks import membership
-
         if self.writer.joined:
-            membership.after_change(self.session, self.writer.joined)
+            events.changed(self.session, self.writer.joined)
         result = self.result
         if self.dry_run:
             return self._counted()

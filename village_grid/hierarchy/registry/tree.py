@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from village_grid.auth import scope
 from village_grid.database.bulk import IdSource
 from village_grid.errors import DomainError
-from village_grid.hierarchy import divisions, service
+from village_grid.hierarchy import divisions, events, service
 from village_grid.hierarchy.registry.columns import LEVEL_KINDS, UNIT_LEVELS, heading
 from village_grid.hierarchy.registry.rejections import first_field, problem
 from village_grid.models import Household, RoleAssignment, Unit, User
@@ -377,10 +377,9 @@ class Tree:
     def lock_team(self, team: Node) -> None:
         """An existing team is about to take new households: take its write lock (as
         ``service.lock_team_with_room`` does) and count again under it, and freeze it
-        on tasks past due (``membership.before_change``) so they do not grow."""
+        on tasks past due (``hierarchy.events.changing``) so they do not grow."""
         if team.new or team.locked:
             return
-        from village_grid.tasks import membership
 
         self.session.execute(
             Unit.__table__.update()
@@ -392,7 +391,7 @@ class Tree:
         ).one()
         team.households = n
         team.next_seq = (top or 0) + 1
-        membership.before_change(self.session, self.now, joining_teams=[team.id])
+        events.changing(self.session, self.now, joining_teams=[team.id])
         team.locked = True
 
     def teams_with_room(self, team: Node, cap: int) -> list[Node]:

@@ -7,7 +7,7 @@ column is dropped. Upgrading needs that key (scripts/run writes it before it
 upgrades); downgrading needs it to write the clear tokens back.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-06 02:00:00
 
 """
@@ -19,7 +19,7 @@ from alembic import op
 from village_grid.models.households import seal_plate_token, unseal_plate_token
 
 revision = '0014'
-down_revision = '0011'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
