@@ -30,7 +30,7 @@ from village_grid.models import (
     User,
 )
 from village_grid.models.base import utcnow
-from village_grid.models.qr import plate_token_hash
+from village_grid.models.households import plate_token_hash, seal_plate_token
 
 # Households per batch written (with their members and audit events).
 BATCH = 2000
@@ -159,8 +159,8 @@ class Writer:
                 "code": code,
                 **{f: fields[f] for f in FIELDS},
                 **{f: bool(fields[f]) for f in HOUSEHOLD_FLAGS},
-                "qr_token": token,
                 "qr_token_hash": plate_token_hash(token),
+                "qr_token_sealed": seal_plate_token(token),
                 "qr_rotated_at": None,
                 "created_at": self.now,
                 "updated_at": self.now,
