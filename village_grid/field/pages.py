@@ -58,8 +58,9 @@ def team_context(session: Session, user: User, team: Unit, *, now: datetime) -> 
         case["opened_at"] = parse_iso(case["opened_at"])
         if case["status_now"]:
             case["status_now"] = {**case["status_now"], "at": parse_iso(case["status_now"]["at"])}
-    people = people_on(session, team)
-    lead = next((p for p, role in people if role == "team_lead"), None)
+    leads = [p for p, role in people_on(session, team) if role == "team_lead"]
+    # A team may have two leads (a deputy): either sees the page as their own.
+    lead = next((p for p in leads if p.id == user.id), leads[0] if leads else None)
     return {
         "team": team,
         "team_name": queries.team_name(session, team.id) or team.name,
