@@ -199,3 +199,31 @@ def test_plate_tokens_are_sealed_and_every_plate_keeps_working(scratch_app, tmp_
 
         with pytest.raises(KeyProblem):
             unseal_plate_token(stored[0][2])
+
+
+def test_sort_paths_are_filled_for_the_units_already_there(scratch_app):
+    """0017: every unit made before it gets its place in the natural order."""
+    from tests.factories import create_unit
+    from village_grid.hierarchy.ordering import sort_path
+    from village_grid.models import Unit
+
+    upgrade()
+    village = create_unit("village", "侯官村")
+    for name in ("第10网格", "第2网格", "第1网格"):
+        grid = create_unit("grid", name, village)
+        create_unit("team", "10小队", grid)
+        create_unit("team", "9小队", grid)
+    db.session.remove()
+    downgrade(revision="0014")
+    upgrade()
+    db.session.remove()
+    units = db.session.scalars(select(Unit).order_by(Unit.sort_path)).all()
+    assert [u.name for u in units] == [
+        "侯官村",
+        *("第1网格", "9小队", "10小队"),
+        *("第2网格", "9小队", "10小队"),
+        *("第10网格", "9小队", "10小队"),
+    ]
+    keys = {u.id: u.sort_path for u in units}
+    for u in units:
+        assert u.sort_path == sort_path(keys.get(u.parent_id), u.name, u.id)

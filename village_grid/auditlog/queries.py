@@ -313,7 +313,7 @@ def units_for_filter(session: Session, viewer: User, limit: int = 500) -> list[U
             select(Unit)
             .where(scope.scope_clause(viewer, "audit"))
             .where(Unit.kind.not_in(("team", "building")))
-            .order_by(Unit.path)
+            .order_by(Unit.sort_path)
             .limit(limit)
         )
     )

@@ -27,7 +27,7 @@ def assignable_units(session: Session, user: User | None, limit: int = 2000) -> 
             select(Unit)
             .where(scope.scope_clause(user, "assign_roles"))
             .where(Unit.kind != "building")
-            .order_by(Unit.path)
+            .order_by(Unit.sort_path)
             .limit(limit)
         )
     )
@@ -150,7 +150,7 @@ def units_matching(
                 Unit.kind != "building",
                 or_(Unit.name.like(pattern, escape="\\"), Unit.code.like(pattern, escape="\\")),
             )
-            .order_by(Unit.depth, Unit.path)
+            .order_by(Unit.depth, Unit.sort_path)
             .limit(limit)
         )
     )
@@ -194,7 +194,7 @@ def grid_people(session: Session, grid: Unit) -> list[tuple[User, str, Unit]]:
                 and_(Unit.parent_id == grid.id, RoleAssignment.role == "team_lead"),
             ),
         )
-        .order_by(Unit.depth, Unit.code, Unit.name, User.name)
+        .order_by(Unit.depth, Unit.sort_path, User.name)
     ).all()
     return [(u, r, unit) for u, r, unit in rows]
 
@@ -229,7 +229,7 @@ def readiness_in_scope(
         totals.leads += r.leads
         totals.leads_never_signed_in += r.leads_never_signed_in
     todo = [r for r in per_grid.values() if r.teams_without_lead or r.leads_never_signed_in]
-    todo.sort(key=lambda r: (-(r.teams_without_lead + r.leads_never_signed_in), r.grid.path))
+    todo.sort(key=lambda r: (-(r.teams_without_lead + r.leads_never_signed_in), r.grid.sort_path))
     return todo[:limit], totals
 
 

@@ -212,11 +212,11 @@ def scope_roots(session: Session, user: User | None, action: str = "view") -> li
     paths = scope_paths(user, action)
     if paths is None:
         return list(
-            session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code))
+            session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.sort_path))
         )
     if not paths:
         return []
-    return list(session.scalars(select(Unit).where(Unit.path.in_(paths)).order_by(Unit.path)))
+    return list(session.scalars(select(Unit).where(Unit.path.in_(paths)).order_by(Unit.sort_path)))
 
 
 def has_role(user: User | None, *roles: str) -> bool:

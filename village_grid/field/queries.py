@@ -47,7 +47,7 @@ def teams_in_scope(session: Session, user: User) -> tuple[list[dict], bool]:
     rows = session.execute(
         select(Unit.id, Unit.name)
         .where(Unit.kind == "team", scope.scope_clause(user, "report_status"))
-        .order_by(Unit.path)
+        .order_by(Unit.sort_path)
         .limit(TEAMS_LISTED + 1)
     ).all()
     more = len(rows) > TEAMS_LISTED

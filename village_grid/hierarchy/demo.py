@@ -29,7 +29,7 @@ from village_grid.database.bulk import (
     insert_rows,
     next_id,
 )
-from village_grid.hierarchy import service
+from village_grid.hierarchy import ordering, service
 from village_grid.hierarchy.service import code_of
 from village_grid.models import Household, Member, RoleAssignment, Unit, User
 from village_grid.models.base import utcnow
@@ -283,6 +283,7 @@ def build_demo(
             "code": code,
             "division_code": division,
             "path": f"{parent['path'] if parent else '/'}{unit_id}/",
+            "sort_path": ordering.sort_path(parent["sort_path"] if parent else None, name, unit_id),
             "depth": parent["depth"] + 1 if parent else 0,
             "lock_version": 0,
             "created_at": now,

@@ -44,7 +44,7 @@ def subtree_units(session: Session, root: Unit, max_depth: int | None = None) ->
     q = (
         select(Unit)
         .where(scope.subtree_clause(Unit.path, root.path))
-        .order_by(Unit.depth, Unit.code)
+        .order_by(Unit.depth, Unit.sort_path)
     )
     if max_depth is not None:
         q = q.where(Unit.depth <= root.depth + max_depth)
@@ -69,7 +69,7 @@ def units_in_scope(
         where.append(Unit.parent_id == parent.id)
     total = session.scalar(select(func.count(Unit.id)).where(*where)) or 0
     page = session.scalars(
-        select(Unit).where(*where).order_by(Unit.path).limit(limit).offset(offset)
+        select(Unit).where(*where).order_by(Unit.sort_path).limit(limit).offset(offset)
     )
     return list(page), total
 
@@ -153,7 +153,7 @@ def teams_with_room(
         .outerjoin(counts, counts.c.team_id == Unit.id)
         .where(Unit.parent_id == team.parent_id, Unit.kind == TEAM, Unit.id != team.id)
         .where(func.coalesce(counts.c.n, 0) < cap)
-        .order_by(func.coalesce(counts.c.n, 0), Unit.code)
+        .order_by(func.coalesce(counts.c.n, 0), Unit.sort_path)
         .limit(limit)
     ).all()
     return [(u, n) for u, n in rows]
@@ -164,7 +164,7 @@ def move_targets(
 ) -> list[tuple[Unit, Unit | None, int]]:
     """Teams ``user`` may move ``household`` into, within its village (or the top of
     its tree when it has none): each with the unit above it and its household count,
-    ordered by that unit's code, then the team's. At most ``limit`` teams."""
+    in the natural order (``hierarchy/ordering.py``). At most ``limit`` teams."""
     root = village_chain(session, household.team)[0]
     teams = list(
         session.scalars(
@@ -172,16 +172,14 @@ def move_targets(
             .where(Unit.kind == TEAM, Unit.id != household.team_id)
             .where(scope.subtree_clause(Unit.path, root.path))
             .where(scope.scope_clause(user, "edit_household"))
-            .order_by(Unit.path)
+            .order_by(Unit.sort_path)
             .limit(limit)
         )
     )
     counts = team_household_counts(session, [t.id for t in teams])
     parent_ids = {t.parent_id for t in teams if t.parent_id}
     parents = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(parent_ids)))}
-    targets = [(t, parents.get(t.parent_id), counts.get(t.id, 0)) for t in teams]
-    targets.sort(key=lambda target: (target[1].code if target[1] else "", target[0].code))
-    return targets
+    return [(t, parents.get(t.parent_id), counts.get(t.id, 0)) for t in teams]
 
 
 def has_units(session: Session) -> bool:

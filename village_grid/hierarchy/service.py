@@ -33,7 +33,7 @@ from village_grid.auth.scope import (
     require_unit,
 )
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
-from village_grid.hierarchy import divisions, events, queries
+from village_grid.hierarchy import divisions, events, ordering, queries
 from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, Unit, User
 from village_grid.models.base import utcnow
@@ -165,6 +165,7 @@ def create_unit(
     session.add(unit)
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    unit.sort_path = ordering.sort_path(parent.sort_path if parent else None, name, unit.id)
     bump_tree_version(session)
     after = {"kind": unit.kind, "name": unit.name, "code": unit.code}
     if division:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from village_grid.audit.service import changes, record
 from village_grid.auth import scope
 from village_grid.errors import Conflict, InvalidInput
-from village_grid.hierarchy import divisions
+from village_grid.hierarchy import divisions, ordering
 from village_grid.models import Unit, User
 from village_grid.models.units import bump_tree_version
 from village_grid.validation import clean_text
@@ -50,6 +50,9 @@ def update_unit(
                 code="duplicate_name",
             )
         unit.name = new_name
+        ordering.resort_subtree(
+            session, unit, unit.parent.sort_path if unit.parent is not None else None
+        )
     if division_code is not UNSET:
         parent = unit.parent
         code = divisions.clean(

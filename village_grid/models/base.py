@@ -22,3 +22,7 @@ Timestamp = DateTime(timezone=False)
 # Materialised paths compare byte-wise on every engine, so a subtree is one
 # index range scan (see hierarchy.service.subtree_clause).
 PathString = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+# A unit's place in the natural order down the tree (``hierarchy/ordering.py``),
+# compared byte-wise as the paths.
+SortPathString = String(1000).with_variant(String(1000, collation="C"), "postgresql")

@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from village_grid.extensions import db
-from village_grid.models.base import PathString, Timestamp, utcnow
+from village_grid.models.base import PathString, SortPathString, Timestamp, utcnow
 
 # Kinds the product knows by name (a county deployment puts "county" on top).
 # The tree's depth is not fixed: any kind may sit between these (e.g. "building" under a grid in Fuqing), but households
@@ -49,13 +49,16 @@ class Unit(db.Model):
     # "/1/7/42/": ids from the root down, this unit last. Subtree = path prefix.
     path: Mapped[str] = mapped_column(PathString, index=True, default="")
     depth: Mapped[int] = mapped_column(Integer, default=0)
+    # The natural order down the tree (第2网格 before 第10网格): every list of units
+    # orders by it (``hierarchy/ordering.py`` writes it).
+    sort_path: Mapped[str] = mapped_column(SortPathString, index=True, default="")
     # Bumped under the team's row lock whenever a household joins: the write
     # lock that makes the ten-household cap hold under concurrency.
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
-    children: Mapped[list[Unit]] = relationship(back_populates="parent", order_by="Unit.code")
+    children: Mapped[list[Unit]] = relationship(back_populates="parent", order_by="Unit.sort_path")
 
     @property
     def is_team(self) -> bool:

@@ -62,7 +62,7 @@ def teams_with_counts(session: Session, unit: Unit, limit: int = 500) -> list[tu
             select(Unit, func.coalesce(counts.c.n, 0))
             .outerjoin(counts, counts.c.team_id == Unit.id)
             .where(subtree_clause(Unit.path, unit.path), Unit.kind == "team")
-            .order_by(Unit.path)
+            .order_by(Unit.sort_path)
             .limit(limit)
         ).all()
     ]
@@ -89,7 +89,7 @@ def plates_for_unit(session: Session, unit: Unit, base_url: str) -> list[Plate]:
         select(Household.id, Household.code, Household.qr_token_sealed, Household.team_id)
         .join(Unit, Unit.id == Household.team_id)
         .where(subtree_clause(Unit.path, unit.path), Household.qr_token_sealed.is_not(None))
-        .order_by(Unit.path, Household.seq)
+        .order_by(Unit.sort_path, Household.seq)
     ).all()
     leads = team_leads(session, list(teams))
     plates = []

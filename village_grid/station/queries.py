@@ -46,7 +46,7 @@ def station_villages(session: Session, user: User | None, limit: int = 500) -> l
         session.scalars(
             select(Unit)
             .where(Unit.kind.in_(VILLAGE_KINDS), scope.scope_clause(user, ACTION))
-            .order_by(Unit.path)
+            .order_by(Unit.sort_path)
             .limit(limit)
         )
     )
@@ -331,7 +331,7 @@ def teams_with_counts(session: Session, village: Unit) -> list[tuple[Unit, int]]
         session.scalars(
             select(Unit)
             .where(Unit.kind == TEAM, scope.subtree_clause(Unit.path, village.path))
-            .order_by(Unit.path)
+            .order_by(Unit.sort_path)
         )
     )
     counts = team_household_counts(session, [t.id for t in teams])

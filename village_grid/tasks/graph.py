@@ -54,7 +54,9 @@ def get_graph(session: Session) -> nx.DiGraph:
         if cached is not None and cached[0] == version:
             return cached[1]
         units = session.execute(
-            select(Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.code, Unit.path)
+            select(
+                Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.code, Unit.path, Unit.sort_path
+            )
         ).all()
         people = [
             (unit_id, role, uid, name or username, phone, available, active)

@@ -167,7 +167,7 @@ def household_rows(
     if latest_first:
         q = q.order_by(m.c.updated_at.desc(), m.c.team_id, Household.seq)
     else:
-        q = q.order_by(Unit.path, Household.seq)
+        q = q.order_by(Unit.sort_path, Household.seq)
     if limit is not None:
         q = q.limit(limit)
     if offset:
@@ -237,7 +237,7 @@ def page_teams(
         select(tt.c.team_id, counted)
         .join(Unit, Unit.id == tt.c.team_id)
         .where(tt.c.task_id == task_id, counted > 0, scope.paths_clause(paths, Unit.path))
-        .order_by(Unit.path)
+        .order_by(Unit.sort_path)
     )
     if not offset:  # every team counted holds at least one: ``limit`` teams are enough
         return list(session.connection().scalars(q.limit(limit))), 0

@@ -181,7 +181,7 @@ def team_summaries(
         .select_from(TaskTeam)
         .join(team, team.c.id == TaskTeam.team_id)
         .where(TaskTeam.task_id == task_id, total > 0, scope.paths_clause(paths, team.c.path))
-        .order_by(team.c.name)
+        .order_by(team.c.sort_path)
         .limit(limit)
     )
     return [
@@ -210,7 +210,7 @@ def dispatch_units(session: Session, actor: User, *, limit: int) -> list[Unit]:
     q = (
         select(Unit)
         .where(scope.scope_clause(actor, "dispatch"), Unit.kind != "building")
-        .order_by(Unit.path)
+        .order_by(Unit.sort_path)
     )
     units = list(session.scalars(q.limit(limit + 1)))
     if len(units) > limit:

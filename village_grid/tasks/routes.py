@@ -127,7 +127,7 @@ def _dispatch_units() -> list[dict]:
     out: list[dict] = []
 
     def walk(parent_id):
-        for u in sorted(by_parent.get(parent_id, []), key=lambda x: (x.code, x.name)):
+        for u in sorted(by_parent.get(parent_id, []), key=lambda x: x.sort_path):
             out.append({"unit": u, "indent": u.depth - top})
             walk(u.id)
 

@@ -98,25 +98,27 @@ class Decision:
 
 
 def build_graph(
-    units: Iterable[tuple[int, int | None, str, str, str, str]],
+    units: Iterable[tuple],
     people: Iterable[tuple[int, str, int, str, str, bool, bool]] = (),
     *,
     version: int = 0,
 ) -> nx.DiGraph:
     """The tree as a DiGraph.
 
-    ``units``: ``(id, parent_id, kind, name, code, path)`` rows.
+    ``units``: ``(id, parent_id, kind, name, code, path[, sort_path])`` rows; children
+    come in ``sort_path`` order (the natural order, ``hierarchy/ordering.py``), then by code.
     ``people``: ``(unit_id, role, user_id, name, phone, available, active)`` rows;
     roles other than :data:`RESPONSIBLE_ROLES` are ignored.
     """
     g = nx.DiGraph(version=version)
     edges = []
-    for uid, parent_id, kind, name, code, path in units:
+    for uid, parent_id, kind, name, code, path, *sort_path in units:
         g.add_node(
             uid,
             kind=kind,
             name=name,
             code=code or "",
+            sort=sort_path[0] if sort_path else "",
             path=path,
             depth=path.count("/") - 2,
             parent=parent_id,
@@ -140,12 +142,12 @@ def build_graph(
 
 def _child_key(g: nx.DiGraph, uid: int):
     node = g.nodes[uid]
-    return (node["code"], node["name"], uid)
+    return (node["sort"], node["code"], node["name"], uid)
 
 
 def _index(g: nx.DiGraph) -> None:
     """Precompute what every request needs, once per build: each node's
-    ancestors, the depth-first order of the whole tree (children by code) and
+    ancestors, the depth-first order of the whole tree (children in the natural order) and
     each subtree's size, so a subtree is a slice of that order."""
     info = {n: g.nodes[n] for n in g}
     order: list[int] = []

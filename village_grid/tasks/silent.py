@@ -86,7 +86,7 @@ def _silent_rows(session: Session, cutoffs: dict[int, datetime], paths=None, lim
                 or_(FieldSign.last_at.is_(None), FieldSign.last_at <= cutoff),
                 scope.paths_clause(paths, Unit.path),
             )
-            .order_by(Unit.path)
+            .order_by(Unit.sort_path)
         )
         if limit is not None:
             q = q.limit(limit)

@@ -120,12 +120,12 @@ def export_rows(session: Session, actor: User | None, *, unit_id: int | None) ->
 
     people = _people(session, [u.id for u in in_scope if u.kind in (TEAM, "grid")])
 
-    def sort_key(unit: Unit) -> tuple:
-        return tuple((units[i].code, units[i].name) for i in unit.ancestor_ids if i in units)
+    def sort_key(unit: Unit) -> str:
+        return unit.sort_path
 
-    rows: list[tuple[tuple, int, dict]] = []
+    rows: list[tuple[str, int, dict]] = []
     # Ten households share a team: its cells and sort key are worked out once.
-    per_team: dict[int, tuple[tuple, dict]] = {}
+    per_team: dict[int, tuple[str, dict]] = {}
     for h in households:
         if h.team_id not in per_team:
             team = units[h.team_id]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from village_grid.auth import scope
 from village_grid.database.bulk import IdSource
 from village_grid.errors import DomainError
-from village_grid.hierarchy import divisions, events, service
+from village_grid.hierarchy import divisions, events, ordering, service
 from village_grid.hierarchy.registry.columns import LEVEL_KINDS, UNIT_LEVELS, heading
 from village_grid.hierarchy.registry.rejections import first_field, problem
 from village_grid.models import Household, RoleAssignment, Unit, User
@@ -45,6 +45,8 @@ class Node:
     new: bool
     # A village's administrative division code ("" when it has none).
     division_code: str = ""
+    # Its place in the natural order (``hierarchy/ordering.py``).
+    sort_path: str = ""
     # An existing unit's children by name, loaded when first needed; a new one's, made.
     children: dict[str, Node] | None = None
     # A team: how many households it has (this import's included), the next number.
@@ -122,6 +124,7 @@ class Tree:
                 unit.depth,
                 new=False,
                 division_code=unit.division_code or "",
+                sort_path=unit.sort_path,
             )
             self.nodes[unit.id] = node
         return node
@@ -282,6 +285,7 @@ class Tree:
             known={},
             same={},
             division_code=division,
+            sort_path=ordering.sort_path(parent.sort_path if parent else None, name, unit_id),
         )
         if level == "village":
             self.village_codes.add(code)

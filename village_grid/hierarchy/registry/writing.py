@@ -210,6 +210,7 @@ class Writer:
             "name": node.name,
             "code": node.code,
             "path": node.path,
+            "sort_path": node.sort_path,
             "depth": node.depth,
             "division_code": node.division_code,
             "lock_version": 0,
