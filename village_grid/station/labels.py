@@ -37,9 +37,14 @@ ID_ERRORS = {
     "bad_birth_date": _l(
         "The date of birth in the number (characters 7 to 14) is not a real date."
     ),
+    "birth_year_too_early": _l(
+        "The year of birth in the number (characters 7 to 10) is %(year)s, before %(min)s: "
+        "check those four digits."
+    ),
     "future_birth_date": _l("The date of birth in the number (characters 7 to 14) is after today."),
     "bad_document": _l("A document number is 5 to 30 letters and digits."),
 }
+BIRTH_YEAR_MIN = 1900  # a resident ID with an earlier year of birth is mistyped
 ID_NUMBER_MAX = 40  # what a form or a body may carry before normalising
 DOCUMENT_MIN, DOCUMENT_MAX = 5, 30
 
