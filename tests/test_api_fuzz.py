@@ -81,8 +81,8 @@ CHECKED_AGAINST_STORED_DATA = {
     # document type; a day after today; a newcomer who came back before they left; ids
     # of units and households that are not of the station's village.
     "id_number": {
-        "wrong_length", "bad_format", "bad_checksum", "bad_birth_date", "future_birth_date",
-        "bad_document",
+        "wrong_length", "bad_format", "bad_checksum", "bad_birth_date", "birth_year_too_early",
+        "future_birth_date", "bad_document",
     },
     "arrived_on": {"in_future", "before_departure"},
     "departed_on": {"in_future", "before_arrival"},

@@ -5,7 +5,9 @@
 - page routes and API views build no SQL: they call the query functions of their domain;
 - no module imports another module's private names;
 - no module of ``village_grid/`` outside the migrations is over 600 lines;
-- imports run one way (``lint-imports`` over the contracts in ``pyproject.toml``).
+- imports run one way (``lint-imports`` over the contracts in ``pyproject.toml``);
+- no template writes a ``tel:`` link that is not inside an ``{% if %}`` on its number
+  (a person with no phone gets no empty link to tap).
 
 Each failure names the file and line.
 """
@@ -490,6 +492,57 @@ def test_the_resolution_rule_sees_a_write(source):
 )
 def test_the_resolution_rule_lets_reads_be(source):
     assert not resolution_writes(source)
+
+
+# --- f. a tap-to-call link only for a number there is ----------------------------------
+
+TEMPLATES = ROOT / "templates"
+_TEL = re.compile(r"tel:\{\{\s*([\w.]+)\s*(?:\|[^}]*)?\}\}")
+
+
+def unguarded_calls(source: str) -> list[int]:
+    """Lines with a ``tel:{{ x }}`` link not preceded, on its line, by an ``{% if %}``
+    (or ``{% elif %}``) whose condition names ``x``."""
+    found = []
+    for n, line in enumerate(source.splitlines(), 1):
+        for match in _TEL.finditer(line):
+            number = re.escape(match.group(1))
+            guard = re.compile(r"\{%-?\s*(?:el)?if\b[^%]*(?<![\w.])" + number + r"(?![\w.])")
+            if not guard.search(line[: match.start()]):
+                found.append(n)
+    return found
+
+
+def test_every_call_link_in_the_templates_has_a_number():
+    found = [
+        f"{rel(path)}:{n}: a tel: link without an {{% if %}} on its number"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for n in unguarded_calls(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, report(found, "guard each tel: link with {% if <number> %}")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<a href="tel:{{ p.phone }}">{{ p.phone }}</a>',
+        '{% if p %}<a href="tel:{{ p.phone }}">',
+        '{% if p.phone2 %}<a href="tel:{{ p.phone }}">',
+    ],
+)
+def test_the_call_rule_sees_a_link_without_a_number(source):
+    assert unguarded_calls(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{% if p.phone %}<a href="tel:{{ p.phone }}">',
+        '{% if h and h.phone %} <a class="call" href="tel:{{ h.phone }}">',
+    ],
+)
+def test_the_call_rule_lets_a_guarded_link_be(source):
+    assert not unguarded_calls(source)
 
 
 # --- the import layering (pyproject.toml, [tool.importlinter]) ----------------------

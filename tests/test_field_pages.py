@@ -127,6 +127,11 @@ def test_service_worker_and_manifest_are_public_and_name_the_current_files(clien
     data = manifest.get_json(force=True)
     assert data["start_url"] == "/field" and data["display"] == "standalone"
     assert {i["sizes"] for i in data["icons"]} >= {"192x192", "512x512"}
+    # The installed app has the name every page shows.
+    login_page = client.get("/login").get_data(as_text=True)
+    brand = re.search(r'<a class="brand"[^>]*>([^<]+)</a>', login_page).group(1)
+    assert brand == "网格通"
+    assert data["short_name"] == brand and data["name"] == f"{brand} · 我的小队"
 
 
 def test_static_files_have_hashed_names_cached_for_a_year(client, world):

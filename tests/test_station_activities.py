@@ -228,6 +228,48 @@ def test_a_lead_who_has_not_read_it_in_time_escalates(client, world):
     assert run_escalations(db.session, now=task.deadline + timedelta(hours=3)) == 0
 
 
+def test_another_notice_speaks_its_own_words_and_a_lead_without_a_phone_gets_no_link(
+    app, client, world
+):
+    login(client, world["staff"])
+    missing = client.get("/station/broadcasts").get_data(as_text=True)
+    assert 'value="寻找走失儿童"' in missing and "最后出现" in missing
+    form = client.get("/station/broadcasts?kind=other").get_data(as_text=True)
+    assert 'aria-current="page">其他通知</a>' in form
+    assert "寻找走失儿童" not in form and "最后出现" not in form and "走失人员" not in form
+    silent = world["leads"][1]
+    silent.phone = None
+    db.session.commit()
+    res = send_broadcast(
+        client,
+        world,
+        kind="other",
+        title="明天停水",
+        description="明天8点到12点停水，请提前储水",
+        last_seen="港口路菜市场",
+    )
+    assert res.status_code == 302, res.get_data(as_text=True)[:1500]
+    item = db.session.scalars(select(Broadcast)).one()
+    assert item.kind == "other"
+    body = item.task.body
+    assert "如有疑问，请拨打 13900000088。" in body
+    assert "如有线索" not in body and "港口路" not in body and "最后出现" not in body
+    lead_client = app.test_client()
+    login(lead_client, world["leads"][0])
+    lead_page = lead_client.get("/field").get_data(as_text=True)
+    assert "明天停水" in lead_page and "如有疑问" in lead_page and "如有线索" not in lead_page
+    page = client.get(f"/station/broadcasts/{item.id}").get_data(as_text=True)
+    assert "已找到" not in page and "结束通知" in page
+    assert silent.name in page and 'href="tel:"' not in page
+    # The missing child's words are still its own.
+    send_broadcast(client, world)
+    child = db.session.scalars(select(Broadcast).where(Broadcast.kind == "missing_person")).one()
+    assert "如有线索，请拨打 13900000088。" in child.task.body
+    assert "已找到，结束通知" in client.get(f"/station/broadcasts/{child.id}").get_data(
+        as_text=True
+    )
+
+
 def test_the_dashboard_counts_what_the_station_did(client, world):
     today_arrival = create_newcomer(world["village"], "今天到", wants_work="y")
     create_newcomer(world["village"], "四川人", id_number=None, home_province="四川省")

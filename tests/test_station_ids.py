@@ -68,7 +68,11 @@ def test_lower_case_x_and_full_width_digits_are_normalised():
             "校验码",
         ),
         (resident_id("35012119900230123"), "bad_birth_date", "不是一个真实的日期"),
-        (resident_id("35012118800101123"), "bad_birth_date", "不是一个真实的日期"),
+        (
+            resident_id("35012118800101123"),
+            "birth_year_too_early",
+            "出生年份（第 7 至 10 位）是 1880 年，早于 1900 年",
+        ),
         (resident_id("35012120991231123"), "future_birth_date", "晚于今天"),
         ("3501211990A101123X", "bad_format", "前 17 位是数字"),
         (GOOD[:-1] + "Y", "bad_format", "最后一位是数字或 X"),

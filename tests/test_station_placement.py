@@ -107,6 +107,21 @@ def test_never_an_eleventh_household_in_a_team(client, world):
     assert db.session.scalar(db.select(db.func.count(Placement.id))) == 1
 
 
+def test_a_team_that_has_just_become_full_says_so_once(client, world):
+    """The clerk's page offered the team; another clerk took its last place first."""
+    person = create_newcomer(world["village"], "王小明")
+    full, _free = world["teams"]
+    login(client, world["staff"])
+    res = client.post(
+        f"/station/newcomers/{person.id}/placement",
+        data={"mode": "team", "team_id": full.id, "grid_id": world["grids"][0].id},
+    )
+    assert res.status_code in (409, 422)
+    page = res.get_data(as_text=True)
+    message = f"小队 {full.name} 已满 10 户"
+    assert page.count(message) == 1, page[page.find("flash-error") :][:600]
+
+
 def test_clerks_racing_for_the_last_place_one_wins(app, client, world):
     """Four clerks place four newcomers into the grid's last free place at once."""
     urls = [

@@ -61,6 +61,10 @@ def test_register_on_the_page_normalises_and_prefills(client, world):
     assert person.id_mask == "350121********" + GOOD[-4:]
     assert person.wants_work is True
     assert res.headers["Location"].endswith(f"/station/newcomers/{person.id}/placement")
+    # Under 身份信息 the place of origin is 籍贯 (住处 is where they live, further down).
+    page = client.get(f"/station/newcomers/{person.id}").get_data(as_text=True)
+    identity = page[page.index('id="who-h"') : page.index('id="home-h"')]
+    assert "<dt>籍贯</dt><dd>福建省闽侯县</dd>" in identity and "住处" not in identity
 
 
 def test_every_bad_field_has_its_own_chinese_message(client, world):
@@ -88,6 +92,9 @@ def test_the_same_number_twice_offers_the_existing_record(client, world):
     assert res.status_code == 409
     page = res.get_data(as_text=True)
     assert "这个证件号已经登记过" in page and "林阿强" in page
+    # One sentence in Chinese punctuation.
+    day = first.arrived_on.isoformat()
+    assert f"林阿强（{first.id_mask}），{day} 起在驿站。" in page
     assert f'href="/station/newcomers/{first.id}"' in page
     assert db.session.scalar(db.select(db.func.count(Newcomer.id))) == 1
 

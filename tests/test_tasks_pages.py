@@ -157,8 +157,9 @@ def test_dispatch_campaign_survey_and_notice_from_the_page(client, world):
         ({"title": "   "}, "请给任务起个标题"),
         ({"title": "长" * 201}, "标题超过 200 个字"),
         ({"deadline": "custom", "deadline_hours": "abc"}, "请用小时数填写期限"),
-        ({"deadline": "custom", "deadline_hours": "-3"}, "期限须在几分钟到 90 天之间"),
-        ({"deadline": "custom", "deadline_hours": "99999"}, "期限须在几分钟到 90 天之间"),
+        ({"deadline": "custom", "deadline_hours": "-3"}, "期限须在 5 分钟到 90 天之间"),
+        ({"deadline": "custom", "deadline_hours": "0.05"}, "期限须在 5 分钟到 90 天之间"),
+        ({"deadline": "custom", "deadline_hours": "99999"}, "期限须在 5 分钟到 90 天之间"),
         ({"deadline": "17"}, "请选择期限"),
         ({"preset": "party"}, "请选择任务类型"),
         ({"unit_id": "abc"}, "请选择单位"),
@@ -618,6 +619,21 @@ def test_task_list_shows_open_and_closed_with_coverage(client, world):
     login(lead, world["lead"])
     html = page(lead, "/tasks/")
     assert "防汛排查一" in html and "新建任务" not in html
+
+
+def test_a_single_teams_task_is_named_with_its_grid(client, world):
+    """A village has a 2小队 in every grid: the task's header and list say which."""
+    team = world["teams"][1]
+    grid = world["grids"][0]
+    team.name = "2小队"
+    db.session.commit()
+    task = send(world["cadre"], team, title="二小队排查")
+    login(client, world["cadre"])
+    facts = page(client, f"/tasks/{task.id}")
+    facts = facts[facts.index('class="task-facts"') :][:800]
+    assert f"{grid.name} 2小队" in facts, facts
+    listed = page(client, "/tasks/")
+    assert f"{grid.name} 2小队" in listed
 
 
 def test_pages_speak_english_on_request(client, world):

@@ -11,6 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import current_app, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
+
+# The product's one name, on every page, in the installed app (the web manifest) and on
+# printed sign-in slips.
+APP_NAME = _l("Village grid")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent

@@ -17,7 +17,7 @@ from village_grid import assets, database, edge, security
 from village_grid.auth.guards import wants_json
 from village_grid.errors import DomainError
 from village_grid.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
-from village_grid.i18n import DOMAINS, catalogue_dirs, select_locale
+from village_grid.i18n import APP_NAME, DOMAINS, catalogue_dirs, select_locale
 from village_grid.jobs import queue as jobs
 
 log = logging.getLogger(__name__)
@@ -211,5 +211,6 @@ def register_template_helpers(app: Flask) -> None:
             "has_role": lambda *roles: scope.has_role(current_user, *roles),
             "role_label": role_label,
             "team_name": team_name,
+            "app_name": APP_NAME,
             "current_lang": str(get_locale() or "zh"),
         }

@@ -48,7 +48,7 @@ from village_grid.station.schemas import (
 TAGS = ["station"]
 INVALID = (
     "invalid_input: fields names each bad field and why — id_number wrong_length, bad_format, "
-    "bad_checksum, bad_birth_date, future_birth_date, bad_document (its check digit and date "
+    "bad_checksum, bad_birth_date, birth_year_too_early, future_birth_date, bad_document (its check digit and date "
     "no schema can state); a date in_future; village_id not_a_village or required (you run "
     "several stations)"
 )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from village_grid.auth.queries import people_on
 from village_grid.field import labels, queries
 from village_grid.hierarchy.labels import FLAG_LABELS
+from village_grid.i18n import APP_NAME
 from village_grid.models import Unit, User
 from village_grid.qr.labels import CATEGORIES
 from village_grid.qr.labels import STATUSES as LETTER_STATUSES
@@ -107,8 +108,8 @@ def shell() -> dict:
 def manifest() -> dict:
     """The web app manifest: installable, opening on the lead's page."""
     return {
-        "name": _("Village grid · My team"),
-        "short_name": _("My team"),
+        "name": _("%(app)s · My team", app=APP_NAME),
+        "short_name": str(APP_NAME),
         "lang": "zh-CN",
         "start_url": url_for("field.home"),
         "scope": "/",

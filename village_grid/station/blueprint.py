@@ -80,7 +80,10 @@ def newcomer_or_404(newcomer_id: int) -> Newcomer:
 
 
 def errors_of(err: DomainError) -> dict[str, str]:
-    """Each bad field's message (a single-field error names its one field)."""
+    """Each bad field's message. A single-message error is said once, at the first field
+    it names with a code (``fields`` may also carry data for a client, such as
+    ``suggested_team_ids``: not a field of the form)."""
     if isinstance(err, FieldErrors):
         return err.messages
-    return {field: err.message for field in err.fields} or {"": err.message}
+    named = [field for field, code in err.fields.items() if isinstance(code, str)]
+    return {named[0] if named else "": err.message}

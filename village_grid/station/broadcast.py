@@ -26,6 +26,7 @@ from village_grid.station.labels import (
     BROADCAST_KINDS,
     BROADCAST_TEXT_MAX,
     BROADCAST_TITLE_MAX,
+    BROADCAST_WORDS,
 )
 from village_grid.tasks import progress
 from village_grid.tasks.dispatch import close_task, dispatch_task
@@ -49,12 +50,14 @@ def _deadline(value: object) -> int:
 
 def compose(fields: dict) -> str:
     """The notice's text from its parts, one per line, in the default language (team
-    leads read it, and the outbox may post it to a whole group)."""
+    leads read it, and the outbox may post it to a whole group), in its kind's words
+    (``BROADCAST_WORDS``: a "last seen" line only for a missing person)."""
+    words = BROADCAST_WORDS[fields["kind"]]
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         lines = [fields["description"]]
-        if fields.get("last_seen"):
+        if words["last_seen"] and fields.get("last_seen"):
             lines.append(_("Last seen: %(where)s", where=fields["last_seen"]))
-        lines.append(_("If you see or know anything, call %(phone)s.", phone=fields["phone"]))
+        lines.append(str(words["call"]) % {"phone": fields["phone"]})
     return "\n".join(lines)
 
 

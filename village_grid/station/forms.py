@@ -12,8 +12,10 @@ from werkzeug.datastructures import MultiDict
 
 from village_grid.station.labels import (
     BROADCAST_DEADLINES,
+    BROADCAST_DEFAULT_DEADLINE,
     BROADCAST_KINDS,
     BROADCAST_LABELS,
+    BROADCAST_WORDS,
     DEPARTURE_LABELS,
     DEPARTURE_REASONS,
     ID_TYPE_LABELS,
@@ -59,6 +61,20 @@ def fields_of(form: MultiDict, names: tuple[str, ...]) -> dict:
     return {name: form.get(name, "") for name in names}
 
 
+def broadcast_kind(value: object) -> str:
+    """A broadcast kind the form names, or the first (a missing person)."""
+    return value if isinstance(value, str) and value in BROADCAST_KINDS else BROADCAST_KINDS[0]
+
+
+def broadcast_form(kind: str) -> dict:
+    """A new broadcast's first values: its kind's title, the usual deadline."""
+    return {
+        "kind": kind,
+        "title": str(BROADCAST_WORDS[kind]["title"]),
+        "deadline_minutes": str(BROADCAST_DEFAULT_DEADLINE),
+    }
+
+
 def choices() -> dict:
     """Everything the station's templates offer to choose from, with its words."""
     return {
@@ -70,5 +86,6 @@ def choices() -> dict:
         "outcomes": [(k, OUTCOME_LABELS[k]) for k in OUTCOMES],
         "subjects": [(k, SUBJECT_LABELS[k]) for k in SUBJECTS],
         "broadcast_kinds": [(k, BROADCAST_LABELS[k]) for k in BROADCAST_KINDS],
+        "broadcast_words": BROADCAST_WORDS,
         "deadlines": BROADCAST_DEADLINES,
     }

@@ -26,6 +26,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from village_grid.station.labels import (
+    BIRTH_YEAR_MIN,
     DOCUMENT_MAX,
     DOCUMENT_MIN,
     ID_TYPES,
@@ -42,12 +43,14 @@ _RANGE = re.compile(r"^\[(\d*)-(\d*)\](.*)$")
 
 
 class IdNumberError(ValueError):
-    """A number that is not one. ``code`` says why; ``length`` for ``wrong_length``."""
+    """A number that is not one. ``code`` says why; ``length`` for ``wrong_length``,
+    ``year`` for ``birth_year_too_early``."""
 
-    def __init__(self, code: str, length: int = 0):
+    def __init__(self, code: str, length: int = 0, year: int = 0):
         super().__init__(code)
         self.code = code
         self.length = length
+        self.year = year
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,8 @@ def check(raw: str | None, id_type: str = RESIDENT_ID, *, today: date) -> IdNumb
 
     Raises :class:`IdNumberError`: ``required``, and for a resident ID
     ``wrong_length``, ``bad_format`` (not 17 digits and a digit or X),
-    ``bad_checksum``, ``bad_birth_date`` (no such day, or before 1900),
-    ``future_birth_date``; for another document ``bad_document``.
+    ``bad_checksum``, ``bad_birth_date`` (no such day), ``birth_year_too_early``
+    (before ``BIRTH_YEAR_MIN``), ``future_birth_date``; for another document ``bad_document``.
     """
     if id_type not in ID_TYPES:
         raise ValueError(f"unknown document type {id_type!r}")
@@ -103,8 +106,8 @@ def check(raw: str | None, id_type: str = RESIDENT_ID, *, today: date) -> IdNumb
         born = ric.get_birth_date(number)
     except ValidationError:
         raise IdNumberError("bad_birth_date") from None
-    if born.year < 1900:
-        raise IdNumberError("bad_birth_date")
+    if born.year < BIRTH_YEAR_MIN:
+        raise IdNumberError("birth_year_too_early", year=born.year)
     if born > today:
         raise IdNumberError("future_birth_date")
     province, county = region(number)

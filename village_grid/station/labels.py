@@ -37,9 +37,14 @@ ID_ERRORS = {
     "bad_birth_date": _l(
         "The date of birth in the number (characters 7 to 14) is not a real date."
     ),
+    "birth_year_too_early": _l(
+        "The year of birth in the number (characters 7 to 10) is %(year)s, before %(min)s: "
+        "check those four digits."
+    ),
     "future_birth_date": _l("The date of birth in the number (characters 7 to 14) is after today."),
     "bad_document": _l("A document number is 5 to 30 letters and digits."),
 }
+BIRTH_YEAR_MIN = 1900  # a resident ID with an earlier year of birth is mistyped
 ID_NUMBER_MAX = 40  # what a form or a body may carry before normalising
 DOCUMENT_MIN, DOCUMENT_MAX = 5, 30
 
@@ -145,6 +150,29 @@ ATTENDANCE_MAX = 500  # newcomers recorded at one go
 
 BROADCAST_KINDS = ("missing_person", "other")
 BROADCAST_LABELS = {"missing_person": _l("Missing person"), "other": _l("Other notice")}
+# What each kind says, from the station's form to the lead's page and the end button:
+# the title offered, what the description asks for, whether it has a "last seen" line,
+# the line team leads are told to call on (``%(phone)s``), and how the station ends it.
+BROADCAST_WORDS = {
+    "missing_person": {
+        "title": _l("Missing child"),
+        "describe": _l("Who: name, age, height, clothes"),
+        "last_seen": True,
+        "call": _l("If you see or know anything, call %(phone)s."),
+        "end": _l("End it: found"),
+        "end_confirm": _l("End this broadcast (found)?"),
+    },
+    "other": {
+        "title": "",
+        "describe": _l("What team leads should know or do"),
+        "last_seen": False,
+        "call": _l("Questions: call %(phone)s."),
+        "end": _l("End this notice"),
+        "end_confirm": _l(
+            "End this notice now? Team leads who have not read it are no longer escalated."
+        ),
+    },
+}
 BROADCAST_TITLE_MAX = 100
 BROADCAST_TEXT_MAX = 500
 # Minutes a team lead has to read a broadcast before it climbs (the form's choices).

@@ -33,6 +33,7 @@ from village_grid.station.fields import (
     parse_date,
 )
 from village_grid.station.labels import (
+    BIRTH_YEAR_MIN,
     COUNTY_MAX,
     EMPLOYER_MAX,
     ID_ERRORS,
@@ -105,12 +106,8 @@ def _labels() -> dict[str, str]:
 
 
 def id_message(err: idnumbers.IdNumberError) -> str:
-    """The words for a refused ID number (``labels.ID_ERRORS``)."""
-    return (
-        str(ID_ERRORS[err.code]) % {"n": err.length}
-        if err.code == "wrong_length"
-        else str(ID_ERRORS[err.code])
-    )
+    """The words for a refused ID number (``labels.ID_ERRORS``), with what is wrong in it."""
+    return str(ID_ERRORS[err.code]) % {"n": err.length, "year": err.year, "min": BIRTH_YEAR_MIN}
 
 
 def check_id(raw: object, id_type: str, *, now: datetime | None = None) -> idnumbers.IdNumber:

@@ -25,8 +25,7 @@ from village_grid.station.blueprint import (
     village,
 )
 from village_grid.station.fields import local_today
-from village_grid.station.forms import fields_of
-from village_grid.station.labels import BROADCAST_DEFAULT_DEADLINE
+from village_grid.station.forms import broadcast_form, broadcast_kind, fields_of
 
 
 def _flash_errors(err: DomainError) -> None:
@@ -166,13 +165,10 @@ def attended(newcomer_id: int):
 @bp.route("/broadcasts", methods=["GET", "POST"])
 @login_required
 def broadcasts():
-    """Broadcasts sent (with reads) and the form for a new one: a missing child first."""
+    """Broadcasts sent (with reads) and the form for a new one, in its kind's words
+    (``?kind=``; a missing child first)."""
     here = village()
-    values = {
-        "kind": "missing_person",
-        "title": _("Missing child"),
-        "deadline_minutes": str(BROADCAST_DEFAULT_DEADLINE),
-    }
+    values = broadcast_form(broadcast_kind(request.args.get("kind")))
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = fields_of(
@@ -195,6 +191,7 @@ def broadcasts():
             "station/broadcasts.html",
             village=here,
             rows=display.broadcast_rows(db.session, queries.broadcasts(db.session, here)),
+            kind=broadcast_kind(values.get("kind")),
             values=values,
             errors=errors,
         ),

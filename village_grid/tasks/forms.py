@@ -8,6 +8,7 @@ filter, deadline) itself. Words and limits come from ``tasks/labels.py``.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectMultipleField, StringField, TextAreaField
@@ -20,6 +21,7 @@ from village_grid.models import HOUSEHOLD_FLAGS
 from village_grid.tasks.labels import (
     BODY_MAX,
     CHOICE_MAX,
+    CUSTOM_DEADLINE_MINUTES_MIN,
     DEADLINE_MINUTES_MAX,
     KIND_LABELS,
     NOTE_MAX,
@@ -75,8 +77,6 @@ LONG_DEADLINES = [
     ("10080", _l("7 days")),
     ("43200", _l("30 days")),
 ]
-# The shortest deadline the page's "other" box takes: a few minutes.
-CUSTOM_DEADLINE_MINUTES_MIN = 5
 SURVEY_QUESTION_ROWS = 5
 
 
@@ -150,7 +150,13 @@ class DispatchForm(FlaskForm):
         except ValueError:
             raise ValidationError(_l("Write the deadline as a number of hours, e.g. 3.")) from None
         if not CUSTOM_DEADLINE_MINUTES_MIN <= hours * 60 <= DEADLINE_MINUTES_MAX:
-            raise ValidationError(_l("The deadline must be between a few minutes and 90 days."))
+            raise ValidationError(
+                _(
+                    "The deadline must be between %(min)s minutes and %(days)s days.",
+                    min=CUSTOM_DEADLINE_MINUTES_MIN,
+                    days=DEADLINE_MINUTES_MAX // (24 * 60),
+                )
+            )
 
     def deadline_minutes(self) -> int:
         """The deadline in minutes from now (call after validation)."""

@@ -223,6 +223,8 @@ ANSWER_NUMBER_MAX = 1e12
 # From one minute (a drill) to a season (a campaign).
 DEADLINE_MINUTES_MIN = 1
 DEADLINE_MINUTES_MAX = 90 * 24 * 60
+# The shortest deadline the dispatch page's "other" box takes, in minutes.
+CUSTOM_DEADLINE_MINUTES_MIN = 5
 # A client operation id (offline sync).
 CLIENT_OP_ID_MAX = 64
 # Calls for help listed on the progress page and in its JSON, newest first (the rest are
