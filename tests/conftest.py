@@ -158,8 +158,7 @@ def live_server(app, monkeypatch):
         thread.join(timeout=5)
 
 
-@pytest.fixture
-def browser():
+def _launched_chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -171,6 +170,19 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def browser():
+    """Chromium for one test."""
+    yield from _launched_chromium()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Chromium shared by a module's tests (each opens its own contexts): a launch is
+    seconds on a busy machine."""
+    yield from _launched_chromium()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""What poppler (pdffonts, pdfinfo, pdftotext) reads from a PDF, as a print shop's tools would.
+"""What poppler (pdffonts, pdfinfo, pdftotext, pdftoppm) reads from a PDF, as a print shop's
+tools would, and the pages as a printer draws them.
 
 ``requires_poppler`` skips a test where poppler-utils is missing (scripts/test installs it).
 """
@@ -11,10 +12,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 requires_poppler = pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("pdffonts", "pdfinfo", "pdftotext")),
-    reason="poppler-utils (pdffonts, pdfinfo, pdftotext) not installed",
+    not all(shutil.which(t) for t in ("pdffonts", "pdfinfo", "pdftotext", "pdftoppm")),
+    reason="poppler-utils (pdffonts, pdfinfo, pdftotext, pdftoppm) not installed",
 )
 
 
@@ -54,3 +56,20 @@ def pdf_pages(data: bytes) -> int:
 
 def pdf_text(data: bytes) -> str:
     return _run("pdftotext", data, "-layout")
+
+
+def pdf_images(data: bytes, dpi: int = 100) -> list[Image.Image]:
+    """Each page drawn at ``dpi`` (pdftoppm), as a printer would put it on paper."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "doc.pdf"
+        path.write_bytes(data)
+        subprocess.run(
+            ["pdftoppm", "-r", str(dpi), "-png", str(path), str(Path(tmp) / "page")],
+            check=True,
+            capture_output=True,
+        )
+        pages = []
+        for png in sorted(Path(tmp).glob("page*.png")):
+            with Image.open(png) as image:
+                pages.append(image.copy())
+        return pages

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from tests.conftest import CHROMIUM, requires_chromium
+from tests.conftest import requires_chromium
 from tests.factories import PASSWORD, create_task, create_village
 from village_grid.extensions import db
 from village_grid.models import StatusEvent
@@ -29,21 +29,6 @@ pytestmark = [pytest.mark.browser, requires_chromium]
 FIRST_LOAD_LIMIT = 30 * 1024
 REFRESH_LIMIT = 5 * 1024
 PHONE = {"width": 360, "height": 740}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.conftest import CHROMIUM, requires_chromium
+from tests.conftest import requires_chromium
 from tests.factories import PASSWORD, create_task, create_user, create_village
 from village_grid.extensions import db
 from village_grid.models.base import utcnow
@@ -45,21 +45,6 @@ SMALL_TARGETS = """(minimum) => {
   }
   return small;
 }"""
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import shutil
-import subprocess
 
 import pytest
 from PIL import Image
@@ -21,7 +19,7 @@ from tests.factories import (
     create_user,
     login,
 )
-from tests.pdftools import pdf_fonts, pdf_pages, pdf_text, requires_poppler
+from tests.pdftools import pdf_fonts, pdf_images, pdf_pages, pdf_text, requires_poppler
 from village_grid import qrcodes
 from village_grid.extensions import db
 from village_grid.models import Household, RetiredPlate
@@ -259,19 +257,13 @@ def test_household_without_plate_gets_one_on_demand():
     assert service.household_for_token(db.session, token).id == h.id
 
 
-@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed")
-def test_printed_pdf_plates_scan(client, tmp_path):
+@requires_poppler
+def test_printed_pdf_plates_scan(client):
     """Rasterise the PDF as a printer would and scan every plate on the page with zbar."""
     tree = create_tree(grids=1, teams=1, households=3)
     cadre = create_user("cadre", tree["village"])
     login(client, cadre)
     pdf = client.get(f"/units/{tree['teams'][0].id}/plates/sheet.pdf").data
-    (tmp_path / "s.pdf").write_bytes(pdf)
-    subprocess.run(
-        ["pdftoppm", "-r", "100", "-png", str(tmp_path / "s.pdf"), str(tmp_path / "p")],
-        check=True,
-        capture_output=True,
-    )
-    page = next(tmp_path.glob("p*.png"))
-    found = {d.data.decode() for d in decode(Image.open(page))}
+    (page,) = pdf_images(pdf)
+    found = {d.data.decode() for d in decode(page)}
     assert found == {f"http://vg.test/h/{h.qr_token}" for h in tree["households"]}

@@ -17,37 +17,18 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import requires_chromium
-from tests.factories import PASSWORD, create_village
+from tests.factories import create_village
+from tests.stories.conftest import no_sideways_scroll, sign_in
 from village_grid.extensions import db
 
 pytestmark = [pytest.mark.browser, requires_chromium]
-PHONE = {"width": 360, "height": 740}
 
 
-def phone(browser):
-    context = browser.new_context(viewport=PHONE, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return context, page
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=login]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-
-
-def no_sideways_scroll(page):
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-
-
-def test_a_grid_member_prints_the_sheet_of_her_grid(browser, live_server):
+def test_a_grid_member_prints_the_sheet_of_her_grid(phones, live_server):
     v = create_village(grids=2, teams=2, leads=4)
     db.session.commit()
-    context, page = phone(browser)
-    log_in(page, live_server, v["gm"])
+    page = phones()
+    sign_in(page, live_server, v["gm"])
     page.goto(f"{live_server}/units/{v['grids'][0].id}")
     page.click("text=登录单")
     expect(page.locator("h1")).to_contain_text("登录单")
@@ -61,17 +42,16 @@ def test_a_grid_member_prints_the_sheet_of_her_grid(browser, live_server):
     code = slips.first.locator(".slip-code").inner_text()
     assert re.fullmatch(r"[2-9A-HJKMNP-Z]{4} [2-9A-HJKMNP-Z]{4}", code)
     no_sideways_scroll(page)
-    context.close()
 
 
 def test_a_lead_signs_in_from_a_link_the_link_is_refused_after_and_a_lost_phone_is_signed_out(
-    browser, live_server
+    phones, live_server
 ):
     v = create_village(grids=1, teams=2, leads=2)
     db.session.commit()
     # 王芳 makes 张三's link on his page
-    gm_context, gm = phone(browser)
-    log_in(gm, live_server, v["gm"])
+    gm = phones()
+    sign_in(gm, live_server, v["gm"])
     gm.goto(f"{live_server}/people")
     gm.click("text=张三")
     gm.click("text=生成登录链接")
@@ -80,7 +60,7 @@ def test_a_lead_signs_in_from_a_link_the_link_is_refused_after_and_a_lost_phone_
     assert "/in/" in link
 
     # 张三 opens it on his phone: one tap, and he is on his team
-    lead_context, lead = phone(browser)
+    lead = phones()
     lead.goto(link)
     expect(lead.locator("h1")).to_contain_text("张三")
     lead.click("button.primary")
@@ -89,14 +69,13 @@ def test_a_lead_signs_in_from_a_link_the_link_is_refused_after_and_a_lost_phone_
     no_sideways_scroll(lead)
 
     # a neighbour finds the slip: the link is refused, and the page says whom to ask
-    other_context, other = phone(browser)
+    other = phones()
     other.goto(link)
     expect(other.locator("h1")).to_contain_text("这个链接不能登录")
     expect(other.locator(".refused")).to_contain_text("已经用过")
     expect(other.locator(".helpers")).to_contain_text("王芳")
     expect(other.locator(".helpers a.tel")).to_have_attribute("href", f"tel:{v['gm'].phone}")
     no_sideways_scroll(other)
-    other_context.close()
 
     # his phone is lost: 王芳 signs it out from his page
     gm.goto(f"{live_server}/people/{v['lead'].id}")
@@ -108,5 +87,3 @@ def test_a_lead_signs_in_from_a_link_the_link_is_refused_after_and_a_lost_phone_
     lead.reload()
     lead.wait_for_load_state()
     assert "/login" in lead.url
-    lead_context.close()
-    gm_context.close()

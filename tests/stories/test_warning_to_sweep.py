@@ -26,7 +26,7 @@ def bodies(user) -> list[str]:
     )
 
 
-def test_a_typhoon_warning_becomes_a_sweep_with_one_tap(live_server, page, client):
+def test_a_typhoon_warning_becomes_a_sweep_with_one_tap(live_server, phones, client):
     d = deployment()
     houguan, tangtou = d["houguan"], d["tangtou"]
     # 18:00: the weather office's forwarder posts the warning.
@@ -40,7 +40,7 @@ def test_a_typhoon_warning_becomes_a_sweep_with_one_tap(live_server, page, clien
     task_id = int(link.group(1))
     assert all(bodies(lead) == [] for lead in houguan["leads"])
 
-    page.set_default_timeout(10_000)
+    page = phones()
     page.goto(f"{live_server}/login?next=/warnings/drafts/{task_id}")
     page.fill("input[name=login]", houguan["cadre"].username)
     page.fill("input[name=password]", PASSWORD)
