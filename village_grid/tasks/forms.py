@@ -22,6 +22,7 @@ from village_grid.tasks.labels import (
     CHOICE_MAX,
     DEADLINE_MINUTES_MAX,
     KIND_LABELS,
+    MINUTES_A_DAY,
     NOTE_MAX,
     QUESTION_TEXT_MAX,
     SUBKIND_LABELS,
@@ -100,7 +101,9 @@ class DispatchForm(FlaskForm):
         _l("Title"),
         validators=[
             DataRequired(message=_l("Please give the task a title.")),
-            Length(max=TITLE_MAX, message=_l("The title is longer than 200 characters.")),
+            Length(
+                max=TITLE_MAX, message=_l("The title is longer than %(n)s characters.", n=TITLE_MAX)
+            ),
         ],
     )
     # The page draws its own list of units in scope; the service checks scope again.
@@ -150,7 +153,12 @@ class DispatchForm(FlaskForm):
         except ValueError:
             raise ValidationError(_l("Write the deadline as a number of hours, e.g. 3.")) from None
         if not CUSTOM_DEADLINE_MINUTES_MIN <= hours * 60 <= DEADLINE_MINUTES_MAX:
-            raise ValidationError(_l("The deadline must be between a few minutes and 90 days."))
+            raise ValidationError(
+                _l(
+                    "The deadline must be between a few minutes and %(days)s days.",
+                    days=DEADLINE_MINUTES_MAX // MINUTES_A_DAY,
+                )
+            )
 
     def deadline_minutes(self) -> int:
         """The deadline in minutes from now (call after validation)."""
@@ -196,6 +204,8 @@ class ResolveForm(FlaskForm):
         _l("What was done"),
         validators=[
             DataRequired(message=_l("Write what was done before resolving.")),
-            Length(max=NOTE_MAX, message=_l("The note is longer than 500 characters.")),
+            Length(
+                max=NOTE_MAX, message=_l("The note is longer than %(n)s characters.", n=NOTE_MAX)
+            ),
         ],
     )
