@@ -26,3 +26,6 @@ IN_APP_BROWSERS = ("MicroMessenger", "wxwork", "DingTalk", " QQ/", "Lark", "Feis
 
 # The people list's search text.
 SEARCH_MAX = 50
+
+# People listed per page on the people page and by the API (at most).
+PEOPLE_PAGE = 50

@@ -173,3 +173,8 @@ def label(words: dict, key: str | None) -> str:
 
 # Newcomers on one page of the station's list.
 LIST_PAGE = 50
+
+# Newcomers a search finds at most; the longest phone number searched for by its digits
+# (a landline with its area code).
+SEARCH_LIMIT = 50
+PHONE_MAX = 12
