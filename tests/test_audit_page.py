@@ -20,7 +20,7 @@ from tests.factories import (
     login,
 )
 from village_grid.audit.service import record
-from village_grid.auditlog import queries
+from village_grid.auditlog import labels
 from village_grid.extensions import db
 from village_grid.hierarchy import service
 from village_grid.models import AuditEvent
@@ -198,7 +198,7 @@ def test_the_date_range_is_local_days(app, world):
 
 def test_pages_of_fifty_newest_first(client, world):
     base = datetime(2025, 7, 1, 8, 0)
-    for i in range(queries.PER_PAGE + 5):
+    for i in range(labels.PER_PAGE + 5):
         record(
             db.session,
             world["cadre"],

@@ -3,8 +3,10 @@
 Each answer an endpoint documents with a schema (``responses={"200": ("The unit",
 UNIT_DETAIL_OUT)}``) is described with it; every error status is described with
 the one error body. The request bodies are shown with the rule the edge enforces
-on every string and key (no NUL, no unpaired surrogate: ``village_grid.edge``)
-written out as a ``pattern``, so a client or a fuzzer sees what is refused.
+on every string and key (``village_grid.edge``): no NUL, written out as a ``pattern``
+a generator can draw from, so a client or a fuzzer sees what is refused; no unpaired
+surrogate, said in words (:data:`TEXT_RULE`): a regex engine that works on Unicode
+scalar values (as JSON Schema's generators and Rust's do) cannot name one.
 tests/test_api_fuzz.py holds the API to this document.
 """
 
@@ -36,45 +38,82 @@ ERROR_SCHEMA = {
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 # Every string and key a request carries (village_grid.edge refuses the rest).
-GOOD_TEXT = r"^[^\x00\ud800-\udfff]*$"
+GOOD_TEXT = r"^[^\x00]*$"
 # edge.NONBLANK with the same rule, as one pattern (generators do not combine two).
-GOOD_NONBLANK = r"^[^\x00\ud800-\udfff]*[^\s\x00\ud800-\udfff][^\x00\ud800-\udfff]*$"
+GOOD_NONBLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+TEXT_RULE = (
+    "Every string and key of a request refuses a NUL character (each says so with a "
+    "`pattern`) and an unpaired UTF-16 surrogate (a JSON escape \\ud800-\\udfff not part "
+    'of a pair): 422 with `fields: {name: "bad_character"}`.'
+)
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 # Answered by the edge or the error handlers to any operation.
 _ALWAYS = {
     "400": "bad_request / bad_json: not JSON, or a request that cannot be read",
     "404": "not_found: no such object in your scope",
-    "422": "invalid_input: fields names every field that is wrong and how",
+    "422": "invalid_input: fields names every field that is wrong and how (bad_character: "
+    "a NUL or an unpaired surrogate)",
     "429": "rate_limited: wait and try again",
 }
 _WRITES = ("POST", "PATCH", "PUT", "DELETE")
 
 
+# Any JSON value whose strings and keys, at every depth, keep the text rule: what a
+# schema that leaves a value free (a sync operation's fields) allows.
+TEXT_JSON_REF = "#/components/schemas/TextJson"
+TEXT_JSON = {
+    "description": "any JSON value; its strings and keys keep the text rule",
+    "pattern": GOOD_TEXT,
+    "propertyNames": {"pattern": GOOD_TEXT},
+    "additionalProperties": {"$ref": TEXT_JSON_REF},
+    "items": {"$ref": TEXT_JSON_REF},
+}
+# Keys whose value is one schema, and those whose value is a list or a map of them.
+_SUBSCHEMA = ("items", "additionalProperties", "not", "contains", "propertyNames")
+_SUBSCHEMAS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs")
+# What makes a schema more than "any value".
+_SAYS_WHAT = {"type", "enum", "const", "$ref", *_SUBSCHEMAS}
+
+
 def with_text_rule(schema: dict) -> dict:
-    """A copy of a request schema whose free strings and open keys state the text rule."""
+    """A copy of a request schema whose free strings and open keys state the text rule
+    (a value left free is :data:`TEXT_JSON`)."""
     schema = copy.deepcopy(schema)
 
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            types = node.get("type")
-            types = types if isinstance(types, list) else [types]
-            if "string" in types and not {"enum", "const", "format", "contentMediaType"} & set(
-                node
-            ):
-                if node.get("pattern") == NONBLANK:
-                    node["pattern"] = GOOD_NONBLANK
-                elif "pattern" in node:
-                    node["allOf"] = [*node.get("allOf", []), {"pattern": GOOD_TEXT}]
-                else:
-                    node["pattern"] = GOOD_TEXT
-            if "object" in types and node.get("additionalProperties") is not False:
-                node.setdefault("propertyNames", {})
-                node["propertyNames"].setdefault("pattern", GOOD_TEXT)
-            for value in node.values():
+    def walk(node: dict) -> None:
+        if not _SAYS_WHAT & set(node):
+            node.update(copy.deepcopy(TEXT_JSON), description=node.get("description", ""))
+            if not node["description"]:
+                del node["description"]
+            return
+        types = node.get("type")
+        types = types if isinstance(types, list) else [types]
+        if "string" in types and not {"enum", "const", "format", "contentMediaType"} & set(node):
+            if node.get("pattern") == NONBLANK:
+                node["pattern"] = GOOD_NONBLANK
+            elif "pattern" in node:
+                node["allOf"] = [*node.get("allOf", []), {"pattern": GOOD_TEXT}]
+            else:
+                node["pattern"] = GOOD_TEXT
+        if "object" in types and node.get("additionalProperties") is not False:
+            node.setdefault("propertyNames", {})
+            node["propertyNames"].setdefault("pattern", GOOD_TEXT)
+            if "additionalProperties" not in node and "patternProperties" not in node:
+                node["additionalProperties"] = {"$ref": TEXT_JSON_REF}
+        if "array" in types and "items" not in node and "prefixItems" not in node:
+            node["items"] = {"$ref": TEXT_JSON_REF}
+        for key, value in node.items():
+            if key in _SUBSCHEMA and isinstance(value, dict):
                 walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
+            elif key in _SUBSCHEMAS and isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict):
+                        walk(item)
+            elif key in _SCHEMA_MAPS and isinstance(value, dict):
+                for item in value.values():
+                    if isinstance(item, dict):
+                        walk(item)
 
     walk(schema)
     return schema
@@ -152,11 +191,11 @@ def build(app: Flask) -> dict:
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "village_grid API", "version": "1"},
+        "info": {"title": "village_grid API", "version": "1", "description": TEXT_RULE},
         "servers": [{"url": "/api/v1"}],
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {"Error": ERROR_SCHEMA, "TextJson": TEXT_JSON},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

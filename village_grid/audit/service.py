@@ -12,7 +12,7 @@ from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
 from village_grid.models import AuditEvent, User
-from village_grid.models.base import utcnow
+from village_grid.models.base import iso_z, utcnow
 
 
 def request_addr() -> str:
@@ -61,7 +61,7 @@ def record(
 def iso_time(value: datetime | None) -> str | None:
     """A stored (naive UTC) time as the audit log keeps it in before/after: ISO 8601
     with a Z (the page shows it in local time)."""
-    return value.isoformat(timespec="seconds") + "Z" if value else None
+    return iso_z(value.replace(microsecond=0)) if value else None
 
 
 def changes(before: dict, after: dict) -> tuple[dict, dict]:

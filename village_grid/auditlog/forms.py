@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from village_grid.auditlog.queries import MAX_PAGE
+from village_grid.auditlog.labels import MAX_PAGE
 from village_grid.edge import to_id
 
 # The days a filter may name.

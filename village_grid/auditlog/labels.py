@@ -191,3 +191,9 @@ def value_text(field: str, value: object, object_type: str = "") -> str:
     if words is not None and isinstance(value, str):
         return str(words.get(value, value))
     return str(value)
+
+
+# Entries on one page of the audit log; deeper than MAX_PAGE, narrow the dates instead
+# (each page reads every entry before it).
+PER_PAGE = 50
+MAX_PAGE = 2000

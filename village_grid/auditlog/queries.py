@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import literal_column, select, union_all
 from sqlalchemy.orm import Session
 
+from village_grid.auditlog.labels import MAX_PAGE, PER_PAGE
 from village_grid.auth import scope
 from village_grid.models import (
     Assignment,
@@ -31,9 +32,6 @@ from village_grid.models import (
 )
 from village_grid.tasks.graph import get_graph, team_label
 
-PER_PAGE = 50
-# Deeper than this, narrow the dates instead (each page reads every entry before it).
-MAX_PAGE = 2000
 # Entries from the audit log, and status reports from status_events.
 AUDIT, STATUS = "audit", "status"
 # A field missing from ``before`` (something new) or ``after`` (something removed).

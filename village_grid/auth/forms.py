@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from village_grid.auth.labels import ROLE_LABELS
+from village_grid.auth.labels import ROLE_LABELS, SEARCH_MAX
 from village_grid.models import ROLES
 
 
@@ -70,8 +70,10 @@ def people_filter(session, actor, *, action: str = "sign_in_links"):
     from village_grid.errors import InvalidInput
 
     q = request.args.get("q", "").strip()
-    if len(q) > 50:
-        raise InvalidInput(_("Search for at most 50 characters."), fields={"q": "too_long"})
+    if len(q) > SEARCH_MAX:
+        raise InvalidInput(
+            _("Search for at most %(n)s characters.", n=SEARCH_MAX), fields={"q": "too_long"}
+        )
     edge.check_text(q, "q")
     role = request.args.get("role", "").strip()
     if role and role not in ROLES:

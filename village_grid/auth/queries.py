@@ -12,11 +12,9 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope, sessions
+from village_grid.auth.labels import PEOPLE_PAGE
 from village_grid.models import LoginSession, RoleAssignment, SignInLink, Unit, User
 from village_grid.models.units import TEAM
-
-# People listed per page on the people page and by the API (at most).
-PEOPLE_PAGE = 50
 
 
 def assignable_units(session: Session, user: User | None, limit: int = 2000) -> list[Unit]:

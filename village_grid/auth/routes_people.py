@@ -31,7 +31,7 @@ from village_grid.auth import queries, scope, service, signin
 from village_grid.auth.blueprint import bp, form_id, safe_next
 from village_grid.auth.forms import PersonForm, RoleForm, people_filter
 from village_grid.auth.guards import login_required
-from village_grid.auth.labels import ROLE_LABELS
+from village_grid.auth.labels import PEOPLE_PAGE, ROLE_LABELS
 from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.kinds import kind_label
@@ -74,10 +74,8 @@ def people():
             return response
     f = people_filter(db.session, current_user)
     page = edge.int_arg("page", 1, low=1, high=100_000)
-    rows, total = queries.people_page(
-        db.session, current_user, f, offset=(page - 1) * queries.PEOPLE_PAGE
-    )
-    pages = max(1, -(-total // queries.PEOPLE_PAGE))
+    rows, total = queries.people_page(db.session, current_user, f, offset=(page - 1) * PEOPLE_PAGE)
+    pages = max(1, -(-total // PEOPLE_PAGE))
     paths = scope.scope_paths(current_user, "sign_in_links")
     shown = [
         (

@@ -20,13 +20,10 @@ from flask_login import current_user
 from village_grid.auth import queries, scope, signin
 from village_grid.auth.blueprint import bp
 from village_grid.auth.guards import login_required
-from village_grid.auth.labels import ROLE_LABELS
+from village_grid.auth.labels import CARDS_PER_PAGE, ROLE_LABELS
 from village_grid.extensions import db
 from village_grid.pdf import render_pdf
 from village_grid.qrcodes import qr_data_url, qr_svg
-
-# Cards on one A4 page (2 across, 4 down).
-CARDS_PER_PAGE = 8
 
 
 def _grid(unit_id: int):

@@ -14,12 +14,9 @@ from village_grid.auth import signin, throttle
 from village_grid.auth.blueprint import bp, safe_next
 from village_grid.auth.forms import CodeForm
 from village_grid.auth.guards import login_required, public
+from village_grid.auth.labels import IN_APP_BROWSERS
 from village_grid.auth.service import LoginLocked
 from village_grid.extensions import db, limiter
-
-# The in-app browsers of chat apps (WeChat, WeCom, DingTalk, QQ): their cookies are
-# not the phone browser's, so a person signed in there is asked for a code once.
-IN_APP_BROWSERS = ("MicroMessenger", "wxwork", "DingTalk", " QQ/", "Lark", "Feishu")
 
 
 def in_app_browser() -> bool:

@@ -31,3 +31,6 @@ TEAMS_LISTED = 200
 LETTERS_SHOWN = 5
 # The statuses a lead taps on the page (needs_help asks for a kind first).
 TAP_STATUSES = ("safe", "not_home", "unreachable")
+
+# Open tasks on one team's page, most urgent first.
+TASKS_SHOWN = 20

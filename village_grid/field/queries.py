@@ -12,7 +12,7 @@ from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
-from village_grid.field.labels import LETTERS_SHOWN, TEAMS_LISTED
+from village_grid.field.labels import LETTERS_SHOWN, TASKS_SHOWN, TEAMS_LISTED
 from village_grid.hierarchy import queries as hierarchy_queries
 from village_grid.models import (
     Household,
@@ -24,9 +24,6 @@ from village_grid.models import (
 )
 from village_grid.tasks import membership
 from village_grid.tasks.graph import get_graph, team_label
-
-# Open tasks on one team's page, most urgent first.
-TASKS_SHOWN = 20
 
 
 def team_name(session: Session, team_id: int) -> str:

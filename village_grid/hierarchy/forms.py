@@ -21,7 +21,13 @@ from wtforms import (
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from village_grid.hierarchy.labels import FLAG_LABELS, KIND_LABELS, RELATION_LABELS, SEX_LABELS
+from village_grid.hierarchy.labels import (
+    FLAG_LABELS,
+    KIND_LABELS,
+    RELATION_LABELS,
+    SEX_LABELS,
+    UNIT_CODE_MAX,
+)
 from village_grid.hierarchy.service import RELATIONS
 from village_grid.models import HOUSEHOLD_FLAGS
 
@@ -103,7 +109,7 @@ class UnitForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=100)])
     code = StringField(
         _l("Code (optional)"),
-        validators=[Optional(), Length(max=20)],
+        validators=[Optional(), Length(max=UNIT_CODE_MAX)],
         description=_l("Used in household codes, e.g. HG for a village, 03 for a grid."),
     )
     division_code = StringField(

@@ -51,3 +51,21 @@ def team_with_grid(team_name: str, grid_name: str | None) -> str:
     if grid_name and grid_name not in team_name:
         return f"{grid_name} {team_name}"
     return team_name
+
+
+# Above this many units the tree page stops at the grids and links onward.
+TREE_FULL_LIMIT = 600
+# Kinds offered when adding a unit under a unit of a given kind (any known
+# kind may still be chosen where a place needs it, e.g. buildings in Fuqing).
+CHILD_KINDS = {
+    "county": ["township", "street"],
+    "township": ["village", "community", "street"],
+    "street": ["community", "village", "grid"],
+    "village": ["grid", "building"],
+    "community": ["grid", "building"],
+    "grid": ["team", "building"],
+    "building": ["team"],
+}
+
+# A unit's code (letters and digits, used in household codes).
+UNIT_CODE_MAX = 20

@@ -34,26 +34,9 @@ from village_grid.hierarchy.forms import (
     UnitEditForm,
     UnitForm,
 )
-from village_grid.hierarchy.labels import (
-    team_with_grid,
-)
+from village_grid.hierarchy.labels import CHILD_KINDS, TREE_FULL_LIMIT, team_with_grid
 from village_grid.models import Household, Unit
 from village_grid.models.units import UNIT_KINDS
-
-# Above this many units the tree page stops at the grids and links onward.
-TREE_FULL_LIMIT = 600
-
-# Kinds offered when adding a unit under a unit of a given kind (any known
-# kind may still be chosen where a place needs it, e.g. buildings in Fuqing).
-CHILD_KINDS = {
-    "county": ["township", "street"],
-    "township": ["village", "community", "street"],
-    "street": ["community", "village", "grid"],
-    "village": ["grid", "building"],
-    "community": ["grid", "building"],
-    "grid": ["team", "building"],
-    "building": ["team"],
-}
 
 
 def _form_error(form, err: DomainError) -> int:

@@ -9,6 +9,7 @@ services still apply the field rules (phone format, cap, scope) themselves.
 from __future__ import annotations
 
 from village_grid.edge import COUNT_OUT, ID, NONBLANK, page_out
+from village_grid.hierarchy.labels import UNIT_CODE_MAX
 from village_grid.hierarchy.service import RELATIONS
 from village_grid.models import HOUSEHOLD_FLAGS
 from village_grid.models.units import UNIT_KINDS
@@ -43,7 +44,7 @@ UNIT_CREATE = {
         # null makes a new root (administrators only).
         "parent_id": {**ID, "type": ["integer", "null"]},
         # Empty: the next free number among its siblings.
-        "code": {"type": "string", "maxLength": 20, "pattern": "^[A-Za-z0-9]*$"},
+        "code": {"type": "string", "maxLength": UNIT_CODE_MAX, "pattern": "^[A-Za-z0-9]*$"},
         "division_code": DIVISION_CODE,
     },
 }

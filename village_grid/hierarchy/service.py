@@ -34,7 +34,7 @@ from village_grid.auth.scope import (
 )
 from village_grid.errors import Conflict, DuplicateCode, InvalidInput, NotFound, TeamFull
 from village_grid.hierarchy import divisions, events, ordering, queries
-from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS
+from village_grid.hierarchy.labels import HOUSEHOLD_FIELD_LABELS, UNIT_CODE_MAX
 from village_grid.models import HOUSEHOLD_FLAGS, Household, Member, Unit, User
 from village_grid.models.base import utcnow
 from village_grid.models.units import TEAM, UNIT_KINDS, bump_tree_version
@@ -64,11 +64,12 @@ def clean_unit_name(name: str | None) -> str:
 
 
 def clean_unit_code(code: str | None) -> str:
-    """A unit's code as given (upper-cased; "" when none): letters and digits, at most 20."""
+    """A unit's code as given (upper-cased; "" when none): letters and digits, at most
+    ``UNIT_CODE_MAX``."""
     code = (code or "").strip().upper()
-    if code and (len(code) > 20 or not code.isalnum()):
+    if code and (len(code) > UNIT_CODE_MAX or not code.isalnum()):
         raise InvalidInput(
-            _("Code “%(c)s”: letters and digits only, at most 20.", c=code),
+            _("Code “%(c)s”: letters and digits only, at most %(n)s.", c=code, n=UNIT_CODE_MAX),
             fields={"code": "invalid"},
         )
     return code

@@ -23,6 +23,7 @@ ID_TYPE_LABELS = {
     "other": _l("Other document"),
 }
 # What a bad ID number is told, by the code the API sends in ``fields``.
+DOCUMENT_MIN, DOCUMENT_MAX = 5, 30  # another document than a resident ID
 ID_ERRORS = {
     "required": _l("Enter the ID number."),
     "wrong_length": _l(
@@ -42,11 +43,14 @@ ID_ERRORS = {
         "check those four digits."
     ),
     "future_birth_date": _l("The date of birth in the number (characters 7 to 14) is after today."),
-    "bad_document": _l("A document number is 5 to 30 letters and digits."),
+    "bad_document": _l(
+        "A document number is %(low)s to %(high)s letters and digits.",
+        low=DOCUMENT_MIN,
+        high=DOCUMENT_MAX,
+    ),
 }
 BIRTH_YEAR_MIN = 1900  # a resident ID with an earlier year of birth is mistyped
 ID_NUMBER_MAX = 40  # what a form or a body may carry before normalising
-DOCUMENT_MIN, DOCUMENT_MAX = 5, 30
 
 # --- the person ---------------------------------------------------------------------
 
@@ -193,3 +197,12 @@ def label(words: dict, key: str | None) -> str:
     if not key:
         return ""
     return str(words.get(key, key))
+
+
+# Newcomers on one page of the station's list.
+LIST_PAGE = 50
+
+# Newcomers a search finds at most; the longest phone number searched for by its digits
+# (a landline with its area code).
+SEARCH_LIMIT = 50
+PHONE_MAX = 12

@@ -183,7 +183,11 @@ def place(
         )
         if grid is None:
             raise GridFull(
-                _("Every team of the village has 10 households."), fields={"grid_id": "grid_full"}
+                _(
+                    "Every team of the village has %(n)s households.",
+                    n=registry.team_max_households(),
+                ),
+                fields={"grid_id": "grid_full"},
             )
         candidates = [p["team"] for p in team_proposals(session, grid, door_no)]
         if not candidates:

@@ -31,10 +31,9 @@ from village_grid.models import (
 )
 from village_grid.models.units import TEAM, VILLAGE_KINDS
 from village_grid.station import idnumbers, vault
-from village_grid.station.labels import ID_TYPES
+from village_grid.station.labels import ID_TYPES, PHONE_MAX, SEARCH_LIMIT
 
 ACTION = "station"
-SEARCH_LIMIT = 50
 
 
 # --- villages and scope ------------------------------------------------------------
@@ -133,10 +132,6 @@ def latest_key_fingerprint(session: Session) -> str | None:
         .order_by(Newcomer.id.desc())
         .limit(1)
     )
-
-
-# The longest phone number searched for by its digits (a landline with its area code).
-PHONE_MAX = 12
 
 
 def search(session: Session, village: Unit, text: str, limit: int = SEARCH_LIMIT) -> list[Newcomer]:

@@ -50,8 +50,7 @@ from village_grid.station.blueprint import (
     village,
 )
 from village_grid.station.fields import local_today
-
-LIST_PAGE = 50
+from village_grid.station.labels import LIST_PAGE
 
 # --- home, search, choosing the village ------------------------------------------------
 

@@ -35,6 +35,7 @@ from village_grid.models import (
 from village_grid.models.base import utcnow
 from village_grid.tasks import cases, labels, membership, routing, telling
 from village_grid.tasks.graph import get_graph
+from village_grid.tasks.labels import MINUTES_A_DAY
 from village_grid.tasks.queries import get_task
 
 
@@ -104,7 +105,9 @@ def clean_questions(questions) -> list[dict]:
             _("A survey needs at least one question."), fields={"questions": "required"}
         )
     if len(questions) > labels.QUESTIONS_MAX:
-        raise InvalidInput(_("At most 20 questions."), fields={"questions": "too_many"})
+        raise InvalidInput(
+            _("At most %(n)s questions.", n=labels.QUESTIONS_MAX), fields={"questions": "too_many"}
+        )
     out: list[dict] = []
     seen: set[str] = set()
     for i, q in enumerate(questions, 1):
@@ -122,7 +125,10 @@ def clean_questions(questions) -> list[dict]:
             )
         if not text or len(text) > labels.QUESTION_TEXT_MAX:
             raise InvalidInput(
-                _("Each question needs a text of at most 200 characters."),
+                _(
+                    "Each question needs a text of at most %(n)s characters.",
+                    n=labels.QUESTION_TEXT_MAX,
+                ),
                 fields={field: "text"},
             )
         item = {"id": qid, "type": qtype, "text": text}
@@ -157,7 +163,8 @@ def checked_fields(kind, subkind, title, body, deadline_minutes) -> tuple[str, s
     title = (title or "").strip() if isinstance(title, str) else ""
     if not title or len(title) > labels.TITLE_MAX:
         raise InvalidInput(
-            _("Give the task a title of at most 200 characters."), fields={"title": "required"}
+            _("Give the task a title of at most %(n)s characters.", n=labels.TITLE_MAX),
+            fields={"title": "required"},
         )
     body = (body or "").strip() if isinstance(body, str) else ""
     if len(body) > labels.BODY_MAX:
@@ -167,7 +174,11 @@ def checked_fields(kind, subkind, title, body, deadline_minutes) -> tuple[str, s
         or not labels.DEADLINE_MINUTES_MIN <= deadline_minutes <= labels.DEADLINE_MINUTES_MAX
     ):
         raise InvalidInput(
-            _("The deadline is between 1 minute and 90 days."),
+            _(
+                "The deadline is between %(low)s minute and %(days)s days.",
+                low=labels.DEADLINE_MINUTES_MIN,
+                days=labels.DEADLINE_MINUTES_MAX // MINUTES_A_DAY,
+            ),
             fields={"deadline_minutes": "out_of_range"},
         )
     return subkind, title, body

@@ -24,6 +24,7 @@ from village_grid.tasks.labels import (
     CUSTOM_DEADLINE_MINUTES_MIN,
     DEADLINE_MINUTES_MAX,
     KIND_LABELS,
+    MINUTES_A_DAY,
     NOTE_MAX,
     QUESTION_TEXT_MAX,
     SUBKIND_LABELS,
@@ -100,7 +101,9 @@ class DispatchForm(FlaskForm):
         _l("Title"),
         validators=[
             DataRequired(message=_l("Please give the task a title.")),
-            Length(max=TITLE_MAX, message=_l("The title is longer than 200 characters.")),
+            Length(
+                max=TITLE_MAX, message=_l("The title is longer than %(n)s characters.", n=TITLE_MAX)
+            ),
         ],
     )
     # The page draws its own list of units in scope; the service checks scope again.
@@ -154,7 +157,7 @@ class DispatchForm(FlaskForm):
                 _(
                     "The deadline must be between %(min)s minutes and %(days)s days.",
                     min=CUSTOM_DEADLINE_MINUTES_MIN,
-                    days=DEADLINE_MINUTES_MAX // (24 * 60),
+                    days=DEADLINE_MINUTES_MAX // MINUTES_A_DAY,
                 )
             )
 
@@ -202,6 +205,8 @@ class ResolveForm(FlaskForm):
         _l("What was done"),
         validators=[
             DataRequired(message=_l("Write what was done before resolving.")),
-            Length(max=NOTE_MAX, message=_l("The note is longer than 500 characters.")),
+            Length(
+                max=NOTE_MAX, message=_l("The note is longer than %(n)s characters.", n=NOTE_MAX)
+            ),
         ],
     )

@@ -222,7 +222,8 @@ ANSWER_TEXT_MAX = 500
 ANSWER_NUMBER_MAX = 1e12
 # From one minute (a drill) to a season (a campaign).
 DEADLINE_MINUTES_MIN = 1
-DEADLINE_MINUTES_MAX = 90 * 24 * 60
+MINUTES_A_DAY = 24 * 60
+DEADLINE_MINUTES_MAX = 90 * MINUTES_A_DAY
 # The shortest deadline the dispatch page's "other" box takes, in minutes.
 CUSTOM_DEADLINE_MINUTES_MIN = 5
 # A client operation id (offline sync).
@@ -230,3 +231,14 @@ CLIENT_OP_ID_MAX = 64
 # Calls for help listed on the progress page and in its JSON, newest first (the rest are
 # in the escalation queue, a page at a time): an answer stays small at any level.
 CASES_LISTED = 50
+
+# --- how much a page lists ---------------------------------------------------------
+
+# Above this many units the dispatch list stops at the grids.
+DISPATCH_UNIT_LIMIT = 300
+# Households not reached, and people who have not read a notice, on a progress page.
+PENDING_LIST_LIMIT = 300
+# Above this many households a grid member's team page first asks which team.
+TEAM_VIEW_LIMIT = 60
+# Cases on one page of the escalation queue.
+ESCALATIONS_LISTED = 100

@@ -48,20 +48,18 @@ from village_grid.tasks.forms import (
 )
 from village_grid.tasks.labels import (
     COUNT_KEYS,
+    DISPATCH_UNIT_LIMIT,
     ESCALATION_REASON_LABELS,
     ESCALATION_STATUS_LABELS,
+    ESCALATIONS_LISTED,
+    PENDING_LIST_LIMIT,
     QUESTION_TYPE_LABELS,
+    TEAM_VIEW_LIMIT,
     status_label,
 )
 from village_grid.tasks.silent import silent_leads
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
-
-# Above this many units the dispatch list stops at the grids.
-DISPATCH_UNIT_LIMIT = 300
-PENDING_LIST_LIMIT = 300
-TEAM_VIEW_LIMIT = 60
-ESCALATIONS_LISTED = 100  # cases a page
 
 
 # --- helpers ------------------------------------------------------------------
