@@ -26,6 +26,7 @@ DOMAINS = (
     "auditlog",
     "jobs",
     "warnings",
+    "reports",
     "api",
 )
 
