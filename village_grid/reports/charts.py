@@ -37,10 +37,11 @@ def coverage_chart(
 ) -> Markup:
     """Percent of households reached over time since dispatch (``curve``: seconds, percent),
     0–100 % up the side, 50 % and 90 % dashed, the deadline a red line."""
-    w, h = (220, 120) if small else (640, 260)
-    left, right, top, bottom = (26, 8, 18 if title else 8, 18) if small else (40, 16, 14, 28)
+    # Sized so the words stay readable on a 360-px phone (the page) and on A4 (the PDF).
+    w, h = (200, 120) if small else (480, 230)
+    left, right, top, bottom = (36, 8, 20 if title else 8, 18) if small else (40, 14, 16, 26)
     pw, ph = w - left - right, h - top - bottom
-    size = 9 if small else 11
+    size = 11 if small else 12
 
     def x(sec: float) -> float:
         return left + pw * min(max(sec / span, 0), 1) if span else left
@@ -55,7 +56,7 @@ def coverage_chart(
     if title:
         out.append(f"<title>{escape(title)}</title>")
         if small:
-            out.append(f'<text x="{left}" y="12" font-weight="bold">{escape(title)}</text>')
+            out.append(f'<text x="{left}" y="13" font-weight="bold">{escape(title)}</text>')
     for pct in (0, *THRESHOLDS):
         dash = ' stroke-dasharray="3 3"' if pct in (50, 90) else ""
         out.append(
@@ -67,7 +68,7 @@ def coverage_chart(
                 f'<text x="{left - 3}" y="{y(pct) + size / 3:.1f}" text-anchor="end" '
                 f'fill="#57606a">{pct}%</text>'
             )
-    ticks = 4 if small else 6
+    ticks = 2 if small else 4
     for k in range(ticks + 1):
         sec = span * k / ticks
         anchor = "start" if k == 0 else "end" if k == ticks else "middle"
@@ -91,7 +92,7 @@ def coverage_chart(
         )
         if deadline_label and not small:
             out.append(
-                f'<text x="{dx - 3:.1f}" y="{top + 10}" text-anchor="end" '
+                f'<text x="{dx + 3:.1f}" y="{top + ph - 4}" text-anchor="start" '
                 f'fill="{DEADLINE}">{escape(deadline_label)}</text>'
             )
     out.append("</svg>")
@@ -103,22 +104,22 @@ def bar_chart(rows: list[tuple[str, float | None]], *, unit: str = "′", mark: 
     this task beside earlier ones."""
     known = [v for _l, v in rows if v is not None]
     top_value = max(known, default=0) or 1
-    row_h, left, w = 20, 150, 640
+    row_h, left, w = 22, 90, 400
     h = row_h * len(rows) + 6
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" class="chart bars" '
-        f'role="img" style="{FONT}" font-size="11">'
+        f'role="img" style="{FONT}" font-size="12">'
     ]
     for i, (label, value) in enumerate(rows):
         y = 3 + i * row_h
         colour = LINE if i == mark else "#8c959f"
         out.append(
-            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(label[:22])}</text>'
+            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(label[:12])}</text>'
         )
         if value is None:
             out.append(f'<text x="{left + 4}" y="{y + 13}" fill="#57606a">—</text>')
             continue
-        bw = (w - left - 60) * value / top_value
+        bw = (w - left - 50) * value / top_value
         out.append(
             f'<rect x="{left}" y="{y + 3}" width="{bw:.1f}" height="{row_h - 7}" fill="{colour}"/>'
         )

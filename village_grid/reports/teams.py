@@ -39,6 +39,9 @@ def teams(
         .order_by(Unit.path)
         .limit(TEAMS_LISTED)
     ).all()
+    # In tree order (teams by code under their grid), as the progress page lists them.
+    index = g.graph["index"]
+    rows = sorted(rows, key=lambda r: index.get(r[0].team_id, len(index)))
     ids = [tt.team_id for tt, _u in rows]
     times: dict[int, tuple] = {}
     ways: dict[int, dict[str, int]] = {}
