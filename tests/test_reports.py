@@ -25,6 +25,7 @@ from village_grid.extensions import db
 from village_grid.models import Escalation, OutboxMessage, Task
 from village_grid.models.base import utcnow
 from village_grid.reports.closing import tell_due
+from village_grid.reports.making import make_pdf
 from village_grid.reports.queries import report
 from village_grid.tasks.case_queue import resolve_escalation
 from village_grid.tasks.dispatch import close_task
@@ -141,7 +142,17 @@ def test_the_pdf_embeds_its_fonts_and_reads_back(client, night):
     assert api.status_code == 200 and api.data.startswith(b"%PDF")
 
 
-def _export_counts(client, task_id: int, unit_id: int | None = None) -> Counter:
+@requires_poppler
+def test_a_job_makes_the_whole_report_without_a_request(app, night):
+    """The maker a worker's job calls: no request, no reader (the whole unit)."""
+    task = night["task"]
+    pdf = make_pdf(db.session, None, task)
+    text = pdf_text(pdf)
+    assert TITLE in text and night["grids"][1].name in text
+    assert all(f["emb"] for f in pdf_fonts(pdf))
+
+
+def _export_counts(client, task_id: int) -> Counter:
     res = client.get(f"/tasks/{task_id}/export.csv")
     rows = list(csv.DictReader(io.StringIO(res.data.decode("utf-8-sig"))))
     return Counter(r["状态"] for r in rows)
@@ -220,3 +231,27 @@ def test_a_notice_reports_its_read_receipts(client):
     assert 'id="reads"' in html and 'id="coverage"' not in html
     assert "张三" in html and "林队长" in html
     assert db.session.get(Task, notice.id).closed_at is None
+
+
+def test_messages_are_counted_sent_failed_and_retried(client, night):
+    task, earlier = night["task"], night["earlier"]
+    rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    # The earlier task's: its dispatch and the report's message when it closed.
+    earlier_keys = (f"dispatch:{earlier.id}:", f"report:{earlier.id}:")
+    mine = [r for r in rows if not r.event_key.startswith(earlier_keys)]
+    assert len(mine) < len(rows)
+    sent, retried, failed = mine[0], mine[1], mine[2]
+    sent.status, retried.status, retried.attempts = "sent", "sent", 3
+    failed.status, failed.attempts = "failed", 5
+    db.session.commit()
+    counts = report(db.session, night["cadre"], task)["messages"]
+    assert counts == {
+        "total": len(mine),
+        "sent": 2,
+        "retried": 1,
+        "failed": 1,
+        "pending": len(mine) - 3,
+    }
+    login(client, night["cadre"])
+    html = client.get(f"/tasks/{task.id}/report").get_data(as_text=True)
+    assert f"消息 {len(mine)} 条：已发送 2 条（其中重试后发送 1 条），发送失败 1 条" in html

@@ -169,13 +169,13 @@ def messages(session: Session, task_id: int, found: dict) -> dict:
         keys.append(OutboxMessage.event_key.like(f"unread:{tt_id}:%"))
         keys.append(OutboxMessage.event_key.like(f"silent:{tt_id}:%"))
     counts = {"sent": 0, "failed": 0, "pending": 0, "retried": 0}
-    for status, retried, n in session.execute(
-        select(OutboxMessage.status, OutboxMessage.attempts > 1, func.count())
+    for status, attempts, n in session.execute(
+        select(OutboxMessage.status, OutboxMessage.attempts, func.count())
         .where(or_(*keys))
-        .group_by(OutboxMessage.status, OutboxMessage.attempts > 1)
+        .group_by(OutboxMessage.status, OutboxMessage.attempts)
     ):
         counts[status] = counts.get(status, 0) + n
-        if retried and status == "sent":
+        if status == "sent" and attempts > 1:
             counts["retried"] += n
     counts["total"] = counts["sent"] + counts["failed"] + counts["pending"]
     return counts

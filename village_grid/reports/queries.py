@@ -20,6 +20,7 @@ from village_grid.models.base import utcnow
 from village_grid.reports import casework, coverage, teams
 from village_grid.tasks import levels, progress
 from village_grid.tasks.graph import get_graph
+from village_grid.tasks.labels import COUNT_KEYS
 
 
 def report_scope(
@@ -70,9 +71,7 @@ def report(
     end = task.closed_at or now or utcnow()
     g = get_graph(session)
     lvl = levels.level(session, task.id, actor=actor, unit_id=unit.id)
-    totals = {k: lvl[k] for k in ("total", "pending", "safe", "needs_help", "not_home")}
-    totals["unreachable"] = lvl["unreachable"]
-    totals["covered"] = lvl["covered"]
+    totals = {k: lvl[k] for k in (*COUNT_KEYS, "covered")}
     totals["percent"] = int(lvl["covered"] * 100 // lvl["total"]) if lvl["total"] else 0
     data: dict = {
         "task": task,
