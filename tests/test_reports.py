@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from tests.factories import (
     api_headers,
+    create_household,
     create_task,
     create_unit,
     create_user,
@@ -255,3 +256,23 @@ def test_messages_are_counted_sent_failed_and_retried(client, night):
     login(client, night["cadre"])
     html = client.get(f"/tasks/{task.id}/report").get_data(as_text=True)
     assert f"消息 {len(mine)} 条：已发送 2 条（其中重试后发送 1 条），发送失败 1 条" in html
+
+
+def test_a_townships_report_puts_its_villages_side_by_side(client):
+    v = create_village(grids=1, teams=1, households=3, township_cadre=True)
+    other = create_unit("village", "颜岐村", v["township"], code="YQ")
+    team = create_unit("team", "1-1小队", create_unit("grid", "第1网格", other))
+    far = [create_household(team) for _ in range(2)]
+    start = utcnow() - timedelta(hours=1)
+    task = create_task(
+        v["township"], v["township_cadre"], subkind="flood", title="全镇防汛", now=start
+    )
+    answer(v["township_cadre"], task, far[0], "safe", start + timedelta(minutes=7))
+    login(client, v["township_cadre"])
+    html = client.get(f"/tasks/{task.id}/report").get_data(as_text=True)
+    units = html.split('id="units"')[1].split("</section>")[0]
+    assert "分片对比 · 村" in units
+    assert units.index("侯官村") < units.index("颜岐村")  # in tree order, each a row
+    assert ">1 (50%)<" in units and ">0 (0%)<" in units
+    assert html.count("<svg") == 1 + 2  # the township and each village
+    assert "7 分钟" in units  # 颜岐村 reached half its households in 7 minutes
