@@ -22,8 +22,9 @@ from tests.factories import (
     login,
 )
 from tests.pdftools import pdf_fonts, pdf_text, requires_poppler
+from tests.warnings_helpers import cap_file, deployment, post_cap
 from village_grid.extensions import db
-from village_grid.models import Escalation, OutboxMessage, Task
+from village_grid.models import Escalation, OutboxMessage, Task, WarningDraft
 from village_grid.models.base import utcnow
 from village_grid.reports.closing import tell_due
 from village_grid.reports.making import make_pdf
@@ -276,3 +277,19 @@ def test_a_townships_report_puts_its_villages_side_by_side(client):
     assert ">1 (50%)<" in units and ">0 (0%)<" in units
     assert html.count("<svg") == 1 + 2  # the township and each village
     assert "7 分钟" in units  # 颜岐村 reached half its households in 7 minutes
+
+
+def test_a_sweep_drafted_from_a_warning_names_it_and_a_draft_has_no_report(client):
+    d = deployment()
+    post_cap(client, api_headers(client, d["admin"]), cap_file("typhoon_county.xml"))
+    task_id = db.session.scalar(
+        select(WarningDraft.task_id).where(WarningDraft.unit_id == d["houguan"]["village"].id)
+    )
+    cadre = client.application.test_client()
+    login(cadre, d["houguan"]["cadre"])
+    assert cadre.get(f"/tasks/{task_id}/report").status_code == 404
+    headers = api_headers(client, d["houguan"]["cadre"])
+    assert client.post(f"/api/v1/tasks/{task_id}/send", headers=headers).status_code == 201
+    html = cadre.get(f"/tasks/{task_id}/report").get_data(as_text=True)
+    sent = html.split('id="sent"')[1].split("</section>")[0]
+    assert "来自预警" in sent and "闽侯县气象台发布台风橙色预警" in sent

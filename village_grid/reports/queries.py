@@ -28,7 +28,10 @@ def report_scope(
 ) -> tuple[Unit, list[str] | None]:
     """The unit a report is about (``unit_id`` under the task's target, default the
     target) and the subtrees of it the reader may see (None: all of it, for the worker).
-    Not found when the unit is outside the task or the reader sees none of it."""
+    Not found when the unit is outside the task or the reader sees none of it, and for
+    a draft."""
+    if task.draft:  # not sent: nothing happened yet (its page is the warning's draft)
+        raise OutOfScope(_("A draft has no report: it was not sent."))
     unit = task.unit
     if unit_id is not None:
         if actor is not None:
