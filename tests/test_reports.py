@@ -134,7 +134,7 @@ def test_the_pdf_embeds_its_fonts_and_reads_back(client, night):
     res = client.get(f"/tasks/{task.id}/report.pdf")
     assert res.status_code == 200 and res.mimetype == "application/pdf"
     fonts = pdf_fonts(res.data)
-    assert fonts and all(f["emb"] for f in fonts), fonts
+    assert fonts and all(f["emb"] and f["sub"] for f in fonts), fonts
     text = pdf_text(res.data)
     assert TITLE in text and v["village"].name in text
     flat = "".join(pdf_text(res.data, layout=False).split())  # a cell's lines together
