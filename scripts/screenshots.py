@@ -26,6 +26,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from screenshots_report import add_demo_report, pdf_pages
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = PROJECT_DIR / "docs" / "screenshots"
 WIDTHS = (360, 1280)
@@ -101,6 +103,9 @@ PAGES += [
     ("warnings", "/warnings/", "cadre"),
     ("warning-draft", "/warnings/drafts/{draft_task_id}", "cadre"),
 ]
+# The after-action report of last night's sweep (scripts/screenshots_report.py), and
+# its PDF's pages as images.
+PAGES += [("report", "/tasks/{report_task_id}/report", "cadre")]
 LANDSCAPE = {
     "field",
     "field-offline",
@@ -492,6 +497,8 @@ def add_demo_people(demo: Demo, app) -> None:
         people.append(person)
     s.commit()
     grid_member = s.query(User).filter_by(username="grid1").one()
+    from village_grid.auth.throttle import ThrottleRule
+
     used = signin.make_link(
         s, grid_member, people[0].id, secret_key=app.config["SECRET_KEY"], days=7
     )
@@ -502,6 +509,7 @@ def add_demo_people(demo: Demo, app) -> None:
         token=used.token,
         client_addr="127.0.0.1",
         user_agent="Mozilla/5.0 (Linux; Android 10; V2036A) AppleWebKit/537.36 Chrome/120 Mobile",
+        rule=ThrottleRule.from_config(app.config),
     )
     s.commit()
     demo.ids.update(lead_user_id=people[0].id, used_token=used.token)
@@ -714,7 +722,10 @@ def main(argv: list[str]) -> int:
             add_demo_plates(demo)
             add_demo_station(demo)
             add_demo_people(demo, app)
+            add_demo_report(demo)
         take(app, demo, pages, OUT_DIR)
+        if any(name == "report" for name, _path, _role in pages):
+            pdf_pages(app, demo, OUT_DIR)
     return 0
 
 

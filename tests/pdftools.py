@@ -54,8 +54,10 @@ def pdf_pages(data: bytes) -> int:
     raise AssertionError("pdfinfo gave no page count")
 
 
-def pdf_text(data: bytes) -> str:
-    return _run("pdftotext", data, "-layout")
+def pdf_text(data: bytes, *, layout: bool = True) -> str:
+    """The text as laid out on the page, or (``layout=False``) in reading order, a table
+    cell's wrapped lines kept together."""
+    return _run("pdftotext", data, "-layout" if layout else "-raw")
 
 
 def pdf_images(data: bytes, dpi: int = 100) -> list[Image.Image]:

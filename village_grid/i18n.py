@@ -31,6 +31,7 @@ DOMAINS = (
     "auditlog",
     "jobs",
     "warnings",
+    "reports",
     "api",
 )
 

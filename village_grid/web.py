@@ -59,6 +59,7 @@ def init_extensions(app: Flask) -> None:
     edge.init_app(app)  # the id converter and the bad-character check, before the blueprints
 
     from village_grid.auth import loaders  # noqa: F401  (user and token loaders)
+    from village_grid.reports import closing  # noqa: F401  (tells a closed task's sender)
     from village_grid.tasks import membership  # noqa: F401  (receives the registry's changes)
 
 

@@ -155,6 +155,11 @@ def tick() -> int:
         db.session.commit()
     created = run_escalations(db.session, now)
     db.session.commit()
+    # Tasks past their deadline: whoever sent each gets its report's link, once.
+    from village_grid.reports.closing import tell_due
+
+    tell_due(db.session, now)
+    db.session.commit()
     # The migrant-worker station: full ID numbers kept past ID_RETENTION_DAYS are erased.
     erase_expired_ids(db.session)
     db.session.commit()

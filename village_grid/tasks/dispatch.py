@@ -33,7 +33,7 @@ from village_grid.models import (
     User,
 )
 from village_grid.models.base import utcnow
-from village_grid.tasks import cases, labels, membership, routing, telling
+from village_grid.tasks import cases, events, labels, membership, routing, telling
 from village_grid.tasks.graph import get_graph
 from village_grid.tasks.labels import MINUTES_A_DAY
 from village_grid.tasks.queries import get_task
@@ -358,4 +358,5 @@ def close_task(
         after=after,
     )
     session.flush()
+    events.closed(session, task, now)  # its report is made and its sender told
     return task

@@ -1,0 +1,1 @@
+"""After-action reports: what a task did, as a page and a PDF (docs/reports.md)."""
