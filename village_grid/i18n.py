@@ -17,6 +17,7 @@ PROJECT_DIR = PACKAGE_DIR.parent
 DOMAINS = (
     "auth",
     "hierarchy",
+    "files",
     "tasks",
     "qr",
     "field",
