@@ -18,13 +18,13 @@ from village_grid.errors import OutOfScope
 from village_grid.extensions import db
 from village_grid.files import service
 from village_grid.files.routes import send
-from village_grid.files.schemas import FILE_OUT
+from village_grid.files.schemas import FILE_BODY, FILE_OUT, FILE_TYPES
 from village_grid.hierarchy.registry import exporting
 from village_grid.models import FileJob
 from village_grid.tasks import export, queries
 
 FILE_RESPONSES = {
-    "200": "The file (CSV or XLSX), made at once: it is small",
+    "200": ("The file (CSV or XLSX), made at once: it is small", FILE_BODY, FILE_TYPES),
     "202": ("Large: the worker makes it; poll the Location (the file's state)", FILE_OUT),
     "404": "No such task or unit in your scope, or an unknown format",
 }
@@ -108,7 +108,10 @@ def file_job(file_id: int):
 @login_required
 @document(
     "A made file (on the audit log)",
-    responses={"200": "The file", "404": "No such file you may read, not made yet, or expired"},
+    responses={
+        "200": ("The file", FILE_BODY, FILE_TYPES),
+        "404": "No such file you may read, not made yet, or expired",
+    },
     tags=["files"],
 )
 def file_download(file_id: int):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from village_grid.edge import COUNT_OUT, ID
 from village_grid.models.files import FILE_STATES
+from village_grid.spreadsheets import MIMETYPES
 
 FILE_OUT = {
     "type": "object",
@@ -35,3 +36,7 @@ FILE_OUT = {
         "page": {"type": "string"},
     },
 }
+
+# A made file, as the API sends it: CSV or XLSX.
+FILE_TYPES = (MIMETYPES["csv"], MIMETYPES["xlsx"])
+FILE_BODY = {"type": "string", "format": "binary"}
