@@ -88,6 +88,12 @@ def main() -> int:
         action="store_true",
         help="with --database-url: measure on the tree already there (no reset, no demo)",
     )
+    ap.add_argument(
+        "--files-only",
+        action="store_true",
+        help="with --keep-tree: only the task's household export made by the worker "
+        "(bench_files.py), on the task an earlier run of the bench dispatched",
+    )
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="vg-bench-"))
@@ -126,7 +132,12 @@ def main() -> int:
         print(f"  demo tree built in {time.perf_counter() - t0:.1f} s")
 
     os.environ.update(env)
+    if args.files_only:
+        results = {"files": files_figures(workdir, bench_task_id())}
+        print(f"figures: {json.dumps(results)}")
+        return 0
     results = in_process_figures(args)
+    results["files"] = files_figures(workdir, results["task_id"])
     results["memory_mb"] = worker_memory(env)
     # A district (a million households) may take more memory than a county.
     limit_mb = 500 if args.households >= DISTRICT else 300
@@ -164,6 +175,36 @@ def main() -> int:
     return 0
 
 
+BENCH_TASK = "防汛排查 bench"
+
+
+def bench_task_id() -> int:
+    """The sweep the bench dispatched to the whole tree (the newest)."""
+    from sqlalchemy import select
+
+    from village_grid import create_app
+    from village_grid.extensions import db
+    from village_grid.models import Task
+
+    with create_app().app_context():
+        task_id = db.session.scalar(
+            select(Task.id).where(Task.title == BENCH_TASK).order_by(Task.id.desc())
+        )
+    if task_id is None:
+        sys.exit("no bench task here: run scripts/bench once without --files-only")
+    return task_id
+
+
+def files_figures(workdir: Path, task_id: int) -> dict:
+    """The whole household export of the bench's sweep, made by the worker, beside a
+    bare COPY of the same rows (bench_files.py)."""
+    import bench_files
+
+    figures = bench_files.figures(task_id, str(workdir))
+    bench_files.report(figures, line)
+    return figures
+
+
 def in_process_figures(args) -> dict:
     from sqlalchemy import select, text
 
@@ -191,7 +232,7 @@ def in_process_figures(args) -> dict:
                 admin,
                 kind="sweep",
                 subkind="flood",
-                title="防汛排查 bench",
+                title=BENCH_TASK,
                 unit_id=root.id,
                 deadline_minutes=60,
             )
@@ -251,9 +292,8 @@ def in_process_figures(args) -> dict:
             + " ms)"
         )
 
-        task_id = s.scalar(
-            select(Task.id).where(Task.title == "防汛排查 bench").order_by(Task.id.desc())
-        )
+        task_id = bench_task_id()
+        results["task_id"] = task_id
         # What the worker does seconds after a large dispatch commits: route every team
         # and queue one message per person told (tasks/telling.py).
         from village_grid.tasks import telling

@@ -148,6 +148,22 @@ def _import_job_id(world: dict) -> int:
     return job.id
 
 
+def _file_id(world: dict) -> int:
+    from village_grid.models import FileJob
+
+    job = FileJob(
+        kind="registry",
+        fmt="csv",
+        params={"unit_id": world["village"].id},
+        paths=[world["village"].path],
+        state="done",
+        stored="village-a.csv",
+    )
+    db.session.add(job)
+    db.session.commit()
+    return job.id
+
+
 # {URL argument name: function(world) -> id of an object in village A}.
 # ``world`` is tests.factories.create_tree's dict for village A (township,
 # village, grids, teams, households: one per team). Create what you need
@@ -169,6 +185,8 @@ OUT_OF_SCOPE: dict[str, Callable[[dict], int]] = {
     # People (a team lead of village A) and registry imports (sent by village A's cadre).
     "user_id": _user_id,
     "job_id": _import_job_id,
+    # A file made for download (a registry export of village A).
+    "file_id": _file_id,
 }
 
 # {URL argument name: why it is not the id of a scoped object}. Keep it short.

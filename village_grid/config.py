@@ -218,6 +218,13 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # A registry file of more rows than this is imported by the worker, from the
         # page or the API; the request answers at once with the job's page.
         "IMPORT_INLINE_ROWS": int(env.get("IMPORT_INLINE_ROWS", "2000")),
+        # Files made for download (village_grid/files): an export or report of more
+        # households than FILES_JOB_HOUSEHOLDS is made by the worker (the page shows its
+        # progress, the API answers 202); files live in FILES_DIR (instance/files by
+        # default) and are deleted FILES_KEEP_DAYS days after they were made.
+        "FILES_DIR": env.get("FILES_DIR", ""),
+        "FILES_KEEP_DAYS": int(env.get("FILES_KEEP_DAYS", "7")),
+        "FILES_JOB_HOUSEHOLDS": int(env.get("FILES_JOB_HOUSEHOLDS", "20000")),
         # Official warnings (village_grid/warnings, docs/warnings.md). A feed of CAP
         # documents (RSS or Atom) the worker reads every WARNINGS_POLL_MINUTES; empty: off.
         "WARNINGS_FEED_URL": env.get("WARNINGS_FEED_URL", ""),
@@ -266,6 +273,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("WARNINGS_POLL_MINUTES must be at least 1")
     if cfg["ID_RETENTION_DAYS"] < 1:
         raise ConfigError("ID_RETENTION_DAYS must be at least 1")
+    if cfg["FILES_KEEP_DAYS"] < 1:
+        raise ConfigError("FILES_KEEP_DAYS must be at least 1")
     if not 1 <= cfg["SIGN_IN_LINK_DAYS"] <= 90:
         raise ConfigError("SIGN_IN_LINK_DAYS must be between 1 and 90")
     if not 1 <= cfg["SIGN_IN_CODE_MINUTES"] <= 60:

@@ -22,6 +22,7 @@ PROJECT_DIR = PACKAGE_DIR.parent
 DOMAINS = (
     "auth",
     "hierarchy",
+    "files",
     "tasks",
     "qr",
     "field",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import IO, TypeVar
 
 # What an export is sent as. Werkzeug adds "; charset=utf-8" to a text type itself
 # (naming it here too sent it twice).
@@ -53,23 +53,105 @@ def spreadsheet_value(cell: str) -> str:
     return cell
 
 
-def table_file(fmt: str, sheet: str, headers: list[str], rows: Iterable[list]) -> bytes:
-    """A header line and ``rows`` (cells already made safe) as a file: CSV (UTF-8 with a
-    byte-order mark, so Excel on a Chinese Windows opens it right; CRLF lines) or XLSX
-    (one sheet named ``sheet``)."""
-    if fmt == "csv":
-        out = io.StringIO(newline="")
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
-        return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
-    import openpyxl
+class TableWriter:
+    """A table written a row at a time into ``out`` (a binary file), never held whole:
+    CSV (UTF-8 with a byte-order mark, so Excel on a Chinese Windows opens it right;
+    CRLF lines) or XLSX in openpyxl's write-only mode (each sheet's rows go to a
+    temporary file as they come; :meth:`close` zips them into ``out``).
 
-    workbook = openpyxl.Workbook(write_only=True)
-    ws = workbook.create_sheet(sheet)
-    ws.append(headers)
+    Cells are written as given: make them safe with :func:`spreadsheet_cell` first. A
+    CSV has one table: a second :meth:`sheet` ends the file's rows (it is skipped)."""
+
+    def __init__(self, fmt: str, out: IO[bytes]):
+        if fmt not in MIMETYPES:
+            raise ValueError(f"unknown table format {fmt!r}")
+        self.fmt, self.out = fmt, out
+        self.rows = 0
+        self._sheets = 0
+        self._csv = None
+        self._text: io.TextIOWrapper | None = None
+        self._book = self._ws = None
+        if fmt == "xlsx":
+            import openpyxl
+
+            self._book = openpyxl.Workbook(write_only=True)
+
+    def sheet(
+        self,
+        name: str,
+        headers: list[str],
+        *,
+        title: str | None = None,
+        widths: list[int] | None = None,
+        freeze: str | None = None,
+    ) -> None:
+        """Start a sheet: an optional title line (XLSX only, bold), then ``headers``."""
+        self._sheets += 1
+        if self.fmt == "csv":
+            if self._sheets == 1:
+                self.out.write(b"\xef\xbb\xbf")
+                self._text = io.TextIOWrapper(self.out, encoding="utf-8", newline="")
+                self._csv = csv.writer(self._text, lineterminator="\r\n")
+                self._csv.writerow(headers)
+            return
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        ws = self._ws = self._book.create_sheet(name[:31])
+        for i, width in enumerate(widths or ()):
+            ws.column_dimensions[chr(ord("A") + i)].width = width
+        if freeze:
+            ws.freeze_panes = freeze
+        if title is not None:
+            cell = WriteOnlyCell(ws, title)
+            cell.font = Font(bold=True, size=13)
+            ws.append([cell])
+        bold = Font(bold=True)
+        if title is not None or widths:  # a styled sheet: bold headers
+            cells = []
+            for h in headers:
+                cell = WriteOnlyCell(ws, h)
+                cell.font = bold
+                cells.append(cell)
+            ws.append(cells)
+        else:
+            ws.append(headers)
+
+    def row(self, cells: list) -> None:
+        if self.fmt == "csv":
+            if self._sheets == 1:
+                self._csv.writerow(cells)
+                self.rows += 1
+            return
+        self._ws.append(cells)
+        self.rows += 1
+
+    def close(self) -> None:
+        """Finish the file (``out`` stays open)."""
+        if self._text is not None:
+            self._text.flush()
+            self._text.detach()
+            self._text = None
+        elif self._book is not None:
+            self._book.save(self.out)
+            self._book = None
+
+
+def write_table(
+    fmt: str, out: IO[bytes], sheet: str, headers: list[str], rows: Iterable[list]
+) -> int:
+    """A header line and ``rows`` (cells already made safe) written into ``out`` as they
+    come (:class:`TableWriter`); how many rows."""
+    writer = TableWriter(fmt, out)
+    writer.sheet(sheet, headers)
     for line in rows:
-        ws.append(line)
+        writer.row(line)
+    writer.close()
+    return writer.rows
+
+
+def table_file(fmt: str, sheet: str, headers: list[str], rows: Iterable[list]) -> bytes:
+    """:func:`write_table` into bytes (a small table)."""
     buf = io.BytesIO()
-    workbook.save(buf)
+    write_table(fmt, buf, sheet, headers, rows)
     return buf.getvalue()

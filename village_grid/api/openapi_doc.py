@@ -120,13 +120,14 @@ def with_text_rule(schema: dict) -> dict:
 
 
 def _response(code: str, note: object) -> dict:
-    """``note``: a description, or (description, schema[, media type])."""
+    """``note``: a description, or (description, schema[, media type or types])."""
     if isinstance(note, tuple):
         description, schema, *media = note
-        media_type = media[0] if media else "application/json"
+        types = media[0] if media else "application/json"
+        types = (types,) if isinstance(types, str) else types
         return {
             "description": description,
-            "content": {media_type: {"schema": schema} if schema is not None else {}},
+            "content": {t: {"schema": schema} if schema is not None else {} for t in types},
         }
     out: dict = {"description": str(note)}
     if code.startswith("4"):

@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "member.add": _l("Member added"),
     "member.remove": _l("Member removed"),
     "registry.import": _l("Registry imported"),
+    "file.download": _l("File downloaded"),
     # tasks and escalations
     "task.dispatch": _l("Task sent"),
     "task.close": _l("Task closed"),
@@ -66,6 +67,7 @@ OBJECT_LABELS = {
     "role": _l("Role"),
     "address": _l("Address"),
     "login": _l("Login"),
+    "file": _l("File"),
 }
 
 FIELD_LABELS = {

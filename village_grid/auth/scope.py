@@ -285,3 +285,12 @@ def may_end_logins(actor: User | None, person: User) -> bool:
     manages their login (:func:`may_manage_person`) or makes their sign-in links
     (:func:`may_make_sign_in_link`)."""
     return may_manage_person(actor, person) or may_make_sign_in_link(actor, person)
+
+
+def may_all(user: User | None, action: str, paths: list[str] | None) -> bool:
+    """May ``user`` do ``action`` on every subtree at ``paths`` (``None``: everywhere,
+    which only an administrator's scope covers)? Who may read a file made of them."""
+    mine = scope_paths(user, action)
+    if paths is None:
+        return mine is None
+    return bool(paths) and all(within(p, mine) for p in paths)

@@ -110,12 +110,15 @@ def export_command(file: str, unit_id: int | None):
     """Export the registry to FILE (.csv or .xlsx, by the extension), in the import format."""
     from village_grid.errors import DomainError
     from village_grid.extensions import db
-    from village_grid.hierarchy.registry import export_registry
+    from village_grid.hierarchy.registry.exporting import write_registry
 
     fmt = _fmt(file)
+    part = Path(file + ".part")
     try:
-        data = export_registry(db.session, None, unit_id=unit_id, fmt=fmt)
+        with part.open("wb") as out:
+            rows = write_registry(db.session, None, out, unit_id=unit_id, fmt=fmt)
     except DomainError as err:
+        part.unlink(missing_ok=True)
         raise click.ClickException(err.message) from None
-    Path(file).write_bytes(data)
-    click.echo(f"Wrote {file} ({len(data)} bytes).")
+    part.replace(file)
+    click.echo(f"Wrote {file} ({rows} rows, {Path(file).stat().st_size} bytes).")

@@ -9,10 +9,7 @@ every bad row. Smaller files are imported at once, as before.
 
 from __future__ import annotations
 
-import io
-from datetime import date
-
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -21,12 +18,13 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import Forbidden
 from village_grid.extensions import db
+from village_grid.files import service as files
+from village_grid.files.routes import answer as file_answer
 from village_grid.hierarchy import queries, registry
 from village_grid.hierarchy.blueprint import bp
-from village_grid.hierarchy.registry import queued
+from village_grid.hierarchy.registry import exporting, queued
 from village_grid.hierarchy.registry.columns import COLUMNS, REQUIRED_COLUMNS
 from village_grid.models import Unit
-from village_grid.spreadsheets import MIMETYPES
 
 
 def _export_units(limit: int = 400) -> list[Unit]:
@@ -98,17 +96,14 @@ def import_job(job_id: int):
 @bp.route("/registry/export")
 @login_required
 def export_registry():
-    """Download the registry under ``unit_id`` (default: all the user may see)."""
+    """Download the registry under ``unit_id`` (default: all the user may see); a large
+    one is made by the worker, and the answer is then the file's page."""
     fmt = request.args.get("fmt", "csv")
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in exporting.FORMATS:
         abort(404)
     unit_id = edge.id_arg("unit_id")
-    unit = None if unit_id is None else scope.require_unit(db.session, current_user, unit_id)
-    data = registry.export_registry(db.session, current_user, unit_id=unit_id, fmt=fmt)
-    label = "all" if unit is None else f"{unit.code}-{unit.id}"
-    return send_file(
-        io.BytesIO(data),
-        mimetype=MIMETYPES[fmt],
-        as_attachment=True,
-        download_name=f"registry-{label}-{date.today():%Y%m%d}.{fmt}",
-    )
+    if unit_id is not None:
+        scope.require_unit(db.session, current_user, unit_id)
+    result = files.ask(db.session, current_user, exporting.REGISTRY.name, fmt, {"unit_id": unit_id})
+    db.session.commit()
+    return file_answer(result)

@@ -55,6 +55,8 @@ def init_app(app: Flask) -> None:
         ),
         # A registry file larger than a village (hierarchy/registry/queued.py).
         "import": huey.task(name="import")(work.in_app_with(app, work.run_import)),
+        # A file larger than FILES_JOB_HOUSEHOLDS (village_grid/files).
+        "file": huey.task(name="file")(work.in_app_with(app, work.run_file)),
     }
     # Each consumer thread calls the start-up hooks; work.start acts once per process.
     huey.on_startup(name="take-up-claims")(work.in_app(app, _start))
@@ -81,6 +83,14 @@ def _wake_after_commit(session: Session) -> None:
 
         for job_id in imports:
             work.start_import(job_id)
+    from village_grid.files.service import QUEUED as FILES_QUEUED
+
+    files = session.info.pop(FILES_QUEUED, None)
+    if files and has_app_context():
+        from village_grid.jobs import work
+
+        for file_id in files:
+            work.start_file(file_id)
 
 
 def wake_delivery() -> None:

@@ -63,6 +63,14 @@ def run_import(job_id: int) -> str | None:
     return run_queued(db.session, job_id)
 
 
+def run_file(file_id: int) -> str | None:
+    """A file larger than FILES_JOB_HOUSEHOLDS (village_grid/files/service.py)."""
+    from village_grid.extensions import db
+    from village_grid.files import service
+
+    return service.run(db.session, file_id)
+
+
 # One delivery at a time in a process (its other thread runs the tick meanwhile): a
 # worker killed mid-delivery has at most one post in flight, the one it may resend.
 _delivering = threading.Lock()
@@ -168,6 +176,13 @@ def tick() -> int:
 
     for job_id in waiting(db.session):
         start_import(job_id)
+    # Files: those whose wake-up was lost are started; those kept long enough deleted.
+    from village_grid.files import service as files
+
+    for file_id in files.waiting(db.session):
+        start_file(file_id)
+    files.expire(db.session)
+    db.session.commit()
     deliver()
     poll_warnings(now)
     return created
@@ -198,3 +213,14 @@ def start_import(job_id: int) -> None:
         jobs["import"](job_id)
     except Exception:  # the job stays queued; the next tick starts it
         log.exception("could not queue import %s; the next tick starts it", job_id)
+
+
+def start_file(file_id: int) -> None:
+    """Ask a worker to make a queued file (the tick also starts any still queued)."""
+    jobs = current_app.extensions.get("jobs")
+    if not jobs:
+        return
+    try:
+        jobs["file"](file_id)
+    except Exception:  # the file stays queued; the next tick starts it
+        log.exception("could not queue file %s; the next tick starts it", file_id)

@@ -3,6 +3,7 @@
 from village_grid.models.audit import AuditEvent
 from village_grid.models.auth import LoginFailure, LoginSession, SignInLink
 from village_grid.models.field import FieldSign
+from village_grid.models.files import FileJob
 from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
 from village_grid.models.mailbox import MailboxMessage
 from village_grid.models.notify import OutboxMessage, WorkerTick
@@ -37,6 +38,7 @@ __all__ = [
     "Broadcast",
     "Escalation",
     "FieldSign",
+    "FileJob",
     "Household",
     "ImportJob",
     "JobReferral",

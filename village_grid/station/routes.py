@@ -14,15 +14,12 @@ ever goes into a URL (search and reveal are POSTs): URLs end up in access logs.
 
 from __future__ import annotations
 
-import io
-
 from flask import (
     flash,
     jsonify,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -32,7 +29,8 @@ from village_grid import edge
 from village_grid.auth.guards import login_required
 from village_grid.errors import Conflict, DomainError, InvalidInput
 from village_grid.extensions import db
-from village_grid.spreadsheets import MIMETYPES
+from village_grid.files import service as files
+from village_grid.files.routes import answer as file_answer
 from village_grid.station import (
     display,
     export,
@@ -244,19 +242,14 @@ def reveal(newcomer_id: int):
 # --- export ----------------------------------------------------------------------------
 
 
-def _file(data: bytes, fmt: str, name: str):
-    return send_file(
-        io.BytesIO(data), mimetype=MIMETYPES[fmt], as_attachment=True, download_name=name
-    )
-
-
 @bp.route("/export.<fmt>")
 @login_required
 def export_masked(fmt: str):
     """Every newcomer of the village, ID numbers masked."""
     here = village()
-    data = export.export(db.session, current_user, here, fmt=fmt)
-    return _file(data, fmt, f"newcomers-{here.code}-{local_today():%Y%m%d}.{fmt}")
+    result = files.ask(db.session, current_user, export.MASKED.name, fmt, {"village_id": here.id})
+    db.session.commit()
+    return file_answer(result)
 
 
 @bp.route("/export", methods=["POST"])
@@ -265,13 +258,12 @@ def export_full():
     """With full ID numbers: station staff, a reason, the audit log first."""
     here = village()
     fmt = request.form.get("fmt", "xlsx")
+    params = {"village_id": here.id, "reason": request.form.get("reason")}
     try:
-        data = export.export(
-            db.session, current_user, here, fmt=fmt, full=True, reason=request.form.get("reason")
-        )
+        result = files.ask(db.session, current_user, export.FULL.name, fmt, params)
         db.session.commit()
     except InvalidInput as err:
         db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("station.newcomers"))
-    return _file(data, fmt, f"newcomers-{here.code}-{local_today():%Y%m%d}-full.{fmt}")
+    return file_answer(result)

@@ -2,22 +2,32 @@
 the full per-unit table, every unit the task reached in tree order: the API and the
 page answer one level at a time).
 
-The rows come from ``progress.household_rows`` (the one query for "the
-households of a task"); the caller passes the viewer's scope so a grid member
-exports only their grid's part of a village-wide task.
+The rows come from ``progress.iter_household_rows`` (the one query for "the
+households of a task"), read as they come and written one at a time
+(``spreadsheets.TableWriter``): a district's million households never sit in memory.
+The viewer's scope narrows them, so a grid member exports only their grid's part of
+a village-wide task. The export is a file kind (``village_grid/files``): more than
+``FILES_JOB_HOUSEHOLDS`` households and the worker makes it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterable
+from typing import IO
 
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from village_grid.models import Task
-from village_grid.spreadsheets import spreadsheet_cell
-from village_grid.tasks.labels import HELP_LABELS, VIA_LABELS, status_label
+from village_grid.auth import scope
+from village_grid.files import kinds
+from village_grid.models import Task, TaskTeam, Unit, User
+from village_grid.models.base import utcnow
+from village_grid.spreadsheets import TableWriter, spreadsheet_cell
+from village_grid.tasks import progress as progress_counts
+from village_grid.tasks import queries
+from village_grid.tasks.labels import HELP_LABELS, STATUSES, VIA_LABELS, status_label
 
 # Columns of the export, in order: (key of the household row, header).
 COLUMNS = [
@@ -36,35 +46,50 @@ COLUMNS = [
     ("updated_via", _l("Via")),
 ]
 COLUMN_WIDTHS = [14, 12, 12, 10, 14, 10, 10, 14, 10, 10, 30, 17, 10]
+FORMATS = ("csv", "xlsx")
 
 
 def _headers() -> list[str]:
     return [str(header) for _key, header in COLUMNS]
 
 
+class RowText:
+    """Export rows as text in the user's language. The words of a status, a kind of
+    help and a way are looked up once, and a time once per minute: a million rows
+    would otherwise spend most of their time in the translation and date code."""
+
+    def __init__(self, task: Task):
+        self.status = {s: status_label(s, task.kind) for s in STATUSES}
+        self.help = {k: str(v) for k, v in HELP_LABELS.items()}
+        self.via = {k: str(v) for k, v in VIA_LABELS.items()}
+        self._times: dict = {}
+
+    def when(self, at) -> str:
+        if not at:
+            return ""
+        minute = at.replace(second=0, microsecond=0)
+        text = self._times.get(minute)
+        if text is None:
+            if len(self._times) > 50_000:
+                self._times.clear()
+            text = self._times[minute] = format_datetime(at, "yyyy-MM-dd HH:mm")
+        return text
+
+    def __call__(self, row: dict) -> list[str]:
+        values = {
+            **row,
+            "status": self.status.get(row["status"], row["status"]),
+            "help_kind": self.help.get(row["help_kind"], row["help_kind"]),
+            "updated_via": self.via.get(row["updated_via"], row["updated_via"]),
+            "updated_at": self.when(row["updated_at"]),
+        }
+        # No cell runs as a formula when the file is opened (village_grid/spreadsheets.py).
+        return [spreadsheet_cell(str(values[key] or "")) for key, _h in COLUMNS]
+
+
 def display_row(row: dict, task: Task) -> list[str]:
     """One export row as text in the user's language."""
-    values = {
-        **row,
-        "status": status_label(row["status"], task.kind),
-        "help_kind": str(HELP_LABELS.get(row["help_kind"], row["help_kind"])),
-        "updated_via": str(VIA_LABELS.get(row["updated_via"], row["updated_via"])),
-        "updated_at": format_datetime(row["updated_at"], "yyyy-MM-dd HH:mm")
-        if row["updated_at"]
-        else "",
-    }
-    # No cell runs as a formula when the file is opened (village_grid/spreadsheets.py).
-    return [spreadsheet_cell(str(values[key] or "")) for key, _h in COLUMNS]
-
-
-def to_csv(rows: list[dict], task: Task) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel on a Chinese Windows opens it right."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(_headers())
-    for row in rows:
-        writer.writerow(display_row(row, task))
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return RowText(task)(row)
 
 
 # Columns of the per-unit sheet: (key of a progress unit, header).
@@ -80,35 +105,85 @@ UNIT_COLUMNS = [
 ]
 
 
-def to_xlsx(rows: list[dict], task: Task, units: list[dict] | None = None) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = str(_l("Result"))[:31]
-    ws.append([spreadsheet_cell(task.title)])
-    ws["A1"].font = Font(bold=True, size=13)
-    ws.append(_headers())
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
+def write(
+    out: IO[bytes],
+    fmt: str,
+    task: Task,
+    rows: Iterable[dict],
+    units: list[dict] | None = None,
+    progress: kinds.Progress = lambda _done: None,
+) -> int:
+    """The export written into ``out`` as the rows come; how many households. CSV: UTF-8
+    with a byte-order mark, so Excel on a Chinese Windows opens it right. XLSX: the
+    task's title, the rows, then the per-unit sheet (``units``)."""
+    writer = TableWriter(fmt, out)
+    writer.sheet(
+        str(_l("Result")),
+        _headers(),
+        title=spreadsheet_cell(task.title) if fmt == "xlsx" else None,
+        widths=COLUMN_WIDTHS if fmt == "xlsx" else None,
+        freeze="A3" if fmt == "xlsx" else None,
+    )
+    text = RowText(task)
+    n = 0
     for row in rows:
-        ws.append(display_row(row, task))
-    for i, width in enumerate(COLUMN_WIDTHS):
-        ws.column_dimensions[chr(ord("A") + i)].width = width
-    ws.freeze_panes = "A3"
-    if units:
-        by_unit = wb.create_sheet(str(_l("By unit"))[:31])
-        by_unit.append([str(header) for _key, header in UNIT_COLUMNS])
-        for cell in by_unit[1]:
-            cell.font = Font(bold=True)
+        writer.row(text(row))
+        n += 1
+        if not n % 5000:
+            progress(n)
+    if fmt == "xlsx" and units:
+        writer.sheet(
+            str(_l("By unit")),
+            [str(header) for _key, header in UNIT_COLUMNS],
+            widths=[24],
+            freeze="A2",
+        )
         top = min(u["depth"] for u in units)
         for u in units:
             name = "　" * (u["depth"] - top) + u["name"]
             values = {**u, "name": name, "covered": u["total"] - u["pending"]}
-            by_unit.append([spreadsheet_cell(values[key]) for key, _h in UNIT_COLUMNS])
-        by_unit.column_dimensions["A"].width = 24
-        by_unit.freeze_panes = "A2"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+            writer.row([spreadsheet_cell(values[key]) for key, _h in UNIT_COLUMNS])
+    writer.close()
+    return n
+
+
+# --- the file kind ------------------------------------------------------------------
+
+
+def _task_paths(session: Session, actor: User, params: dict) -> tuple[Task, list[str]]:
+    """The task ``actor`` may see, and the part of it in their scope (404 otherwise)."""
+    task = queries.get_task(session, actor, params.get("task_id"))
+    unit = session.get(Unit, task.unit_id)
+    return task, scope.narrow(scope.scope_paths(actor, "view"), unit.path)
+
+
+def plan(session: Session, actor: User, params: dict, fmt: str) -> kinds.Plan:
+    task, paths = _task_paths(session, actor, params)
+    total = session.scalar(
+        select(func.coalesce(func.sum(TaskTeam.households), 0))
+        .join(Unit, Unit.id == TaskTeam.team_id)
+        .where(TaskTeam.task_id == task.id, scope.paths_clause(paths, Unit.path))
+    )
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return kinds.Plan(paths=paths, total=int(total or 0), filename=f"task-{task.id}-{stamp}.{fmt}")
+
+
+def make(session: Session, actor: User, params: dict, fmt: str, out: IO[bytes], progress) -> int:
+    task, paths = _task_paths(session, actor, params)
+    rows = progress_counts.iter_household_rows(session, task.id, paths=paths)
+    units = None
+    if fmt == "xlsx":
+        units = progress_counts.progress(session, task.id, actor=actor)["units"]
+    return write(out, fmt, task, rows, units, progress)
+
+
+HOUSEHOLDS = kinds.register(
+    kinds.FileKind(
+        name="task_households",
+        label=_l("A task's households"),
+        action="view",
+        formats=FORMATS,
+        plan=plan,
+        make=make,
+    )
+)

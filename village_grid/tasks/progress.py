@@ -10,6 +10,7 @@ them are the task's members.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -118,7 +119,7 @@ def packed_counts(session: Session, task: Task, flat: dict, paths: list[str] | N
     return packed
 
 
-def household_rows(
+def iter_household_rows(
     session: Session,
     task_id: int,
     *,
@@ -127,9 +128,10 @@ def household_rows(
     latest_first: bool = False,
     limit: int | None = None,
     offset: int = 0,
-) -> list[dict]:
-    """The task's households with their latest status, their team and grid, and who
-    answers for the team now (its lead, or whom routing falls back to) with a phone.
+) -> Iterator[dict]:
+    """The task's households, one at a time as the database sends them, with their
+    latest status, their team and grid, and who answers for the team now (its lead, or
+    whom routing falls back to) with a phone.
 
     ``paths`` restricts to subtrees (the viewer's scope: ``scope.scope_paths``);
     ``statuses`` to some statuses. Ordered by team and household, or with
@@ -140,7 +142,7 @@ def household_rows(
     g = get_graph(session)
     task = session.get(Task, task_id)
     if task is None:
-        return []
+        return
     team_ids = None
     if limit is not None and not latest_first:
         team_ids, before = page_teams(
@@ -176,7 +178,8 @@ def household_rows(
     # would), and one routing decision per team, remembered with the graph.
     session.flush()
     info = g.graph["info"]
-    out = []
+    # Read as they come (a server-side cursor on PostgreSQL), a batch at a time.
+    result = session.connection().execution_options(yield_per=2000).execute(q)
     for (
         household_id,
         code,
@@ -190,12 +193,12 @@ def household_rows(
         note,
         updated_at,
         updated_via,
-    ) in session.connection().execute(q).all():
+    ) in result:
         team = info.get(team_id)
         grid = info.get(team["parent"]) if team is not None else None
         decision = routing.responsible_cached(g, team_id) if team is not None else None
         person = decision.assignee if decision is not None else None
-        out.append(
+        yield (
             {
                 "household_id": household_id,
                 "code": code,
@@ -216,7 +219,30 @@ def household_rows(
                 "updated_via": updated_via or "",
             }
         )
-    return out
+
+
+def household_rows(
+    session: Session,
+    task_id: int,
+    *,
+    paths: list[str] | None = None,
+    statuses: tuple[str, ...] | None = None,
+    latest_first: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict]:
+    """:func:`iter_household_rows` as a list (a page of them, or a small task)."""
+    return list(
+        iter_household_rows(
+            session,
+            task_id,
+            paths=paths,
+            statuses=statuses,
+            latest_first=latest_first,
+            limit=limit,
+            offset=offset,
+        )
+    )
 
 
 def page_teams(

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     jsonify,
@@ -29,9 +28,10 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
 from village_grid.extensions import db
+from village_grid.files import service as files
+from village_grid.files.routes import answer as file_answer
 from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
 from village_grid.models.base import utcnow
-from village_grid.spreadsheets import MIMETYPES
 from village_grid.tasks import case_queue, display, export, levels, progress, queries, statuses
 from village_grid.tasks import dispatch as dispatching
 from village_grid.tasks.forms import (
@@ -394,25 +394,14 @@ def close(task_id: int):
 @bp.route("/<id:task_id>/export.<fmt>")
 @login_required
 def export_result(task_id: int, fmt: str):
-    """The result, one row per household in the user's part of the task: CSV or XLSX."""
+    """The result, one row per household in the user's part of the task: CSV or XLSX.
+    A large one is made by the worker: the answer is then the file's page."""
     task = _task_or_404(task_id)
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in export.FORMATS:
         raise OutOfScope(_("Not found."))
-    rows = progress.household_rows(
-        db.session, task.id, paths=scope.scope_paths(current_user, "view")
-    )
-    stamp = utcnow().strftime("%Y%m%d-%H%M")
-    name = f"task-{task.id}-{stamp}.{fmt}"
-    if fmt == "csv":
-        body = export.to_csv(rows, task)
-        mimetype = MIMETYPES["csv"]
-    else:
-        units = progress.progress(db.session, task.id, actor=current_user)["units"]
-        body = export.to_xlsx(rows, task, units)
-        mimetype = MIMETYPES["xlsx"]
-    return Response(
-        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    result = files.ask(db.session, current_user, export.HOUSEHOLDS.name, fmt, {"task_id": task.id})
+    db.session.commit()
+    return file_answer(result)
 
 
 # --- team lead's page -------------------------------------------------------------
