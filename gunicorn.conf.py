@@ -18,6 +18,10 @@ bind = f"{_host}:{_port}"
 _shared_limits = not os.environ.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://")
 workers = int(os.environ.get("WEB_CONCURRENCY") or (2 if _shared_limits else 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# The app, and the tree graph routing and progress read, are loaded once in the master
+# before it forks the workers (when_ready): the workers share those pages instead of
+# each building the graph on its first request (seconds at a district).
+preload_app = True
 accesslog = "-"
 # The request line without its query string, and no Referer (which carries them too):
 # search words and ids stay out of the log. (Door-plate tokens are in paths, not queries;
@@ -48,3 +52,9 @@ def on_starting(server):
             "Set RATELIMIT_STORAGE_URI=redis://… to share them.",
             server.cfg.workers,
         )
+
+
+def when_ready(server):
+    from village_grid.tasks.graph import preload
+
+    preload(server.app.wsgi())

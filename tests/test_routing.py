@@ -198,3 +198,55 @@ def test_filter_by_flags_and_grids():
         "teams": 1,
     }
     assert reach({"flags": ["veteran"]}) == {"households": 0, "teams": 0}
+
+
+def test_preloaded_graph_is_shared_by_forked_workers_and_rebuilt_on_a_tree_change(app):
+    """gunicorn loads the tree in the master before it forks (gunicorn.conf.py's
+    when_ready): a worker's first request builds nothing; a change to the tree makes
+    each process build it again."""
+    import os
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from sqlalchemy import event
+
+    from village_grid.tasks.graph import forget_graph
+
+    tree = create_tree(grids=1, teams=2)
+    db.session.commit()
+    forget_graph()
+    conf = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    assert conf["preload_app"] is True
+    conf["when_ready"](SimpleNamespace(app=SimpleNamespace(wsgi=lambda: app)))
+
+    builds = []
+
+    def count_builds(_conn, _cursor, statement, *_args):
+        if statement.rstrip().endswith("FROM units"):  # the graph's whole tree
+            builds.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count_builds)
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a worker: its first request
+            try:
+                g = get_graph(db.session)
+                os.write(write, bytes([len(builds) == 0 and tree["teams"][0].id in g]))
+            finally:
+                os._exit(0)
+        os.close(write)
+        assert os.read(read, 1) == b"\x01", "the forked worker built the graph again"
+        os.waitpid(pid, 0)
+        os.close(read)
+        loaded = get_graph(db.session)
+        assert builds == [] and tree["teams"][1].id in loaded
+
+        create_unit("team", "新小队", tree["grids"][0])
+        rebuilt = get_graph(db.session)
+        assert len(builds) == 1 and rebuilt is not loaded
+        assert rebuilt.graph["version"] > loaded.graph["version"]
+        assert get_graph(db.session) is rebuilt and len(builds) == 1
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_builds)

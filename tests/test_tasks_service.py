@@ -405,3 +405,70 @@ def test_a_task_of_more_teams_than_a_township_is_told_by_the_worker(village, mon
     assert [r[1:] for r in routed(big)] == [r[1:] for r in routed(small)]
     assert db.session.get(Task, big.id).told_at is not None
     assert tell_pending(db.session) == 0
+
+
+def test_telling_in_batches_stopped_midway_resumes_without_telling_a_team_twice(
+    village, monkeypatch
+):
+    """The worker commits a batch of teams at a time: stopped after the first, the next
+    worker tells only the teams left; a person whose teams the batches share hears of
+    each team once, in one message per batch."""
+    import re
+
+    from village_grid.tasks import labels
+    from village_grid.tasks.telling import tell_batches, tell_pending
+
+    monkeypatch.setattr(labels, "TELL_INLINE_TEAMS", 0)
+    task = sweep(village)
+    batches = tell_batches(db.session, batch=3)  # tree order: teams 1-1, 1-2, 2-1 | 2-2
+    assert next(batches) == 3
+    db.session.commit()
+    batches.close()  # the worker is killed before the second batch
+    reasons = dict(
+        db.session.execute(
+            db.select(TaskTeam.team_id, TaskTeam.reason).where(TaskTeam.task_id == task.id)
+        ).all()
+    )
+    assert [bool(reasons[t.id]) for t in village["teams"]] == [True, True, True, False]
+    assert db.session.get(Task, task.id).told_at is None
+
+    assert tell_pending(db.session) == 1  # a worker started again
+    db.session.commit()
+    assert db.session.get(Task, task.id).told_at is not None
+    told = db.session.execute(
+        db.select(OutboxMessage.recipient_id, OutboxMessage.body).where(
+            OutboxMessage.event_key.like(f"dispatch:{task.id}:%")
+        )
+    ).all()
+    teams_told = {}
+    for recipient, body in told:
+        n = int(re.search(r"(\d+) 个小队", body).group(1))
+        teams_told[recipient] = teams_told.get(recipient, 0) + n
+    assert teams_told == {village["lead"].id: 1, village["gm"].id: 1, village["gm_b"].id: 2}
+    assert sum(1 for r, _b in told if r == village["gm_b"].id) == 2  # one per batch
+    assert tell_pending(db.session) == 0
+
+
+def test_a_task_told_in_one_batch_keeps_one_message_per_person(village, monkeypatch):
+    """Batches as large as the task: the same messages, under the same keys, as a
+    township's dispatch tells at once."""
+    from village_grid.tasks import labels
+    from village_grid.tasks.telling import tell_batches
+
+    small = sweep(village)
+    monkeypatch.setattr(labels, "TELL_INLINE_TEAMS", 0)
+    big = sweep(village)
+    assert list(tell_batches(db.session, batch=4)) == [3]
+    db.session.commit()
+
+    def keys(task):
+        return sorted(
+            k.replace(f":{task.id}:", ":")
+            for k in db.session.scalars(
+                db.select(OutboxMessage.event_key).where(
+                    OutboxMessage.event_key.like(f"dispatch:{task.id}:%")
+                )
+            )
+        )
+
+    assert keys(big) == keys(small) and len(keys(big)) == 3

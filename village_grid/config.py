@@ -168,6 +168,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "JOBS_QUEUE_NAME": env.get("JOBS_QUEUE_NAME", "village_grid"),
         # Escalation checks and delivery retries run every this many minutes.
         "WORKER_TICK_MINUTES": int(env.get("WORKER_TICK_MINUTES", "1")),
+        # The worker tells a large task's teams this many at a time, committing each
+        # batch: the first leads' messages leave while the rest is routed, and a worker
+        # stopped midway takes up where the last commit left (tasks/telling.py).
+        "TELL_BATCH_TEAMS": max(1, int(env.get("TELL_BATCH_TEAMS", "2000"))),
         "TASK_PROGRESS_REFRESH_SECONDS": int(env.get("TASK_PROGRESS_REFRESH_SECONDS", "10")),
         "ESCALATION_INTERVAL_MINUTES": int(env.get("ESCALATION_INTERVAL_MINUTES", "30")),
         # A team lead with households still to confirm on a sweep and no sign of life

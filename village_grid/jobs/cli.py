@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from village_grid.tasks.graph import preload
+
 
 def register(group: click.Group) -> None:
     group.add_command(worker)
@@ -26,6 +28,8 @@ def worker(threads: int) -> None:
     if huey is None:
         raise click.ClickException("JOBS_QUEUE is off: there is no queue to work on.")
     # Ctrl-C and SIGTERM stop the consumer; its jobs are idempotent.
+    # The tree graph loaded before the first job: telling a district's sweep needs it.
+    preload(current_app)
     huey.create_consumer(
         workers=threads,
         worker_type="thread",

@@ -71,6 +71,32 @@ def run_file(file_id: int) -> str | None:
     return service.run(db.session, file_id)
 
 
+# One thread of a process tells at a time; the others deliver meanwhile.
+_telling = threading.Lock()
+
+
+def tell() -> int:
+    """Tell the people of tasks too large to tell in their dispatch, a batch of teams per
+    transaction (tasks/telling.py): each commit wakes a delivery, which another thread
+    (or worker) runs while this one routes the next batch. Nothing when another thread
+    of this process is telling already. How many messages were queued."""
+    from village_grid.extensions import db
+    from village_grid.tasks.telling import tell_batches
+
+    if not _telling.acquire(blocking=False):
+        return 0
+    try:
+        queued, again = 0, True
+        while again:  # a task dispatched while this thread told others: its wake-up skipped
+            again = False
+            for n in tell_batches(db.session):
+                db.session.commit()
+                queued, again = queued + n, True
+        return queued
+    finally:
+        _telling.release()
+
+
 # One delivery at a time in a process (its other thread runs the tick meanwhile): a
 # worker killed mid-delivery has at most one post in flight, the one it may resend.
 _delivering = threading.Lock()
@@ -81,11 +107,9 @@ def deliver() -> dict:
     join the outbox), then send every outbox message that is due, most urgent first."""
     from village_grid.extensions import db
     from village_grid.notify import service as notify
-    from village_grid.tasks.telling import tell_pending
 
+    tell()
     with _delivering:
-        if tell_pending(db.session):
-            db.session.commit()
         counts = notify.deliver_pending(db.session)
     if any(counts.values()):
         log.info("delivered: %s", counts)

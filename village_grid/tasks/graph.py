@@ -10,10 +10,12 @@ scale.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 
 import networkx as nx
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from village_grid.hierarchy.labels import team_with_grid
@@ -21,6 +23,7 @@ from village_grid.models import RoleAssignment, Unit, User
 from village_grid.models.units import tree_version
 from village_grid.tasks import routing
 
+log = logging.getLogger(__name__)
 _graphs: dict[str, tuple[int, nx.DiGraph]] = {}
 _graph_lock = threading.Lock()
 
@@ -83,6 +86,32 @@ def get_graph(session: Session) -> nx.DiGraph:
         if len(units) >= LARGE_TREE:
             _keep_out_of_gc(graph)
         return graph
+
+
+def preload(app) -> bool:
+    """Load the tree graph of ``app``'s database before anyone asks: in gunicorn's master
+    before it forks its workers (``gunicorn.conf.py``), whose copies share its pages,
+    and in a worker process before it takes jobs. The connections used are closed (a
+    forked process must not share them) and what the process holds is moved out of the
+    collector's passes (``gc.freeze``), which would otherwise write to every shared
+    page. Each process rebuilds only when the tree version changes (:func:`get_graph`).
+    False, with a warning, when the database cannot say (not migrated yet): the first
+    request builds it then."""
+    from village_grid.extensions import db
+
+    with app.app_context():
+        try:
+            get_graph(db.session)
+            loaded = True
+        except SQLAlchemyError:
+            log.warning("tree graph not preloaded; the first request builds it", exc_info=True)
+            loaded = False
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    gc.collect()
+    gc.freeze()
+    return loaded
 
 
 def forget_graph() -> None:
