@@ -90,6 +90,7 @@ def dispatch_messages(
                 {
                     "event_key": f"dispatch:{task.id}:nobody",
                     "recipient_id": None,
+                    "unit_id": min(teams),  # the work group of these teams' village
                     "recipient_label": _("nobody on duty"),
                     "body": _("Nobody on duty for these teams!") + " " + text,
                 }
