@@ -61,8 +61,8 @@ def _hide(value: str) -> str:
 
 
 def secrets_of(url: str) -> list[str]:
-    """The parts of ``url`` that are secret: its password, every query value, long
-    path segments."""
+    """The parts of ``url`` that are secret: its user and password, every query
+    value, long path segments; longest first."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -74,16 +74,30 @@ def secrets_of(url: str) -> list[str]:
 
 
 def mask_url(url: str) -> str:
-    """``url`` as anyone may see it: the key and other secret parts replaced by
-    ``****`` and their last four characters (``…send?key=****3f9a``). The one
-    masking function: pages, logs, the audit log and delivery errors use it."""
-    return scrub(url, url)
+    """``url`` as anyone may see it: every query value, long path segment and
+    password replaced by ``****`` and at most its last four characters
+    (``…send?key=****3f9a``). The one masking function: pages, logs, the audit log
+    and delivery errors (:func:`scrub`) use it."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return _hide(url)
+    user = "****@" if parts.username or parts.password else ""
+    path = "/".join(_hide(seg) if len(seg) >= SECRET_MIN else seg for seg in parts.path.split("/"))
+    query = "&".join(f"{k}={_hide(v)}" for k, v in parse_qsl(parts.query, keep_blank_values=True))
+    return f"{parts.scheme}://{user}{host}{port}{path}" + (f"?{query}" if query else "")
 
 
 def scrub(text: str, url: str) -> str:
-    """``text`` (an error, a log line) with every secret part of ``url`` masked."""
+    """``text`` (an error, a log line) with ``url`` and each secret part of it masked."""
+    if not url:
+        return text
+    text = text.replace(url, mask_url(url))
     for secret in secrets_of(url):
-        text = text.replace(secret, _hide(secret))
+        if len(secret) >= 6:
+            text = text.replace(secret, _hide(secret))
     return text
 
 
