@@ -49,7 +49,7 @@ def robot(unit_id: int):
             return redirect(url_for("hierarchy.robot", unit_id=unit.id))
         except DomainError as err:
             db.session.rollback()
-            form.url.errors = [err.fields.get("url") or str(err)]
+            form.url.errors = [str(err)]
     return _page(unit, form, 422)
 
 

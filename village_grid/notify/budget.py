@@ -3,8 +3,8 @@
 A WeCom group robot takes at most 20 messages a minute and answers errcode 45009
 beyond that (docs/operations.md, "Work-group robots"). Each robot has a bucket of
 ``limit`` tokens; a post spends one, and a spent token comes back ``window``
-seconds after it was spent. So in any ``window`` seconds a robot gets at most
-``limit`` posts — whatever the phase of the robot's own minute — while a quiet
+seconds (61: a minute and a margin) after it was spent. So in any ``window``
+seconds a robot gets at most ``limit`` posts — whatever the phase of the robot's own minute — while a quiet
 robot may still send ``limit`` at once. (A bucket refilled at a steady rate would
 let ``2 × limit`` through in the minute after a quiet spell.)
 
@@ -25,7 +25,10 @@ from collections import deque
 
 from flask import current_app
 
-WINDOW_SECONDS = 60.0
+# A robot's minute, as this server counts it: a little more than 60 s, because the
+# robot counts a post when it arrives, a moment after the token was taken here (a
+# post that left 60.0 s after another may arrive 59.99 s after it).
+WINDOW_SECONDS = 61.0
 
 
 class MemoryBudget:

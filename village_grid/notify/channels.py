@@ -126,11 +126,11 @@ def check_url(url: str | None) -> str:
     :class:`InvalidInput` on the field ``url``."""
     url = (url or "").strip()
 
-    def bad(message: str) -> InvalidInput:
-        return InvalidInput(message, fields={"url": message})
+    def bad(message: str, code: str = "invalid") -> InvalidInput:
+        return InvalidInput(message, fields={"url": code})
 
     if not url:
-        raise bad(_("Enter the robot's webhook URL."))
+        raise bad(_("Enter the robot's webhook URL."), "required")
     if len(url) > URL_MAX:
         raise bad(_("The URL is too long (at most %(n)s characters).", n=URL_MAX))
     if any(c.isspace() or ord(c) < 32 for c in url):
@@ -148,7 +148,9 @@ def check_url(url: str | None) -> str:
     if parts.username or parts.password:
         raise bad(_("Leave the password out of the URL."))
     if parts.path == WECOM_PATH and not dict(parse_qsl(parts.query)).get("key"):
-        raise bad(_("A WeCom robot's URL ends in ?key=… (copy it from the group's robot)."))
+        raise bad(
+            _("A WeCom robot's URL ends in ?key=… (copy it from the group's robot)."), "wecom_key"
+        )
     return url
 
 

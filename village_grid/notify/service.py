@@ -287,6 +287,7 @@ class _Run:
         self.clock = clock
         self.http = None
         self.robots: dict[int, channels.Robot | None] = {}
+        self.queued: dict[str, int] = {}  # posts put off in this run, per robot
         self.counts = {"sent": 0, "retrying": 0, "failed": 0, "waiting": 0}
         config = current_app.config
         self.timeout = float(config["NOTIFY_TIMEOUT_SECONDS"])
@@ -333,7 +334,7 @@ class _Run:
             if kind == "wecom":
                 wait = self.budget.take(robot.ident, self.clock().timestamp())
                 if wait > 0:
-                    self.put_off(todo[i:], seconds=wait, reason="")
+                    self.put_off(robot.ident, todo[i:], seconds=wait, reason="")
                     return
             for msg in pack:
                 msg.attempts += 1
@@ -361,7 +362,7 @@ class _Run:
                 self.budget.hold(robot.ident, until.timestamp())
                 error = channels.scrub(str(exc), robot.url)
                 log.warning("notify: robot %s rate-limited: %s", robot.masked, error)
-                self.put_off(todo[i:], seconds=self.rest.total_seconds(), reason=error)
+                self.put_off(robot.ident, todo[i:], seconds=self.rest.total_seconds(), reason=error)
                 return
             except DeliveryError as exc:
                 self.failed(pack, channels.scrub(str(exc), robot.url if robot else ""))
@@ -374,16 +375,27 @@ class _Run:
                     self.counts["sent"] += 1
             self.session.commit()
 
-    def put_off(self, todo: list[list[OutboxMessage]], *, seconds: float, reason: str) -> None:
-        """These messages wait ``seconds`` for their robot (claims given back)."""
-        at = self.clock() + timedelta(seconds=seconds)
+    def put_off(
+        self, ident: str, todo: list[list[OutboxMessage]], *, seconds: float, reason: str
+    ) -> None:
+        """These posts wait for their robot (claims given back): the first ones until
+        ``seconds`` from now, then a budget's worth each window after, so a robot with a
+        long queue has each message rescheduled about once (counted across this run's
+        batches), not every minute."""
+        now = self.clock()
+        limit = max(1, getattr(self.budget, "limit", 1))
+        window = getattr(self.budget, "window", budgets.WINDOW_SECONDS)
+        slot = self.queued.get(ident, 0)
         for pack in todo:
+            at = now + timedelta(seconds=seconds + (slot // limit) * window)
+            slot += 1
             for msg in pack:
                 msg.claimed_until = None
                 msg.next_attempt_at = at
                 if reason:
                     msg.last_error = reason[:500]
                 self.counts["waiting"] += 1
+        self.queued[ident] = slot
         self.session.commit()
 
     def failed(self, pack: list[OutboxMessage], error: str) -> None:
