@@ -6,7 +6,7 @@ from flask import jsonify
 from flask_login import current_user
 
 from village_grid.api.routes import bp
-from village_grid.api.validation import document, json_body
+from village_grid.api.validation import EMPTY_BODY, document, empty_body, json_body
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.extensions import db
@@ -30,7 +30,11 @@ def robot_json(unit: Unit) -> dict:
 @login_required
 @document(
     "The work-group robot that serves a unit: its own or inherited (URLs masked)",
-    responses={"200": ("The robot", ROBOT_OUT), "404": "No such unit you may manage"},
+    responses={
+        "200": ("The robot", ROBOT_OUT),
+        "403": "You may see the unit but not manage it",
+        "404": "No such unit in your scope",
+    },
     tags=["units"],
 )
 def unit_robot(unit_id: int):
@@ -45,7 +49,7 @@ def unit_robot(unit_id: int):
     body=ROBOT_SET,
     responses={
         "200": ("The robot", ROBOT_OUT),
-        "404": "No such unit you may manage",
+        "404": "No such unit in your scope",
         "422": "invalid_input: url wecom_key (a WeCom robot's URL without its key)",
     },
     tags=["units"],
@@ -62,7 +66,7 @@ def unit_robot_set(unit_id: int):
 @login_required
 @document(
     "Remove a unit's own robot: it uses the one above again",
-    responses={"200": ("The robot", ROBOT_OUT), "404": "No such unit you may manage"},
+    responses={"200": ("The robot", ROBOT_OUT), "404": "No such unit in your scope"},
     tags=["units"],
 )
 def unit_robot_remove(unit_id: int):
@@ -76,9 +80,10 @@ def unit_robot_remove(unit_id: int):
 @login_required
 @document(
     "Post a test message to the robot that serves a unit",
+    body=EMPTY_BODY,
     responses={
         "200": ("Where it went (masked)", ROBOT_TEST_OUT),
-        "404": "No such unit you may manage",
+        "404": "No such unit in your scope",
         "409": "no_robot (the server's log serves it), robot_busy (its minute's posts are spent)",
         "502": "robot_refused: the robot's answer, masked",
     },
@@ -86,4 +91,5 @@ def unit_robot_remove(unit_id: int):
 )
 def unit_robot_test(unit_id: int):
     unit = scope.require_unit(db.session, current_user, unit_id, "manage_units")
+    empty_body()
     return jsonify({"sent_to": robots.send_test(db.session, current_user, unit.id)})
