@@ -80,6 +80,11 @@ def main() -> int:
         action="store_true",
         help="skip the county roster import beside the demo writer (bench_import.py)",
     )
+    ap.add_argument(
+        "--skip-robots",
+        action="store_true",
+        help="skip the county sweep through 77 village robots (bench_robots.py)",
+    )
     ap.add_argument("--load-seconds", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=3, help="app and floor runs, in turns")
     ap.add_argument("--connections", type=int, default=32)
@@ -150,6 +155,21 @@ def main() -> int:
         results["memory_mb"] < limit_mb,
     )
     results.update(sheet_figures())
+    if not args.skip_robots:
+        # A county sweep's notices through each village's robot, beside one robot.
+        import bench_robots
+
+        own, one = bench_robots.figures()
+        bench_robots.report(own, one)
+        line(
+            "county sweep, 77 village robots (20/min each)",
+            f"{own['deliver_seconds']:.0f} s",
+            f"{one['deliver_seconds']:.0f} s",
+            None,
+            f"floor {own['floor_seconds']:.0f} s, none lost",
+            own["not_sent"] == 0 and own["refused_45009"] == 0,
+        )
+        results["robots"] = {"own": own, "one": one}
     if not args.skip_import and not keep:
         # The roster import of the demo's export, beside the demo writer, same run.
         import bench_import

@@ -44,6 +44,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("household-form", "/units/{roomy_team_id}/households/new", "cadre"),
     ("move", "/households/{household_id}/move", "cadre"),
     ("split", "/units/{full_team_id}/split", "cadre"),
+    ("unit-robot", "/units/{grid_id}/robot", "cadre"),
     ("people", "/people", "cadre"),
     ("tasks", "/tasks/", "cadre"),
     ("task-dispatch", "/tasks/new", "cadre"),
@@ -488,6 +489,15 @@ def add_demo_people(demo: Demo, app) -> None:
 
     s = db.session
     grid = s.get(Unit, demo.ids["grid_id"])
+    # The village's work-group robot (a made-up key): the grid's page shows it inherited.
+    from village_grid.hierarchy import robots
+
+    robots.set_robot(
+        s,
+        None,
+        demo.ids["village_id"],
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7aaa-4bc4-97a0-0ec2a1fa5aaa",
+    )
     teams = [u for u in grid.children if u.kind == "team"]
     names = [("张桂兰", "13905910021"), ("林德清", "13905910022"), ("郑阿福", "13905910023")]
     people = []

@@ -127,6 +127,7 @@ def _app_context(app):
         truncate_all(db.engine)
         _forget_process_caches()
     limiter.reset()
+    app.extensions.pop("notify_budget", None)  # the robots' budgets (notify/budget.py)
 
 
 @pytest.fixture

@@ -95,6 +95,8 @@ CHECKED_AGAINST_STORED_DATA = {
     # A warning is an XML document checked against the CAP 1.2 schema: JSON Schema cannot
     # say what a CAP alert is.
     "cap": {"*"},
+    # A WeCom group robot's address (its path) without its key: no pattern says so simply.
+    "url": {"wecom_key"},
 }  # fmt: skip
 CHECKED_AGAINST_THE_BODY = {"duplicate_id"}  # two questions with one id: no schema says so
 # An upload's content is a file format (docs/import-format.md), not a schema.

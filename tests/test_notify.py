@@ -88,11 +88,21 @@ def test_log_channel_delivers_at_once(caplog):
     notify.enqueue(db.session, event_key="e1", body="台风来了")
     db.session.commit()
     with caplog.at_level("INFO", logger="village_grid.notify"):
-        assert notify.deliver_pending(db.session) == {"sent": 1, "retrying": 0, "failed": 0}
+        assert notify.deliver_pending(db.session) == {
+            "sent": 1,
+            "retrying": 0,
+            "failed": 0,
+            "waiting": 0,
+        }
     assert "台风来了" in caplog.text
     (m,) = outbox()
     assert (m.status, m.attempts) == ("sent", 1) and m.sent_at is not None
-    assert notify.deliver_pending(db.session) == {"sent": 0, "retrying": 0, "failed": 0}
+    assert notify.deliver_pending(db.session) == {
+        "sent": 0,
+        "retrying": 0,
+        "failed": 0,
+        "waiting": 0,
+    }
 
 
 def test_webhook_fails_first_then_succeeds_on_retry(channel):
@@ -107,6 +117,7 @@ def test_webhook_fails_first_then_succeeds_on_retry(channel):
             "sent": 0,
             "retrying": 1,
             "failed": 0,
+            "waiting": 0,
         }
         (m,) = outbox()
         assert (m.status, m.attempts) == ("pending", 1)
@@ -116,12 +127,14 @@ def test_webhook_fails_first_then_succeeds_on_retry(channel):
             "sent": 0,
             "retrying": 0,
             "failed": 0,
+            "waiting": 0,
         }
         later = m.next_attempt_at + timedelta(seconds=1)
         assert notify.deliver_pending(db.session, now=later) == {
             "sent": 1,
             "retrying": 0,
             "failed": 0,
+            "waiting": 0,
         }
         assert notify.deliver_pending(db.session, now=later + timedelta(hours=1))["sent"] == 0
     assert len(hook.received) == 2  # once failed, once delivered, never again
@@ -310,7 +323,12 @@ def test_a_refused_wecom_post_leaves_every_message_in_it_to_retry(channel):
     _queue(4)
     with Hook(plan=[503]) as hook:
         channel("wecom", hook.url)
-        assert notify.deliver_pending(db.session) == {"sent": 0, "retrying": 4, "failed": 0}
+        assert notify.deliver_pending(db.session) == {
+            "sent": 0,
+            "retrying": 4,
+            "failed": 0,
+            "waiting": 0,
+        }
         assert len(hook.received) == 1
         later = utcnow() + timedelta(hours=1)
         assert notify.deliver_pending(db.session, now=later)["sent"] == 4

@@ -160,6 +160,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # A worker holds the messages it is sending this long; if it dies, another
         # takes them up after.
         "NOTIFY_CLAIM_SECONDS": int(env.get("NOTIFY_CLAIM_SECONDS", "120")),
+        # Posts a minute each work-group robot takes (WeCom: 20 a group robot);
+        # after a robot's rate-limit answer (errcode 45009, HTTP 429) it rests this long.
+        "NOTIFY_ROBOT_PER_MINUTE": int(env.get("NOTIFY_ROBOT_PER_MINUTE", "20")),
+        "NOTIFY_RATE_LIMITED_SECONDS": int(env.get("NOTIFY_RATE_LIMITED_SECONDS", "60")),
+        # Redis keys of the robots' budgets start with this (workers sharing a Redis).
+        "NOTIFY_BUDGET_PREFIX": env.get("NOTIFY_BUDGET_PREFIX", "vg"),
         # Background work (village_grid/jobs): "sqlite" (instance/jobs.db), "redis"
         # (the default when REDIS_URL is set) or "off" (nothing runs by itself).
         "REDIS_URL": env.get("REDIS_URL", ""),

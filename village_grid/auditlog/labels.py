@@ -26,6 +26,7 @@ from village_grid.tasks.labels import (
 ACTION_LABELS = {
     # the tree and the registry
     "unit.create": _l("Unit created"),
+    "unit.robot": _l("Work-group robot changed"),
     "team.split": _l("Team split"),
     "household.create": _l("Household registered"),
     "household.update": _l("Household changed"),
@@ -129,6 +130,7 @@ FIELD_LABELS = {
     "client_addr": _l("Address"),
     "until": _l("Until"),
     "failures": _l("Failed attempts"),
+    "robot": _l("Work-group robot"),
 }
 
 YES, NO, NOTHING = _l("yes"), _l("no"), "—"

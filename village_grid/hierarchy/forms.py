@@ -149,3 +149,20 @@ class SplitForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that changes something (remove a member): CSRF only."""
+
+
+class RobotForm(FlaskForm):
+    """A unit's work-group robot URL (checked fully by ``notify.channels.check_url``)."""
+
+    url = StringField(
+        _l("Robot webhook URL"),
+        validators=[Length(max=500)],
+        render_kw={
+            "inputmode": "url",
+            "autocomplete": "off",
+            "placeholder": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
+        },
+        description=_l(
+            "In the work group: group settings → group robot → add → copy its webhook address."
+        ),
+    )

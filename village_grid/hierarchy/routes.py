@@ -20,6 +20,7 @@ from village_grid.extensions import db
 from village_grid.hierarchy import (
     queries,
     routes_registry,  # noqa: F401  (import and export: its pages on bp)
+    routes_robot,  # noqa: F401  (a unit's work-group robot: its pages on bp)
     service,
     units,
 )

@@ -249,3 +249,37 @@ IMPORT_JOB_OUT = {
         "page": {"type": "string"},
     },
 }
+
+# A unit's work-group robot (hierarchy/robots.py; notify.channels.check_url says the
+# rest: a WeCom address carries its key). https, a host name, printable ASCII.
+ROBOT_URL_PATTERN = r"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(/[!-~]*)?$"
+
+ROBOT_SET = {
+    "type": "object",
+    "required": ["url"],
+    "additionalProperties": False,
+    "properties": {
+        "url": {"type": "string", "minLength": 10, "maxLength": 500, "pattern": ROBOT_URL_PATTERN}
+    },
+}
+
+ROBOT_OUT = {
+    "type": "object",
+    "required": ["unit_id", "own", "inherited_from", "inherited", "default"],
+    "properties": {
+        "unit_id": ID,
+        "own": {"type": "string", "description": "its own robot's URL, masked; '' for none"},
+        "inherited_from": {
+            "type": ["integer", "null"],
+            "description": "the unit whose robot serves it, when not its own",
+        },
+        "inherited": {"type": "string", "description": "that robot's URL, masked"},
+        "default": {"type": "string", "description": "the server's channel, masked"},
+    },
+}
+
+ROBOT_TEST_OUT = {
+    "type": "object",
+    "required": ["sent_to"],
+    "properties": {"sent_to": {"type": "string", "description": "the robot's URL, masked"}},
+}

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -111,9 +112,35 @@ def deliver() -> dict:
     tell()
     with _delivering:
         counts = notify.deliver_pending(db.session)
+        if counts.get("waiting"):
+            _deliver_later(notify.next_due(db.session))
     if any(counts.values()):
         log.info("delivered: %s", counts)
     return counts
+
+
+# When this process last asked the queue for a delivery to come (a time.time()).
+_later = 0.0
+
+
+def _deliver_later(due) -> None:
+    """Messages wait for their robot's budget: ask for a delivery when the first is
+    due (once per process for a moment; the tick sends them anyway)."""
+    global _later
+    from village_grid.models.base import utcnow
+
+    jobs = current_app.extensions.get("jobs")
+    if due is None or not jobs:
+        return
+    delay = max(1.0, (due - utcnow()).total_seconds())
+    at = time.time() + delay
+    if time.time() < _later <= at + 1:
+        return  # one already comes by then
+    _later = at
+    try:
+        jobs["deliver"].schedule(delay=delay)
+    except Exception:  # the outbox keeps the messages; the next tick sends them
+        log.exception("could not ask for a later delivery; the next tick delivers")
 
 
 _started = threading.Lock()

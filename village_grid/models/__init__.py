@@ -6,7 +6,7 @@ from village_grid.models.field import FieldSign
 from village_grid.models.files import FileJob
 from village_grid.models.households import HOUSEHOLD_FLAGS, Household, Member
 from village_grid.models.mailbox import MailboxMessage
-from village_grid.models.notify import OutboxMessage, WorkerTick
+from village_grid.models.notify import OutboxMessage, UnitRobot, WorkerTick
 from village_grid.models.qr import RetiredPlate
 from village_grid.models.registry import ImportJob
 from village_grid.models.station import (
@@ -59,6 +59,7 @@ __all__ = [
     "Training",
     "TreeState",
     "Unit",
+    "UnitRobot",
     "User",
     "OfficialWarning",
     "WarningDraft",

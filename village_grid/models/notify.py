@@ -24,6 +24,9 @@ class OutboxMessage(db.Model):
     channel: Mapped[str] = mapped_column(String(20))
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recipient_label: Mapped[str] = mapped_column(String(100), default="")
+    # The unit whose work group it goes to (its robot, or the nearest ancestor's): the
+    # recipient's own unit unless the message names one (notify.service.enqueue_many).
+    unit_id: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     # 0 a call for help, 1 a household overdue, 2 everything else (notify.service.URGENT …).
     priority: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
@@ -36,6 +39,24 @@ class OutboxMessage(db.Model):
     claimed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class UnitRobot(db.Model):
+    """A unit's work-group robot (a WeCom group robot or any webhook URL): messages for
+    the people under the unit go there, unless a unit nearer them has its own
+    (notify.channels). The URL carries the robot's key, so it is kept sealed
+    (vault, purpose ``unit-robot``) and shown only masked."""
+
+    __tablename__ = "unit_robots"
+
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    url_sealed: Mapped[str] = mapped_column(Text)
+    # The URL as pages, logs and the audit log show it (notify.channels.mask_url).
+    url_masked: Mapped[str] = mapped_column(String(600))
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    set_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class WorkerTick(db.Model):

@@ -35,7 +35,17 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from village_grid.models import OutboxMessage, User
-from village_grid.models.base import iso_z, utcnow
+from village_grid.models.base import utcnow
+from village_grid.notify import budget as budgets
+from village_grid.notify import channels
+from village_grid.notify.posting import (  # noqa: F401  (the outbox's names for them)
+    WECOM_TEXT_BYTES,
+    DeliveryError,
+    RateLimited,
+    packs,
+    send,
+    send_pack,
+)
 
 log = logging.getLogger("village_grid.notify")
 
@@ -55,10 +65,6 @@ ROUTINE = 2  # dispatch notices, red-mailbox notes
 PENDING_MARK = "village_grid.outbox_pending"
 
 
-class DeliveryError(Exception):
-    """The channel did not take the message."""
-
-
 def mark_pending(session: Session) -> None:
     """Say that ``session`` queued work for the worker (messages, a task to tell):
     a worker is woken once it commits."""
@@ -75,17 +81,24 @@ def worker_name() -> str:
 
 def enqueue_many(session: Session, messages: list[dict], *, now: datetime | None = None) -> int:
     """Add messages (dicts with ``event_key``, ``body`` and optionally
-    ``recipient_id``, ``recipient_label``, ``priority`` — default ROUTINE).
-    Event keys already present are skipped. Returns how many were new."""
+    ``recipient_id``, ``recipient_label``, ``priority`` — default ROUTINE — and
+    ``unit_id``, the unit whose work group it goes to: by default the recipient's
+    own unit, the deepest they hold a role on). Event keys already present are
+    skipped. Returns how many were new."""
     if not messages:
         return 0
     now = now or utcnow()
     channel = current_app.config["NOTIFY_CHANNEL"]
+    units = channels.units_of_people(
+        session,
+        {m["recipient_id"] for m in messages if m.get("recipient_id") and not m.get("unit_id")},
+    )
     rows = [
         {
             "event_key": m["event_key"][:200],
             "channel": m.get("channel") or channel,
             "recipient_id": m.get("recipient_id"),
+            "unit_id": m.get("unit_id") or units.get(m.get("recipient_id")),
             "recipient_label": (m.get("recipient_label") or "")[:100],
             "body": m["body"],
             "priority": m.get("priority", ROUTINE),
@@ -118,6 +131,7 @@ def enqueue(
     body: str,
     recipient_id: int | None = None,
     recipient_label: str = "",
+    unit_id: int | None = None,
 ) -> bool:
     """Add one message; False when this event already has one."""
     return (
@@ -129,6 +143,7 @@ def enqueue(
                     "body": body,
                     "recipient_id": recipient_id,
                     "recipient_label": recipient_label,
+                    "unit_id": unit_id,
                 }
             ],
         )
@@ -142,63 +157,6 @@ def enqueue(
 def backoff(attempts: int, base_seconds: int) -> timedelta:
     """Pause before the next try after ``attempts`` failures: base, 2×base, 4×base … at most an hour."""
     return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
-
-
-def _wecom_text(content: str, phones: list[str]) -> dict:
-    """A WeCom robot's text message, mentioning the people with these phones."""
-    text: dict = {"content": content}
-    if phones:
-        text["mentioned_mobile_list"] = phones
-    return {"msgtype": "text", "text": text}
-
-
-def _payload(channel: str, msg: OutboxMessage, phone: str | None) -> dict:
-    if channel == "wecom":
-        return _wecom_text(msg.body, [phone] if phone else [])
-    return {
-        "event_key": msg.event_key,
-        "recipient": {"id": msg.recipient_id, "label": msg.recipient_label, "phone": phone or ""},
-        "text": msg.body,
-        "created_at": iso_z(msg.created_at),
-    }
-
-
-def send(
-    channel: str,
-    msg: OutboxMessage,
-    *,
-    url: str,
-    timeout: float,
-    phone: str | None = None,
-    http: requests.Session | None = None,
-):
-    """Deliver one message; raise :class:`DeliveryError` when the channel refuses it.
-    ``http``: a session whose connections are kept for the next message."""
-    if channel == "log":
-        log.info("notify %s → %s: %s", msg.event_key, msg.recipient_label or "-", msg.body)
-        return
-    _post(channel, _payload(channel, msg, phone), url=url, timeout=timeout, http=http)
-
-
-def _post(
-    channel: str, payload: dict, *, url: str, timeout: float, http: requests.Session | None = None
-) -> None:
-    if not url:
-        raise DeliveryError("NOTIFY_WEBHOOK_URL is not set")
-    try:
-        res = (http or requests).post(url, json=payload, timeout=timeout)
-    except requests.RequestException as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
-    if not 200 <= res.status_code < 300:
-        raise DeliveryError(f"HTTP {res.status_code}: {res.text[:200]}")
-    if channel == "wecom":
-        # The robot answers 200 with {"errcode": 0, "errmsg": "ok"}; anything else is a refusal.
-        try:
-            data = res.json()
-        except ValueError:
-            raise DeliveryError(f"not JSON: {res.text[:200]}") from None
-        if not isinstance(data, dict) or data.get("errcode") != 0:
-            raise DeliveryError(f"WeCom refused: {str(data)[:200]}")
 
 
 def claim_due(
@@ -247,34 +205,48 @@ def deliver_pending(
     *,
     now: datetime | None = None,
     limit: int = 2000,
-    batch: int = 20,
+    batch: int = 200,
     worker: str | None = None,
+    clock=None,
+    budget=None,
 ) -> dict:
     """Send every due message (up to ``limit``), most urgent first, a claimed batch at a
-    time (claimed in ``worker``'s name, this process by default).
+    time (claimed in ``worker``'s name, this process by default), each to its unit's
+    robot within that robot's budget (:mod:`village_grid.notify.budget`).
 
     Unlike other services this commits: the claim, then each post's outcome as soon as
     the channel answered it, so a crash resends at most the post that was in flight.
-    Returns counts: sent, retrying, failed.
+    ``clock`` (a function returning the time) drives the budgets; by default ``now``
+    if given, else the real time. Returns counts: sent, retrying, failed, and waiting
+    (put off until their robot may post again; no attempt counted, nothing dropped).
     """
-    now = now or utcnow()
+    if clock is None:
+        clock = (lambda: now) if now is not None else utcnow
     worker = worker or worker_name()
-    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    run = _Run(session, budget or budgets.for_app(), clock)
     done = 0
-    with requests.Session() as http:  # one kept connection to the webhook for the run
+    with requests.Session() as http:  # kept connections to the robots for the run
+        run.http = http
         while done < limit:
             msgs = claim_due(
                 session,
                 worker=worker,
-                now=now,
+                now=clock(),
                 batch=min(batch, limit - done),
                 claim_seconds=int(current_app.config["NOTIFY_CLAIM_SECONDS"]),
             )
             if not msgs:
                 break
-            _send_batch(session, msgs, counts, now=now, http=http)
+            run.send_batch(msgs)
             done += len(msgs)
-    return counts
+    return run.counts
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the next pending message is due (a robot's budget may have put it off)."""
+    return session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
+    )
 
 
 def claim_holders(session: Session, *, now: datetime | None = None) -> list[str]:
@@ -306,101 +278,138 @@ def release_claims(session: Session, holders: list[str]) -> int:
     ).rowcount
 
 
-def _send_batch(
-    session: Session, msgs: list[OutboxMessage], counts: dict, *, now: datetime, http
-) -> None:
-    """Send claimed messages (WeCom ones several to a post); each post's outcome is
-    committed before the next post goes."""
-    config = current_app.config
-    url = config["NOTIFY_WEBHOOK_URL"]
-    timeout = float(config["NOTIFY_TIMEOUT_SECONDS"])
-    max_attempts = int(config["NOTIFY_MAX_ATTEMPTS"])
-    base = int(config["NOTIFY_BACKOFF_SECONDS"])
-    ids = {m.recipient_id for m in msgs if m.recipient_id}
-    phones = dict(session.execute(select(User.id, User.phone).where(User.id.in_(ids))).all())
-    for pack in _packs(msgs):
-        for msg in pack:
-            msg.attempts += 1
-            msg.claimed_until = None
-        try:
-            if len(pack) == 1:
-                send(
-                    pack[0].channel,
-                    pack[0],
-                    url=url,
-                    timeout=timeout,
-                    phone=phones.get(pack[0].recipient_id),
-                    http=http,
-                )
-            else:
-                send_pack(pack, url=url, timeout=timeout, phones=phones, http=http)
-        except DeliveryError as exc:
+class _Run:
+    """One delivery run: the robots of the units met so far, the counts."""
+
+    def __init__(self, session: Session, budget, clock):
+        self.session = session
+        self.budget = budget
+        self.clock = clock
+        self.http = None
+        self.robots: dict[int, channels.Robot | None] = {}
+        self.queued: dict[str, int] = {}  # posts put off in this run, per robot
+        self.counts = {"sent": 0, "retrying": 0, "failed": 0, "waiting": 0}
+        config = current_app.config
+        self.timeout = float(config["NOTIFY_TIMEOUT_SECONDS"])
+        self.max_attempts = int(config["NOTIFY_MAX_ATTEMPTS"])
+        self.base = int(config["NOTIFY_BACKOFF_SECONDS"])
+        self.rest = timedelta(seconds=int(config["NOTIFY_RATE_LIMITED_SECONDS"]))
+        self.default_url = config["NOTIFY_WEBHOOK_URL"]
+
+    def robot(self, msg: OutboxMessage) -> channels.Robot | None:
+        """Where ``msg`` goes: its unit's robot, else the channel it was queued for
+        (None: the log)."""
+        found = self.robots.get(msg.unit_id) if msg.unit_id else None
+        if found is not None:
+            return found
+        if msg.channel == "log":
+            return None
+        return channels.Robot(
+            kind=msg.channel, url=self.default_url, masked=channels.mask_url(self.default_url)
+        )
+
+    def send_batch(self, msgs: list[OutboxMessage]) -> None:
+        """Send claimed messages robot by robot (the most urgent's robot first); each
+        post's outcome is committed before the next post goes."""
+        unknown = {m.unit_id for m in msgs if m.unit_id and m.unit_id not in self.robots}
+        if unknown:
+            found = channels.robots_for(self.session, unknown)
+            self.robots.update({uid: found.get(uid) for uid in unknown})
+        groups: dict[str, tuple[channels.Robot | None, list[OutboxMessage]]] = {}
+        for msg in msgs:
+            robot = self.robot(msg)
+            key = robot.ident if robot else "log"
+            groups.setdefault(key, (robot, []))[1].append(msg)
+        ids = {m.recipient_id for m in msgs if m.recipient_id}
+        phones = dict(
+            self.session.execute(select(User.id, User.phone).where(User.id.in_(ids))).all()
+        )
+        for robot, group in groups.values():
+            self.send_group(robot, group, phones)
+
+    def send_group(self, robot: channels.Robot | None, msgs: list[OutboxMessage], phones) -> None:
+        kind = robot.kind if robot else "log"
+        todo = packs(msgs, kind)
+        for i, pack in enumerate(todo):
+            if kind == "wecom":
+                wait = self.budget.take(robot.ident, self.clock().timestamp())
+                if wait > 0:
+                    self.put_off(robot.ident, todo[i:], seconds=wait, reason="")
+                    return
             for msg in pack:
-                msg.last_error = str(exc)[:500]
-                if msg.attempts >= max_attempts:
-                    msg.status = "failed"
-                    msg.next_attempt_at = None
-                    counts["failed"] += 1
-                    log.warning("notify %s failed for good: %s", msg.event_key, exc)
+                msg.attempts += 1
+                msg.claimed_until = None
+            try:
+                if len(pack) == 1:
+                    send(
+                        kind,
+                        pack[0],
+                        url=robot.url if robot else "",
+                        timeout=self.timeout,
+                        phone=phones.get(pack[0].recipient_id),
+                        http=self.http,
+                    )
                 else:
-                    msg.next_attempt_at = now + backoff(msg.attempts, base)
-                    counts["retrying"] += 1
-        else:
-            sent_at = utcnow()
+                    send_pack(
+                        pack, url=robot.url, timeout=self.timeout, phones=phones, http=self.http
+                    )
+            except RateLimited as exc:
+                # The robot says it takes no more for now: it rests, for every worker;
+                # its messages wait (no attempt counted), the other robots go on.
+                for msg in pack:
+                    msg.attempts -= 1
+                until = self.clock() + self.rest
+                self.budget.hold(robot.ident, until.timestamp())
+                error = channels.scrub(str(exc), robot.url)
+                log.warning("notify: robot %s rate-limited: %s", robot.masked, error)
+                self.put_off(robot.ident, todo[i:], seconds=self.rest.total_seconds(), reason=error)
+                return
+            except DeliveryError as exc:
+                self.failed(pack, channels.scrub(str(exc), robot.url if robot else ""))
+            else:
+                sent_at = utcnow()
+                for msg in pack:
+                    msg.status = "sent"
+                    msg.sent_at = sent_at
+                    msg.next_attempt_at = None
+                    self.counts["sent"] += 1
+            self.session.commit()
+
+    def put_off(
+        self, ident: str, todo: list[list[OutboxMessage]], *, seconds: float, reason: str
+    ) -> None:
+        """These posts wait for their robot (claims given back): the first ones until
+        ``seconds`` from now, then a budget's worth each window after, so a robot with a
+        long queue has each message rescheduled about once (counted across this run's
+        batches), not every minute."""
+        now = self.clock()
+        limit = max(1, getattr(self.budget, "limit", 1))
+        window = getattr(self.budget, "window", budgets.WINDOW_SECONDS)
+        slot = self.queued.get(ident, 0)
+        for pack in todo:
+            at = now + timedelta(seconds=seconds + (slot // limit) * window)
+            slot += 1
             for msg in pack:
-                msg.status = "sent"
-                msg.sent_at = sent_at
+                msg.claimed_until = None
+                msg.next_attempt_at = at
+                if reason:
+                    msg.last_error = reason[:500]
+                self.counts["waiting"] += 1
+        self.queued[ident] = slot
+        self.session.commit()
+
+    def failed(self, pack: list[OutboxMessage], error: str) -> None:
+        now = self.clock()
+        for msg in pack:
+            msg.last_error = error[:500]
+            if msg.attempts >= self.max_attempts:
+                msg.status = "failed"
                 msg.next_attempt_at = None
-                counts["sent"] += 1
-        session.commit()
-
-
-# A WeCom group robot takes about 20 posts a minute and 2,048 bytes of text a
-# post. A county-wide dispatch queues ten thousand notices: one post each would
-# take eight hours. Due messages for the robot go out several to a post (same
-# priority, in order), each still recorded on its own row.
-WECOM_TEXT_BYTES = 2048
-_PACK_SEPARATOR = b"\n\n"
-
-
-def _packs(msgs: list[OutboxMessage]) -> list[list[OutboxMessage]]:
-    """The messages in sending order, WeCom ones gathered into posts that fit."""
-    packs: list[list[OutboxMessage]] = []
-    size = 0
-    for msg in msgs:
-        length = len(msg.body.encode())
-        last = packs[-1] if packs else None
-        if (
-            last is not None
-            and msg.channel == "wecom"
-            and last[0].channel == "wecom"
-            and last[0].priority == msg.priority
-            and size + len(_PACK_SEPARATOR) + length <= WECOM_TEXT_BYTES
-        ):
-            last.append(msg)
-            size += len(_PACK_SEPARATOR) + length
-        else:
-            packs.append([msg])
-            size = length
-    return packs
-
-
-def send_pack(
-    msgs: list[OutboxMessage],
-    *,
-    url: str,
-    timeout: float,
-    phones: dict[int, str | None],
-    http: requests.Session | None = None,
-) -> None:
-    """Deliver several WeCom messages as one robot post that mentions everyone in them."""
-    mentioned: list[str] = []
-    for msg in msgs:
-        phone = phones.get(msg.recipient_id)
-        if phone and phone not in mentioned:
-            mentioned.append(phone)
-    content = _PACK_SEPARATOR.decode().join(m.body for m in msgs)
-    _post("wecom", _wecom_text(content, mentioned), url=url, timeout=timeout, http=http)
+                self.counts["failed"] += 1
+                log.warning("notify %s failed for good: %s", msg.event_key, error)
+            else:
+                msg.next_attempt_at = now + backoff(msg.attempts, self.base)
+                self.counts["retrying"] += 1
 
 
 def retry_failed(session: Session, *, now: datetime | None = None) -> int:

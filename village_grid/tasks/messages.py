@@ -57,11 +57,13 @@ def dispatch_messages(
     """One message per person told (all their teams in it), and one for teams nobody answers for."""
     by_person: dict[int | None, list[int]] = defaultdict(list)
     people: dict[int, routing.Person] = {}
+    units: dict[int, int | None] = {}  # the unit each person answers for: their work group
     for team_id, d in decisions.items():
         key = d.assignee.id if d.assignee else None
         by_person[key].append(team_id)
         if d.assignee:
             people[d.assignee.id] = d.assignee
+            units.setdefault(d.assignee.id, d.unit_id)
     deadline = (
         _("deadline %(t)s", t=format_datetime(task.deadline, "short")) if task.deadline else ""
     )
@@ -90,6 +92,7 @@ def dispatch_messages(
                 {
                     "event_key": f"dispatch:{task.id}:nobody",
                     "recipient_id": None,
+                    "unit_id": min(teams),  # the work group of these teams' village
                     "recipient_label": _("nobody on duty"),
                     "body": _("Nobody on duty for these teams!") + " " + text,
                 }
@@ -100,6 +103,7 @@ def dispatch_messages(
                 {
                     "event_key": f"dispatch:{task.id}:user:{uid}",
                     "recipient_id": uid,
+                    "unit_id": units[uid],
                     "recipient_label": p.name[:100],
                     "body": f"@{p.name} " + text,
                 }
