@@ -249,7 +249,7 @@ def old_registry_csv(session) -> bytes:
         return exporting._unit_cells(exporting._unit_chain(units, unit), people)
 
     def sort_key(unit):
-        return tuple((units[i].code, units[i].name) for i in unit.ancestor_ids if i in units)
+        return unit.sort_path  # the units' natural order (hierarchy/ordering.py)
 
     rows = []
     for h in households:
