@@ -228,3 +228,5 @@ CLIENT_OP_ID_MAX = 64
 # Calls for help listed on the progress page and in its JSON, newest first (the rest are
 # in the escalation queue, a page at a time): an answer stays small at any level.
 CASES_LISTED = 50
+# Households not reached yet on one page of the progress page (and in its poll).
+PENDING_PAGE = 50

@@ -35,11 +35,13 @@ from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS, PENDING
 from village_grid.tasks.queries import task_teams
 
 
-def progress(session: Session, task_id: int, *, actor: User | None = None) -> dict:
+def progress(
+    session: Session, task_id: int, *, actor: User | None = None, unit: Unit | None = None
+) -> dict:
     """Coverage of a task: totals and the same counts for every unit from the
-    target down to each team (only units it reached), in tree order — the
-    export's per-unit sheet. Pages and the API read one level at a time
-    (``tasks/levels.py``).
+    target (or ``unit``, one under it) down to each team (only units it reached), in
+    tree order — the export's per-unit sheet. Pages and the API read one level at a
+    time (``tasks/levels.py``).
 
     With ``actor``, only what lies in their scope is counted.
     """
@@ -50,12 +52,14 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     flat = routing.flat_tree(g)
     pos = flat["pos"]
     paths = None if actor is None else scope.scope_paths(actor, "view")
+    if unit is not None:
+        paths = scope.narrow(paths, unit.path)
     packed = packed_counts(session, task, flat, paths)
     width = len(COUNT_KEYS)
     unit_paths = flat["paths"]
     overall = routing.unpack(sum(packed), width)
     units = []
-    start = pos.get(task.unit_id)
+    start = pos.get(task.unit_id if unit is None else unit.id)
     if start is not None and overall[0]:
         routing.rollup_flat(flat, start, packed)
         unit_rows = flat["rows"]
@@ -299,26 +303,30 @@ def pending_households(
 
 
 def coverage_timeline(
-    session: Session, task_id: int, *, points: int = 24, now: datetime | None = None
+    session: Session,
+    task_id: int,
+    *,
+    points: int = 24,
+    now: datetime | None = None,
+    paths: list[str] | None = None,
 ) -> dict:
     """Coverage over time since dispatch, and an estimate of when every
-    household will be reached at the pace of the last quarter hour (or since dispatch)."""
+    household will be reached at the pace of the last quarter hour (or since dispatch);
+    within ``paths`` (a unit's subtree in the viewer's scope) when given."""
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(_("No such task."))
     now = now or utcnow()
     end = min(now, task.closed_at) if task.closed_at else now
-    total = count_rows(session, task.id)
-    times = sorted(
-        t
-        for (t,) in session.execute(
-            select(Assignment.updated_at).where(
-                Assignment.task_id == task.id,
-                Assignment.status != PENDING,
-                Assignment.updated_at.is_not(None),
-            )
-        ).all()
+    total = count_rows(session, task.id, paths=paths)
+    q = select(Assignment.updated_at).where(
+        Assignment.task_id == task.id,
+        Assignment.status != PENDING,
+        Assignment.updated_at.is_not(None),
     )
+    if paths is not None:
+        q = q.join(Unit, Unit.id == Assignment.team_id).where(scope.paths_clause(paths, Unit.path))
+    times = sorted(t for (t,) in session.execute(q).all())
     start = task.created_at
     span = max((end - start).total_seconds(), 1.0)
     series = []
