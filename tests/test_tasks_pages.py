@@ -585,6 +585,7 @@ def test_progress_follows_the_unit_looked_at(app, client):
     # The poll answers for the same unit.
     data = client.get(f"/tasks/{task.id}/progress.json?unit={team11.id}").get_json()
     assert (data["total"], data["pending"], data["needs_help"]) == (3, 2, 1)
+    assert data["chart_total"] == 3 and data["timeline"][-1]["n"] == 1  # the team's chart
     assert grid2.name not in data["html"]
 
 
