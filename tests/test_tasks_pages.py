@@ -460,6 +460,9 @@ def test_notice_read_receipts(client, world):
     html = page(cadre, f"/tasks/{task.id}")
     assert re.search(r'id="t-read">1<', html)
     assert "林队长" in html  # has not read yet, with a number to call
+    # Drilled into team 1-2: only the person told for it.
+    html = page(cadre, f"/tasks/{task.id}?unit={world['teams'][1].id}")
+    assert re.search(r'id="t-read">0<', html) and "林队长" in html and LEAD_NAME not in html
 
 
 # --- export -------------------------------------------------------------------------
@@ -576,6 +579,11 @@ def test_progress_follows_the_unit_looked_at(app, client):
         )
     )
     assert len(rows) == 1 + 6 and far.code not in {r[0] for r in rows}
+    book = load_workbook(
+        io.BytesIO(client.get(f"/tasks/{task.id}/export.xlsx?unit={grid1.id}").data)
+    )
+    by_unit = [r[0].strip("\u3000") for r in list(book["按单位"].iter_rows(values_only=True))[1:]]
+    assert by_unit == [grid1.name, team11.name, world["teams"][1].name]
     # A team: its own counts in the headline, and the trail village › grid back up.
     html = page(client, f"/tasks/{task.id}?unit={team11.id}")
     assert re.search(r'id="t-pending">2<', html) and re.search(r'id="t-pct">33<', html)

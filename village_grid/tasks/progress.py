@@ -362,17 +362,23 @@ def coverage_timeline(
     }
 
 
-def notice_reads(session: Session, task_id: int) -> dict:
+def notice_reads(session: Session, task_id: int, *, paths: list[str] | None = None) -> dict:
     """Who was told about a notice (one person per team: its lead, or whom routing
     fell back to), who has read it and when, who has not — with their teams and
     phone, and whom a case about their not reading it has reached — and, once
     everyone told has read it, when that was and how many minutes after sending
-    (rounded up, at least 1)."""
+    (rounded up, at least 1). With ``paths`` (a unit looked at), only the people
+    told for teams within them."""
     task = session.get(Task, task_id)
     g = get_graph(session)
+    info = g.graph["info"]
     teams: dict[int, list[str]] = {}
     roles: dict[int, str] = {}
     for t in task_teams(session, task_id):
+        if paths is not None and (
+            t.team_id not in info or not scope.within(info[t.team_id]["path"], paths)
+        ):
+            continue
         if t.assignee_id:
             teams.setdefault(t.assignee_id, []).append(team_label(g, t.team_id))
             roles.setdefault(t.assignee_id, t.assignee_role)
@@ -380,6 +386,7 @@ def notice_reads(session: Session, task_id: int) -> dict:
     reads = {
         r.user_id: r.read_at
         for r in session.scalars(select(NoticeRead).where(NoticeRead.task_id == task_id))
+        if paths is None or r.user_id in told
     }
     held = _unread_cases(session, task_id)
     ids = told | set(reads) | {holder for _level, holder in held.values() if holder}
