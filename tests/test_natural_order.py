@@ -155,3 +155,15 @@ def test_a_rename_moves_the_unit_and_its_subtree(village):
     ]
     for t in teams:
         assert t.sort_path == ordering.sort_path(t.parent.sort_path, t.name, t.id)
+
+
+def test_dispatch_picker_and_my_teams_in_natural_order(client, village):
+    login(client, village["cadre"])
+    html = client.get("/tasks/new").get_data(as_text=True)
+    picker = html.split('id="unit_id"')[1].split("</select>")[0]
+    assert in_order(picker, GRIDS_IN_ORDER) == GRIDS_IN_ORDER
+    teams = client.get("/field").get_data(as_text=True)
+    labels = re.findall(r"第\d+网格 \d+小队", teams)
+    assert list(dict.fromkeys(labels)) == [
+        f"{g} {t}" for g in GRIDS_IN_ORDER for t in TEAMS_IN_ORDER
+    ]
