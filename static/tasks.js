@@ -173,6 +173,56 @@
     box.replaceChildren(svg);
   };
 
+  // Bring ``node`` (on the page) to look like ``fresh`` (just received), changing only
+  // what differs: a part that did not change is left alone, and a part holding the
+  // focus is never replaced — its children are brought along the same way — so a
+  // cadre who tabbed to a ☎ link keeps it, and the scroll stays where it was.
+  var keyOf = function (n, i) {
+    return n.nodeType === 1 && n.id ? "#" + n.id : n.nodeName + ":" + i;
+  };
+  var morph = function (node, fresh) {
+    if (node.isEqualNode(fresh)) return;
+    var focused = document.activeElement;
+    if (!focused || focused === document.body || !node.contains(focused)) {
+      node.replaceWith(fresh);
+      return;
+    }
+    if (node.nodeName !== fresh.nodeName) return;  // the focused part stays as it is
+    Array.prototype.slice.call(node.attributes).forEach(function (a) {
+      if (!fresh.hasAttribute(a.name)) node.removeAttribute(a.name);
+    });
+    Array.prototype.slice.call(fresh.attributes).forEach(function (a) {
+      if (node.getAttribute(a.name) !== a.value) node.setAttribute(a.name, a.value);
+    });
+    morphChildren(node, fresh);
+  };
+  var morphChildren = function (parent, fresh) {
+    var old = {};
+    Array.prototype.slice.call(parent.childNodes).forEach(function (n, i) { old[keyOf(n, i)] = n; });
+    var wanted = Array.prototype.slice.call(fresh.childNodes);
+    var keep = [];
+    wanted.forEach(function (f, i) {
+      var k = keyOf(f, i);
+      keep.push(old[k] || null);
+      delete old[k];
+    });
+    for (var k in old) {
+      if (old[k].contains(document.activeElement)) continue;  // gone: left until focus moves
+      old[k].remove();
+    }
+    var at = parent.firstChild;
+    wanted.forEach(function (f, i) {
+      var n = keep[i];
+      if (n) {
+        if (n !== at) parent.insertBefore(n, at);  // only when order changed
+        at = n.nextSibling;
+        morph(n, f);
+      } else {
+        parent.insertBefore(f, at);
+      }
+    });
+  };
+
   var live = document.getElementById("live");
   var chart = document.getElementById("chart");
   if (chart) {
@@ -188,7 +238,9 @@
       fetch(live.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (res) { if (!res.ok) throw new Error(res.status); return res.json(); })
         .then(function (data) {
-          live.innerHTML = data.html;
+          var box = document.createElement("div");
+          box.innerHTML = data.html;
+          morphChildren(live, box);
           live.dataset.updated = String(Date.now());
           if (chart) {
             chart.dataset.total = data.chart_total;

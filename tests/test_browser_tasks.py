@@ -82,3 +82,51 @@ def test_dispatch_a_sweep_and_watch_progress_update_itself(
     assert page.evaluate("window.__stillTheSamePage") is True
     # The chart was drawn by the page's script.
     assert page.locator("#chart svg path.line").count() == 1
+
+
+def test_the_cadre_drills_into_a_grid_and_keeps_their_place_while_it_refreshes(
+    app, monkeypatch, live_server, page
+):
+    """At 360 px: from the village's progress the cadre taps 第1网格 and sees only that
+    grid's households not reached, under their teams with each lead's name; while the
+    page refreshes itself, the ☎ link they tabbed to keeps the focus and the page its
+    scroll."""
+    from tests.factories import create_report, create_task, create_village, lead_person
+
+    monkeypatch.setitem(app.config, "TASK_PROGRESS_REFRESH_SECONDS", 1)
+    world = create_village(grids=2, teams=2, households=5, leads=4)
+    task = create_task(world["village"], world["cadre"], title="防台排查")
+    grid1 = world["grids"][0]
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=login]", world["cadre"].username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/units")
+
+    page.goto(f"{live_server}/tasks/{task.id}")
+    page.click(f"#by-unit a:has-text('{grid1.name}')")
+    page.wait_for_url(f"{live_server}/tasks/{task.id}?unit={grid1.id}")
+    pending = page.locator("#pending")
+    shown = [int(i[3:]) for i in pending.locator("li").evaluate_all("els => els.map(e => e.id)")]
+    assert shown == [h.id for h in world["households"][:10]]  # 第1网格's, in order
+    teams = pending.locator(".pending-team")
+    assert teams.count() == 2
+    for i in range(2):
+        head = teams.nth(i).locator(".pending-head").inner_text()
+        assert world["teams"][i].name in head and lead_person(i)[0] in head
+    assert "已确认 0 / 10 户" in page.locator("#totals").inner_text()
+
+    # Tab to the second team's ☎ and scroll; reports come in; the page refreshes.
+    call = teams.nth(1).locator("a.call")
+    call.focus()
+    page.evaluate("document.activeElement.__mine = true")
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0  # the list is below the fold at 360 px
+    create_report(world["lead"], task, world["households"][0], "safe")
+    create_report(world["lead"], task, world["households"][1], "needs_help", help_kind="medical")
+    expect(page.locator("#t-pending")).to_have_text("8")
+    expect(page.locator("#needs-help")).to_contain_text(world["households"][1].head_name)
+    assert page.locator(f"#ph-{world['households'][0].id}").count() == 0
+    assert page.evaluate("document.activeElement.__mine === true")
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 400

@@ -607,3 +607,77 @@ def test_the_import_contract_sees_a_domain_importing_the_worker(tmp_path):
     done = _lint_imports(tmp_path, pythonpath=tmp_path)
     assert done.returncode != 0
     assert "village_grid.notify.service -> village_grid.jobs.queue" in done.stdout
+
+
+# --- one order of units ------------------------------------------------------------
+
+# A unit's columns a list must not be ordered by: ids in text ("/1/2/12/" before
+# "/1/2/3/"), codes, names in text order (第10网格 before 第2网格). ``sort_path`` is the
+# one natural order (``hierarchy/ordering.py``).
+NOT_AN_ORDER = {"path", "code", "name"}
+# What a sort key's unit is called (``lambda u: u.code``, ``r["grid"].path``).
+UNIT_WORDS = {"u", "unit", "team", "grid", "village", "t", "g", "x"}
+
+
+def unit_orderings(tree: ast.AST):
+    """``(line, source)`` of each ``order_by`` argument that is a unit's path, code or
+    name (``Unit.path``, ``team.c.name``), and each sort keyed on one (``key=lambda u:
+    u.code``)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        args: list[ast.AST] = []
+        if isinstance(func, ast.Attribute) and func.attr == "order_by":
+            args = list(node.args)
+        elif (isinstance(func, ast.Name) and func.id == "sorted") or (
+            isinstance(func, ast.Attribute) and func.attr == "sort"
+        ):
+            args = [k.value for k in node.keywords if k.arg == "key"]
+        for arg in args:
+            for part in ast.walk(arg):
+                if not (isinstance(part, ast.Attribute) and part.attr in NOT_AN_ORDER):
+                    continue
+                owner = part.value
+                column = (isinstance(owner, ast.Name) and owner.id == "Unit") or (
+                    isinstance(owner, ast.Attribute) and owner.attr == "c"
+                )
+                if column or (isinstance(arg, ast.Lambda) and _names_a_unit(owner)):
+                    yield part.lineno, ast.unparse(part)
+
+
+def _names_a_unit(node: ast.AST) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in UNIT_WORDS
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.slice, ast.Constant)
+        and node.slice.value in UNIT_WORDS
+    )
+
+
+def test_units_are_listed_in_one_natural_order():
+    found = [
+        f"{rel(path)}:{line}: {source}"
+        for path in app_files()
+        if "migrations" not in path.parts
+        for line, source in unit_orderings(tree_of(path))
+    ]
+    assert not found, report(
+        sorted(set(found), key=by_place),
+        "units ordered by path, code or name (order by Unit.sort_path: hierarchy/ordering.py)",
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "q = select(Unit).order_by(Unit.path)",
+        "q = q.order_by(Unit.depth, Unit.code, Unit.name)",
+        "q = q.order_by(team.c.name)",
+        "units.sort(key=lambda u: (u.code, u.name))",
+        "x = sorted(units, key=lambda u: u.path)",
+    ],
+)
+def test_the_order_rule_sees_a_text_order(source):
+    assert list(unit_orderings(ast.parse(source))), source

@@ -155,3 +155,36 @@ def test_a_rename_moves_the_unit_and_its_subtree(village):
     ]
     for t in teams:
         assert t.sort_path == ordering.sort_path(t.parent.sort_path, t.name, t.id)
+
+
+def test_dispatch_picker_and_my_teams_in_natural_order(client, village):
+    login(client, village["cadre"])
+    html = client.get("/tasks/new").get_data(as_text=True)
+    picker = html.split('id="unit_id"')[1].split("</select>")[0]
+    assert in_order(picker, GRIDS_IN_ORDER) == GRIDS_IN_ORDER
+    teams = client.get("/field").get_data(as_text=True)
+    labels = re.findall(r"第\d+网格 \d+小队", teams)
+    assert list(dict.fromkeys(labels)) == [
+        f"{g} {t}" for g in GRIDS_IN_ORDER for t in TEAMS_IN_ORDER
+    ]
+
+
+def test_an_import_places_its_units_in_natural_order(village):
+    """The registry import writes each new unit's key, under units already there too."""
+    from tests.test_import_export import csv_bytes, row
+    from village_grid.hierarchy.registry import import_registry
+
+    data = csv_bytes(
+        [
+            row(grid="第11网格", team="10小队", head_name="甲"),
+            row(grid="第11网格", team="3小队", head_name="乙"),
+            row(grid="第3网格", team="1小队", head_name="丙"),
+        ]
+    )
+    import_registry(db.session, None, filename="r.csv", data=data)
+    db.session.commit()
+    grids = db.session.query(Unit).filter(Unit.kind == "grid").order_by(Unit.sort_path).all()
+    assert [g.name for g in grids] == ["第1网格", "第2网格", "第3网格", "第10网格", "第11网格"]
+    for unit in db.session.query(Unit).all():
+        parent = unit.parent.sort_path if unit.parent is not None else None
+        assert unit.sort_path == ordering.sort_path(parent, unit.name, unit.id)

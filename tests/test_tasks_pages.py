@@ -461,6 +461,9 @@ def test_notice_read_receipts(client, world):
     html = page(cadre, f"/tasks/{task.id}")
     assert re.search(r'id="t-read">1<', html)
     assert "林队长" in html  # has not read yet, with a number to call
+    # Drilled into team 1-2: only the person told for it.
+    html = page(cadre, f"/tasks/{task.id}?unit={world['teams'][1].id}")
+    assert re.search(r'id="t-read">0<', html) and "林队长" in html and LEAD_NAME not in html
 
 
 # --- export -------------------------------------------------------------------------
@@ -522,12 +525,134 @@ def test_the_progress_page_goes_one_level_at_a_time(app, client, world):
     table = html.split('class="list rollup"')[1].split("</table>")[0]
     assert world["teams"][0].name in table and f'href="tel:{LEAD_PHONE}"' in table
     assert f'href="/tasks/{task.id}">{world["village"].name}</a> ›' in html  # the way back up
-    # A grid member asking for another grid gets the task as they may see it: their grid.
+    # A grid member asking for another grid is told it is not found (not shown the whole
+    # task as if they had asked for it); their own grid is there.
     gm = app.test_client()
     login(gm, world["gm"])
-    html = gm.get(f"/tasks/{task.id}?unit={world['grids'][1].id}").get_data(as_text=True)
+    res = gm.get(f"/tasks/{task.id}?unit={world['grids'][1].id}")
+    assert res.status_code == 404 and world["grids"][1].name not in res.get_data(as_text=True)
+    html = page(gm, f"/tasks/{task.id}?unit={grid.id}")
     table = html.split('class="list rollup"')[1].split("</table>")[0]
     assert grid.name in table and world["grids"][1].name not in table
+
+
+def pending_part(html: str) -> str:
+    """The "not reached yet" section of a progress page."""
+    return html.split('id="pending"')[1].split("</section>")[0]
+
+
+def test_progress_follows_the_unit_looked_at(app, client):
+    """Drilled into 第1网格, then into one of its teams: the headline, counts, list of
+    households not reached (by team, with its lead and a ☎ only where there is a phone),
+    calls for help and the export all describe that unit; the trail goes back up."""
+    world = create_village(grids=2, teams=2, households=3, leads=2, grid_members=0)
+    lead_b = world["lead_b"]
+    lead_b.phone = None
+    db.session.commit()
+    task = send(world["cadre"], world["village"])
+    grid1, grid2 = world["grids"]
+    team11 = world["teams"][0]
+    h_help = world["households"][0]  # grid 1, team 1-1
+    report(world["lead"], task, h_help, "needs_help", help_kind="medical", note="腿伤")
+    far = world["households"][6]  # grid 2
+    report(world["cadre"], task, far, "needs_help", help_kind="flooding", note="进水")
+    login(client, world["cadre"])
+    html = page(client, f"/tasks/{task.id}?unit={grid1.id}")
+    assert re.search(r'id="t-pending">5<', html) and re.search(r'id="t-needs_help">1<', html)
+    assert "已确认 1 / 6 户" in html and "/ 12 户" not in html  # the grid's, not the village's
+    part = pending_part(html)
+    grid1_heads = [h.head_name for h in world["households"][:6] if h.id != h_help.id]
+    assert all(name in part for name in grid1_heads)
+    assert not any(h.head_name in part for h in world["households"][6:])
+    # Grouped by team, each with its lead; a ☎ only where the lead has a phone.
+    assert part.index("1-1小队") < part.index(LEAD_NAME) < part.index("1-2小队")
+    assert f'href="tel:{LEAD_PHONE}"' in part and lead_person(1)[0] in part
+    assert 'href="tel:"' not in html and "请看导出" not in html
+    # Calls for help: only the grid's.
+    assert "腿伤" in html and "进水" not in html
+    # The export from the grid's view gives only the grid.
+    assert f"/tasks/{task.id}/export.csv?unit={grid1.id}" in html
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(f"/tasks/{task.id}/export.csv?unit={grid1.id}").data.decode("utf-8-sig")
+            )
+        )
+    )
+    assert len(rows) == 1 + 6 and far.code not in {r[0] for r in rows}
+    book = load_workbook(
+        io.BytesIO(client.get(f"/tasks/{task.id}/export.xlsx?unit={grid1.id}").data)
+    )
+    by_unit = [r[0].strip("\u3000") for r in list(book["按单位"].iter_rows(values_only=True))[1:]]
+    assert by_unit == [grid1.name, team11.name, world["teams"][1].name]
+    # A team: its own counts in the headline, and the trail village › grid back up.
+    html = page(client, f"/tasks/{task.id}?unit={team11.id}")
+    assert re.search(r'id="t-pending">2<', html) and re.search(r'id="t-pct">33<', html)
+    assert "已确认 1 / 3 户" in html
+    assert f'href="/tasks/{task.id}">{world["village"].name}</a> ›' in html
+    assert f'href="/tasks/{task.id}?unit={grid1.id}">{grid1.name}</a> ›' in html
+    # The poll answers for the same unit.
+    data = client.get(f"/tasks/{task.id}/progress.json?unit={team11.id}").get_json()
+    assert (data["total"], data["pending"], data["needs_help"]) == (3, 2, 1)
+    assert data["chart_total"] == 3 and data["timeline"][-1]["n"] == 1  # the team's chart
+    assert grid2.name not in data["html"]
+
+
+@pytest.mark.parametrize("unit", ["abc", "0", "99999999999", "-3"])
+def test_a_bad_unit_is_refused_in_the_error_shape(client, world, unit):
+    task = send(world["cadre"], world["village"])
+    login(client, world["cadre"])
+    for url in (f"/tasks/{task.id}", f"/tasks/{task.id}/progress.json"):
+        res = client.get(f"{url}?unit={unit}")
+        assert res.status_code == 422, url
+        assert "unit" in res.get_data(as_text=True)  # the error page names the field
+    res = client.get(f"/tasks/{task.id}?page={unit}")
+    assert res.status_code == 422
+
+
+def test_a_unit_outside_the_task_or_the_scope_is_not_found(client, world):
+    task = send(world["cadre"], world["grids"][0])
+    other = create_unit("village", "外村")
+    login(client, world["cadre"])
+    for unit in (world["grids"][1], other, world["village"]):
+        for url in (f"/tasks/{task.id}", f"/tasks/{task.id}/progress.json",
+                    f"/tasks/{task.id}/export.csv"):  # fmt: skip
+            res = client.get(f"{url}?unit={unit.id}")
+            assert res.status_code == 404, (url, unit.name)
+            assert "这项任务没有发到该单元" in res.get_data(as_text=True)
+
+
+def test_households_not_reached_come_a_page_at_a_time(client):
+    """Never capped with "see the export": every household is on some page, in order,
+    and the links work without a script; the poll sends only the page shown."""
+    from village_grid.tasks.labels import PENDING_PAGE
+
+    world = create_village(grids=2, teams=6, households=10, leads=1)  # 120 households
+    task = send(world["cadre"], world["village"])
+    login(client, world["cadre"])
+    seen = []
+    url = f"/tasks/{task.id}"
+    for number in (1, 2, 3):
+        html = page(client, url)
+        part = pending_part(html)
+        heads = [h.head_name for h in world["households"] if f">{h.head_name} <" in part]
+        assert len(heads) == (PENDING_PAGE if number < 3 else 120 - 2 * PENDING_PAGE)
+        seen += heads
+        assert f"第 {number} / 3 页" in part
+        found = re.search(r'rel="next" href="([^"]+)"', part)
+        if number < 3:
+            url = found.group(1).replace("&amp;", "&").split("#")[0]
+            assert url == f"/tasks/{task.id}?page={number + 1}"
+        else:
+            assert found is None
+    assert seen == [h.head_name for h in world["households"]]  # all, in tree order
+    data = client.get(f"/tasks/{task.id}/progress.json?page=2").get_json()
+    assert (data["page"], data["pages"]) == (2, 3)
+    shown = [h for h in world["households"] if f">{h.head_name} <" in data["html"]]
+    assert shown == world["households"][PENDING_PAGE : 2 * PENDING_PAGE]
+    # A page past the end shows the last one.
+    html = page(client, f"/tasks/{task.id}?page=9")
+    assert "第 3 / 3 页" in html
 
 
 # --- escalation queue ------------------------------------------------------------------

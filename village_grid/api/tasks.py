@@ -21,7 +21,7 @@ from village_grid.auth import scope
 from village_grid.auth.guards import login_required
 from village_grid.auth.scope import require_household
 from village_grid.edge import ID, id_arg
-from village_grid.errors import InvalidInput, OutOfScope
+from village_grid.errors import InvalidInput
 from village_grid.extensions import db
 from village_grid.models import Task
 from village_grid.models.base import iso_z
@@ -211,10 +211,7 @@ def tasks_households(task_id: int):
     unit_id = id_arg("unit_id")
     paths = scope.scope_paths(current_user, "view")
     if unit_id is not None:
-        unit = queries.focus_unit(db.session, current_user, task, unit_id)
-        if unit is None:
-            raise OutOfScope(_("This task did not reach that unit."))
-        paths = [unit.path]
+        paths = [queries.focus_unit(db.session, current_user, task, unit_id).path]
     statuses = (status,) if status else None
     limit, offset = page_args()
     rows = progress.household_rows(

@@ -86,7 +86,7 @@ def grids(session: Session, village: Unit) -> list[dict]:
         row["teams_with_room"] += 1 if n < cap else 0
     units = queries.units_by_id(session, set(by_grid))
     out = [{"grid": units[gid], **row} for gid, row in by_grid.items() if gid in units]
-    out.sort(key=lambda r: (-r["room"], r["grid"].path))
+    out.sort(key=lambda r: (-r["room"], r["grid"].sort_path))
     return out
 
 
@@ -112,7 +112,7 @@ def team_proposals(
     proposals = [
         {"team": t, "households": n, "distance": _distance(door, doors[t.id])} for t, n in rows
     ]
-    proposals.sort(key=lambda p: (p["households"], p["distance"], p["team"].code))
+    proposals.sort(key=lambda p: (p["households"], p["distance"], p["team"].sort_path))
     return proposals[:limit]
 
 

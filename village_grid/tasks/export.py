@@ -150,15 +150,16 @@ def write(
 # --- the file kind ------------------------------------------------------------------
 
 
-def _task_paths(session: Session, actor: User, params: dict) -> tuple[Task, list[str]]:
-    """The task ``actor`` may see, and the part of it in their scope (404 otherwise)."""
+def _task_part(session: Session, actor: User, params: dict) -> tuple[Task, Unit | None, list[str]]:
+    """The task ``actor`` may see, the unit it is narrowed to (``unit_id``: a grid's view
+    exports that grid) and the part of it in their scope (404 otherwise)."""
     task = queries.get_task(session, actor, params.get("task_id"))
-    unit = session.get(Unit, task.unit_id)
-    return task, scope.narrow(scope.scope_paths(actor, "view"), unit.path)
+    focus = queries.focus_unit(session, actor, task, params.get("unit_id"))
+    return task, focus, queries.focus_paths(actor, task, focus)
 
 
 def plan(session: Session, actor: User, params: dict, fmt: str) -> kinds.Plan:
-    task, paths = _task_paths(session, actor, params)
+    task, _focus, paths = _task_part(session, actor, params)
     total = session.scalar(
         select(func.coalesce(func.sum(TaskTeam.households), 0))
         .join(Unit, Unit.id == TaskTeam.team_id)
@@ -169,11 +170,11 @@ def plan(session: Session, actor: User, params: dict, fmt: str) -> kinds.Plan:
 
 
 def make(session: Session, actor: User, params: dict, fmt: str, out: IO[bytes], progress) -> int:
-    task, paths = _task_paths(session, actor, params)
+    task, focus, paths = _task_part(session, actor, params)
     rows = progress_counts.iter_household_rows(session, task.id, paths=paths)
     units = None
     if fmt == "xlsx":
-        units = progress_counts.progress(session, task.id, actor=actor)["units"]
+        units = progress_counts.progress(session, task.id, actor=actor, unit=focus)["units"]
     return write(out, fmt, task, rows, units, progress)
 
 

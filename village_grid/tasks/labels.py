@@ -242,3 +242,5 @@ PENDING_LIST_LIMIT = 300
 TEAM_VIEW_LIMIT = 60
 # Cases on one page of the escalation queue.
 ESCALATIONS_LISTED = 100
+# Households not reached yet on one page of the progress page (and in its poll).
+PENDING_PAGE = 50

@@ -105,7 +105,7 @@ def level(
         ],
     }
     if task.kind == "notice":
-        result["reads"] = notice_reads(session, task.id)
+        result["reads"] = notice_reads(session, task.id, paths=None if here == top else paths)
     return result
 
 

@@ -36,11 +36,13 @@ from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS, PENDING
 from village_grid.tasks.queries import task_teams
 
 
-def progress(session: Session, task_id: int, *, actor: User | None = None) -> dict:
+def progress(
+    session: Session, task_id: int, *, actor: User | None = None, unit: Unit | None = None
+) -> dict:
     """Coverage of a task: totals and the same counts for every unit from the
-    target down to each team (only units it reached), in tree order — the
-    export's per-unit sheet. Pages and the API read one level at a time
-    (``tasks/levels.py``).
+    target (or ``unit``, one under it) down to each team (only units it reached), in
+    tree order — the export's per-unit sheet. Pages and the API read one level at a
+    time (``tasks/levels.py``).
 
     With ``actor``, only what lies in their scope is counted.
     """
@@ -51,12 +53,14 @@ def progress(session: Session, task_id: int, *, actor: User | None = None) -> di
     flat = routing.flat_tree(g)
     pos = flat["pos"]
     paths = None if actor is None else scope.scope_paths(actor, "view")
+    if unit is not None:
+        paths = scope.narrow(paths, unit.path)
     packed = packed_counts(session, task, flat, paths)
     width = len(COUNT_KEYS)
     unit_paths = flat["paths"]
     overall = routing.unpack(sum(packed), width)
     units = []
-    start = pos.get(task.unit_id)
+    start = pos.get(task.unit_id if unit is None else unit.id)
     if start is not None and overall[0]:
         routing.rollup_flat(flat, start, packed)
         unit_rows = flat["rows"]
@@ -325,26 +329,30 @@ def pending_households(
 
 
 def coverage_timeline(
-    session: Session, task_id: int, *, points: int = 24, now: datetime | None = None
+    session: Session,
+    task_id: int,
+    *,
+    points: int = 24,
+    now: datetime | None = None,
+    paths: list[str] | None = None,
 ) -> dict:
     """Coverage over time since dispatch, and an estimate of when every
-    household will be reached at the pace of the last quarter hour (or since dispatch)."""
+    household will be reached at the pace of the last quarter hour (or since dispatch);
+    within ``paths`` (a unit's subtree in the viewer's scope) when given."""
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(_("No such task."))
     now = now or utcnow()
     end = min(now, task.closed_at) if task.closed_at else now
-    total = count_rows(session, task.id)
-    times = sorted(
-        t
-        for (t,) in session.execute(
-            select(Assignment.updated_at).where(
-                Assignment.task_id == task.id,
-                Assignment.status != PENDING,
-                Assignment.updated_at.is_not(None),
-            )
-        ).all()
+    total = count_rows(session, task.id, paths=paths)
+    q = select(Assignment.updated_at).where(
+        Assignment.task_id == task.id,
+        Assignment.status != PENDING,
+        Assignment.updated_at.is_not(None),
     )
+    if paths is not None:
+        q = q.join(Unit, Unit.id == Assignment.team_id).where(scope.paths_clause(paths, Unit.path))
+    times = sorted(t for (t,) in session.execute(q).all())
     start = task.created_at
     span = max((end - start).total_seconds(), 1.0)
     series = []
@@ -380,17 +388,23 @@ def coverage_timeline(
     }
 
 
-def notice_reads(session: Session, task_id: int) -> dict:
+def notice_reads(session: Session, task_id: int, *, paths: list[str] | None = None) -> dict:
     """Who was told about a notice (one person per team: its lead, or whom routing
     fell back to), who has read it and when, who has not — with their teams and
     phone, and whom a case about their not reading it has reached — and, once
     everyone told has read it, when that was and how many minutes after sending
-    (rounded up, at least 1)."""
+    (rounded up, at least 1). With ``paths`` (a unit looked at), only the people
+    told for teams within them."""
     task = session.get(Task, task_id)
     g = get_graph(session)
+    info = g.graph["info"]
     teams: dict[int, list[str]] = {}
     roles: dict[int, str] = {}
     for t in task_teams(session, task_id):
+        if paths is not None and (
+            t.team_id not in info or not scope.within(info[t.team_id]["path"], paths)
+        ):
+            continue
         if t.assignee_id:
             teams.setdefault(t.assignee_id, []).append(team_label(g, t.team_id))
             roles.setdefault(t.assignee_id, t.assignee_role)
@@ -398,6 +412,7 @@ def notice_reads(session: Session, task_id: int) -> dict:
     reads = {
         r.user_id: r.read_at
         for r in session.scalars(select(NoticeRead).where(NoticeRead.task_id == task_id))
+        if paths is None or r.user_id in told
     }
     held = _unread_cases(session, task_id)
     ids = told | set(reads) | {holder for _level, holder in held.values() if holder}

@@ -219,9 +219,24 @@ def dispatch_units(session: Session, actor: User, *, limit: int) -> list[Unit]:
 
 
 def focus_unit(session: Session, actor: User, task: Task, unit_id: int | None) -> Unit | None:
-    """The unit to narrow a task's progress to: ``unit_id`` if it lies under the task's
-    target and ``actor`` may see it; otherwise None (the whole task)."""
-    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
-    if unit is None or not scope.is_under(unit.path, task.unit.path):
+    """The unit a task's progress is narrowed to: None when ``unit_id`` is None (the
+    whole task as ``actor`` may see it); else the unit, which must lie under the task's
+    target and in ``actor``'s scope — otherwise OutOfScope (404), never the whole task."""
+    if unit_id is None:
         return None
-    return unit if scope.may(actor, "view", unit) else None
+    unit = session.get(Unit, unit_id)
+    if (
+        unit is None
+        or not scope.is_under(unit.path, task.unit.path)
+        or not scope.may(actor, "view", unit)
+    ):
+        raise OutOfScope(_("This task did not reach that unit."))
+    return unit
+
+
+def focus_paths(actor: User, task: Task, unit: Unit | None) -> list[str]:
+    """The subtrees a task's progress reads at ``unit`` (None: the task's target),
+    within ``actor``'s scope (a grid member at their village's sweep: their grid)."""
+    return scope.narrow(
+        scope.scope_paths(actor, "view"), (unit if unit is not None else task.unit).path
+    )

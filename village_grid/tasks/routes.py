@@ -31,8 +31,15 @@ from village_grid.extensions import db
 from village_grid.files import service as files
 from village_grid.files.routes import answer as file_answer
 from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
-from village_grid.models.base import utcnow
-from village_grid.tasks import case_queue, display, export, levels, progress, queries, statuses
+from village_grid.tasks import (
+    case_queue,
+    display,
+    export,
+    progress,
+    progress_page,
+    queries,
+    statuses,
+)
 from village_grid.tasks import dispatch as dispatching
 from village_grid.tasks.forms import (
     FLAG_LABELS,
@@ -47,17 +54,14 @@ from village_grid.tasks.forms import (
     parse_questions,
 )
 from village_grid.tasks.labels import (
-    COUNT_KEYS,
     DISPATCH_UNIT_LIMIT,
     ESCALATION_REASON_LABELS,
     ESCALATION_STATUS_LABELS,
     ESCALATIONS_LISTED,
-    PENDING_LIST_LIMIT,
     QUESTION_TYPE_LABELS,
     TEAM_VIEW_LIMIT,
     status_label,
 )
-from village_grid.tasks.silent import silent_leads
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -244,103 +248,19 @@ def dispatch():
 # --- progress -------------------------------------------------------------------
 
 
-def _unit_rows(lvl: dict) -> list[dict]:
-    """The unit looked at and its direct children (from ``levels.level``), with heat
-    colours and, for a team, the person told and their phone."""
-    rows = []
-    for depth, u in [(0, {**lvl["unit"], **{k: lvl[k] for k in COUNT_KEYS}})] + [
-        (1, c) for c in lvl["children"]
-    ]:
-        done = u["total"] - u["pending"]
-        told = u.get("told") or {}
-        rows.append(
-            {
-                **u,
-                "level": depth,
-                "done": done,
-                "pct": display.percent(done, u["total"]),
-                "heat": display.heat(done, u["total"]),
-                "lead": told.get("name", ""),
-                "lead_phone": told.get("phone", ""),
-            }
-        )
-    return rows
-
-
-def _chart(task: Task) -> dict:
-    """Coverage over time from the service, as seconds since dispatch for the chart,
-    and the minutes left to full coverage at the recent rate."""
-    tl = progress.coverage_timeline(db.session, task.id, points=48)
-    points = []
-    for p in tl["points"]:
-        at = display.parse_iso(p["at"])
-        points.append({"t": max(0, int((at - task.created_at).total_seconds())), "n": p["covered"]})
-    eta = display.parse_iso(tl.get("eta"))
-    eta_minutes = None
-    if eta is not None:
-        eta_minutes = max(1, round((eta - utcnow()).total_seconds() / 60))
-    return {"points": points, "total": tl["total"], "eta_minutes": eta_minutes}
-
-
 def _progress_context(task: Task) -> dict:
+    """The progress page at the unit asked for (``?unit=``, in the reader's scope and
+    under the task's target: else 404), ``?page=`` of the households not reached."""
     focus = queries.focus_unit(db.session, current_user, task, _int_arg("unit"))
-    prog = levels.level(db.session, task.id, actor=current_user)
-    here = (
-        prog
-        if focus is None
-        else levels.level(db.session, task.id, actor=current_user, unit_id=focus.id)
+    return progress_page.context(
+        db.session,
+        current_user,
+        task,
+        focus,
+        page=edge.int_arg("page", 1, low=1) or 1,
+        silent_minutes=current_app.config["LEAD_SILENT_MINUTES"],
+        refresh_seconds=current_app.config.get("TASK_PROGRESS_REFRESH_SECONDS", 10),
     )
-    totals = {k: prog[k] for k in COUNT_KEYS}
-    done = totals["total"] - totals["pending"]
-    chart = (
-        _chart(task) if task.kind != "notice" else {"points": [], "total": 0, "eta_minutes": None}
-    )
-    pending_rows = []
-    if totals["pending"]:
-        pending_rows = progress.pending_households(
-            db.session, task.id, actor=current_user, limit=PENDING_LIST_LIMIT
-        )
-    notice = None
-    if task.kind == "notice":
-        reads = prog.get("reads") or progress.notice_reads(db.session, task.id)
-        told = [
-            {**p, "read_at": display.parse_iso(p["read_at"])} for p in reads["people"] if p["told"]
-        ]
-        notice = {
-            "told": reads["told"],
-            "read": reads["read"],
-            "unread": [p for p in told if not p["read_at"]][:PENDING_LIST_LIMIT],
-            "readers": sorted((p for p in told if p["read_at"]), key=lambda p: p["read_at"])[
-                :PENDING_LIST_LIMIT
-            ],
-            "all_read_at": display.parse_iso(reads["all_read_at"]),
-            "all_read_after_minutes": reads["all_read_after_minutes"],
-        }
-    closed = task.closed_at is not None
-    return {
-        "task": task,
-        "totals": totals,
-        "done": done,
-        "pct": display.percent(done, totals["total"]),
-        "heat": display.heat(done, totals["total"]),
-        "units": _unit_rows(here),
-        "trail": here["trail"],
-        "focus": focus,
-        "needs_help": prog.get("needs_help_cases", []),
-        "pending_rows": pending_rows,
-        "pending_more": max(0, totals["pending"] - len(pending_rows)),
-        "timeline": chart["points"],
-        "chart_total": chart["total"],
-        "eta": None if closed else chart["eta_minutes"],
-        "overdue": task.deadline is not None and not closed and utcnow() > task.deadline,
-        "notice": notice,
-        "closed": closed,
-        "may_close": not closed and scope.may(current_user, "dispatch", task.unit),
-        "may_report": scope.may_somewhere(current_user, "report_status"),
-        "silent": silent_leads(db.session, task, actor=current_user, now=utcnow()),
-        "silent_minutes": current_app.config["LEAD_SILENT_MINUTES"],
-        "refresh_seconds": current_app.config.get("TASK_PROGRESS_REFRESH_SECONDS", 10),
-    }
 
 
 @bp.route("/<id:task_id>")
@@ -363,7 +283,8 @@ def show(task_id: int):
 @bp.route("/<id:task_id>/progress.json")
 @login_required
 def progress_data(task_id: int):
-    """What the progress page redraws every few seconds: counts, the live sections, the chart."""
+    """What the progress page redraws every few seconds, at the unit and page it shows:
+    counts, the live sections (one page of households not reached), the chart."""
     task = _task_or_404(task_id)
     ctx = _progress_context(task)
     html = render_template("tasks/_progress_live.html", **ctx)
@@ -375,6 +296,9 @@ def progress_data(task_id: int):
             "done": ctx["done"],
             "pct": ctx["pct"],
             "eta_minutes": ctx["eta"],
+            "unit_id": ctx["unit_id"],
+            "page": ctx["page"],
+            "pages": ctx["pages"],
             "timeline": ctx["timeline"],
             "chart_total": ctx["chart_total"],
             "html": html,
@@ -394,12 +318,17 @@ def close(task_id: int):
 @bp.route("/<id:task_id>/export.<fmt>")
 @login_required
 def export_result(task_id: int, fmt: str):
-    """The result, one row per household in the user's part of the task: CSV or XLSX.
-    A large one is made by the worker: the answer is then the file's page."""
+    """The result, one row per household in the user's part of the task (under
+    ``?unit=`` when given: a grid's view exports that grid): CSV or XLSX. A large one
+    is made by the worker: the answer is then the file's page."""
     task = _task_or_404(task_id)
     if fmt not in export.FORMATS:
         raise OutOfScope(_("Not found."))
-    result = files.ask(db.session, current_user, export.HOUSEHOLDS.name, fmt, {"task_id": task.id})
+    focus = queries.focus_unit(db.session, current_user, task, _int_arg("unit"))
+    params = {"task_id": task.id}
+    if focus is not None:
+        params["unit_id"] = focus.id
+    result = files.ask(db.session, current_user, export.HOUSEHOLDS.name, fmt, params)
     db.session.commit()
     return file_answer(result)
 

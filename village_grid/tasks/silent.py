@@ -95,9 +95,15 @@ def _silent_rows(session: Session, cutoffs: dict[int, datetime], paths=None, lim
 
 
 def silent_leads(
-    session: Session, task: Task, *, actor: User | None = None, now: datetime
+    session: Session,
+    task: Task,
+    *,
+    actor: User | None = None,
+    now: datetime,
+    unit_path: str | None = None,
 ) -> list[dict]:
-    """The silent leads of ``task`` in ``actor``'s scope, in tree order: each with the
+    """The silent leads of ``task`` in ``actor``'s scope (and under the unit at
+    ``unit_path`` when given), in tree order: each with the
     team (and its grid), the lead and the grid member to call (name, phone), the
     households still to confirm, the last sign of life (None: never), minutes of
     silence, and whom a case about it has reached (``case``: None if none is open)."""
@@ -105,6 +111,8 @@ def silent_leads(
     if after is None or task.closed_at is not None or task.created_at > now - after:
         return []
     paths = None if actor is None else scope.scope_paths(actor, "view")
+    if unit_path is not None:
+        paths = scope.narrow(paths, unit_path)
     g = get_graph(session)
     rows = _silent_rows(session, {task.id: now - after}, paths, limit=labels.SILENT_LISTED)
     open_cases = _open_cases_of(session, task.id)
