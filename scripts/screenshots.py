@@ -108,6 +108,20 @@ PAGES += [
 # The after-action report of last night's sweep (scripts/screenshots_report.py), and
 # its PDF's pages as images.
 PAGES += [("report", "/tasks/{report_task_id}/report", "cadre")]
+# The menu in one row, and its "More" list opened (issue 21); a broadcast of another kind
+# than a missing child, in its own words.
+PAGES += [
+    ("menu-more", "/tasks/", "cadre"),
+    ("station-broadcast-other", "/station/broadcasts?kind=other", "station_staff"),
+]
+
+
+def _open_more(page) -> None:
+    page.click("nav.mainnav details.more summary")
+    page.wait_for_selector("nav.mainnav .more-items a")
+
+
+PREPARE["menu-more"] = _open_more
 LANDSCAPE = {
     "field",
     "field-offline",
@@ -116,6 +130,9 @@ LANDSCAPE = {
     "task-team-lead",
     "warnings",
     "warning-draft",
+    "tasks",
+    "menu-more",
+    "station-newcomer",
 }
 LANDSCAPE_SIZE = (740, 360)
 ELEMENT = {"task-progress-silent": "#silent"}

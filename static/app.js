@@ -18,6 +18,22 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+// The menu's "More" list (a <details>, which works without this): closed by a tap
+// elsewhere or Escape.
+//   <details data-menu>
+document.addEventListener("click", function (event) {
+  document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+    if (!menu.contains(event.target)) { menu.open = false; }
+  });
+});
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") { return; }
+  document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+    menu.open = false;
+    var summary = menu.querySelector("summary");
+    if (summary) { summary.focus(); }
+  });
+});
 // Logging out: the pages the phone kept for offline use belong to the person leaving.
 //   <form data-forget-offline>
 document.addEventListener("submit", function (event) {

@@ -20,7 +20,8 @@
   var offline = !navigator.onLine;
   var needLogin = false;
   var flushing = false;
-  var sent = 0;
+  var sent = 0;  // households whose taps were sent (a double tap is one household)
+  var sentHouseholds = {};
   var waiting = 0;
 
   function say(key, values) {
@@ -123,6 +124,14 @@
       chip.classList.toggle("queued", state === "queued");
     }
     li.className = "hh st-" + op.status + (state === "queued" ? " queued" : "");
+    if (state !== "rejected") {
+      // The status chosen, said and shown on its button (the others let go).
+      li.querySelectorAll(".taps button[name=status]").forEach(function (b) {
+        b.setAttribute("aria-pressed", b.value === op.status ? "true" : "false");
+      });
+      var helpButton = li.querySelector("summary.help-btn");
+      if (helpButton) { helpButton.classList.toggle("chosen", op.status === "needs_help"); }
+    }
     var msg = li.querySelector(".row-msg");
     if (msg) {
       msg.classList.toggle("bad", state === "rejected");
@@ -189,7 +198,10 @@
       if (!r) { return null; }
       op.result = r.result;
       op.error = r.error || null;
-      if (r.result !== "rejected") { sent += 1; }
+      if (r.result !== "rejected") {
+        sentHouseholds[op.task_id + ":" + op.household_id] = true;
+        sent = Object.keys(sentHouseholds).length;
+      }
       return move(op).then(function () { show(op, r.result === "rejected" ? "rejected" : "sent"); });
     }));
   }

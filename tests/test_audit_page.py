@@ -136,6 +136,27 @@ def test_status_reports_are_merged_in_by_time(client, world):
     assert order == sorted(order)
 
 
+def test_a_tap_repeated_at_once_is_one_entry(client, world):
+    """A lead's double tap (the page without JavaScript posts twice): one report kept,
+    one line in /audit; a different status after it is a line of its own."""
+    task = create_task(world["village"], world["cadre"], title="台风格美排查")
+    h1 = world["households"][0]
+    login(client, world["lead"])
+    url = f"/field/tasks/{task.id}/households/{h1.id}/status"
+    for _ in range(2):
+        assert client.post(url, data={"status": "safe"}).status_code == 302
+    later = record_status(
+        db.session, world["lead"], task_id=task.id, household_id=h1.id, status="safe"
+    )
+    assert later.result == "duplicate"
+    db.session.commit()
+    reader = client.application.test_client()
+    login(reader, world["cadre"])
+    assert page(reader).count('class="card entry entry-status"') == 1
+    assert client.post(url, data={"status": "not_home"}).status_code == 302
+    assert page(reader).count('class="card entry entry-status"') == 2
+
+
 def test_filters_by_unit_person_and_days(client, world):
     h1 = world["households"][0]
     h3 = world["households"][2]  # grid 2

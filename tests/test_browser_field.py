@@ -102,7 +102,7 @@ def confirm_offline_and_sync(context, page, households, task, *, next_visit=Fals
         context.set_offline(False)
     # Sent at once, each tap once.
     expect(bar).not_to_contain_text("待发送")
-    expect(bar).to_contain_text("已发送 3 条")
+    expect(bar).to_contain_text("已发送 3 户")
     assert events() == 3
     for h in households:
         expect(page.locator(f"#h{h.id}-t{task.id} .chip.st")).to_contain_text("安全")
@@ -120,7 +120,7 @@ def confirm_offline_and_sync(context, page, households, task, *, next_visit=Fals
     })"""
     assert page.evaluate(put_back) == 3
     page.reload()
-    expect(bar).to_contain_text("已发送 3 条")
+    expect(bar).to_contain_text("已发送 3 户")
     expect(bar).not_to_contain_text("待发送")
     results = page.evaluate(DONE_RESULTS)
     assert results == ["duplicate"] * 3
@@ -158,6 +158,35 @@ def test_a_grid_member_does_the_same_on_a_team_of_their_grid(chromium, live_serv
         confirm_offline_and_sync(context, page, households, world["task"], next_visit=True)
         rows = db.session.scalars(select(StatusEvent)).all()
         assert {e.actor_id for e in rows} == {world["gm"].id}
+    finally:
+        context.close()
+
+
+def test_a_double_tap_is_one_household_sent_and_its_status_is_pressed(chromium, live_server, world):
+    context, page = phone_of(chromium, live_server, world["lead"])
+    try:
+        task, h = world["task"], world["households"][0]
+        row = page.locator(f"#h{h.id}-t{task.id}")
+        safe = row.get_by_role("button", name="✔ 安全")
+        away = row.get_by_role("button", name="不在家")
+        safe.dblclick()
+        bar = page.locator("#netbar")
+        expect(bar).to_contain_text("已发送 1 户")
+        expect(safe).to_have_attribute("aria-pressed", "true")
+        expect(away).to_have_attribute("aria-pressed", "false")
+        assert events() == 1  # the second tap repeated the first: nothing written
+        away.click()
+        expect(away).to_have_attribute("aria-pressed", "true")
+        expect(safe).to_have_attribute("aria-pressed", "false")
+        expect(row.locator(".row-msg")).to_contain_text("已记下")
+        expect(bar).to_contain_text("已发送 1 户")  # still one household
+        assert events() == 2
+        # Pressed is seen, not only said: the chosen button is filled.
+        filled = away.evaluate("b => getComputedStyle(b).backgroundColor")
+        plain = row.get_by_role("button", name="联系不上").evaluate(
+            "b => getComputedStyle(b).backgroundColor"
+        )
+        assert filled != plain
     finally:
         context.close()
 

@@ -146,6 +146,7 @@ def test_main_pages_fit_a_phone_and_pass_axe(chromium, live_server, world):
             f"/households/{h.id}/move",
             "/mailbox",
             "/people",
+            f"/units/{team.id}/plates/sheet",
         ],
         problems,
         axe,
@@ -164,3 +165,45 @@ def test_main_pages_fit_a_phone_and_pass_axe(chromium, live_server, world):
         f"{path}:\n  " + "\n  ".join(found) for path, found in problems.items() if found
     )
     assert not report, "\n" + report
+
+
+def test_the_menu_is_one_row_and_more_opens_without_javascript(chromium, live_server, world):
+    """The cadre's menu: the pages used most and "更多" in one row at 360 × 740 and
+    740 × 360; "更多" opens its list with no JavaScript (a <details>) and leads on."""
+    context = chromium.new_context(viewport=PORTRAIT, locale="zh-CN", java_script_enabled=False)
+    try:
+        res = context.request.post(
+            f"{live_server}/login",
+            form={"login": world["cadre"].phone, "password": PASSWORD},
+            max_redirects=0,
+        )
+        assert res.status == 302
+        page = context.new_page()
+        page.goto(f"{live_server}/tasks/")
+        nav = page.locator("nav.mainnav")
+        for size in (PORTRAIT, LANDSCAPE):
+            page.set_viewport_size(size)
+            height = nav.evaluate("n => n.getBoundingClientRect().height")
+            assert height <= 50, (size, height)
+            tops = nav.evaluate(
+                "n => [...n.querySelectorAll(':scope > a, :scope > details > summary')]"
+                ".map(e => Math.round(e.getBoundingClientRect().top))"
+            )
+            assert len(tops) == 4 and len(set(tops)) == 1, (size, tops)
+        page.set_viewport_size(PORTRAIT)
+        main = nav.locator(":scope > a").all_inner_texts()
+        assert main == ["任务", "上报事项", "预警"]
+        more = page.locator("nav.mainnav details.more")
+        assert not more.locator(".more-items").is_visible()
+        more.locator("summary").click()
+        items = more.locator(".more-items")
+        assert items.is_visible()
+        assert {"组织架构", "操作记录", "修改密码"} <= set(items.locator("a").all_inner_texts())
+        assert "退出" in items.locator("button").inner_text()
+        wide, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert wide <= inner
+        items.get_by_role("link", name="组织架构").click()
+        page.wait_for_url(f"{live_server}/units")
+        assert "active" in page.locator("nav.mainnav details.more summary").get_attribute("class")
+    finally:
+        context.close()

@@ -116,6 +116,22 @@ def test_a_grid_member_goes_team_by_team(client, world):
     assert client.get(f"/field/teams/{world['teams'][2].id}").status_code == 404
 
 
+def test_the_status_chosen_is_pressed_on_its_button(client, world):
+    login(client, world["lead"])
+    task, h = world["task"], world["households"][0]
+    res = client.post(
+        f"/field/tasks/{task.id}/households/{h.id}/status", data={"status": "not_home"}
+    )
+    assert res.status_code == 302
+    html = html_of(client, res.headers["Location"])
+    row = html[html.index(f'id="h{h.id}-t{task.id}"') :]
+    row = row[: row.index("</li>")]
+    pressed = re.findall(r'value="(\w+)" class="tap-btn[^"]*" aria-pressed="(true|false)"', row)
+    assert pressed == [("safe", "false"), ("not_home", "true"), ("unreachable", "false")]
+    other = html[html.index(f'id="h{world["households"][1].id}-t{task.id}"') :]
+    assert 'aria-pressed="true"' not in other[: other.index("</li>")]
+
+
 def test_service_worker_and_manifest_are_public_and_name_the_current_files(client):
     res = client.get("/sw.js")
     assert res.status_code == 200 and res.mimetype == "text/javascript"

@@ -146,21 +146,26 @@ def register_error_handlers(app: Flask) -> None:
         return render_template("errors/error.html", status=500, message=message), 500
 
 
-# The main menu: (endpoint, label, action needed somewhere). Entries for pages
-# a domain has not registered are skipped.
+# The main menu: (endpoint, label, action needed somewhere), the pages used most first.
+# Entries for pages a domain has not registered are skipped. The first MAIN_MENU_ITEMS a
+# person has stand in the menu's one row; the rest are under "More" (a <details>).
 NAV = [
-    ("hierarchy.tree", _l("Units"), "view"),
-    ("tasks.index", _l("Tasks"), "view"),
-    ("warnings.index", _l("Warnings"), "dispatch"),
-    ("tasks.escalations", _l("Escalations"), "handle_escalations"),
     ("field.home", _l("My team"), "report_status"),
-    ("qr.mailbox", _l("Mailbox"), "mailbox"),
     ("station.home", _l("Station"), "station"),
+    ("tasks.index", _l("Tasks"), "view"),
+    ("tasks.escalations", _l("Escalations"), "handle_escalations"),
+    ("warnings.index", _l("Warnings"), "dispatch"),
+    ("hierarchy.tree", _l("Units"), "view"),
+    ("qr.mailbox", _l("Mailbox"), "mailbox"),
     ("auth.people", _l("People"), "sign_in_links"),
     ("hierarchy.import_export", _l("Import / export"), "import"),
     ("audit.index", _l("Audit log"), "audit"),
     ("jobs.status", _l("Background work"), "operate"),
 ]
+MAIN_MENU_ITEMS = 3
+# Who sends tasks sees these first; everyone else their own page (a lead's team, the
+# station's counter), as NAV has it.
+DISPATCHER_FIRST = ("tasks.index", "tasks.escalations", "warnings.index")
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -183,13 +188,16 @@ def register_template_helpers(app: Flask) -> None:
     app.template_filter("iso_time")(tasks_display.iso_time)
     app.template_filter("deadline_left")(tasks_display.deadline_left)
 
-    def nav_items() -> list[tuple[str, str]]:
-        """Menu entries whose page exists and for which the user holds a right somewhere."""
+    def nav_items() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """Menu entries whose page exists and for which the user holds a right somewhere:
+        those of the menu's row, and those under "More"."""
         items = []
         for endpoint, label, action in NAV:
             if endpoint in app.view_functions and scope.may_somewhere(current_user, action):
                 items.append((endpoint, str(label)))
-        return items
+        if scope.may_somewhere(current_user, "dispatch"):
+            items.sort(key=lambda item: item[0] not in DISPATCHER_FIRST)  # stable
+        return items[:MAIN_MENU_ITEMS], items[MAIN_MENU_ITEMS:]
 
     def team_name(team_id: int | None) -> str:
         """A team named with its grid (tasks.graph.team_label); the tree read once a request."""

@@ -91,7 +91,7 @@ def shell() -> dict:
         "queued": _("{n} waiting to send"),
         "waiting": _("waiting to send"),
         "sending": _("Sending…"),
-        "sent": _("Sent {n}"),
+        "sent": _("Sent for {n} households"),
         "saved": _("Saved on the phone: it is sent when there is signal."),
         "rejected": _("Not saved: {reason}"),
         "login": _("Please log in again: {n} taps are kept on the phone."),

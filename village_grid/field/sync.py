@@ -78,7 +78,7 @@ def apply_ops(
             results[index] = {"op_id": op_id, "result": "rejected", "error": _error(err)}
             continue
         result = {
-            "op_id": done.event.client_op_id,
+            "op_id": clean["op_id"],  # a repeated tap's event is the first tap's
             "result": "duplicate" if done.result == "duplicate" else "applied",
         }
         if done.clamped:

@@ -228,6 +228,9 @@ DEADLINE_MINUTES_MAX = 90 * MINUTES_A_DAY
 CUSTOM_DEADLINE_MINUTES_MIN = 5
 # A client operation id (offline sync).
 CLIENT_OP_ID_MAX = 64
+# A person's report the same as the one they made at most this long before (a double tap,
+# or a tap repeated while the first waited for signal) is a duplicate: nothing is written.
+REPEAT_SECONDS = 300
 # Calls for help listed on the progress page and in its JSON, newest first (the rest are
 # in the escalation queue, a page at a time): an answer stays small at any level.
 CASES_LISTED = 50

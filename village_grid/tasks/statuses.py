@@ -144,7 +144,8 @@ class Recorded:
     """What :func:`record_status` did with a report.
 
     ``result``: ``applied`` (the household's status now), ``duplicate`` (this sender's
-    operation id was recorded before: nothing changed, ``event`` is the first one) or
+    operation id was recorded before, or the same person made the same report moments
+    before (:data:`labels.REPEAT_SECONDS`): nothing changed, ``event`` is the first one) or
     ``older`` (kept as an event; a newer report holds the status). ``clamped``: the
     phone's time was outside [dispatch, now] and was moved into it for ordering
     (``future`` / ``before_dispatch``; the event keeps it as sent). ``told``: for a call
@@ -210,6 +211,9 @@ def record_status(
     clamp = clamped(client_time, facts.created_at, now)
     happened = now if client_time is None else min(max(client_time, facts.created_at), now)
 
+    repeated = _repeated(session, actor_id, facts, status, help_kind, note, clean, happened)
+    if repeated is not None:
+        return _signed(session, actor, Recorded(repeated, "duplicate"), now)
     if facts.assignment_id is None:  # its first report: the household gets its row
         facts = facts._replace(
             assignment_id=membership.add_row(session, facts.task_id, household_id, facts.team_id)
@@ -286,6 +290,44 @@ def record_status(
     if facts.status == labels.PENDING and facts.team_pending == 1:
         _team_confirmed(session, actor, facts.task_team_id, now)
     return _signed(session, actor, Recorded(event, "applied", clamp, told), now)
+
+
+def _repeated(
+    session: Session,
+    actor_id: int | None,
+    facts: ReportFacts,
+    status: str,
+    help_kind: str,
+    note: str,
+    answers: dict | None,
+    happened: datetime,
+) -> StatusEvent | None:
+    """The event a person's report repeats, if any: the household's latest, made by the
+    same person at most ``labels.REPEAT_SECONDS`` before (or after) with the same status,
+    help kind, note and answers — a double tap, or a tap made again while the first was
+    waiting for signal. A door-plate answer (no actor) is never taken for a repeat."""
+    if (
+        actor_id is None
+        or facts.assignment_id is None
+        or facts.status != status
+        or facts.updated_at is None
+        or abs((happened - facts.updated_at).total_seconds()) > labels.REPEAT_SECONDS
+    ):
+        return None
+    latest = session.scalar(
+        select(StatusEvent)
+        .where(StatusEvent.assignment_id == facts.assignment_id)
+        .order_by(StatusEvent.created_at.desc(), StatusEvent.id.desc())
+        .limit(1)
+    )
+    if latest is None or (latest.actor_id, latest.status, latest.help_kind, latest.note) != (
+        actor_id,
+        status,
+        help_kind,
+        note,
+    ):
+        return None
+    return latest if (latest.answers or None) == answers else None
 
 
 def _signed(session: Session, actor: User | None, recorded: Recorded, now: datetime) -> Recorded:
