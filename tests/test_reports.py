@@ -293,3 +293,14 @@ def test_a_sweep_drafted_from_a_warning_names_it_and_a_draft_has_no_report(clien
     html = cadre.get(f"/tasks/{task_id}/report").get_data(as_text=True)
     sent = html.split('id="sent"')[1].split("</section>")[0]
     assert "来自预警" in sent and "闽侯县气象台发布台风橙色预警" in sent
+
+
+def test_long_lists_say_how_much_they_leave_out(client, night, monkeypatch):
+    from village_grid.reports import casework, teams
+
+    monkeypatch.setattr(teams, "TEAMS_LISTED", 2)
+    monkeypatch.setattr(casework, "CASES_LISTED", 0)
+    login(client, night["cadre"])
+    html = client.get(f"/tasks/{night['task'].id}/report").get_data(as_text=True)
+    assert "此处列出 4 个小队中的前 2 个" in html
+    assert "此处列出前 0 起" in html
