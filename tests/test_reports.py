@@ -140,6 +140,18 @@ def test_the_pdf_embeds_its_fonts_and_reads_back(client, night):
     flat = "".join(pdf_text(res.data, layout=False).split())  # a cell's lines together
     assert "呼救" in text and HELP_NOTE in flat and RESOLVED_NOTE in flat
     assert "6号" in text  # a household never reached
+    for heading in (
+        "任务概况",
+        "确认进度",
+        "分片对比",
+        "小队",
+        "始终未确认的住户",
+        "呼救",
+        "上报事项",
+        "消息",
+        "与此前同类任务对比",
+    ):
+        assert heading in text, heading
     api = client.get(f"/api/v1/tasks/{task.id}/report.pdf", headers=api_headers(client, v["cadre"]))
     assert api.status_code == 200 and api.data.startswith(b"%PDF")
 
