@@ -121,6 +121,8 @@ def test_the_report_page_shows_each_section(client, night):
     assert "周镇长" in html  # the teams not reached climbed to the township
     assert "门牌二维码" in html and "离线同步" in html  # how the answers came
     assert "上次防汛" not in html  # earlier tasks are compared, by date
+    english = client.get(f"/tasks/{task.id}/report?lang=en").get_data(as_text=True)
+    assert "After-action report" in english and "Calls for help" in english
     # A button on the progress page of the closed task.
     assert f'href="/tasks/{task.id}/report"' in client.get(f"/tasks/{task.id}").get_data(
         as_text=True
