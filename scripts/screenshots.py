@@ -526,8 +526,6 @@ def add_demo_people(demo: Demo, app) -> None:
         people.append(person)
     s.commit()
     grid_member = s.query(User).filter_by(username="grid1").one()
-    from village_grid.auth.throttle import ThrottleRule
-
     used = signin.make_link(
         s, grid_member, people[0].id, secret_key=app.config["SECRET_KEY"], days=7
     )
@@ -538,7 +536,6 @@ def add_demo_people(demo: Demo, app) -> None:
         token=used.token,
         client_addr="127.0.0.1",
         user_agent="Mozilla/5.0 (Linux; Android 10; V2036A) AppleWebKit/537.36 Chrome/120 Mobile",
-        rule=ThrottleRule.from_config(app.config),
     )
     s.commit()
     demo.ids.update(lead_user_id=people[0].id, used_token=used.token)

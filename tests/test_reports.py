@@ -121,6 +121,8 @@ def test_the_report_page_shows_each_section(client, night):
     assert "周镇长" in html  # the teams not reached climbed to the township
     assert "门牌二维码" in html and "离线同步" in html  # how the answers came
     assert "上次防汛" not in html  # earlier tasks are compared, by date
+    english = client.get(f"/tasks/{task.id}/report?lang=en").get_data(as_text=True)
+    assert "After-action report" in english and "Calls for help" in english
     # A button on the progress page of the closed task.
     assert f'href="/tasks/{task.id}/report"' in client.get(f"/tasks/{task.id}").get_data(
         as_text=True
@@ -140,6 +142,18 @@ def test_the_pdf_embeds_its_fonts_and_reads_back(client, night):
     flat = "".join(pdf_text(res.data, layout=False).split())  # a cell's lines together
     assert "呼救" in text and HELP_NOTE in flat and RESOLVED_NOTE in flat
     assert "6号" in text  # a household never reached
+    for heading in (
+        "任务概况",
+        "确认进度",
+        "分片对比",
+        "小队",
+        "始终未确认的住户",
+        "呼救",
+        "上报事项",
+        "消息",
+        "与此前同类任务对比",
+    ):
+        assert heading in text, heading
     api = client.get(f"/api/v1/tasks/{task.id}/report.pdf", headers=api_headers(client, v["cadre"]))
     assert api.status_code == 200 and api.data.startswith(b"%PDF")
 
@@ -293,3 +307,14 @@ def test_a_sweep_drafted_from_a_warning_names_it_and_a_draft_has_no_report(clien
     html = cadre.get(f"/tasks/{task_id}/report").get_data(as_text=True)
     sent = html.split('id="sent"')[1].split("</section>")[0]
     assert "来自预警" in sent and "闽侯县气象台发布台风橙色预警" in sent
+
+
+def test_long_lists_say_how_much_they_leave_out(client, night, monkeypatch):
+    from village_grid.reports import casework, teams
+
+    monkeypatch.setattr(teams, "TEAMS_LISTED", 2)
+    monkeypatch.setattr(casework, "CASES_LISTED", 0)
+    login(client, night["cadre"])
+    html = client.get(f"/tasks/{night['task'].id}/report").get_data(as_text=True)
+    assert "此处列出 4 个小队中的前 2 个" in html
+    assert "此处列出前 0 起" in html

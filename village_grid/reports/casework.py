@@ -13,10 +13,22 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
-from village_grid.models import Assignment, Escalation, Household, OutboxMessage, TaskTeam, Unit
-from village_grid.reports.labels import CASES_LISTED, MESSAGE_CASES_COUNTED
+from village_grid.models import (
+    Assignment,
+    Escalation,
+    Household,
+    OutboxMessage,
+    Task,
+    TaskTeam,
+    Unit,
+)
+from village_grid.reports.labels import CASES_LISTED
 from village_grid.tasks import cases as case_rules
 from village_grid.tasks.graph import team_label
+
+# Outbox keys that name the task (``<kind>:<task>:…``) and those that name a case of it.
+TASK_KEYS = ("dispatch", "overdue", "report")
+CASE_KEYS = ("help", "climb", "unread", "silent")
 
 
 def _minutes(start: datetime, end: datetime | None) -> int | None:
@@ -150,32 +162,56 @@ def casework(
     }
 
 
-def messages(session: Session, task_id: int, found: dict) -> dict:
-    """What the outbox holds for the task's events (its dispatch, teams overdue, and the
-    cases ``found`` by :func:`casework`): sent, failed, waiting; sent after a retry.
-    The outbox keys are ``tasks/messages.py``'s and ``tasks/escalation.py``'s."""
-    keys = [
-        OutboxMessage.event_key.like(f"dispatch:{task_id}:%"),
-        OutboxMessage.event_key.like(f"overdue:{task_id}:%"),
-        OutboxMessage.event_key.like(f"report:{task_id}:%"),
-    ]
-    cases = found["case_ids"][:MESSAGE_CASES_COUNTED]
-    for chunk in case_rules.chunks(cases):
-        keys.append(OutboxMessage.event_key.in_([f"climb:{i}" for i in chunk]))
-        keys += [OutboxMessage.event_key.like(f"help:{i}:%") for i in chunk]
-    for a_id in found["assignment_ids"][:MESSAGE_CASES_COUNTED]:
-        keys.append(OutboxMessage.event_key.like(f"help:lead:{a_id}:%"))
-    for tt_id in found["task_team_ids"][:MESSAGE_CASES_COUNTED]:
-        keys.append(OutboxMessage.event_key.like(f"unread:{tt_id}:%"))
-        keys.append(OutboxMessage.event_key.like(f"silent:{tt_id}:%"))
+def _case_message(key: str, found: dict) -> bool:
+    """Is the outbox key one of a case ``found`` holds: ``help:<case>:<event>``,
+    ``help:lead:<assignment>:<event>``, ``climb:<case>``, ``unread:<task team>:<level>``,
+    ``silent:<task team>:<level>`` (the keys of ``tasks/escalation.py``)."""
+    parts = key.split(":")
+    try:
+        if parts[0] == "help" and parts[1] == "lead":
+            return int(parts[2]) in found["assignments"]
+        if parts[0] in ("help", "climb"):
+            return int(parts[1]) in found["cases"]
+        return int(parts[1]) in found["task_teams"]
+    except (IndexError, ValueError):
+        return False
+
+
+def messages(session: Session, task: Task, found: dict) -> dict:
+    """What the outbox holds for the task's events (its dispatch, teams overdue, the
+    report's own message, and the cases ``found`` by :func:`casework`): sent, failed,
+    waiting; sent after a retry. The outbox keys are ``tasks/messages.py``'s and
+    ``tasks/escalation.py``'s; a case's carry the case's id, not the task's, so those
+    queued since the task was sent are read and kept when they are the task's."""
     counts = {"sent": 0, "failed": 0, "pending": 0, "retried": 0}
-    for status, attempts, n in session.execute(
-        select(OutboxMessage.status, OutboxMessage.attempts, func.count())
-        .where(or_(*keys))
-        .group_by(OutboxMessage.status, OutboxMessage.attempts)
-    ):
+
+    def add(status: str, attempts: int, n: int) -> None:
         counts[status] = counts.get(status, 0) + n
         if status == "sent" and attempts > 1:
             counts["retried"] += n
+
+    own = or_(
+        *(OutboxMessage.event_key.like(f"{kind}:{task.id}:%") for kind in TASK_KEYS),
+    )
+    for status, attempts, n in session.execute(
+        select(OutboxMessage.status, OutboxMessage.attempts, func.count())
+        .where(own)
+        .group_by(OutboxMessage.status, OutboxMessage.attempts)
+    ):
+        add(status, attempts, n)
+    wanted = {
+        "cases": set(found["case_ids"]),
+        "assignments": set(found["assignment_ids"]),
+        "task_teams": set(found["task_team_ids"]),
+    }
+    if any(wanted.values()):
+        for key, status, attempts in session.execute(
+            select(OutboxMessage.event_key, OutboxMessage.status, OutboxMessage.attempts).where(
+                OutboxMessage.created_at >= task.created_at,
+                or_(*(OutboxMessage.event_key.like(f"{kind}:%") for kind in CASE_KEYS)),
+            )
+        ):
+            if _case_message(key, wanted):
+                add(status, attempts, 1)
     counts["total"] = counts["sent"] + counts["failed"] + counts["pending"]
     return counts

@@ -19,8 +19,6 @@ UNREACHED_LISTED = 500
 TEAMS_LISTED = 300
 # Cases listed in the calls-for-help and escalation sections.
 CASES_LISTED = 200
-# Cases whose messages are counted one by one (past this the count is of the task's own keys).
-MESSAGE_CASES_COUNTED = 2000
 
 TITLE = _l("After-action report")
 SECTION_LABELS = {

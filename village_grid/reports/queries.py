@@ -100,6 +100,6 @@ def report(
     data["unreached"] = teams.unreached(session, task, paths)
     found = casework.casework(session, g, task.id, paths, end)
     data["cases"] = found
-    data["messages"] = casework.messages(session, task.id, found)
+    data["messages"] = casework.messages(session, task, found)
     data["earlier"] = coverage.earlier(session, task, unit, paths, g.graph["info"])
     return data
