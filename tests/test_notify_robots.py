@@ -375,3 +375,11 @@ def test_the_api_sets_reads_and_removes_a_robot_masked(client):
     assert gone["own"] == "" and gone["inherited_from"] is None
     lead = api_headers(client, create_user("team_lead", tree["teams"][0]))
     assert client.get(base, headers=lead).status_code == 404
+
+
+def test_budget_with_redis_down_counts_in_memory():
+    redis = pytest.importorskip("redis")
+    budget = RedisBudget(redis.Redis(port=1, socket_connect_timeout=0.2), 2, window=60)
+    assert [budget.take("r", 0), budget.take("r", 1), budget.take("r", 2)] == [0, 0, 58]
+    budget.hold("r", 100)
+    assert budget.take("r", 70) == 30
