@@ -383,3 +383,20 @@ def test_budget_with_redis_down_counts_in_memory():
     assert [budget.take("r", 0), budget.take("r", 1), budget.take("r", 2)] == [0, 0, 58]
     budget.hold("r", 100)
     assert budget.take("r", 70) == 30
+
+
+def test_a_robot_sealed_under_another_key_keeps_its_messages_waiting(app):
+    tree = create_tree(grids=1, teams=1)
+    lead = create_user("team_lead", tree["teams"][0], phone="13912345678")
+    robots.set_robot(db.session, None, tree["village"].id, channels_url(KEY_A))
+    notify.enqueue(db.session, event_key="e1", body="x", recipient_id=lead.id)
+    db.session.commit()
+    saved = app.config["ID_NUMBER_KEY"]
+    app.config["ID_NUMBER_KEY"] = "another-key-0123456789abcdef0123456"
+    try:
+        counts = notify.deliver_pending(db.session)
+    finally:
+        app.config["ID_NUMBER_KEY"] = saved
+    assert counts["waiting"] == 1 and counts["sent"] == 0
+    (m,) = outbox()
+    assert m.status == "pending" and "data key" in m.last_error and m.attempts == 0

@@ -330,6 +330,12 @@ class _Run:
     def send_group(self, robot: channels.Robot | None, msgs: list[OutboxMessage], phones) -> None:
         kind = robot.kind if robot else "log"
         todo = packs(msgs, kind)
+        if kind == channels.UNREADABLE:
+            # Never to another group instead: they wait until the data key is put right.
+            error = "the robot's URL cannot be unsealed: this server has another data key"
+            log.error("notify: %s (robot %s)", error, robot.masked)
+            self.put_off(robot.ident, todo, seconds=self.rest.total_seconds(), reason=error)
+            return
         for i, pack in enumerate(todo):
             if kind == "wecom":
                 wait = self.budget.take(robot.ident, self.clock().timestamp())
