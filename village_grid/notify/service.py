@@ -205,7 +205,7 @@ def deliver_pending(
     *,
     now: datetime | None = None,
     limit: int = 2000,
-    batch: int = 200,
+    batch: int = 100,
     worker: str | None = None,
     clock=None,
     budget=None,
@@ -294,6 +294,9 @@ class _Run:
         self.max_attempts = int(config["NOTIFY_MAX_ATTEMPTS"])
         self.base = int(config["NOTIFY_BACKOFF_SECONDS"])
         self.rest = timedelta(seconds=int(config["NOTIFY_RATE_LIMITED_SECONDS"]))
+        # A post is not started with less than this left of the claim (a post may take
+        # the whole timeout).
+        self.margin = timedelta(seconds=min(self.timeout, int(config["NOTIFY_CLAIM_SECONDS"]) / 2))
         self.default_url = config["NOTIFY_WEBHOOK_URL"]
 
     def robot(self, msg: OutboxMessage) -> channels.Robot | None:
@@ -337,6 +340,10 @@ class _Run:
             self.put_off(robot.ident, todo, seconds=self.rest.total_seconds(), reason=error)
             return
         for i, pack in enumerate(todo):
+            claimed = pack[0].claimed_until
+            if claimed is not None and self.clock() + self.margin >= claimed:
+                # Our claim runs out: another worker may take these now. Leave them be.
+                return
             if kind == "wecom":
                 wait = self.budget.take(robot.ident, self.clock().timestamp())
                 if wait > 0:
