@@ -4,11 +4,15 @@ event that caused them; deliver them later, with retries.
 - :func:`enqueue` / :func:`enqueue_many` add rows keyed by ``event_key``; a
   second message for the same event is dropped, so nothing is sent twice for
   one event (dispatch, call for help, escalation).
-- :func:`deliver_pending` sends what is due through the configured channel:
-  ``log`` (default), ``webhook`` (generic JSON POST) or ``wecom`` (WeCom group
-  robot). A failure is recorded on the row (``attempts``, ``last_error``) and
-  retried after an exponentially growing pause; after ``NOTIFY_MAX_ATTEMPTS``
-  the row is ``failed`` and stays visible (``village-grid notify status``).
+- :func:`deliver_pending` sends what is due to each message's work group: the
+  robot of its unit or the nearest unit above with one (``notify.channels``),
+  else the configured channel: ``log`` (default), ``webhook`` (generic JSON
+  POST) or ``wecom`` (WeCom group robot). Each robot posts within its budget
+  (``notify.budget``), several messages a post; what its budget or a rate-limit
+  answer (45009) holds back waits, no attempt counted. A failure is recorded on
+  the row (``attempts``, ``last_error``, the URL masked) and retried after an
+  exponentially growing pause; after ``NOTIFY_MAX_ATTEMPTS`` the row is
+  ``failed`` and stays visible (``village-grid notify status``).
 - Each message is claimed by one worker before it is sent (``claimed_until``,
   ``NOTIFY_CLAIM_SECONDS``, ``claimed_by``): any number of workers share the
   outbox and none sends what another holds. Each outcome is committed as soon as
