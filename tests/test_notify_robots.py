@@ -375,3 +375,58 @@ def test_the_api_sets_reads_and_removes_a_robot_masked(client):
     assert gone["own"] == "" and gone["inherited_from"] is None
     lead = api_headers(client, create_user("team_lead", tree["teams"][0]))
     assert client.get(base, headers=lead).status_code == 404
+
+
+def test_budget_with_redis_down_counts_in_memory():
+    redis = pytest.importorskip("redis")
+    budget = RedisBudget(redis.Redis(port=1, socket_connect_timeout=0.2), 2, window=60)
+    assert [budget.take("r", 0), budget.take("r", 1), budget.take("r", 2)] == [0, 0, 58]
+    budget.hold("r", 100)
+    assert budget.take("r", 70) == 30
+
+
+def test_a_robot_sealed_under_another_key_keeps_its_messages_waiting(app):
+    tree = create_tree(grids=1, teams=1)
+    lead = create_user("team_lead", tree["teams"][0], phone="13912345678")
+    robots.set_robot(db.session, None, tree["village"].id, channels_url(KEY_A))
+    notify.enqueue(db.session, event_key="e1", body="x", recipient_id=lead.id)
+    db.session.commit()
+    saved = app.config["ID_NUMBER_KEY"]
+    app.config["ID_NUMBER_KEY"] = "another-key-0123456789abcdef0123456"
+    try:
+        counts = notify.deliver_pending(db.session)
+    finally:
+        app.config["ID_NUMBER_KEY"] = saved
+    assert counts["waiting"] == 1 and counts["sent"] == 0
+    (m,) = outbox()
+    assert m.status == "pending" and "data key" in m.last_error and m.attempts == 0
+
+
+def test_the_worker_comes_back_when_the_first_waiting_message_is_due(app, monkeypatch):
+    """A delivery that left messages waiting for their robot asks the queue for
+    another when the first is due (once, not once per wake-up)."""
+    from village_grid.jobs import work
+
+    asked = []
+
+    class Deliver:
+        def __call__(self):
+            return work.deliver()
+
+        def schedule(self, delay):
+            asked.append(delay)
+
+    monkeypatch.setitem(app.extensions, "jobs", {"deliver": Deliver()})
+    monkeypatch.setattr(work, "_later", 0.0)
+    tree = create_tree(grids=1, teams=1)
+    lead = create_user("team_lead", tree["teams"][0], phone="13912345678")
+    with Robots() as hub:
+        robots.set_robot(db.session, None, tree["village"].id, hub.url(KEY_A))
+        hub.refuse = {KEY_A}
+        notify.enqueue(db.session, event_key="e1", body="x", recipient_id=lead.id)
+        db.session.commit()
+        assert work.deliver()["waiting"] == 1
+        notify.enqueue(db.session, event_key="e2", body="y", recipient_id=lead.id)
+        db.session.commit()
+        assert work.deliver()["waiting"] == 1  # the robot still rests: e2 waits too
+    assert len(asked) == 1 and 55 <= asked[0] <= 61

@@ -13,12 +13,14 @@ seconds until one comes back. :func:`hold` keeps a robot quiet until a moment
 (after a rate-limit answer), for every worker.
 
 Two stores: one process's memory, or Redis when several workers share the
-robots (``REDIS_URL``, or the rate limiter's Redis storage). Times are the
+robots (``REDIS_URL``, or the rate limiter's Redis storage); while Redis does not
+answer, each worker counts in its own memory (logged once), so delivery goes on. Times are the
 caller's clock (seconds), so tests and the bench drive them.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections import deque
@@ -29,6 +31,8 @@ from flask import current_app
 # robot counts a post when it arrives, a moment after the token was taken here (a
 # post that left 60.0 s after another may arrive 59.99 s after it).
 WINDOW_SECONDS = 61.0
+
+log = logging.getLogger("village_grid.notify")
 
 
 class MemoryBudget:
@@ -97,18 +101,37 @@ class RedisBudget:
         self.prefix = prefix
         self._take = client.register_script(_TAKE)
         self._hold = client.register_script(_HOLD)
+        self._fallback: MemoryBudget | None = None
 
     def _keys(self, robot: str) -> list[str]:
         return [f"{self.prefix}:robot:{robot}:spent", f"{self.prefix}:robot:{robot}:held"]
 
     def take(self, robot: str, now: float) -> float:
-        answer = self._take(
-            keys=self._keys(robot), args=[repr(now), self.window, self.limit, uuid.uuid4().hex]
-        )
+        try:
+            answer = self._take(
+                keys=self._keys(robot), args=[repr(now), self.window, self.limit, uuid.uuid4().hex]
+            )
+        except Exception as exc:  # Redis down: this worker counts alone until it is back
+            return self._failed(exc).take(robot, now)
+        self._recovered()
         return max(float(answer), 0.0)
 
     def hold(self, robot: str, until: float) -> None:
-        self._hold(keys=self._keys(robot)[1:], args=[repr(until), self.window * 2])
+        try:
+            self._hold(keys=self._keys(robot)[1:], args=[repr(until), self.window * 2])
+        except Exception as exc:
+            self._failed(exc).hold(robot, until)
+
+    def _failed(self, exc: Exception) -> MemoryBudget:
+        if self._fallback is None:
+            log.warning("robot budgets: Redis unreachable, counting in memory (%s)", exc)
+            self._fallback = MemoryBudget(self.limit, self.window)
+        return self._fallback
+
+    def _recovered(self) -> None:
+        if self._fallback is not None:
+            log.warning("robot budgets: Redis answers again")
+            self._fallback = None
 
 
 def redis_url(config) -> str:

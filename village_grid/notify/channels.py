@@ -166,6 +166,17 @@ def robot_of(row: UnitRobot) -> Robot:
     return Robot(kind=robot_kind(url), url=url, masked=row.url_masked)
 
 
+# A robot whose URL this server cannot unseal (another data key): its messages wait.
+UNREADABLE = "unreadable"
+
+
+def _readable(row: UnitRobot) -> Robot:
+    try:
+        return robot_of(row)
+    except vault.KeyProblem:
+        return Robot(kind=UNREADABLE, url=f"unreadable:{row.unit_id}", masked=row.url_masked)
+
+
 def default_robot() -> Robot | None:
     """The deployment's channel (``NOTIFY_CHANNEL`` and ``NOTIFY_WEBHOOK_URL``); None
     for the log channel."""
@@ -208,7 +219,7 @@ def robots_for(session: Session, unit_ids: set[int]) -> dict[int, Robot]:
     }
     if not rows:
         return {}
-    robots = {uid: robot_of(row) for uid, row in rows.items()}
+    robots = {uid: _readable(row) for uid, row in rows.items()}
     found = {}
     for uid, chain in chains.items():
         for a in reversed(chain):

@@ -4,11 +4,15 @@ event that caused them; deliver them later, with retries.
 - :func:`enqueue` / :func:`enqueue_many` add rows keyed by ``event_key``; a
   second message for the same event is dropped, so nothing is sent twice for
   one event (dispatch, call for help, escalation).
-- :func:`deliver_pending` sends what is due through the configured channel:
-  ``log`` (default), ``webhook`` (generic JSON POST) or ``wecom`` (WeCom group
-  robot). A failure is recorded on the row (``attempts``, ``last_error``) and
-  retried after an exponentially growing pause; after ``NOTIFY_MAX_ATTEMPTS``
-  the row is ``failed`` and stays visible (``village-grid notify status``).
+- :func:`deliver_pending` sends what is due to each message's work group: the
+  robot of its unit or the nearest unit above with one (``notify.channels``),
+  else the configured channel: ``log`` (default), ``webhook`` (generic JSON
+  POST) or ``wecom`` (WeCom group robot). Each robot posts within its budget
+  (``notify.budget``), several messages a post; what its budget or a rate-limit
+  answer (45009) holds back waits, no attempt counted. A failure is recorded on
+  the row (``attempts``, ``last_error``, the URL masked) and retried after an
+  exponentially growing pause; after ``NOTIFY_MAX_ATTEMPTS`` the row is
+  ``failed`` and stays visible (``village-grid notify status``).
 - Each message is claimed by one worker before it is sent (``claimed_until``,
   ``NOTIFY_CLAIM_SECONDS``, ``claimed_by``): any number of workers share the
   outbox and none sends what another holds. Each outcome is committed as soon as
@@ -205,7 +209,7 @@ def deliver_pending(
     *,
     now: datetime | None = None,
     limit: int = 2000,
-    batch: int = 200,
+    batch: int = 100,
     worker: str | None = None,
     clock=None,
     budget=None,
@@ -294,6 +298,9 @@ class _Run:
         self.max_attempts = int(config["NOTIFY_MAX_ATTEMPTS"])
         self.base = int(config["NOTIFY_BACKOFF_SECONDS"])
         self.rest = timedelta(seconds=int(config["NOTIFY_RATE_LIMITED_SECONDS"]))
+        # A post is not started with less than this left of the claim (a post may take
+        # the whole timeout).
+        self.margin = timedelta(seconds=min(self.timeout, int(config["NOTIFY_CLAIM_SECONDS"]) / 2))
         self.default_url = config["NOTIFY_WEBHOOK_URL"]
 
     def robot(self, msg: OutboxMessage) -> channels.Robot | None:
@@ -330,7 +337,17 @@ class _Run:
     def send_group(self, robot: channels.Robot | None, msgs: list[OutboxMessage], phones) -> None:
         kind = robot.kind if robot else "log"
         todo = packs(msgs, kind)
+        if kind == channels.UNREADABLE:
+            # Never to another group instead: they wait until the data key is put right.
+            error = "the robot's URL cannot be unsealed: this server has another data key"
+            log.error("notify: %s (robot %s)", error, robot.masked)
+            self.put_off(robot.ident, todo, seconds=self.rest.total_seconds(), reason=error)
+            return
         for i, pack in enumerate(todo):
+            claimed = pack[0].claimed_until
+            if claimed is not None and self.clock() + self.margin >= claimed:
+                # Our claim runs out: another worker may take these now. Leave them be.
+                return
             if kind == "wecom":
                 wait = self.budget.take(robot.ident, self.clock().timestamp())
                 if wait > 0:
