@@ -30,6 +30,7 @@ from flask_login import current_user
 
 from village_grid import edge
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import Conflict, DomainError, InvalidInput
 from village_grid.extensions import db
 from village_grid.spreadsheets import MIMETYPES
@@ -143,16 +144,14 @@ def register():
         data = forms.newcomer_data(request.form)
         values = dict(data)
         try:
-            newcomer = registration.register(
-                db.session, current_user, village_id=here.id, data=data
-            )
-            db.session.commit()
+            with committed():
+                newcomer = registration.register(
+                    db.session, current_user, village_id=here.id, data=data
+                )
         except registration.DuplicateNewcomer as err:
-            db.session.rollback()
             duplicate = err.existing
             errors = {"id_number": err.message}
         except DomainError as err:
-            db.session.rollback()
             errors = errors_of(err)
         else:
             flash(_("%(name)s is registered. Now find them a home.", name=newcomer.name), "success")
@@ -201,10 +200,9 @@ def edit(newcomer_id: int):
         data = forms.newcomer_data(request.form, editing=True)
         values = {**data, "id_number": request.form.get("id_number", "")}
         try:
-            registration.update(db.session, current_user, person.id, data)
-            db.session.commit()
+            with committed():
+                registration.update(db.session, current_user, person.id, data)
         except DomainError as err:
-            db.session.rollback()
             errors = errors_of(err)
         else:
             flash(_("Saved."), "success")
@@ -228,12 +226,11 @@ def reveal(newcomer_id: int):
     """One full ID number, shown on this answer only (station staff, with a reason, audited)."""
     person = newcomer_or_404(newcomer_id)
     try:
-        number = registration.reveal(
-            db.session, current_user, person.id, request.form.get("reason")
-        )
-        db.session.commit()
+        with committed():
+            number = registration.reveal(
+                db.session, current_user, person.id, request.form.get("reason")
+            )
     except (InvalidInput, Conflict) as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("station.newcomer", newcomer_id=person.id))
     return render_template(
@@ -266,12 +263,16 @@ def export_full():
     here = village()
     fmt = request.form.get("fmt", "xlsx")
     try:
-        data = export.export(
-            db.session, current_user, here, fmt=fmt, full=True, reason=request.form.get("reason")
-        )
-        db.session.commit()
+        with committed():
+            data = export.export(
+                db.session,
+                current_user,
+                here,
+                fmt=fmt,
+                full=True,
+                reason=request.form.get("reason"),
+            )
     except InvalidInput as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("station.newcomers"))
     return _file(data, fmt, f"newcomers-{here.code}-{local_today():%Y%m%d}-full.{fmt}")
