@@ -33,6 +33,7 @@ from flask_login import current_user
 from village_grid import edge
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required, public
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.field import labels, pages, queries
@@ -94,19 +95,18 @@ def set_status(task_id: int, household_id: int):
     status = request.form.get("status", "")
     back = url_for("field.team", team_id=household.team_id)
     try:
-        statuses.record_status(
-            db.session,
-            current_user,
-            task_id=task.id,
-            household_id=household.id,
-            status=status,
-            help_kind=request.form.get("help_kind", "") if status == "needs_help" else "",
-            note=request.form.get("note", ""),
-            client_addr=request.remote_addr or "",
-        )
-        db.session.commit()
+        with committed():
+            statuses.record_status(
+                db.session,
+                current_user,
+                task_id=task.id,
+                household_id=household.id,
+                status=status,
+                help_kind=request.form.get("help_kind", "") if status == "needs_help" else "",
+                note=request.form.get("note", ""),
+                client_addr=request.remote_addr or "",
+            )
     except DomainError as err:
-        db.session.rollback()
         return render_template(
             "errors/error.html", status=err.status, message=err.message, back=back
         ), err.status
@@ -127,12 +127,11 @@ def close_help(team_id: int, escalation_id: int):
     if esc.team_id != team.id:
         return redirect(back)
     try:
-        case_queue.resolve_escalation(
-            db.session, current_user, esc.id, request.form.get("note", "")
-        )
-        db.session.commit()
+        with committed():
+            case_queue.resolve_escalation(
+                db.session, current_user, esc.id, request.form.get("note", "")
+            )
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, f"error@help{esc.id}")
         return redirect(url_for("field.team", team_id=team.id) + f"#help{esc.id}")
     flash(_("Call for help closed."), "success@help")
