@@ -27,6 +27,7 @@ from flask_login import current_user
 from village_grid import edge
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.models import HOUSEHOLD_FLAGS, Escalation, Task, Unit
@@ -180,24 +181,22 @@ def dispatch():
         kind, subkind = form.kind_and_subkind()
         questions = parse_questions(request.form) if kind == "survey" else None
         try:
-            task = dispatching.dispatch_task(
-                db.session,
-                current_user,
-                kind=kind,
-                subkind=subkind,
-                title=form.title.data.strip(),
-                body=(form.body.data or "").strip(),
-                unit_id=form.unit_id.data,
-                deadline_minutes=form.deadline_minutes(),
-                filter=form.task_filter(),
-                questions=questions,
-            )
-            db.session.commit()
+            with committed():
+                task = dispatching.dispatch_task(
+                    db.session,
+                    current_user,
+                    kind=kind,
+                    subkind=subkind,
+                    title=form.title.data.strip(),
+                    body=(form.body.data or "").strip(),
+                    unit_id=form.unit_id.data,
+                    deadline_minutes=form.deadline_minutes(),
+                    filter=form.task_filter(),
+                    questions=questions,
+                )
         except (OutOfScope, Forbidden):
-            db.session.rollback()
             errors.append(_("You may not send tasks there: choose a unit from the list."))
         except DomainError as err:
-            db.session.rollback()
             errors.append(err.message)
         else:
             flash(
@@ -583,10 +582,9 @@ def _commit(action: Callable[[], object], place: str = "") -> bool:
     """Run one service call and commit. A domain error is rolled back and shown
     to the user instead (in the part of the page ``place`` names, e.g. "@e12"); False then."""
     try:
-        action()
-        db.session.commit()
+        with committed():
+            action()
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error" + place)
         return False
     return True
