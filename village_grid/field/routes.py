@@ -39,6 +39,7 @@ from village_grid.extensions import db
 from village_grid.field import labels, pages, queries
 from village_grid.models.base import utcnow
 from village_grid.tasks import case_queue, signs, statuses
+from village_grid.tasks.forms import tap_fields
 from village_grid.tasks.queries import get_task
 
 bp = Blueprint("field", __name__)
@@ -92,7 +93,7 @@ def set_status(task_id: int, household_id: int):
     """One tap without JavaScript: the same status service as the phone's queue."""
     task = get_task(db.session, current_user, task_id)
     household = scope.require_household(db.session, current_user, household_id, "report_status")
-    status = request.form.get("status", "")
+    tap = tap_fields(request.form, task.kind)
     back = url_for("field.team", team_id=household.team_id)
     try:
         with committed():
@@ -101,17 +102,15 @@ def set_status(task_id: int, household_id: int):
                 current_user,
                 task_id=task.id,
                 household_id=household.id,
-                status=status,
-                help_kind=request.form.get("help_kind", "") if status == "needs_help" else "",
-                note=request.form.get("note", ""),
                 client_addr=request.remote_addr or "",
+                **tap,
             )
     except DomainError as err:
         return render_template(
             "errors/error.html", status=err.status, message=err.message, back=back
         ), err.status
     target = url_for(
-        "field.team", team_id=household.team_id, done=household.id, st=status, task=task.id
+        "field.team", team_id=household.team_id, done=household.id, st=tap["status"], task=task.id
     )
     return redirect(f"{target}#h{household.id}-t{task.id}")
 

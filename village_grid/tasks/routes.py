@@ -46,6 +46,7 @@ from village_grid.tasks.forms import (
     DispatchForm,
     ResolveForm,
     parse_questions,
+    tap_fields,
 )
 from village_grid.tasks.labels import (
     COUNT_KEYS,
@@ -466,13 +467,8 @@ def set_status(task_id: int, household_id: int):
     """One tap from the team lead's page: safe / needs help / not home / unreachable."""
     task = _task_or_404(task_id)
     household = scope.require_household(db.session, current_user, household_id, "report_status")
-    status = request.form.get("status", "")
+    tap = tap_fields(request.form, task.kind)
     back = url_for("tasks.team", task_id=task.id, team=request.form.get("team") or None)
-    answers = None
-    if task.kind == "survey":
-        answers = {
-            k[2:]: v.strip() for k, v in request.form.items() if k.startswith("a_") and v.strip()
-        } or None
 
     def record():
         statuses.record_status(
@@ -480,15 +476,12 @@ def set_status(task_id: int, household_id: int):
             current_user,
             task_id=task.id,
             household_id=household.id,
-            status=status,
-            help_kind=request.form.get("help_kind", "") if status == "needs_help" else "",
-            note=request.form.get("note", ""),
-            answers=answers,
             client_addr=request.remote_addr or "",
+            **tap,
         )
 
     if _commit(record, place=f"@h{household.id}"):
-        label = status_label(status, task.kind)
+        label = status_label(tap["status"], task.kind)
         flash(
             _("%(head)s: %(status)s", head=household.head_name, status=label),
             f"success@h{household.id}",
