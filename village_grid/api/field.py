@@ -10,18 +10,19 @@ from village_grid.api.validation import document, json_body
 from village_grid.auth.guards import login_required
 from village_grid.extensions import db
 from village_grid.field import schemas, sync
-from village_grid.field.labels import OP_RESULTS
+from village_grid.field.labels import OP_RESULTS, SYNC_MAX_OPS
 from village_grid.models.base import iso_z, utcnow
 
 
 @bp.route("/field/sync", methods=["POST"])
 @login_required
 @document(
-    "Send a phone's queued taps (at most 200): each applied once, its result per operation",
+    f"Send a phone's queued taps (at most {SYNC_MAX_OPS}): each applied once, its result per "
+    "operation",
     body=schemas.SYNC,
     responses={
         "200": ("One result per operation, in order", schemas.SYNC_OUT),
-        "422": "invalid_input: the batch is not an object with ops, or has more than 200",
+        "422": f"invalid_input: the batch is not an object with ops, or has more than {SYNC_MAX_OPS}",
     },
     tags=["field"],
 )

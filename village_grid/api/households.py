@@ -68,7 +68,7 @@ def household_json(household: Household) -> dict:
 @bp.route("/households", methods=["POST"])
 @login_required
 @document(
-    "Register a household in a team (at most 10 per team)",
+    "Register a household in a team (at most TEAM_MAX_HOUSEHOLDS, 10 by default, a team)",
     body=HOUSEHOLD_CREATE,
     responses={
         "201": ("The new household", HOUSEHOLD_OUT),
@@ -125,7 +125,7 @@ def household_update(household_id: int):
 @bp.route("/households/<id:household_id>/move", methods=["POST"])
 @login_required
 @document(
-    "Move a household to another team (at most 10 per team); it gets a new code",
+    "Move a household to another team (at most TEAM_MAX_HOUSEHOLDS a team); it gets a new code",
     body=HOUSEHOLD_MOVE,
     responses={
         "200": ("The moved household", HOUSEHOLD_OUT),

@@ -225,7 +225,7 @@ def newcomer_update(newcomer_id: int):
 @login_required
 @document(
     "House a newcomer: join household_id, or a new rental household in team_id, in the best "
-    "team of grid_id, or of the grid with most room (at most 10 households a team)",
+    "team of grid_id, or of the grid with most room (at most TEAM_MAX_HOUSEHOLDS a team)",
     body=PLACEMENT,
     responses={
         "201": ("Where they live now", PLACEMENT_OUT),

@@ -16,6 +16,7 @@ from flask_login import current_user, login_user, logout_user
 
 from village_grid.audit.service import request_addr
 from village_grid.auth import (
+    passwords,
     queries,
     routes_people,  # noqa: F401  (registers its pages on bp)
     routes_sheet,  # noqa: F401  (registers its pages on bp)
@@ -104,7 +105,9 @@ def change_password():
             return redirect(url_for("hierarchy.home"))
     elif form.errors:
         flash(_("Please correct the marked fields."), "error")
-    return render_template("auth/password.html", form=form), status
+    return render_template(
+        "auth/password.html", form=form, min_password=passwords.MIN_PASSWORD
+    ), status
 
 
 @bp.route("/lang/<code>")

@@ -32,6 +32,7 @@ from village_grid.auth.blueprint import bp, form_id, safe_next
 from village_grid.auth.forms import PersonForm, RoleForm, people_filter
 from village_grid.auth.guards import login_required
 from village_grid.auth.labels import PEOPLE_PAGE, ROLE_LABELS
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.kinds import kind_label
@@ -109,82 +110,77 @@ def _post(person_form: PersonForm, role_form: RoleForm):
     """The people page's forms (also posted from a person's page, with ``next``):
     (a redirect when done, the status of the page shown again)."""
     try:
-        if "new-submit" in request.form:
-            if not person_form.validate_on_submit():
-                flash(_("Please correct the marked fields."), "error")
-                return None, 422
-            user = _create(person_form)
-            service.assign_role(
-                db.session,
-                current_user,
-                user=user,
-                role=person_form.role.data,
-                unit_id=person_form.unit_id.data or None,
-            )
-            db.session.commit()
-            flash(
-                _(
-                    "%(name)s can now log in as %(role)s.",
-                    name=user.display_name,
-                    role=ROLE_LABELS[person_form.role.data],
-                ),
-                "success",
-            )
-            return redirect(url_for("auth.person", user_id=user.id)), 302
-        if "add-submit" in request.form:
-            if not role_form.validate_on_submit():
-                flash(_("Please correct the marked fields."), "error")
-                return None, 422
-            user = queries.person_in_scope(
-                db.session, current_user, role_form.user_id.data, action="assign_roles"
-            )
-            if user is None:
-                raise DomainError(_("No such person."))
-            service.assign_role(
-                db.session,
-                current_user,
-                user=user,
-                role=role_form.role.data,
-                unit_id=role_form.unit_id.data or None,
-            )
-            db.session.commit()
-            flash(_("Role added."), "success")
-            return _back(url_for("auth.people")), 302
-        if "remove_role" in request.form:
-            service.remove_role(db.session, current_user, form_id("remove_role"))
-            db.session.commit()
-            flash(_("Role removed."), "success")
-            return _back(url_for("auth.people")), 302
-        if "reset_user" in request.form:
-            person, generated = service.reset_password(
-                db.session,
-                current_user,
-                form_id("reset_user"),
-                request.form.get("reset-password", ""),
-            )
-            db.session.commit()
-            if generated is None:
+        with committed():
+            if "new-submit" in request.form:
+                if not person_form.validate_on_submit():
+                    flash(_("Please correct the marked fields."), "error")
+                    return None, 422
+                user = _create(person_form)
+                service.assign_role(
+                    db.session,
+                    current_user,
+                    user=user,
+                    role=person_form.role.data,
+                    unit_id=person_form.unit_id.data or None,
+                )
                 flash(
                     _(
-                        "%(name)s has a new password. They are logged out everywhere.",
-                        name=person.display_name,
+                        "%(name)s can now log in as %(role)s.",
+                        name=user.display_name,
+                        role=ROLE_LABELS[person_form.role.data],
                     ),
                     "success",
                 )
+                return redirect(url_for("auth.person", user_id=user.id)), 302
+            if "add-submit" in request.form:
+                if not role_form.validate_on_submit():
+                    flash(_("Please correct the marked fields."), "error")
+                    return None, 422
+                user = queries.person_in_scope(
+                    db.session, current_user, role_form.user_id.data, action="assign_roles"
+                )
+                if user is None:
+                    raise DomainError(_("No such person."))
+                service.assign_role(
+                    db.session,
+                    current_user,
+                    user=user,
+                    role=role_form.role.data,
+                    unit_id=role_form.unit_id.data or None,
+                )
+                flash(_("Role added."), "success")
                 return _back(url_for("auth.people")), 302
-            # Shown on this answer only: not in a flash message (the session cookie),
-            # not after a redirect, not in any cache.
-            response = make_response(
-                render_template("auth/revealed.html", person=person, password=generated)
-            )
-            response.headers["Cache-Control"] = "no-store"
-            return response, 200
+            if "remove_role" in request.form:
+                service.remove_role(db.session, current_user, form_id("remove_role"))
+                flash(_("Role removed."), "success")
+                return _back(url_for("auth.people")), 302
+            if "reset_user" in request.form:
+                person, generated = service.reset_password(
+                    db.session,
+                    current_user,
+                    form_id("reset_user"),
+                    request.form.get("reset-password", ""),
+                )
+                if generated is None:
+                    flash(
+                        _(
+                            "%(name)s has a new password. They are logged out everywhere.",
+                            name=person.display_name,
+                        ),
+                        "success",
+                    )
+                    return _back(url_for("auth.people")), 302
+                # Shown on this answer only: not in a flash message (the session cookie),
+                # not after a redirect, not in any cache.
+                response = make_response(
+                    render_template("auth/revealed.html", person=person, password=generated)
+                )
+                response.headers["Cache-Control"] = "no-store"
+                return response, 200
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return None, err.status
     except ValueError:
-        db.session.rollback()
         flash(_("The request could not be understood."), "error")
         return None, 422
     return None, 200
@@ -284,18 +280,17 @@ def make_link(user_id: int):
     _require_people_page()
     person = _person_or_404(user_id)
     try:
-        issued = signin.make_link(
-            db.session,
-            current_user,
-            person.id,
-            secret_key=current_app.config["SECRET_KEY"],
-            days=current_app.config["SIGN_IN_LINK_DAYS"],
-        )
+        with committed():
+            issued = signin.make_link(
+                db.session,
+                current_user,
+                person.id,
+                secret_key=current_app.config["SECRET_KEY"],
+                days=current_app.config["SIGN_IN_LINK_DAYS"],
+            )
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return _person_page(person, status=err.status)
-    db.session.commit()
     return _person_page(person, issued=issued)
 
 

@@ -16,6 +16,7 @@ from village_grid.auth.forms import CodeForm
 from village_grid.auth.guards import login_required, public
 from village_grid.auth.labels import IN_APP_BROWSERS
 from village_grid.auth.service import LoginLocked
+from village_grid.database.transactions import committed
 from village_grid.extensions import db, limiter
 
 
@@ -40,7 +41,7 @@ def _refused(err: signin.SignInRefused):
 
 
 def _signed_in(person, token: str, target: str | None):
-    db.session.commit()
+    """Log in ``person`` with the login ``token`` a committed redeem made."""
     person.login_token = token
     login_user(person, remember=True)
     cookie_session.permanent = True
@@ -74,12 +75,11 @@ def sign_in_link(token: str):
             make_response(render_template("auth/link.html", person=person, token=token))
         )
     try:
-        person, login_token = _redeem(token=token)
+        with committed():
+            person, login_token = _redeem(token=token)
     except signin.SignInRefused as err:
-        db.session.rollback()
         return _refused(err)
     except LoginLocked as err:
-        db.session.rollback()
         return render_template("errors/error.html", status=429, message=err.message), 429
     return _signed_in(person, login_token, None)
 
@@ -94,9 +94,9 @@ def sign_in_code():
     status = 200
     if form.validate_on_submit():
         try:
-            person, login_token = _redeem(code=form.code.data)
+            with committed():
+                person, login_token = _redeem(code=form.code.data)
         except signin.SignInRefused as err:
-            db.session.rollback()
             if err.reason == "unknown":
                 flash(err.message, "error")
                 form.code.errors = [""]
@@ -104,7 +104,6 @@ def sign_in_code():
             else:
                 return _refused(err)
         except LoginLocked as err:
-            db.session.rollback()
             flash(err.message, "error")
             status = 429
         else:

@@ -33,11 +33,13 @@ from flask_login import current_user
 from village_grid import edge
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required, public
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.field import labels, pages, queries
 from village_grid.models.base import utcnow
 from village_grid.tasks import case_queue, signs, statuses
+from village_grid.tasks.forms import tap_fields
 from village_grid.tasks.queries import get_task
 
 bp = Blueprint("field", __name__)
@@ -91,27 +93,24 @@ def set_status(task_id: int, household_id: int):
     """One tap without JavaScript: the same status service as the phone's queue."""
     task = get_task(db.session, current_user, task_id)
     household = scope.require_household(db.session, current_user, household_id, "report_status")
-    status = request.form.get("status", "")
+    tap = tap_fields(request.form, task.kind)
     back = url_for("field.team", team_id=household.team_id)
     try:
-        statuses.record_status(
-            db.session,
-            current_user,
-            task_id=task.id,
-            household_id=household.id,
-            status=status,
-            help_kind=request.form.get("help_kind", "") if status == "needs_help" else "",
-            note=request.form.get("note", ""),
-            client_addr=request.remote_addr or "",
-        )
-        db.session.commit()
+        with committed():
+            statuses.record_status(
+                db.session,
+                current_user,
+                task_id=task.id,
+                household_id=household.id,
+                client_addr=request.remote_addr or "",
+                **tap,
+            )
     except DomainError as err:
-        db.session.rollback()
         return render_template(
             "errors/error.html", status=err.status, message=err.message, back=back
         ), err.status
     target = url_for(
-        "field.team", team_id=household.team_id, done=household.id, st=status, task=task.id
+        "field.team", team_id=household.team_id, done=household.id, st=tap["status"], task=task.id
     )
     return redirect(f"{target}#h{household.id}-t{task.id}")
 
@@ -127,12 +126,11 @@ def close_help(team_id: int, escalation_id: int):
     if esc.team_id != team.id:
         return redirect(back)
     try:
-        case_queue.resolve_escalation(
-            db.session, current_user, esc.id, request.form.get("note", "")
-        )
-        db.session.commit()
+        with committed():
+            case_queue.resolve_escalation(
+                db.session, current_user, esc.id, request.form.get("note", "")
+            )
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, f"error@help{esc.id}")
         return redirect(url_for("field.team", team_id=team.id) + f"#help{esc.id}")
     flash(_("Call for help closed."), "success@help")

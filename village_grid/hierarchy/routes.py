@@ -15,6 +15,7 @@ from flask_login import current_user
 from village_grid.auth import queries as auth_queries
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.hierarchy import (
@@ -41,8 +42,8 @@ from village_grid.models.units import UNIT_KINDS
 
 
 def _form_error(form, err: DomainError) -> int:
-    """Show a domain error above the form and mark the fields it names."""
-    db.session.rollback()
+    """Show a domain error above the form and mark the fields it names (the write was
+    rolled back by ``committed``)."""
     flash(err.message, "error")
     for key in err.fields:
         name = {"member_phone": "phone"}.get(key, key)
@@ -150,16 +151,16 @@ def add_unit(unit_id: int):
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                new = service.create_unit(
-                    db.session,
-                    current_user,
-                    kind=form.kind.data,
-                    name=form.name.data,
-                    parent_id=parent.id,
-                    code=form.code.data,
-                    division_code=form.division_code.data,
-                )
-                db.session.commit()
+                with committed():
+                    new = service.create_unit(
+                        db.session,
+                        current_user,
+                        kind=form.kind.data,
+                        name=form.name.data,
+                        parent_id=parent.id,
+                        code=form.code.data,
+                        division_code=form.division_code.data,
+                    )
                 flash(_("%(name)s added.", name=new.name), "success")
                 return redirect(url_for("hierarchy.unit", unit_id=new.id))
             except DomainError as err:
@@ -185,14 +186,14 @@ def edit_unit(unit_id: int):
         form.name.data, form.division_code.data = unit.name, unit.division_code
     elif form.validate_on_submit():
         try:
-            units.update_unit(
-                db.session,
-                current_user,
-                unit.id,
-                name=form.name.data,
-                division_code=form.division_code.data or "",
-            )
-            db.session.commit()
+            with committed():
+                units.update_unit(
+                    db.session,
+                    current_user,
+                    unit.id,
+                    name=form.name.data,
+                    division_code=form.division_code.data or "",
+                )
             flash(_("%(name)s saved.", name=unit.name), "success")
             return redirect(url_for("hierarchy.unit", unit_id=unit.id))
         except DomainError as err:
@@ -225,15 +226,15 @@ def split(unit_id: int):
         ]
     elif form.validate_on_submit():
         try:
-            new_team = service.split_team(
-                db.session,
-                current_user,
-                team.id,
-                new_name=form.new_name.data,
-                household_ids=form.household_ids.data or [],
-            )
-            moved = len(form.household_ids.data)
-            db.session.commit()
+            with committed():
+                new_team = service.split_team(
+                    db.session,
+                    current_user,
+                    team.id,
+                    new_name=form.new_name.data,
+                    household_ids=form.household_ids.data or [],
+                )
+                moved = len(form.household_ids.data)
             flash(
                 _(
                     "%(team)s was split: %(n)s households moved to %(new)s.",
@@ -279,14 +280,14 @@ def new_household(unit_id: int):
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                household = service.create_household(
-                    db.session,
-                    current_user,
-                    team_id=team.id,
-                    data=form.to_data(),
-                    members=form.member_rows(),
-                )
-                db.session.commit()
+                with committed():
+                    household = service.create_household(
+                        db.session,
+                        current_user,
+                        team_id=team.id,
+                        data=form.to_data(),
+                        members=form.member_rows(),
+                    )
                 flash(
                     _(
                         "Household %(code)s (%(head)s) added.",
@@ -351,8 +352,8 @@ def edit_household(household_id: int):
         form.fill_from(household)
     elif form.validate_on_submit():
         try:
-            service.update_household(db.session, current_user, household.id, form.to_data())
-            db.session.commit()
+            with committed():
+                service.update_household(db.session, current_user, household.id, form.to_data())
             flash(_("Household %(code)s saved.", code=household.code), "success")
             return redirect(url_for("hierarchy.household", household_id=household.id))
         except DomainError as err:
@@ -381,8 +382,8 @@ def add_member(household_id: int):
     if not form.validate_on_submit():
         return _household_page(household, form, _invalid_form())
     try:
-        member = service.add_member(db.session, current_user, household.id, form.to_dict())
-        db.session.commit()
+        with committed():
+            member = service.add_member(db.session, current_user, household.id, form.to_dict())
     except DomainError as err:
         status = _form_error(form, err)
         return _household_page(household, form, status)
@@ -437,8 +438,10 @@ def move_household(household_id: int):
         if form.validate_on_submit() and form.team_id.data:
             old_team = _team_words(household.team)
             try:
-                service.move_household(db.session, current_user, household.id, form.team_id.data)
-                db.session.commit()
+                with committed():
+                    service.move_household(
+                        db.session, current_user, household.id, form.team_id.data
+                    )
                 flash(
                     _(
                         "Household moved from %(old)s to %(new)s; its new code is %(code)s.",

@@ -16,6 +16,7 @@ from flask_login import current_user
 from village_grid import edge
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import Forbidden
 from village_grid.extensions import db
 from village_grid.files import service as files
@@ -54,18 +55,16 @@ def import_export():
         else:
             data = upload.read()
             try:
-                if queued.by_worker(current_app.config, upload.filename, data):
-                    job = queued.queue_import(
+                with committed():
+                    if queued.by_worker(current_app.config, upload.filename, data):
+                        job = queued.queue_import(
+                            db.session, current_user, filename=upload.filename, data=data
+                        )
+                        return redirect(url_for("hierarchy.import_job", job_id=job.id))
+                    result = registry.import_registry(
                         db.session, current_user, filename=upload.filename, data=data
                     )
-                    db.session.commit()
-                    return redirect(url_for("hierarchy.import_job", job_id=job.id))
-                result = registry.import_registry(
-                    db.session, current_user, filename=upload.filename, data=data
-                )
-                db.session.commit()
             except registry.ImportRejected as err:
-                db.session.rollback()
                 rejected = err
                 status = 422
     return (

@@ -33,6 +33,7 @@ from wtforms import ValidationError
 from village_grid import edge, qrcodes
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required, public
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError
 from village_grid.extensions import csrf, db
 from village_grid.hierarchy.queries import household_counts, team_households
@@ -119,21 +120,20 @@ def report(token: str):
     # Not a task id (garbage, out of range): no task is open under it, said by a flash.
     task_id = edge.to_id(request.form.get("task_id")) or 0
     try:
-        done = household_page.answer(
-            db.session,
-            token,
-            task_id=task_id,
-            status=request.form.get("status", ""),
-            kind=request.form.get("kind", ""),
-            note=request.form.get("note", ""),
-            answers=_form_answers() or None,
-            client_addr=client_addr(),
-        )
-        db.session.commit()
+        with committed():
+            done = household_page.answer(
+                db.session,
+                token,
+                task_id=task_id,
+                status=request.form.get("status", ""),
+                kind=request.form.get("kind", ""),
+                note=request.form.get("note", ""),
+                answers=_form_answers() or None,
+                client_addr=client_addr(),
+            )
     except PlateNotFound:
         raise
     except DomainError as err:
-        db.session.rollback()
         # No such task open any more: said at the top of the page.
         flash(err.message, "error")
         return redirect(url_for("qr.household", token=token))
@@ -155,19 +155,18 @@ def write_mailbox(token: str):
     """Drop a note in the red mailbox from the door-plate page."""
     hh = service.household_for_token(db.session, token)
     try:
-        message = mailbox.create_message(
-            db.session,
-            hh,
-            category=request.form.get("category", ""),
-            text=request.form.get("text", ""),
-            callback_phone=request.form.get("callback_phone", ""),
-            client_addr=client_addr(),
-        )
+        with committed():
+            message = mailbox.create_message(
+                db.session,
+                hh,
+                category=request.form.get("category", ""),
+                text=request.form.get("text", ""),
+                callback_phone=request.form.get("callback_phone", ""),
+                client_addr=client_addr(),
+            )
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error@mailbox")
         return redirect(url_for("qr.household", token=token) + "#mailbox")
-    db.session.commit()
     household_page.remember_sent(message.id)
     flash(
         _(
@@ -301,14 +300,13 @@ def message(message_id: int):
 @login_required
 def reply(message_id: int):
     try:
-        mailbox.reply(db.session, current_user, message_id, request.form.get("reply", ""))
+        with committed():
+            mailbox.reply(db.session, current_user, message_id, request.form.get("reply", ""))
     except DomainError as err:
         if err.status == 404:
             raise
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("qr.message", message_id=message_id))
-    db.session.commit()
     flash(_("Reply saved. The household sees it when it scans its plate."), "success")
     return redirect(url_for("qr.message", message_id=message_id))
 

@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from village_grid.models import Attendance, JobReferral, Newcomer, Training, Unit
-from village_grid.station.labels import SUBJECTS
+from village_grid.station.labels import OUTCOMES, SUBJECTS
 
 PROVINCES_SHOWN = 8
 WEEKS = 12
@@ -95,7 +95,7 @@ def referrals(session: Session, village: Unit) -> dict:
             .group_by(JobReferral.outcome)
         ).all()
     )
-    return {k: counts.get(k, 0) for k in ("pending", "hired", "not_hired")}
+    return {k: counts.get(k, 0) for k in OUTCOMES}
 
 
 def weeks(session: Session, village: Unit, today: date) -> list[dict]:

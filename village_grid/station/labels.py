@@ -135,7 +135,9 @@ DEPARTURE_LABELS = {
 
 # --- jobs and trainings ------------------------------------------------------------------
 
-OUTCOMES = ("pending", "hired", "not_hired")
+# A referral is pending until its outcome is known.
+PENDING_OUTCOME = "pending"
+OUTCOMES = (PENDING_OUTCOME, "hired", "not_hired")
 OUTCOME_LABELS = {
     "pending": _l("Waiting for an answer"),
     "hired": _l("Hired"),

@@ -31,7 +31,7 @@ from village_grid.models import (
 )
 from village_grid.models.units import TEAM, VILLAGE_KINDS
 from village_grid.station import idnumbers, vault
-from village_grid.station.labels import ID_TYPES, PHONE_MAX, SEARCH_LIMIT
+from village_grid.station.labels import ID_TYPES, PENDING_OUTCOME, PHONE_MAX, SEARCH_LIMIT
 
 ACTION = "station"
 
@@ -250,7 +250,7 @@ def open_referrals(session: Session, village: Unit, limit: int = 100) -> list[Jo
         session.scalars(
             select(JobReferral)
             .join(Newcomer, Newcomer.id == JobReferral.newcomer_id)
-            .where(Newcomer.village_id == village.id, JobReferral.outcome == "pending")
+            .where(Newcomer.village_id == village.id, JobReferral.outcome == PENDING_OUTCOME)
             .order_by(JobReferral.referred_on, JobReferral.id)
             .limit(limit)
         )

@@ -17,7 +17,13 @@ from village_grid.errors import Conflict
 from village_grid.models import JobReferral, User
 from village_grid.station import queries
 from village_grid.station.fields import Collector, choice, free_text, local_today, parse_date
-from village_grid.station.labels import EMPLOYER_MAX, NOTE_MAX, OUTCOMES, POSITION_MAX
+from village_grid.station.labels import (
+    EMPLOYER_MAX,
+    NOTE_MAX,
+    OUTCOMES,
+    PENDING_OUTCOME,
+    POSITION_MAX,
+)
 
 
 def _audit(referral: JobReferral) -> dict:
@@ -76,7 +82,11 @@ def refer(
     c.take(
         "outcome",
         lambda: choice(
-            data.get("outcome"), OUTCOMES, field="outcome", label=_("Outcome"), default="pending"
+            data.get("outcome"),
+            OUTCOMES,
+            field="outcome",
+            label=_("Outcome"),
+            default=PENDING_OUTCOME,
         ),
     )
     c.take(
@@ -87,7 +97,7 @@ def refer(
         newcomer_id=newcomer.id, created_by_id=actor.id if actor is not None else None, **fields
     )
     referral.newcomer = newcomer
-    if referral.outcome != "pending":
+    if referral.outcome != PENDING_OUTCOME:
         referral.outcome_on = today
     if referral.outcome == "hired":
         _hired(referral, today)
@@ -132,7 +142,7 @@ def set_outcome(
     today = local_today(now)
     if fields["outcome"] != referral.outcome:
         referral.outcome = fields["outcome"]
-        referral.outcome_on = None if referral.outcome == "pending" else today
+        referral.outcome_on = None if referral.outcome == PENDING_OUTCOME else today
         if referral.outcome == "hired":
             _hired(referral, today)
     if "note" in fields:

@@ -27,6 +27,7 @@ from flask_login import current_user
 
 from village_grid import edge
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import Conflict, DomainError, InvalidInput
 from village_grid.extensions import db
 from village_grid.files import service as files
@@ -141,16 +142,14 @@ def register():
         data = forms.newcomer_data(request.form)
         values = dict(data)
         try:
-            newcomer = registration.register(
-                db.session, current_user, village_id=here.id, data=data
-            )
-            db.session.commit()
+            with committed():
+                newcomer = registration.register(
+                    db.session, current_user, village_id=here.id, data=data
+                )
         except registration.DuplicateNewcomer as err:
-            db.session.rollback()
             duplicate = err.existing
             errors = {"id_number": err.message}
         except DomainError as err:
-            db.session.rollback()
             errors = errors_of(err)
         else:
             flash(_("%(name)s is registered. Now find them a home.", name=newcomer.name), "success")
@@ -199,10 +198,9 @@ def edit(newcomer_id: int):
         data = forms.newcomer_data(request.form, editing=True)
         values = {**data, "id_number": request.form.get("id_number", "")}
         try:
-            registration.update(db.session, current_user, person.id, data)
-            db.session.commit()
+            with committed():
+                registration.update(db.session, current_user, person.id, data)
         except DomainError as err:
-            db.session.rollback()
             errors = errors_of(err)
         else:
             flash(_("Saved."), "success")
@@ -226,12 +224,11 @@ def reveal(newcomer_id: int):
     """One full ID number, shown on this answer only (station staff, with a reason, audited)."""
     person = newcomer_or_404(newcomer_id)
     try:
-        number = registration.reveal(
-            db.session, current_user, person.id, request.form.get("reason")
-        )
-        db.session.commit()
+        with committed():
+            number = registration.reveal(
+                db.session, current_user, person.id, request.form.get("reason")
+            )
     except (InvalidInput, Conflict) as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("station.newcomer", newcomer_id=person.id))
     return render_template(
@@ -260,10 +257,9 @@ def export_full():
     fmt = request.form.get("fmt", "xlsx")
     params = {"village_id": here.id, "reason": request.form.get("reason")}
     try:
-        result = files.ask(db.session, current_user, export.FULL.name, fmt, params)
-        db.session.commit()
+        with committed():
+            result = files.ask(db.session, current_user, export.FULL.name, fmt, params)
     except InvalidInput as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("station.newcomers"))
     return file_answer(result)

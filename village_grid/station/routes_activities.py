@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from village_grid import edge
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError, InvalidInput
 from village_grid.extensions import db
 from village_grid.station import broadcast as broadcasting
@@ -42,10 +43,9 @@ def refer(newcomer_id: int):
     person = newcomer_or_404(newcomer_id)
     data = fields_of(request.form, ("employer", "position", "referred_on", "outcome", "note"))
     try:
-        referrals.refer(db.session, current_user, person.id, data)
-        db.session.commit()
+        with committed():
+            referrals.refer(db.session, current_user, person.id, data)
     except DomainError as err:
-        db.session.rollback()
         _flash_errors(err)
     else:
         flash(_("Referral recorded."), "success")
@@ -58,12 +58,11 @@ def outcome(referral_id: int):
     require_station()
     referral = queries.get_referral(db.session, current_user, referral_id)
     try:
-        referrals.set_outcome(
-            db.session, current_user, referral.id, fields_of(request.form, ("outcome",))
-        )
-        db.session.commit()
+        with committed():
+            referrals.set_outcome(
+                db.session, current_user, referral.id, fields_of(request.form, ("outcome",))
+            )
     except DomainError as err:
-        db.session.rollback()
         _flash_errors(err)
     return redirect(url_for("station.newcomer", newcomer_id=referral.newcomer_id) + "#jobs")
 
@@ -81,12 +80,11 @@ def trainings_page():
     if request.method == "POST":
         values = fields_of(request.form, ("subject", "title", "held_on", "place"))
         try:
-            training = trainings.create_training(
-                db.session, current_user, village_id=here.id, data=values
-            )
-            db.session.commit()
+            with committed():
+                training = trainings.create_training(
+                    db.session, current_user, village_id=here.id, data=values
+                )
         except DomainError as err:
-            db.session.rollback()
             errors = errors_of(err)
         else:
             flash(_("Training added: now record who came."), "success")
@@ -112,16 +110,15 @@ def training(training_id: int):
     unclear: list[str] = []
     if request.method == "POST":
         try:
-            ids = edge.id_list("newcomer_ids", source=request.form)
-            found, unclear = trainings.match_people(
-                db.session, session_, request.form.get("people", "")
-            )
-            added = trainings.record_attendance(
-                db.session, current_user, session_.id, ids + [n.id for n in found]
-            )
-            db.session.commit()
+            with committed():
+                ids = edge.id_list("newcomer_ids", source=request.form)
+                found, unclear = trainings.match_people(
+                    db.session, session_, request.form.get("people", "")
+                )
+                added = trainings.record_attendance(
+                    db.session, current_user, session_.id, ids + [n.id for n in found]
+                )
         except DomainError as err:
-            db.session.rollback()
             _flash_errors(err)
         else:
             flash(_("%(n)s attendances recorded.", n=added), "success")
@@ -146,13 +143,12 @@ def attended(newcomer_id: int):
     """From a newcomer's page: they were at this session."""
     person = newcomer_or_404(newcomer_id)
     try:
-        training_id = edge.id_arg("training_id", source=request.form)
-        if training_id is None:
-            raise InvalidInput(_("Choose a training."), fields={"training_id": "required"})
-        trainings.record_attendance(db.session, current_user, training_id, [person.id])
-        db.session.commit()
+        with committed():
+            training_id = edge.id_arg("training_id", source=request.form)
+            if training_id is None:
+                raise InvalidInput(_("Choose a training."), fields={"training_id": "required"})
+            trainings.record_attendance(db.session, current_user, training_id, [person.id])
     except DomainError as err:
-        db.session.rollback()
         _flash_errors(err)
     else:
         flash(_("Attendance recorded."), "success")
@@ -175,10 +171,9 @@ def broadcasts():
             request.form, ("kind", "title", "description", "last_seen", "phone", "deadline_minutes")
         )
         try:
-            sent = broadcasting.send(db.session, current_user, village_id=here.id, data=values)
-            db.session.commit()
+            with committed():
+                sent = broadcasting.send(db.session, current_user, village_id=here.id, data=values)
         except DomainError as err:
-            db.session.rollback()
             errors = errors_of(err)
         else:
             flash(

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from village_grid import edge
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError, InvalidInput
 from village_grid.extensions import db
 from village_grid.station import departures, display, placement
@@ -80,30 +81,32 @@ def placement_page(newcomer_id: int):
         return _placement_page(person, grid_id=grid_id, door_no=door_no, address=address)
     mode = request.form.get("mode", "auto")
     try:
-        if mode == "join":
-            household_id = edge.id_arg("household_id", source=request.form)
-            if household_id is None:
-                raise InvalidInput(_("Choose a household."), fields={"household_id": "required"})
-            row = placement.place(db.session, current_user, person.id, household_id=household_id)
-        else:
-            team_id = edge.id_arg("team_id", source=request.form) if mode == "team" else None
-            row = placement.place(
-                db.session,
-                current_user,
-                person.id,
-                team_id=team_id,
-                grid_id=grid_id if team_id is None else None,
-                door_no=door_no,
-                address=address,
-            )
-        db.session.commit()
+        with committed():
+            if mode == "join":
+                household_id = edge.id_arg("household_id", source=request.form)
+                if household_id is None:
+                    raise InvalidInput(
+                        _("Choose a household."), fields={"household_id": "required"}
+                    )
+                row = placement.place(
+                    db.session, current_user, person.id, household_id=household_id
+                )
+            else:
+                team_id = edge.id_arg("team_id", source=request.form) if mode == "team" else None
+                row = placement.place(
+                    db.session,
+                    current_user,
+                    person.id,
+                    team_id=team_id,
+                    grid_id=grid_id if team_id is None else None,
+                    door_no=door_no,
+                    address=address,
+                )
     except GridFull as err:
-        db.session.rollback()
         return _placement_page(
             person, grid_id=grid_id, door_no=door_no, address=address, full=err.message
         )
     except DomainError as err:
-        db.session.rollback()
         return _placement_page(
             person, grid_id=grid_id, door_no=door_no, address=address, errors=errors_of(err)
         )
@@ -119,20 +122,19 @@ def open_team(newcomer_id: int):
     door_no = request.form.get("door_no", "")
     address = request.form.get("address", "")
     try:
-        if grid_id is None:
-            raise InvalidInput(_("Choose a grid."), fields={"grid_id": "required"})
-        row = placement.open_team(
-            db.session,
-            current_user,
-            person.id,
-            grid_id=grid_id,
-            name=request.form.get("name", ""),
-            door_no=door_no,
-            address=address,
-        )
-        db.session.commit()
+        with committed():
+            if grid_id is None:
+                raise InvalidInput(_("Choose a grid."), fields={"grid_id": "required"})
+            row = placement.open_team(
+                db.session,
+                current_user,
+                person.id,
+                grid_id=grid_id,
+                name=request.form.get("name", ""),
+                door_no=door_no,
+                address=address,
+            )
     except DomainError as err:
-        db.session.rollback()
         return _placement_page(
             person, grid_id=grid_id, door_no=door_no, address=address, errors=errors_of(err)
         )
@@ -154,17 +156,16 @@ def depart(newcomer_id: int):
     """They left: when, why, where to. Their place in the household is freed."""
     person = newcomer_or_404(newcomer_id)
     try:
-        departures.depart(
-            db.session,
-            current_user,
-            person.id,
-            departed_on=request.form.get("departed_on", ""),
-            reason=request.form.get("reason", ""),
-            to=request.form.get("to", ""),
-        )
-        db.session.commit()
+        with committed():
+            departures.depart(
+                db.session,
+                current_user,
+                person.id,
+                departed_on=request.form.get("departed_on", ""),
+                reason=request.form.get("reason", ""),
+                to=request.form.get("to", ""),
+            )
     except DomainError as err:
-        db.session.rollback()
         for message in errors_of(err).values():
             flash(message, "error")
     else:
@@ -178,12 +179,11 @@ def come_back(newcomer_id: int):
     """A worker who had left is here again."""
     person = newcomer_or_404(newcomer_id)
     try:
-        departures.come_back(
-            db.session, current_user, person.id, arrived_on=request.form.get("arrived_on", "")
-        )
-        db.session.commit()
+        with committed():
+            departures.come_back(
+                db.session, current_user, person.id, arrived_on=request.form.get("arrived_on", "")
+            )
     except DomainError as err:
-        db.session.rollback()
         for message in errors_of(err).values():
             flash(message, "error")
         return redirect(url_for("station.newcomer", newcomer_id=person.id))

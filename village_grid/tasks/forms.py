@@ -200,6 +200,24 @@ def parse_questions(form_data) -> list[dict]:
     return questions
 
 
+def tap_fields(form, kind: str) -> dict:
+    """What a page's one-tap form says of a household (the lead's page, the "my team"
+    page without JavaScript): its status, the kind of help and a note for "needs help",
+    a survey's answers (``a_<question id>`` fields). ``statuses.record_status`` checks them."""
+    status = form.get("status", "")
+    answers = None
+    if kind == "survey":
+        answers = {
+            k[2:]: v.strip() for k, v in form.items() if k.startswith("a_") and v.strip()
+        } or None
+    return {
+        "status": status,
+        "help_kind": form.get("help_kind", "") if status == "needs_help" else "",
+        "note": form.get("note", ""),
+        "answers": answers,
+    }
+
+
 class ResolveForm(FlaskForm):
     note = TextAreaField(
         _l("What was done"),

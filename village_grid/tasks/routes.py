@@ -26,6 +26,7 @@ from flask_login import current_user
 from village_grid import edge
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError, Forbidden, InvalidInput, OutOfScope
 from village_grid.extensions import db
 from village_grid.files import service as files
@@ -52,6 +53,7 @@ from village_grid.tasks.forms import (
     DispatchForm,
     ResolveForm,
     parse_questions,
+    tap_fields,
 )
 from village_grid.tasks.labels import (
     DISPATCH_UNIT_LIMIT,
@@ -184,24 +186,22 @@ def dispatch():
         kind, subkind = form.kind_and_subkind()
         questions = parse_questions(request.form) if kind == "survey" else None
         try:
-            task = dispatching.dispatch_task(
-                db.session,
-                current_user,
-                kind=kind,
-                subkind=subkind,
-                title=form.title.data.strip(),
-                body=(form.body.data or "").strip(),
-                unit_id=form.unit_id.data,
-                deadline_minutes=form.deadline_minutes(),
-                filter=form.task_filter(),
-                questions=questions,
-            )
-            db.session.commit()
+            with committed():
+                task = dispatching.dispatch_task(
+                    db.session,
+                    current_user,
+                    kind=kind,
+                    subkind=subkind,
+                    title=form.title.data.strip(),
+                    body=(form.body.data or "").strip(),
+                    unit_id=form.unit_id.data,
+                    deadline_minutes=form.deadline_minutes(),
+                    filter=form.task_filter(),
+                    questions=questions,
+                )
         except (OutOfScope, Forbidden):
-            db.session.rollback()
             errors.append(_("You may not send tasks there: choose a unit from the list."))
         except DomainError as err:
-            db.session.rollback()
             errors.append(err.message)
         else:
             flash(
@@ -385,13 +385,8 @@ def set_status(task_id: int, household_id: int):
     """One tap from the team lead's page: safe / needs help / not home / unreachable."""
     task = _task_or_404(task_id)
     household = scope.require_household(db.session, current_user, household_id, "report_status")
-    status = request.form.get("status", "")
+    tap = tap_fields(request.form, task.kind)
     back = url_for("tasks.team", task_id=task.id, team=request.form.get("team") or None)
-    answers = None
-    if task.kind == "survey":
-        answers = {
-            k[2:]: v.strip() for k, v in request.form.items() if k.startswith("a_") and v.strip()
-        } or None
 
     def record():
         statuses.record_status(
@@ -399,15 +394,12 @@ def set_status(task_id: int, household_id: int):
             current_user,
             task_id=task.id,
             household_id=household.id,
-            status=status,
-            help_kind=request.form.get("help_kind", "") if status == "needs_help" else "",
-            note=request.form.get("note", ""),
-            answers=answers,
             client_addr=request.remote_addr or "",
+            **tap,
         )
 
     if _commit(record, place=f"@h{household.id}"):
-        label = status_label(status, task.kind)
+        label = status_label(tap["status"], task.kind)
         flash(
             _("%(head)s: %(status)s", head=household.head_name, status=label),
             f"success@h{household.id}",
@@ -501,10 +493,9 @@ def _commit(action: Callable[[], object], place: str = "") -> bool:
     """Run one service call and commit. A domain error is rolled back and shown
     to the user instead (in the part of the page ``place`` names, e.g. "@e12"); False then."""
     try:
-        action()
-        db.session.commit()
+        with committed():
+            action()
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error" + place)
         return False
     return True

@@ -10,6 +10,7 @@ from flask_login import current_user
 from village_grid.auth import scope
 from village_grid.auth import service as auth_service
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.models.base import utcnow
@@ -59,10 +60,9 @@ def upload():
         return _list_page(form, 422)
     document = form.file.data.stream.read(cap.max_bytes() + 1)
     try:
-        warning, new = intake.receive(db.session, current_user, document, via="upload")
-        db.session.commit()
+        with committed():
+            warning, new = intake.receive(db.session, current_user, document, via="upload")
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return _list_page(form, err.status)
     if not new:
@@ -142,11 +142,10 @@ def _act(task_id: int, act, done: str):
         flash(_("The form expired; try again."), "error")
         return redirect(url_for("warnings.draft", task_id=task_id))
     try:
-        act()
-        db.session.commit()
+        with committed():
+            act()
         flash(done, "success")
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
     return None
 
