@@ -65,6 +65,7 @@
   }
   function put(store, value) { return tx(store, "readwrite", function (s) { s.put(value); }); }
   function move(op) {
+    op.answered = Date.now();  // when the server's answer came (replay compares it to the copy)
     return openDb().then(function (db) {
       return new Promise(function (ok, fail) {
         var t = db.transaction(["queue", "done"], "readwrite");
@@ -258,12 +259,13 @@
     });
   });
 
-  // What was tapped after this copy of the page was fetched (a page kept offline).
+  // What was sent after this copy of the page was fetched (a page kept offline): a tap
+  // answered after the copy was made may be missing from it, even one made before.
   function replay() {
     var since = rendered ? Date.parse(rendered) : 0;
     return Promise.all([all("done"), all("queue")]).then(function (lists) {
-      lists[0].forEach(function (op) {
-        if (op.made > since && op.result !== "rejected") { show(op, "sent"); }
+      lists[0].sort(function (a, b) { return a.made - b.made; }).forEach(function (op) {
+        if ((op.answered || op.made) > since && op.result !== "rejected") { show(op, "sent"); }
       });
       lists[1].forEach(function (op) { show(op, "queued"); });
     });

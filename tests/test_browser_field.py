@@ -14,6 +14,7 @@ tests/test_browser_pages.py.
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from playwright.sync_api import expect
@@ -255,4 +256,64 @@ def test_the_page_weighs_little_first_and_less_on_a_refresh(
         assert again < REFRESH_LIMIT, (again, paths)
         print(f"/field: first load {first} B {first_paths}, refresh {again} B {paths}")
     finally:
+        context.close()
+
+
+# When the phone's offline copy of the page was made (its data-rendered).
+KEPT_AT = """async () => {
+  const copy = await (await caches.open("vg-pages")).match(location.pathname);
+  return (await copy.text()).match(/data-rendered="([^"]+)"/)[1];
+}"""
+
+
+class Held:
+    """The app with the phone's sync held until ``release()``: a tap in flight."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+        self.gate = threading.Event()
+        self.arrived = threading.Event()
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == "/api/v1/field/sync":
+            self.arrived.set()
+            self.gate.wait(10)
+        return self.wsgi_app(environ, start_response)
+
+
+def test_a_tap_answered_after_the_offline_copy_was_made_still_shows_offline(
+    app, monkeypatch, chromium, live_server, world
+):
+    """The lead taps as the page opens; the phone keeps a fresh copy of the page while
+    that tap is on its way (the copy does not have it yet). Offline, the page still
+    shows the tap as done, not the household as unconfirmed."""
+    held = Held(app.wsgi_app)
+    monkeypatch.setattr(app, "wsgi_app", held)
+    context, page = phone_of(chromium, live_server, world["lead"])
+    try:
+        wait_for_offline_copy(page)
+        task, h = world["task"], world["households"][0]
+        row = page.locator(f"#h{h.id}-t{task.id}")
+        row.get_by_role("button", name="✔ 安全").click()
+        assert held.arrived.wait(10)
+        first = page.evaluate(KEPT_AT)
+        other = context.new_page()  # the same page opened again: the copy is renewed
+        other.goto(f"{live_server}/field")
+        for _ in range(100):
+            if page.evaluate(KEPT_AT) != first:
+                break
+            page.wait_for_timeout(100)
+        else:
+            raise AssertionError("the offline copy was not renewed")
+        other.close()
+        held.gate.set()
+        expect(page.locator("#netbar")).to_contain_text("已发送 1 条")
+        assert events() == 1
+
+        context.set_offline(True)
+        page.reload()
+        expect(page.locator("#netbar")).to_contain_text(re.compile(r"离线 · \d\d:\d\d 的数据"))
+        expect(row.locator(".chip.st")).to_contain_text("安全")
+    finally:
+        held.gate.set()
         context.close()

@@ -4,10 +4,14 @@ as the person does, and the check that a page fits the phone's width."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
 
 PHONE = {"width": 360, "height": 740}
+WAIT_MS = 10_000  # what a page and an expectation wait for, on a busy machine
+
+expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture
@@ -20,7 +24,7 @@ def phones(chromium):
         context = chromium.new_context(viewport=PHONE, locale="zh-CN", **options)
         opened.append(context)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(WAIT_MS)
         return page
 
     yield new_phone
