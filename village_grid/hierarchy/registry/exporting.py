@@ -137,6 +137,36 @@ def _scope(session: Session, actor: User | None, unit_id: int | None):
     return scope.paths_clause(paths, Unit.path), paths
 
 
+def _file_order(units: dict[int, _Unit]) -> dict[int, int]:
+    """Each unit's place in the file: the units in the order of the codes and names of
+    their chains from the root (the chain's (code, name) pairs compared in turn), as one
+    number each — units whose chains read the same share a number, so their rows mix
+    as one sort of those chains would mix them. A walk down the tree, each level's
+    children sorted: a county's hundred thousand chains are never built."""
+    children: dict[int | None, list[int]] = {}
+    for u in units.values():
+        parent = u.parent_id if u.parent_id in units else None
+        children.setdefault(parent, []).append(u.id)
+    order: dict[int, int] = {}
+
+    def groups(ids: list[int]) -> list[list[int]]:
+        """``ids`` grouped by (code, name), in that order."""
+        by_key: dict[tuple, list[int]] = {}
+        for i in ids:
+            by_key.setdefault((units[i].code, units[i].name), []).append(i)
+        return [by_key[k] for k in sorted(by_key)]
+
+    stack = list(reversed(groups(children.get(None, []))))  # to number, the next last
+    while stack:
+        group = stack.pop()
+        n = len(order)
+        for i in group:
+            order[i] = n
+        below = [c for i in group for c in children.get(i, ())]
+        stack.extend(reversed(groups(below)))
+    return order
+
+
 # Teams whose households are read in one query.
 TEAMS_PER_READ = 500
 
@@ -164,16 +194,15 @@ def iter_export_rows(
 
     people = _people(session, [u.id for u in in_scope.values() if u.kind in (TEAM, "grid")])
 
-    def sort_key(unit: _Unit) -> tuple:
-        return tuple((units[i].code, units[i].name) for i in unit.ancestor_ids if i in units)
-
+    order = _file_order(units)
     # The file's order: by the codes and names of each row's units, then the household's
     # number in its team; a unit with nothing under it before the households of its key.
-    slots: list[tuple[tuple, int, int]] = [(sort_key(units[t]), 1, t) for t in filled]
+    slots: list[tuple[int, int, int]] = [(order[t], 1, t) for t in filled]
     for u in in_scope.values():
         if u.id in has_below or not any(u.kind in kinds for kinds in LEVEL_KINDS.values()):
             continue
-        slots.append((sort_key(u), 0, u.id))
+        slots.append((order[u.id], 0, u.id))
+    del order
     slots.sort()
 
     def cells_of(unit_id: int) -> dict:
