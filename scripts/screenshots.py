@@ -122,6 +122,11 @@ def _open_more(page) -> None:
 
 
 PREPARE["menu-more"] = _open_more
+# Files made by the worker (village_grid/files): one being made, one ready.
+PAGES += [
+    ("file-making", "/files/{file_making_id}", "cadre"),
+    ("file-ready", "/files/{file_ready_id}", "cadre"),
+]
 LANDSCAPE = {
     "field",
     "field-offline",
@@ -471,6 +476,49 @@ def add_demo_task(demo: Demo, seed: int = 3) -> None:
     demo.ids["telling_task_id"] = telling.id
 
 
+def add_demo_files(demo: Demo) -> None:
+    """The registry export of the village asked for by its cadre twice: the worker is
+    making one (40 %), the other is made and waits to be downloaded."""
+    from sqlalchemy import select
+
+    from village_grid.extensions import db
+    from village_grid.files import service as files
+    from village_grid.models import FileJob, Unit, User
+    from village_grid.models.base import utcnow
+
+    s = db.session
+    cadre = s.scalar(select(User).where(User.username == "cadre"))
+    village = s.get(Unit, demo.ids["village_id"])
+    params = {"unit_id": village.id}
+    name = f"registry-{village.code}-{village.id}-{utcnow():%Y%m%d}.xlsx"
+    making = FileJob(
+        actor_id=cadre.id,
+        kind="registry",
+        fmt="xlsx",
+        params=params,
+        paths=[village.path],
+        state="making",
+        done=5200,
+        total=13000,
+        filename=name,
+    )
+    s.add(making)
+    s.flush()
+    ready = FileJob(
+        actor_id=cadre.id,
+        kind="registry",
+        fmt="xlsx",
+        params=params,
+        paths=[village.path],
+        state="queued",
+        filename=name,
+    )
+    s.add(ready)
+    s.commit()
+    files.run(s, ready.id)
+    demo.ids["file_making_id"], demo.ids["file_ready_id"] = making.id, ready.id
+
+
 def add_demo_plates(demo: Demo) -> None:
     """Door-plate demo: the showcase household's token, a replaced plate, red-mailbox notes."""
     from village_grid.extensions import db
@@ -749,6 +797,7 @@ def main(argv: list[str]) -> int:
             add_demo_station(demo)
             add_demo_people(demo, app)
             add_demo_report(demo)
+            add_demo_files(demo)
         take(app, demo, pages, OUT_DIR)
         if any(name == "report" for name, _path, _role in pages):
             pdf_pages(app, demo, OUT_DIR)

@@ -13,8 +13,17 @@ A kind has two functions:
   ``progress(rows_done)`` as it goes, and returns how many rows it wrote. It never
   holds every row in memory.
 
+``Plan.total`` and ``progress`` count the same thing (rows, households, pages): the
+file's page shows ``done * 100 // total`` per cent, and ``total`` above
+``FILES_JOB_HOUSEHOLDS`` sends the file to the worker.
+
 A reader of a made file needs the kind's scope ``action`` on every path of its plan
 (``auth.scope.may_all``).
+
+Asking for one: a page calls ``files.service.ask(session, actor, name, fmt, params)``,
+commits, and returns ``files.routes.answer(result)`` (the file, or a redirect to its
+page); an API view returns ``api.files.answer(result)`` (the file, or 202 with the URL
+to poll). ``params`` is JSON kept on the job: ids, not objects.
 
 Registering one::
 
@@ -23,6 +32,7 @@ Registering one::
     kinds.register(kinds.FileKind(
         name="task_report", label=_l("Task report"), action="view",
         formats=("pdf",), plan=plan_report, make=make_report,
+        mimetypes={"pdf": "application/pdf"},
     ))
 """
 

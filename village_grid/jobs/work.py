@@ -257,21 +257,19 @@ def poll_warnings(now) -> None:
 
 def start_import(job_id: int) -> None:
     """Ask a worker to run a queued import (the tick also starts any still queued)."""
-    jobs = current_app.extensions.get("jobs")
-    if not jobs:
-        return
-    try:
-        jobs["import"](job_id)
-    except Exception:  # the job stays queued; the next tick starts it
-        log.exception("could not queue import %s; the next tick starts it", job_id)
+    _start_job("import", job_id)
 
 
 def start_file(file_id: int) -> None:
     """Ask a worker to make a queued file (the tick also starts any still queued)."""
+    _start_job("file", file_id)
+
+
+def _start_job(name: str, job_id: int) -> None:
     jobs = current_app.extensions.get("jobs")
     if not jobs:
         return
     try:
-        jobs["file"](file_id)
-    except Exception:  # the file stays queued; the next tick starts it
-        log.exception("could not queue file %s; the next tick starts it", file_id)
+        jobs[name](job_id)
+    except Exception:  # the job stays queued; the next tick starts it
+        log.exception("could not queue %s %s; the next tick starts it", name, job_id)

@@ -2,8 +2,9 @@
 the full per-unit table, every unit the task reached in tree order: the API and the
 page answer one level at a time).
 
-The rows come from ``progress.iter_household_rows`` (the one query for "the
-households of a task"), read as they come and written one at a time
+The rows come from :func:`rows` (``membership.members``, the one source of "the
+households of a task", with their team, grid and the person told), read as they
+come and written one at a time
 (``spreadsheets.TableWriter``): a district's million households never sit in memory.
 The viewer's scope narrows them, so a grid member exports only their grid's part of
 a village-wide task. The export is a file kind (``village_grid/files``): more than
@@ -12,21 +13,21 @@ a village-wide task. The export is a file kind (``village_grid/files``): more th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO
 
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
 
 from village_grid.auth import scope
 from village_grid.files import kinds
-from village_grid.models import Task, TaskTeam, Unit, User
+from village_grid.models import Household, Task, TaskTeam, Unit, User
 from village_grid.models.base import utcnow
 from village_grid.spreadsheets import TableWriter, spreadsheet_cell
+from village_grid.tasks import membership, queries
 from village_grid.tasks import progress as progress_counts
-from village_grid.tasks import queries
 from village_grid.tasks.labels import HELP_LABELS, STATUSES, VIA_LABELS, status_label
 
 # Columns of the export, in order: (key of the household row, header).
@@ -46,6 +47,10 @@ COLUMNS = [
     ("updated_via", _l("Via")),
 ]
 COLUMN_WIDTHS = [14, 12, 12, 10, 14, 10, 10, 14, 10, 10, 30, 17, 10]
+KEYS = [key for key, _header in COLUMNS]
+STATUS, HELP, VIA, WHEN = (
+    KEYS.index(k) for k in ("status", "help_kind", "updated_via", "updated_at")
+)
 FORMATS = ("csv", "xlsx")
 
 
@@ -76,15 +81,13 @@ class RowText:
         return text
 
     def __call__(self, row: dict) -> list[str]:
-        values = {
-            **row,
-            "status": self.status.get(row["status"], row["status"]),
-            "help_kind": self.help.get(row["help_kind"], row["help_kind"]),
-            "updated_via": self.via.get(row["updated_via"], row["updated_via"]),
-            "updated_at": self.when(row["updated_at"]),
-        }
+        values = [row[key] for key in KEYS]
+        values[STATUS] = self.status.get(values[STATUS], values[STATUS])
+        values[HELP] = self.help.get(values[HELP], values[HELP])
+        values[VIA] = self.via.get(values[VIA], values[VIA])
+        values[WHEN] = self.when(values[WHEN])
         # No cell runs as a formula when the file is opened (village_grid/spreadsheets.py).
-        return [spreadsheet_cell(str(values[key] or "")) for key, _h in COLUMNS]
+        return [spreadsheet_cell(str(v or "")) for v in values]
 
 
 def display_row(row: dict, task: Task) -> list[str]:
@@ -169,13 +172,51 @@ def plan(session: Session, actor: User, params: dict, fmt: str) -> kinds.Plan:
     return kinds.Plan(paths=paths, total=int(total or 0), filename=f"task-{task.id}-{stamp}.{fmt}")
 
 
+def rows(session: Session, task: Task, paths: list[str] | None) -> Iterator[dict]:
+    """The task's households in ``paths`` in the units' natural order, as the export writes them, read
+    as the database sends them (a server-side cursor on PostgreSQL). The households and
+    statuses are ``membership.members`` (the one source of a task's households, as for
+    ``progress.household_rows``); the person named for each team is the one the task
+    told (``task_teams.assignee``, as the progress page shows), read in the same query:
+    no tree graph is loaded, so a district's CSV stays small in the worker."""
+    m = membership.members(task)
+    team, grid = aliased(Unit), aliased(Unit)
+    q = (
+        select(
+            Household.code,
+            grid.name,
+            team.name,
+            User.name,
+            User.phone,
+            Household.head_name,
+            Household.door_no,
+            Household.phone,
+            m.c.status,
+            m.c.help_kind,
+            m.c.note,
+            m.c.updated_at,
+            m.c.updated_via,
+        )
+        .join(Household, Household.id == m.c.household_id)
+        .join(team, team.id == m.c.team_id)
+        .outerjoin(grid, grid.id == team.parent_id)
+        .outerjoin(TaskTeam, and_(TaskTeam.task_id == task.id, TaskTeam.team_id == m.c.team_id))
+        .outerjoin(User, User.id == TaskTeam.assignee_id)
+        .where(scope.paths_clause(paths, team.path))
+        .order_by(team.sort_path, Household.seq)
+        .execution_options(yield_per=2000)
+    )
+    session.flush()
+    for values in session.connection().execute(q):
+        yield dict(zip(KEYS, values, strict=True))
+
+
 def make(session: Session, actor: User, params: dict, fmt: str, out: IO[bytes], progress) -> int:
     task, focus, paths = _task_part(session, actor, params)
-    rows = progress_counts.iter_household_rows(session, task.id, paths=paths)
     units = None
     if fmt == "xlsx":
         units = progress_counts.progress(session, task.id, actor=actor, unit=focus)["units"]
-    return write(out, fmt, task, rows, units, progress)
+    return write(out, fmt, task, rows(session, task, paths), units, progress)
 
 
 HOUSEHOLDS = kinds.register(

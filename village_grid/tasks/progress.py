@@ -183,7 +183,7 @@ def iter_household_rows(
     session.flush()
     info = g.graph["info"]
     # Read as they come (a server-side cursor on PostgreSQL), a batch at a time.
-    result = session.connection().execution_options(yield_per=2000).execute(q)
+    result = session.connection().execute(q.execution_options(yield_per=2000))
     for (
         household_id,
         code,
@@ -225,28 +225,10 @@ def iter_household_rows(
         )
 
 
-def household_rows(
-    session: Session,
-    task_id: int,
-    *,
-    paths: list[str] | None = None,
-    statuses: tuple[str, ...] | None = None,
-    latest_first: bool = False,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[dict]:
-    """:func:`iter_household_rows` as a list (a page of them, or a small task)."""
-    return list(
-        iter_household_rows(
-            session,
-            task_id,
-            paths=paths,
-            statuses=statuses,
-            latest_first=latest_first,
-            limit=limit,
-            offset=offset,
-        )
-    )
+def household_rows(session: Session, task_id: int, **options) -> list[dict]:
+    """:func:`iter_household_rows` as a list (a page of them, or a small task); the same
+    options."""
+    return list(iter_household_rows(session, task_id, **options))
 
 
 def page_teams(

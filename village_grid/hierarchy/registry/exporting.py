@@ -40,7 +40,6 @@ from village_grid.hierarchy.registry.columns import (
     heading,
 )
 from village_grid.models import Household, RoleAssignment, Unit, User
-from village_grid.models.units import TEAM
 from village_grid.spreadsheets import TableWriter, spreadsheet_cell
 
 FORMATS = ("csv", "xlsx")
@@ -147,6 +146,13 @@ def _scope(session: Session, actor: User | None, unit_id: int | None):
     return scope.paths_clause(paths, Unit.path), paths
 
 
+def _file_order(units: dict[int, _Unit]) -> dict[int, int]:
+    """Each unit's place in the file, as one number: the units' natural order, down the
+    tree (their ``sort_path``, hierarchy/ordering.py)."""
+    ranked = sorted(units, key=lambda i: units[i].sort_path)
+    return {uid: n for n, uid in enumerate(ranked)}
+
+
 # Teams whose households are read in one query.
 TEAMS_PER_READ = 500
 
@@ -172,21 +178,18 @@ def iter_export_rows(
     filled = set(session.scalars(tq))
     has_below = {u.parent_id for u in in_scope.values() if u.parent_id is not None} | filled
 
-    people = _people(session, [u.id for u in in_scope.values() if u.kind in (TEAM, "grid")])
-
-    def sort_key(unit: _Unit) -> str:
-        return unit.sort_path
-
-    # The file's order: the units' natural order (hierarchy/ordering.py), then the
-    # household's number in its team; a unit with nothing under it before its households.
-    slots: list[tuple[tuple, int, int]] = [(sort_key(units[t]), 1, t) for t in filled]
+    order = _file_order(units)
+    # The file's order: the units' natural order, then the household's number in its
+    # team; a unit with nothing under it before its households.
+    slots: list[tuple[int, int, int]] = [(order[t], 1, t) for t in filled]
     for u in in_scope.values():
         if u.id in has_below or not any(u.kind in kinds for kinds in LEVEL_KINDS.values()):
             continue
-        slots.append((sort_key(u), 0, u.id))
+        slots.append((order[u.id], 0, u.id))
+    del order
     slots.sort()
 
-    def cells_of(unit_id: int) -> dict:
+    def cells_of(unit_id: int, people: dict) -> dict:
         return _unit_cells(_unit_chain(units, units[unit_id]), people)
 
     i = 0
@@ -199,6 +202,13 @@ def iter_export_rows(
             j += 1
         batch = slots[i:j]
         i = j
+        # The leads and grid members of the batch's teams and grids in the export's scope
+        # (read per batch: a county's are a hundred thousand).
+        chained = set()
+        for _k, _has, uid in batch:
+            chain = _unit_chain(units, units[uid])
+            chained.update(chain[lv].id for lv in ("team", "grid") if lv in chain)
+        people = _people(session, sorted(chained & in_scope.keys()))
         team_ids = [uid for _k, has, uid in batch if has]
         by_team: dict[int, list[Household]] = {t: [] for t in team_ids}
         if team_ids:
@@ -212,7 +222,7 @@ def iter_export_rows(
         while k < len(batch):
             key, has, uid = batch[k]
             if not has:
-                row = cells_of(uid)
+                row = cells_of(uid, people)
                 row.update({c: "" for c in HOUSEHOLD_COLUMNS})
                 yield row
                 k += 1
@@ -227,7 +237,7 @@ def iter_export_rows(
             cells: dict[int, dict] = {}
             for _seq, h in households:
                 if h.team_id not in cells:
-                    cells[h.team_id] = cells_of(h.team_id)
+                    cells[h.team_id] = cells_of(h.team_id, people)
                 row = dict(cells[h.team_id])
                 row.update(
                     {
