@@ -521,6 +521,13 @@ def test_the_progress_page_goes_one_level_at_a_time(app, client, world):
     table = html.split('class="list rollup"')[1].split("</table>")[0]
     assert world["teams"][0].name in table and f'href="tel:{LEAD_PHONE}"' in table
     assert f'href="/tasks/{task.id}">{world["village"].name}</a> ›' in html  # the way back up
+    # Only the level shown is computed: drilled to the grid, the figures are the grid's.
+    in_grid = {t.id for t in world["teams"] if t.parent_id == grid.id}
+    grid_households = sum(1 for h in world["households"] if h.team_id in in_grid)
+    assert 0 < grid_households < len(world["households"])
+    assert f'<dd id="t-pending">{grid_households}</dd>' in html
+    village_html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert f'<dd id="t-pending">{len(world["households"])}</dd>' in village_html
     # A grid member asking for another grid gets the task as they may see it: their grid.
     gm = app.test_client()
     login(gm, world["gm"])

@@ -290,35 +290,48 @@ def needs_help_cases(
 
 
 def pending_households(
-    session: Session, task_id: int, *, actor: User | None = None, limit: int = CASES_LISTED
+    session: Session,
+    task_id: int,
+    *,
+    actor: User | None = None,
+    limit: int = CASES_LISTED,
+    under: str | None = None,
 ) -> list[dict]:
-    """Households not reached yet, with who answers for their team and a phone to call."""
+    """Households not reached yet, with who answers for their team and a phone to call
+    (``under``: only below the unit at that path)."""
     paths = None if actor is None else scope.scope_paths(actor, "view")
+    if under is not None:
+        paths = scope.narrow(paths, under)
     rows = household_rows(session, task_id, paths=paths, statuses=(PENDING,), limit=limit)
     return [case_json(r) for r in rows]
 
 
 def coverage_timeline(
-    session: Session, task_id: int, *, points: int = 24, now: datetime | None = None
+    session: Session,
+    task_id: int,
+    *,
+    points: int = 24,
+    now: datetime | None = None,
+    under: str | None = None,
 ) -> dict:
     """Coverage over time since dispatch, and an estimate of when every
-    household will be reached at the pace of the last quarter hour (or since dispatch)."""
+    household will be reached at the pace of the last quarter hour (or since dispatch).
+    ``under``: only the households below the unit at that path."""
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(_("No such task."))
     now = now or utcnow()
     end = min(now, task.closed_at) if task.closed_at else now
-    total = count_rows(session, task.id)
-    times = sorted(
-        t
-        for (t,) in session.execute(
-            select(Assignment.updated_at).where(
-                Assignment.task_id == task.id,
-                Assignment.status != PENDING,
-                Assignment.updated_at.is_not(None),
-            )
-        ).all()
+    paths = None if under is None else [under]
+    total = count_rows(session, task.id, paths=paths)
+    q = select(Assignment.updated_at).where(
+        Assignment.task_id == task.id,
+        Assignment.status != PENDING,
+        Assignment.updated_at.is_not(None),
     )
+    if paths is not None:
+        q = q.join(Unit, Unit.id == Assignment.team_id).where(scope.paths_clause(paths, Unit.path))
+    times = sorted(t for (t,) in session.execute(q).all())
     start = task.created_at
     span = max((end - start).total_seconds(), 1.0)
     series = []

@@ -269,10 +269,10 @@ def _unit_rows(lvl: dict) -> list[dict]:
     return rows
 
 
-def _chart(task: Task) -> dict:
-    """Coverage over time from the service, as seconds since dispatch for the chart,
-    and the minutes left to full coverage at the recent rate."""
-    tl = progress.coverage_timeline(db.session, task.id, points=48)
+def _chart(task: Task, under: str | None) -> dict:
+    """Coverage over time from the service (``under``: of the unit shown), as seconds
+    since dispatch for the chart, and the minutes left to full coverage at the recent rate."""
+    tl = progress.coverage_timeline(db.session, task.id, points=48, under=under)
     points = []
     for p in tl["points"]:
         at = display.parse_iso(p["at"])
@@ -286,21 +286,23 @@ def _chart(task: Task) -> dict:
 
 def _progress_context(task: Task) -> dict:
     focus = queries.focus_unit(db.session, current_user, task, _int_arg("unit"))
-    prog = levels.level(db.session, task.id, actor=current_user)
-    here = (
-        prog
-        if focus is None
-        else levels.level(db.session, task.id, actor=current_user, unit_id=focus.id)
+    # Only the level shown is computed: drilled to a unit, the figures, the calls for
+    # help, the households not reached and the silent leads are that unit's.
+    under = focus.path if focus is not None else None
+    prog = here = levels.level(
+        db.session, task.id, actor=current_user, unit_id=focus.id if focus else None
     )
     totals = {k: prog[k] for k in COUNT_KEYS}
     done = totals["total"] - totals["pending"]
     chart = (
-        _chart(task) if task.kind != "notice" else {"points": [], "total": 0, "eta_minutes": None}
+        _chart(task, under)
+        if task.kind != "notice"
+        else {"points": [], "total": 0, "eta_minutes": None}
     )
     pending_rows = []
     if totals["pending"]:
         pending_rows = progress.pending_households(
-            db.session, task.id, actor=current_user, limit=PENDING_LIST_LIMIT
+            db.session, task.id, actor=current_user, limit=PENDING_LIST_LIMIT, under=under
         )
     notice = None
     if task.kind == "notice":
@@ -339,7 +341,7 @@ def _progress_context(task: Task) -> dict:
         "closed": closed,
         "may_close": not closed and scope.may(current_user, "dispatch", task.unit),
         "may_report": scope.may_somewhere(current_user, "report_status"),
-        "silent": silent_leads(db.session, task, actor=current_user, now=utcnow()),
+        "silent": silent_leads(db.session, task, actor=current_user, now=utcnow(), under=under),
         "silent_minutes": current_app.config["LEAD_SILENT_MINUTES"],
         "refresh_seconds": current_app.config.get("TASK_PROGRESS_REFRESH_SECONDS", 10),
     }

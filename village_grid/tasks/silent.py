@@ -95,7 +95,12 @@ def _silent_rows(session: Session, cutoffs: dict[int, datetime], paths=None, lim
 
 
 def silent_leads(
-    session: Session, task: Task, *, actor: User | None = None, now: datetime
+    session: Session,
+    task: Task,
+    *,
+    actor: User | None = None,
+    now: datetime,
+    under: str | None = None,
 ) -> list[dict]:
     """The silent leads of ``task`` in ``actor``'s scope, in tree order: each with the
     team (and its grid), the lead and the grid member to call (name, phone), the
@@ -105,6 +110,8 @@ def silent_leads(
     if after is None or task.closed_at is not None or task.created_at > now - after:
         return []
     paths = None if actor is None else scope.scope_paths(actor, "view")
+    if under is not None:  # only below the unit at that path
+        paths = scope.narrow(paths, under)
     g = get_graph(session)
     rows = _silent_rows(session, {task.id: now - after}, paths, limit=labels.SILENT_LISTED)
     open_cases = _open_cases_of(session, task.id)
