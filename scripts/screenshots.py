@@ -415,6 +415,17 @@ def add_demo_task(demo: Demo, seed: int = 3) -> None:
             now=start + timedelta(minutes=3 + 34 * (i / len(households)) ** 0.7),
             **extra,
         )
+    # The showcase household calls for help from its door plate: the lead's page lists it.
+    record_status(
+        s,
+        None,
+        task_id=task.id,
+        household_id=demo.ids["household_id"],
+        status="needs_help",
+        help_kind="medical",
+        note="老人摔倒，腿疼走不了路",
+        now=start + timedelta(minutes=39),  # after the lead's round
+    )
     s.commit()
     demo.ids["task_id"] = task.id
     # A county-size sweep just sent: its people are told by the worker a moment later.

@@ -103,6 +103,45 @@ def test_a_later_safe_from_the_plate_is_shown_but_a_person_closes_the_call(clien
     assert {(e.status, e.resolved_by_id) for e in levels} == {("resolved", village["lead"].id)}
 
 
+def test_the_lead_closes_a_call_for_help_from_the_team_page(client, village):
+    h = village["households"][0]
+    task_id = village["task"].id
+    for status in ("needs_help", "safe"):
+        res = client.post(
+            f"/api/v1/public/{h.qr_token}/reports",
+            json={"task_id": task_id, "status": status, "kind": "medical", "note": "老人腿摔伤"},
+        )
+        assert res.status_code == 201
+    [case] = list_escalations(db.session, village["gm"])
+
+    # Another team's lead neither sees it on their page nor closes it.
+    login(client, village["lead_b"])
+    assert h.head_name not in client.get("/field").get_data(as_text=True)
+    other_team = village["households"][2].team_id
+    res = client.post(f"/field/teams/{other_team}/help/{case.id}/close", data={"note": "关掉"})
+    assert res.status_code == 404
+    client.post("/logout")
+
+    login(client, village["lead"])
+    page = client.get("/field").get_data(as_text=True)
+    assert "求助（1）" in page and h.head_name in page and "老人腿摔伤" in page
+    assert "此后：安全" in page  # the plate's later "safe" is shown, the call stays open
+    close = f"/field/teams/{h.team_id}/help/{case.id}/close"
+    # Saying nothing is refused where the form is, and the call stays open.
+    res = client.post(close, data={"note": "  "})
+    assert res.headers["Location"].endswith(f"#help{case.id}")
+    page = client.get(res.headers["Location"]).get_data(as_text=True)
+    assert "请说明处理情况" in page and "求助（1）" in page
+    res = client.post(close, data={"note": "已上门，送医"}, follow_redirects=True)
+    page = res.get_data(as_text=True)
+    assert "求助已关闭" in page and "求助（1）" not in page
+    db.session.expire_all()  # the case was read above; the request closed it
+    levels = db.session.scalars(select(Escalation).where(Escalation.reason == "needs_help")).all()
+    assert {(e.status, e.resolved_by_id, e.resolution_note) for e in levels} == {
+        ("resolved", village["lead"].id, "已上门，送医")
+    }
+
+
 def test_operation_ids_belong_to_their_sender(client, village):
     task_id = village["task"].id
     mine, theirs = village["households"][0], village["households"][1]

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.factories import create_task, create_village, login, task_members
+from tests.factories import create_task, create_user, create_village, login, task_members
 from village_grid.extensions import db
 from village_grid.models import FieldSign, NoticeRead, StatusEvent
 from village_grid.models.base import utcnow
@@ -183,3 +183,14 @@ def test_a_favicon_for_every_page_and_for_browsers_that_ask_anyway(client, world
     plate = html_of(client, f"/h/{world['households'][0].qr_token}")
     assert 'rel="icon"' in plate
     assert 'rel="icon"' in html_of(client, "/login")
+
+
+def test_a_team_with_a_deputy_lead_is_each_leads_own_page(client, world):
+    team = world["households"][0].team
+    deputy = create_user("team_lead", team, name="郑副队长", phone="13905910099")
+    login(client, deputy)
+    html = html_of(client, "/field")
+    assert "郑副队长" in html and "你在代小队长操作" not in html
+    client.post("/logout")
+    login(client, world["gm"])
+    assert "你在代小队长操作" in html_of(client, f"/field/teams/{team.id}")

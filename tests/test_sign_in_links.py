@@ -189,3 +189,11 @@ def test_a_group_message_carries_no_sign_in_link_and_its_link_asks_for_a_code(cl
     assert res.status_code == 302 and "/login" in res.headers["Location"]
     page = client.get(res.headers["Location"], headers=agent).get_data(as_text=True)
     assert "/login/code" in page and "用登录码登录" in page
+
+
+def test_a_service_caller_without_a_rule_gets_the_configured_one():
+    """The CLI, scripts and the worker call ``redeem`` without a throttle rule."""
+    v = create_village()
+    issued = make(v["cadre"], v["lead"])
+    person, login_token = signin.redeem(db.session, secret_key=KEY, code=issued.code)
+    assert person.id == v["lead"].id and login_token

@@ -15,7 +15,6 @@ import math
 import re
 from datetime import UTC, datetime
 
-from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
@@ -66,12 +65,6 @@ class LoginLocked(DomainError):
     code = "too_many_attempts"
 
 
-def _rule(rule: throttle.ThrottleRule | None) -> throttle.ThrottleRule:
-    if rule is not None:
-        return rule
-    return throttle.ThrottleRule.from_config(current_app.config)
-
-
 def locked_error(until: datetime, now: datetime) -> LoginLocked:
     """The refusal while a login name or an address is locked, saying for how long."""
     minutes = max(1, math.ceil((until - now).total_seconds() / 60))
@@ -106,7 +99,7 @@ def authenticate(
     login = (login or "").strip()
     if not login or not password:
         return None
-    rule = _rule(rule)
+    rule = throttle.rule_or_configured(rule)
     addr = request_addr() if client_addr is None else client_addr[:64]
     user = _find_login(session, login)
     typed = throttle.login_key(login)
@@ -295,7 +288,7 @@ def change_own_password(
     counts as a failed login, and a locked name or address is refused as at login).
     Ends every login of theirs, this one included: the caller opens a new one for
     the device in hand. Returns how many logins were ended."""
-    rule = _rule(rule)
+    rule = throttle.rule_or_configured(rule)
     addr = request_addr() if client_addr is None else client_addr[:64]
     key = user.username.lower()
     now = utcnow()

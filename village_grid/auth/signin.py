@@ -282,7 +282,7 @@ def redeem(
     phones opening the same link at once, one signs in. Raises :class:`SignInRefused`;
     ``auth.service.LoginLocked`` while the address is locked for guessing codes."""
     now = now or utcnow()
-    rule = rule or throttle.ThrottleRule()
+    rule = throttle.rule_or_configured(rule)
     addr = (client_addr or "")[:64]
     # Guessing is counted by address (the address's failed logins count too), under a
     # name of its own per address: one address's guesses lock no one else.

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -58,6 +59,11 @@ class ThrottleRule:
             window=timedelta(minutes=int(config["LOGIN_FAILURE_WINDOW_MINUTES"])),
             lockout=timedelta(minutes=int(config["LOGIN_LOCKOUT_MINUTES"])),
         )
+
+
+def rule_or_configured(rule: ThrottleRule | None) -> ThrottleRule:
+    """``rule``, or when None the running app's (``LOGIN_*`` in ``config.py``)."""
+    return rule if rule is not None else ThrottleRule.from_config(current_app.config)
 
 
 def login_key(login: str) -> str:

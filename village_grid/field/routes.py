@@ -20,12 +20,14 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from village_grid import edge
@@ -35,7 +37,7 @@ from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.field import labels, pages, queries
 from village_grid.models.base import utcnow
-from village_grid.tasks import signs, statuses
+from village_grid.tasks import case_queue, signs, statuses
 from village_grid.tasks.queries import get_task
 
 bp = Blueprint("field", __name__)
@@ -112,6 +114,29 @@ def set_status(task_id: int, household_id: int):
         "field.team", team_id=household.team_id, done=household.id, st=status, task=task.id
     )
     return redirect(f"{target}#h{household.id}-t{task.id}")
+
+
+@bp.route("/field/teams/<id:team_id>/help/<id:escalation_id>/close", methods=["POST"])
+@login_required
+def close_help(team_id: int, escalation_id: int):
+    """The lead (or anyone acting for the team) closes a call for help from the team's
+    page, saying what was done: the same service as the escalation queue."""
+    team = scope.require_unit(db.session, current_user, team_id, "report_status")
+    esc = case_queue.require_escalation(db.session, current_user, escalation_id)
+    back = url_for("field.team", team_id=team.id) + "#help"
+    if esc.team_id != team.id:
+        return redirect(back)
+    try:
+        case_queue.resolve_escalation(
+            db.session, current_user, esc.id, request.form.get("note", "")
+        )
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, f"error@help{esc.id}")
+        return redirect(url_for("field.team", team_id=team.id) + f"#help{esc.id}")
+    flash(_("Call for help closed."), "success@help")
+    return redirect(back)
 
 
 @bp.route("/field/tasks/<id:task_id>/read", methods=["POST"])

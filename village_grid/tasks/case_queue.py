@@ -40,7 +40,7 @@ from village_grid.validation import clean_text
 
 
 def _case_heads(
-    actor: User | None, *, open_only: bool, task_id: int | None
+    actor: User | None, *, open_only: bool, task_id: int | None, team_id: int | None = None
 ):  # -> a subquery of (id, reason, first_id, top): every row of the cases in view
     """Every escalation row in the actor's view, with its case's first row id (its age)
     and whether it is the case's highest level (``top``)."""
@@ -63,6 +63,8 @@ def _case_heads(
         q = q.where(Escalation.status.in_(labels.OPEN_CASE_STATES))
     if task_id is not None:
         q = q.where(Escalation.task_id == task_id)
+    if team_id is not None:
+        q = q.where(Escalation.team_id == team_id)
     return q.subquery()
 
 
@@ -72,6 +74,7 @@ def list_escalations(
     *,
     open_only: bool = True,
     task_id: int | None = None,
+    team_id: int | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[Escalation]:
@@ -79,8 +82,8 @@ def list_escalations(
     case (its highest level): calls for help first, then the others, the newest case first;
     ``limit`` of them from ``offset`` (a page; :func:`count_escalations` gives the total).
     A case keeps its place when someone acknowledges it: the list does not move under
-    the thumb of the person working through it."""
-    heads = _case_heads(actor, open_only=open_only, task_id=task_id)
+    the thumb of the person working through it. ``team_id`` keeps one team's cases."""
+    heads = _case_heads(actor, open_only=open_only, task_id=task_id, team_id=team_id)
     q = (
         select(Escalation)
         .join(heads, heads.c.id == Escalation.id)
@@ -116,6 +119,14 @@ def require_escalation(session: Session, actor: User | None, escalation_id: int)
         ):
             raise OutOfScope(_("No such escalation."))
     return esc
+
+
+def open_calls_for_help(session: Session, team_id: int) -> list[dict]:
+    """A team's open calls for help as the escalation queue describes them, the oldest
+    first: what its lead's page lists, each with a form to close it."""
+    found = list_escalations(session, None, open_only=True, team_id=team_id)
+    helps = [e for e in found if e.reason in labels.HOUSEHOLD_CASE_REASONS]
+    return sorted(describe_escalations(session, helps), key=lambda r: r["id"])
 
 
 def case_path(session: Session, esc: Escalation) -> str | None:
