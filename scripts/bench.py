@@ -85,6 +85,16 @@ def main() -> int:
         action="store_true",
         help="skip the county sweep through 77 village robots (bench_robots.py)",
     )
+    ap.add_argument(
+        "--skip-fresh",
+        action="store_true",
+        help="skip the freshly started server (bench_fresh.py: dispatch, telling, memory)",
+    )
+    ap.add_argument(
+        "--only-fresh",
+        action="store_true",
+        help="with --keep-tree: only the freshly started server's figures",
+    )
     ap.add_argument("--load-seconds", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=3, help="app and floor runs, in turns")
     ap.add_argument("--connections", type=int, default=32)
@@ -141,7 +151,13 @@ def main() -> int:
         results = {"files": files_figures(workdir, bench_task_id())}
         print(f"figures: {json.dumps(results)}")
         return 0
-    results = in_process_figures(args)
+    results: dict = {}
+    if not args.skip_fresh:
+        results["fresh"] = fresh_figures(env, workdir, args.households)
+    if args.only_fresh:
+        print(json.dumps(results, indent=2))
+        return 0
+    results.update(in_process_figures(args))
     results["files"] = files_figures(workdir, results["task_id"])
     results["memory_mb"] = worker_memory(env)
     # A district (a million households) may take more memory than a county.
@@ -223,6 +239,62 @@ def files_figures(workdir: Path, task_id: int) -> dict:
     figures = bench_files.figures(task_id, str(workdir))
     bench_files.report(figures, line)
     return figures
+
+
+def fresh_figures(env: dict, workdir: Path, households: int) -> dict:
+    """A server just started, measured from outside (bench_fresh.py)."""
+    import bench_fresh
+
+    out = bench_fresh.figures(env, workdir, households)
+    fresh, warm = out["fresh"], out["warm"]
+    district = households >= DISTRICT
+    print(f"  a server just started: healthy {out['healthy_after_s']} s after its start")
+    line(
+        "fresh server: dispatch to the root answered",
+        f"{fresh['dispatch_s'] * 1000:.0f} ms",
+        f"{warm['dispatch_s'] * 1000:.0f} ms",
+        fresh["dispatch_s"] / warm["dispatch_s"],
+        "<= 2x the warm one" if not district else "information",
+        fresh["dispatch_s"] <= 2 * warm["dispatch_s"] if not district else None,
+    )
+    line(
+        "fresh server: dispatch → progress counts all",
+        f"{fresh['counted_s']:.2f} s",
+        f"{warm['counted_s']:.2f} s",
+        fresh["counted_s"] / warm["counted_s"],
+        "< 5 s (aim 2 s)",
+        fresh["counted_s"] < 5,
+    )
+    for label, sweep in (("fresh", fresh),):
+        if sweep["first_sent_s"] is None or sweep["all_queued_s"] is None:
+            print(f"  {label}: messages not all queued and sent within two minutes")
+            continue
+        line(
+            f"{label}: first lead's message sent after",
+            f"{sweep['first_sent_s']:.1f} s",
+            "-",
+            None,
+            "< 5 s",
+            sweep["first_sent_s"] < 5,
+        )
+        line(
+            f"{label}: all {sweep['messages']:,} messages queued after",
+            f"{sweep['all_queued_s']:.1f} s",
+            "-",
+            None,
+            "< 30 s",
+            sweep["all_queued_s"] < 30,
+        )
+    for name, m in out["memory"].items():
+        line(
+            f"memory, {name} (RSS / PSS / USS)",
+            f"{m['rss']}/{m['pss']}/{m['uss']} MB",
+            "-",
+            None,
+            "RSS < 500 MB",
+            m["rss"] < 500,
+        )
+    return out
 
 
 def in_process_figures(args) -> dict:
@@ -422,7 +494,62 @@ def in_process_figures(args) -> dict:
             "information",
             None,
         )
+        results.update(township_page(app, s, admin, root, task_id))
     return results
+
+
+def township_page(app, s, admin, root, task_id: int) -> dict:
+    """The progress page drilled to the largest township, as the administrator's browser
+    redraws it every few seconds (``/tasks/<id>/progress.json?unit=``: every figure and
+    list of the page), beside a bare read of that township's team rows."""
+    from sqlalchemy import text
+
+    from village_grid.hierarchy.demo import DEMO_PASSWORD
+    from village_grid.models import Unit
+    from village_grid.tasks import routing
+    from village_grid.tasks.graph import get_graph
+
+    # The township with the most units under it (the graph's depth-first order).
+    flat = routing.flat_tree(get_graph(s))
+    pos, ends = flat["pos"], flat["end"]
+    township_id = max(
+        (u for u in get_graph(s).successors(root.id)), key=lambda u: ends[pos[u]] - pos[u]
+    )
+    township = s.get(Unit, township_id)
+    s.rollback()
+
+    app.config["WTF_CSRF_ENABLED"] = False  # a logged-in browser, without its form token
+    client = app.test_client()
+    res = client.post("/login", data={"login": admin.username, "password": DEMO_PASSWORD})
+    assert res.status_code in (302, 303), res.status_code
+    url = f"/tasks/{task_id}/progress.json?unit={township.id}"
+
+    def page():
+        res = client.get(url)
+        assert res.status_code == 200, res.status_code
+
+    def bare_township():
+        s.execute(
+            text(
+                "SELECT tt.team_id, tt.pending, tt.safe, tt.needs_help, tt.not_home,"
+                " tt.unreachable FROM task_teams tt JOIN units u ON u.id = tt.team_id"
+                " WHERE tt.task_id = :t AND u.path LIKE :p"
+            ),
+            {"t": task_id, "p": township.path + "%"},
+        ).all()
+        s.rollback()
+
+    page(), bare_township()
+    (t_med, _), (b_med, _) = timed_pair(page, bare_township, 7)
+    line(
+        "progress page drilled to a township",
+        f"{t_med * 1000:.0f} ms",
+        f"{b_med * 1000:.1f} ms",
+        t_med / b_med,
+        "< 300 ms",
+        t_med < 0.300,
+    )
+    return {"township_page_s": t_med, "township_page_baseline_s": b_med}
 
 
 def worker_memory(env: dict) -> float:

@@ -315,6 +315,7 @@ def field(app, servers) -> tuple[list[str], list[dict], str]:
             if by_team.get(team)
         ]
         first = lead_rows[0][0].username
+        reserved, *plates = [unseal_plate_token(h.qr_token_sealed) for h in households]
     # One lead logs in on the second server: its token must serve on the first (one SECRET_KEY).
     conn = http.client.HTTPConnection(*servers[1], timeout=30)
     status, body, _ = request(
@@ -324,7 +325,6 @@ def field(app, servers) -> tuple[list[str], list[dict], str]:
     if status != 200:
         raise SystemExit(f"a lead's login failed on {servers[1][0]}: {status} {body}")
     leads[0]["token"] = body["token"]
-    reserved, *plates = [unseal_plate_token(h.qr_token_sealed) for h in households]
     return plates, leads, reserved
 
 

@@ -32,6 +32,7 @@ from village_grid.errors import DomainError, InvalidInput
 from village_grid.field.labels import AT_MAX, NOT_AN_OBJECT, OP_FIELDS
 from village_grid.models import Household, User
 from village_grid.models.base import utcnow
+from village_grid.tasks import signs
 from village_grid.tasks.statuses import record_status
 
 
@@ -54,6 +55,7 @@ def apply_ops(
     # (PostgreSQL ends one with a deadlock, a 500). Stable: the same household's ops
     # keep their order. Answered in the batch's order.
     teams = _teams_of(session, ops)
+    heard: set[int] = set()
     for index in sorted(range(len(ops)), key=lambda i: _lock_order(ops[i], teams)):
         op = ops[index]
         op_id = op.get("op_id") if isinstance(op, dict) else None
@@ -73,6 +75,7 @@ def apply_ops(
                     client_time=clean["at"],
                     client_addr=client_addr,
                     now=now,
+                    sign=False,
                 )
         except DomainError as err:
             results[index] = {"op_id": op_id, "result": "rejected", "error": _error(err)}
@@ -86,6 +89,10 @@ def apply_ops(
         if done.result == "older":
             result["older"] = True
         results[index] = result
+        heard.add(done.event.task_id)
+    # One sign of life for the batch, on every task it reported on (not one per
+    # operation), taken after the teams' locks like any report's.
+    signs.record_signs(session, actor, heard, kind="sync", now=now)
     return results
 
 

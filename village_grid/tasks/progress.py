@@ -302,10 +302,18 @@ def needs_help_cases(
 
 
 def pending_households(
-    session: Session, task_id: int, *, actor: User | None = None, limit: int = CASES_LISTED
+    session: Session,
+    task_id: int,
+    *,
+    actor: User | None = None,
+    limit: int = CASES_LISTED,
+    under: str | None = None,
 ) -> list[dict]:
-    """Households not reached yet, with who answers for their team and a phone to call."""
+    """Households not reached yet, with who answers for their team and a phone to call
+    (``under``: only below the unit at that path)."""
     paths = None if actor is None else scope.scope_paths(actor, "view")
+    if under is not None:
+        paths = scope.narrow(paths, under)
     rows = household_rows(session, task_id, paths=paths, statuses=(PENDING,), limit=limit)
     return [case_json(r) for r in rows]
 

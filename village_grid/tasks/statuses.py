@@ -171,9 +171,14 @@ def record_status(
     client_time: datetime | None = None,
     client_addr: str = "",
     now: datetime | None = None,
+    sign: bool = True,
 ) -> Recorded:
     """Record one household's status on a task as an append-only event, and say what
     happened (:class:`Recorded`).
+
+    ``sign``: a person's report is a sign of life from their phone
+    (``signs.record_signs``); False when the caller records one sign for many reports
+    (a phone's sync).
 
     ``actor`` None is the household itself, answering from its door plate (the
     caller found the household from the plate's token): it may give only the
@@ -195,7 +200,7 @@ def record_status(
         client_op_id = checked_op_id(client_op_id)
         first = _replayed(session, actor_id, client_op_id, task_id, household_id)
         if first is not None:
-            return _signed(session, actor, Recorded(first, "duplicate"), now)
+            return _signed(session, actor if sign else None, Recorded(first, "duplicate"), now)
     if actor is None:
         status = labels.STATUS_ALIASES.get((status or "").strip(), (status or "").strip())
     status, help_kind, note = checked_status(status, help_kind, note)
@@ -248,7 +253,7 @@ def record_status(
             first = _replayed(session, actor_id, client_op_id, task_id, household_id)
             if first is None:
                 raise
-            return _signed(session, actor, Recorded(first, "duplicate"), now)
+            return _signed(session, actor if sign else None, Recorded(first, "duplicate"), now)
     else:
         event_id = conn.execute(_INSERT_EVENT, values).inserted_primary_key[0]
     # The event as it was written: detached, so it reads without a query after commit.
@@ -257,7 +262,7 @@ def record_status(
 
     if facts.updated_at is not None and happened < facts.updated_at:
         # An older report synced late: kept as an event only.
-        return _signed(session, actor, Recorded(event, "older", clamp), now)
+        return _signed(session, actor if sign else None, Recorded(event, "older", clamp), now)
     changes = {
         "status": status,
         "help_kind": help_kind,
@@ -272,7 +277,7 @@ def record_status(
         {"b_id": facts.assignment_id, **{f"b_{k}": v for k, v in changes.items()}},
     ).rowcount
     if not updated:  # a newer report was committed meanwhile: this one is an event only
-        return _signed(session, actor, Recorded(event, "older", clamp), now)
+        return _signed(session, actor if sign else None, Recorded(event, "older", clamp), now)
     membership.move_count(session, facts.task_team_id, facts.status, status)
     loaded = session.identity_map.get(identity_key(Assignment, facts.assignment_id))
     if loaded is not None:
@@ -289,7 +294,7 @@ def record_status(
         )
     if facts.status == labels.PENDING and facts.team_pending == 1:
         _team_confirmed(session, actor, facts.task_team_id, now)
-    return _signed(session, actor, Recorded(event, "applied", clamp, told), now)
+    return _signed(session, actor if sign else None, Recorded(event, "applied", clamp, told), now)
 
 
 def _repeated(
