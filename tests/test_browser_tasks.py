@@ -35,7 +35,7 @@ def test_dispatch_a_sweep_and_watch_progress_update_itself(
 
     page.goto(f"{live_server}/tasks/new")
     preview = page.locator("#preview")
-    assert "将通知 13 户、4 个小队" in preview.inner_text()
+    expect(preview).to_contain_text("将通知 13 户、4 个小队")
     # The preview follows the filter without a reload.
     page.click("summary:has-text('只发给部分住户')")
     page.check("input[name=flags][value=elderly_alone]")

@@ -34,8 +34,8 @@ def test_a_household_scans_its_plate_calls_for_help_and_the_lead_is_told(
     desk.goto(f"{live_server}/units/{team.id}")
     desk.get_by_role("link", name="门牌二维码").click()
     expect(desk.locator("h1")).to_contain_text(team.name)
-    with desk.expect_download() as download:
-        desk.get_by_role("link", name="下载 PDF").click()
+    with desk.expect_download(timeout=60_000) as download:  # a PDF: seconds on a busy machine
+        desk.get_by_role("link", name="下载 PDF").click(timeout=60_000)
     with open(download.value.path(), "rb") as f:
         (sheet,) = pdf_images(f.read())
     plates = sorted(found.data.decode() for found in decode(sheet))

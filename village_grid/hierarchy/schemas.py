@@ -259,7 +259,13 @@ ROBOT_SET = {
     "required": ["url"],
     "additionalProperties": False,
     "properties": {
-        "url": {"type": "string", "minLength": 10, "maxLength": 500, "pattern": ROBOT_URL_PATTERN}
+        "url": {
+            "type": "string",
+            "minLength": 10,
+            "maxLength": 500,
+            "pattern": ROBOT_URL_PATTERN,
+            "examples": ["https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=5aaa-example"],
+        }
     },
 }
 
