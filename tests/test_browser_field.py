@@ -307,7 +307,7 @@ def test_a_tap_answered_after_the_offline_copy_was_made_still_shows_offline(
             raise AssertionError("the offline copy was not renewed")
         other.close()
         held.gate.set()
-        expect(page.locator("#netbar")).to_contain_text("已发送 1 条")
+        expect(page.locator("#netbar")).to_contain_text("已发送 1 户")
         assert events() == 1
 
         context.set_offline(True)

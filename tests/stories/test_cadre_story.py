@@ -22,7 +22,6 @@ from village_grid.models import Task
 pytestmark = [pytest.mark.browser, requires_chromium]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 item 1: lands with h21a")
 def test_the_cadre_dispatches_from_the_phone_and_drills_into_a_grid(
     app, monkeypatch, live_server, phones
 ):

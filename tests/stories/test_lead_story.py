@@ -51,7 +51,7 @@ def test_the_lead_answers_online_then_offline_and_each_tap_is_sent_once(live_ser
     rows[1].get_by_role("button", name="发出求助").click()
     expect(rows[1].locator(".chip.st")).to_contain_text("需要帮助")
     bar = page.locator("#netbar")
-    expect(bar).to_contain_text("已发送 2 条")
+    expect(bar).to_contain_text("已发送 2 户")
     expect(section.locator(".tally")).to_contain_text("2 / 5 户已确认")
     assert reports() == 2
 
@@ -74,7 +74,7 @@ def test_the_lead_answers_online_then_offline_and_each_tap_is_sent_once(live_ser
 
     # Signal again: sent at once, each once.
     page.context.set_offline(False)
-    expect(bar).to_contain_text("已发送 2 条")
+    expect(bar).to_contain_text("已发送 2 户")
     expect(bar).not_to_contain_text("待发送")
     assert reports() == 4
 

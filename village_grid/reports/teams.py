@@ -36,7 +36,7 @@ def teams(
         .join(Unit, Unit.id == TaskTeam.team_id)
         .outerjoin(User, User.id == TaskTeam.assignee_id)
         .where(TaskTeam.task_id == task.id, scope.paths_clause(paths, Unit.path))
-        .order_by(Unit.path)
+        .order_by(Unit.sort_path)
         .limit(TEAMS_LISTED)
     ).all()
     # In tree order (teams by code under their grid), as the progress page lists them.
