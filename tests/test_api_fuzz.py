@@ -49,10 +49,10 @@ from tests.factories import (
     resident_id,
 )
 from village_grid.extensions import db, limiter
+from village_grid.hierarchy import robots
 from village_grid.models import Escalation, Unit
 from village_grid.qr import mailbox
 from village_grid.station.placement import place
-from village_grid.hierarchy import robots
 from village_grid.station.referrals import refer
 from village_grid.station.trainings import create_training
 from village_grid.tasks.statuses import record_status
