@@ -170,7 +170,7 @@ def test_plate_tokens_are_sealed_and_every_plate_keeps_working(scratch_app, tmp_
     before = {h.id: h.qr_token for h in tree["households"]}
     db.session.remove()
 
-    downgrade(revision="0011")
+    downgrade(revision="0012")
     clear = dict(db.session.execute(text("SELECT id, qr_token FROM households")).all())
     assert clear == before  # the downgrade gave every token back in clear
     db.session.remove()
@@ -202,7 +202,7 @@ def test_plate_tokens_are_sealed_and_every_plate_keeps_working(scratch_app, tmp_
 
 
 def test_sort_paths_are_filled_for_the_units_already_there(scratch_app):
-    """0017: every unit made before it gets its place in the natural order."""
+    """0015: every unit made before it gets its place in the natural order."""
     from tests.factories import create_unit
     from village_grid.hierarchy.ordering import sort_path
     from village_grid.models import Unit

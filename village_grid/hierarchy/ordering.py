@@ -11,7 +11,7 @@ PostgreSQL, as ``path``) and in Python (the cached graph, ``tasks/routing.py``).
 
 Written where units are written: ``hierarchy/service.create_unit``,
 ``hierarchy/units.update_unit`` (a rename gives its subtree new keys), the
-registry import and the demo (bulk rows); migration 0017 filled it for the
+registry import and the demo (bulk rows); migration 0015 filled it for the
 units before it.
 """
 

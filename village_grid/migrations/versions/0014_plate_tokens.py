@@ -18,8 +18,8 @@ from alembic import op
 
 from village_grid.models.households import seal_plate_token, unseal_plate_token
 
-revision = '0014'
-down_revision = '0013'
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

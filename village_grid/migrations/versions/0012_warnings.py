@@ -1,8 +1,8 @@
 """Official warnings: units carry their administrative division code; tasks may be
 drafts (made from a warning, sent by a person); warnings and the drafts they made
 
-Revision ID: 0011
-Revises: 0016
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02
 
 """
@@ -10,8 +10,8 @@ Create Date: 2026-12-02
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0016"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

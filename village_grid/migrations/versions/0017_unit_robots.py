@@ -4,8 +4,8 @@
 display; ``outbox.unit_id`` says whose work group a message goes to (messages
 queued before this revision have none and go to the deployment's channel).
 
-Revision ID: 0021
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 04:30:00
 
 """
@@ -13,8 +13,8 @@ Create Date: 2026-12-06 04:30:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0019"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 Every unit gets its key from its name and its ancestors' (``hierarchy/ordering.py``),
 filled here level by level for the units already there; lists order by it.
 
-Revision ID: 0017
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-06 04:30:00
 
@@ -14,7 +14,7 @@ from alembic import op
 
 from village_grid.hierarchy.ordering import sort_path
 
-revision = "0017"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None

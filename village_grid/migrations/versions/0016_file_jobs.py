@@ -1,8 +1,8 @@
 """Files made for download (exports, reports): made by the worker when large, kept
 under FILES_DIR until they expire
 
-Revision ID: 0019
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06
 
 """
@@ -10,8 +10,8 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0017"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

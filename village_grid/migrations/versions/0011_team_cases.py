@@ -6,7 +6,7 @@ team and level (the household rows are kept, resolved with a note saying where t
 went). ``status_events.client_op_id`` is unique per sender (``actor_id``) instead of
 across everyone.
 
-Revision ID: 0016
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06
 
@@ -15,7 +15,7 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
