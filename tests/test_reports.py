@@ -24,7 +24,8 @@ from tests.factories import (
 from tests.pdftools import pdf_fonts, pdf_text, requires_poppler
 from tests.warnings_helpers import cap_file, deployment, post_cap
 from village_grid.extensions import db
-from village_grid.models import Escalation, OutboxMessage, Task, WarningDraft
+from village_grid.files import service as files
+from village_grid.models import Escalation, FileJob, OutboxMessage, Task, WarningDraft
 from village_grid.models.base import utcnow
 from village_grid.reports.closing import tell_due
 from village_grid.reports.making import make_pdf
@@ -156,6 +157,27 @@ def test_the_pdf_embeds_its_fonts_and_reads_back(client, night):
         assert heading in text, heading
     api = client.get(f"/api/v1/tasks/{task.id}/report.pdf", headers=api_headers(client, v["cadre"]))
     assert api.status_code == 200 and api.data.startswith(b"%PDF")
+
+
+@requires_poppler
+def test_a_large_units_report_is_made_by_the_worker(client, app, night, monkeypatch, tmp_path):
+    task, v = night["task"], night
+    monkeypatch.setitem(app.config, "JOBS_QUEUE", "sqlite")
+    monkeypatch.setitem(app.config, "FILES_JOB_HOUSEHOLDS", 2)
+    monkeypatch.setitem(app.config, "FILES_DIR", str(tmp_path / "files"))
+    login(client, v["cadre"])
+    res = client.get(f"/tasks/{task.id}/report.pdf")
+    assert res.status_code == 302 and "/files/" in res.headers["Location"]
+    page = client.get(res.headers["Location"]).get_data(as_text=True)
+    assert "正在生成" in page
+    job = db.session.scalar(select(FileJob))
+    assert job.kind == "task_report" and job.paths == [v["village"].path]
+    api = client.get(f"/api/v1/tasks/{task.id}/report.pdf", headers=api_headers(client, v["cadre"]))
+    assert api.status_code == 202 and api.headers["Location"]
+    assert files.run(db.session, job.id) == "done"
+    got = client.get(f"/files/{job.id}/download")
+    assert got.status_code == 200 and got.mimetype == "application/pdf"
+    assert TITLE in pdf_text(got.data) and v["village"].name in pdf_text(got.data)
 
 
 @requires_poppler

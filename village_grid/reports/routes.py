@@ -6,25 +6,20 @@ checked in ``reports/queries.report_scope`` through ``auth/scope.py``), then the
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint
 from flask_login import current_user
 
 from village_grid import edge
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.extensions import db
+from village_grid.files import service as files
+from village_grid.files.routes import answer as file_answer
 from village_grid.reports import making
+from village_grid.reports.report_file import REPORT
 from village_grid.tasks import queries
 
 bp = Blueprint("reports", __name__, url_prefix="/tasks")
-
-
-def pdf_response(body: bytes, task_id: int, unit_id: int | None) -> Response:
-    """A report's PDF, shown in the browser and saved under a name that says what it is."""
-    name = f"report-task-{task_id}" + (f"-unit-{unit_id}" if unit_id else "") + ".pdf"
-    response = Response(body, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.route("/<id:task_id>/report")
@@ -38,7 +33,15 @@ def page(task_id: int):
 @bp.route("/<id:task_id>/report.pdf")
 @login_required
 def pdf(task_id: int):
-    """The same report as an A4 PDF, fonts embedded."""
+    """The same report as an A4 PDF, fonts embedded: made now, or by the worker for a
+    large unit (the answer is then the file's page, "正在生成… (n %)" and its link)."""
     task = queries.get_task(db.session, current_user, task_id)
+    with committed():
+        result = files.ask(db.session, current_user, REPORT.name, "pdf", params(task.id))
+    return file_answer(result)
+
+
+def params(task_id: int) -> dict:
+    """What a report's file is asked with: the task, and the unit of ``?unit=``."""
     unit_id = edge.id_arg("unit")
-    return pdf_response(making.make_pdf(db.session, current_user, task, unit_id), task.id, unit_id)
+    return {"task_id": task_id} if unit_id is None else {"task_id": task_id, "unit_id": unit_id}
