@@ -139,7 +139,7 @@
       msg.classList.toggle("queued", state === "queued");
       if (state === "queued") { msg.textContent = op.label + " · " + say("saved"); }
       else if (state === "rejected") { msg.textContent = say("rejected", { reason: (op.error && op.error.message) || "" }); }
-      else { msg.textContent = "✓ " + say("recorded") + ": " + op.label; }
+      else { msg.textContent = "✓ " + say("recorded", { label: op.label }); }
     }
     var details = li.querySelector("details.help");
     if (details && state !== "rejected") { details.open = false; }

@@ -96,7 +96,7 @@ def shell() -> dict:
         "rejected": _("Not saved: {reason}"),
         "login": _("Please log in again: {n} taps are kept on the phone."),
         "send_now": _("Send now"),
-        "recorded": _("Recorded"),
+        "recorded": _("Recorded: {label}"),
     }
     return {
         "field_words": json.dumps(words, ensure_ascii=False),
