@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
 from village_grid.auth import scope
+from village_grid.database.job_rows import claim, set_apart
 from village_grid.errors import InvalidInput, NotFound
 from village_grid.files import kinds
 from village_grid.files.labels import RUNNING
@@ -172,22 +173,14 @@ def waiting(session: Session) -> list[int]:
 
 
 def _set(engine, job_id: int, **values) -> None:
-    """Change a job's row in a transaction of its own (the page sees it at once)."""
-    with Session(bind=engine) as s, s.begin():
-        s.execute(update(FileJob).where(FileJob.id == job_id).values(**values))
+    set_apart(engine, FileJob, job_id, **values)
 
 
 def run(session: Session, job_id: int) -> str | None:
     """Make one queued file (the worker calls this); its final state, or None when
     another worker has it."""
     engine = session.get_bind()
-    claimed = session.execute(
-        update(FileJob)
-        .where(FileJob.id == job_id, FileJob.state == "queued")
-        .values(state="making", started_at=utcnow())
-    ).rowcount
-    session.commit()
-    if not claimed:
+    if not claim(session, FileJob, job_id, "making", utcnow()):
         return None
     job = session.get(FileJob, job_id)
     actor = session.get(User, job.actor_id) if job.actor_id is not None else None

@@ -18,10 +18,11 @@ import hashlib
 import logging
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
+from village_grid.database.job_rows import claim, set_apart
 from village_grid.errors import NotFound
 from village_grid.hierarchy.registry.files import RowReader
 from village_grid.hierarchy.registry.importing import import_registry
@@ -94,9 +95,7 @@ def waiting(session: Session) -> list[int]:
 
 
 def _set(engine, job_id: int, **values) -> None:
-    """Change a job's row in a transaction of its own (the page sees it at once)."""
-    with Session(bind=engine) as s, s.begin():
-        s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+    set_apart(engine, ImportJob, job_id, **values)
 
 
 def run_queued(session: Session, job_id: int) -> str | None:
@@ -104,13 +103,7 @@ def run_queued(session: Session, job_id: int) -> str | None:
     another worker has it. Checks every row first (progress committed as it goes),
     then imports in one transaction."""
     engine = session.get_bind()
-    claimed = session.execute(
-        update(ImportJob)
-        .where(ImportJob.id == job_id, ImportJob.state == "queued")
-        .values(state="checking", started_at=utcnow())
-    ).rowcount
-    session.commit()
-    if not claimed:
+    if not claim(session, ImportJob, job_id, "checking", utcnow()):
         return None
     job = session.get(ImportJob, job_id)
     actor = session.get(User, job.actor_id) if job.actor_id is not None else None
