@@ -23,7 +23,7 @@ from village_grid.models import Unit, User
 from village_grid.qr.labels import CATEGORIES
 from village_grid.qr.labels import STATUSES as LETTER_STATUSES
 from village_grid.tasks import case_queue
-from village_grid.tasks.display import parse_iso
+from village_grid.tasks.display import case_times
 from village_grid.tasks.labels import HELP_LABELS, PENDING, kind_label, status_label
 from village_grid.tasks.queries import tasks_read_by
 
@@ -54,11 +54,7 @@ def team_context(session: Session, user: User, team: Unit, *, now: datetime) -> 
                 "overdue": task.deadline is not None and task.deadline < now,
             }
         )
-    help_cases = case_queue.open_calls_for_help(session, team.id)
-    for case in help_cases:
-        case["opened_at"] = parse_iso(case["opened_at"])
-        if case["status_now"]:
-            case["status_now"] = {**case["status_now"], "at": parse_iso(case["status_now"]["at"])}
+    help_cases = case_times(case_queue.open_calls_for_help(session, team.id))
     leads = [p for p, role in people_on(session, team) if role == "team_lead"]
     # A team may have two leads (a deputy): either sees the page as their own.
     lead = next((p for p in leads if p.id == user.id), leads[0] if leads else None)

@@ -48,6 +48,19 @@ def parse_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.rstrip("Z"))
 
 
+def case_times(rows: list[dict]) -> list[dict]:
+    """Cards of ``case_queue.describe_escalations`` with their times as datetimes, for a
+    page to format (the escalation queue, a lead's calls for help)."""
+    for r in rows:
+        for key in ("opened_at", "acknowledged_at", "resolved_at"):
+            r[key] = parse_iso(r[key])
+        if r["told"]:  # a notice not read: the person told, and when they read it
+            r["told"] = {**r["told"], "read_at": parse_iso(r["told"]["read_at"])}
+        if r["status_now"]:  # a call for help: the household's status since
+            r["status_now"] = {**r["status_now"], "at": parse_iso(r["status_now"]["at"])}
+    return rows
+
+
 def percent(done: int, total: int) -> int:
     return int(done * 100 // total) if total else 0
 

@@ -436,14 +436,7 @@ def escalations():
         offset=(page - 1) * ESCALATIONS_LISTED,
     )
     total = case_queue.count_escalations(db.session, current_user, open_only=not show_all)
-    rows = case_queue.describe_escalations(db.session, found)
-    for r in rows:
-        for key in ("opened_at", "acknowledged_at", "resolved_at"):
-            r[key] = display.parse_iso(r[key])
-        if r["told"]:  # a notice not read: the person told, and when they read it
-            r["told"] = {**r["told"], "read_at": display.parse_iso(r["told"]["read_at"])}
-        if r["status_now"]:  # a call for help: the household's status since
-            r["status_now"] = {**r["status_now"], "at": display.parse_iso(r["status_now"]["at"])}
+    rows = display.case_times(case_queue.describe_escalations(db.session, found))
     return render_template(
         "tasks/escalations.html",
         rows=rows,
