@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from village_grid.auth import scope
 from village_grid.auth.guards import login_required
+from village_grid.database.transactions import committed
 from village_grid.errors import DomainError
 from village_grid.extensions import db
 from village_grid.hierarchy import robots
@@ -43,12 +44,11 @@ def robot(unit_id: int):
         return _page(unit, form)
     if form.validate_on_submit():
         try:
-            robots.set_robot(db.session, current_user, unit.id, form.url.data)
-            db.session.commit()
+            with committed():
+                robots.set_robot(db.session, current_user, unit.id, form.url.data)
             flash(_("Work-group robot saved."), "success")
             return redirect(url_for("hierarchy.robot", unit_id=unit.id))
         except DomainError as err:
-            db.session.rollback()
             form.url.errors = [str(err)]
     return _page(unit, form, 422)
 
