@@ -290,3 +290,54 @@ def test_the_streaming_registry_export_is_byte_for_byte_the_old_one(
     new = exporting.export_registry(db.session, None, unit_id=None, fmt="csv")
     assert len(csv_rows(new)) == 1 + 45 + 2  # the header, the households, two empty units
     assert new == old_registry_csv(db.session)
+
+
+def test_a_file_whose_process_dies_is_failed_not_left_making(
+    client, app, world, worker_files, monkeypatch
+):
+    """The worker makes each big file in a process of its own (jobs/work.in_own_process);
+    one killed (out of memory, kill -9) leaves its file failed, and the page says so."""
+    import subprocess
+
+    from village_grid.jobs import work
+
+    login(client, world["cadre"])
+    page = client.get(f"/tasks/{world['task'].id}/export.csv").headers["Location"]
+    job = db.session.scalar(select(FileJob))
+    commands = []
+
+    def killed(command, **kw):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, -9, "", "Killed")
+
+    monkeypatch.setattr(work.subprocess, "run", killed)
+    assert work.in_own_process("file", job.id) == "failed"
+    assert commands[0][-4:] == ["job", "run", "file", str(job.id)]
+    db.session.expire_all()
+    assert (job.state, job.message) == ("failed", "process ended") and job.finished_at
+    html = client.get(page).get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in html and "/download" not in html
+
+    # A file already made is left as it is, whatever its process said after.
+    job.state, job.message = "done", ""
+    db.session.commit()
+    assert work.in_own_process("file", job.id) == "failed"
+    db.session.expire_all()
+    assert job.state == "done"
+
+
+def test_the_job_command_makes_a_queued_file(app, world, worker_files):
+    """What the worker's child process runs: ``village-grid job run file ID``."""
+    from village_grid.jobs.cli import run_job
+
+    job = files.ask(
+        db.session, world["cadre"], "task_households", "csv", {"task_id": world["task"].id}
+    )
+    db.session.commit()
+    job_id = str(job.id)
+    runner = app.test_cli_runner()
+    out = runner.invoke(run_job, ["file", job_id])
+    assert out.exit_code == 0 and out.output.strip() == "done", out.output
+    assert runner.invoke(run_job, ["file", job_id]).output.strip() == "taken"
+    assert runner.invoke(run_job, ["file", "0"]).exit_code == 2
+    assert runner.invoke(run_job, ["other", "1"]).exit_code == 2

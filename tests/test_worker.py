@@ -19,6 +19,7 @@ from collections import Counter
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -165,7 +166,14 @@ def test_scripts_run_sends_and_escalates_by_itself(app, tmp_path, webhook):
     db.session.commit()
     port = _free_port()
     log = tmp_path / "run.log"
-    env = _env(app, tmp_path, webhook, PORT=str(port), BASE_URL=f"http://127.0.0.1:{port}")
+    env = _env(
+        app,
+        tmp_path,
+        webhook,
+        PORT=str(port),
+        BASE_URL=f"http://127.0.0.1:{port}",
+        FILES_JOB_HOUSEHOLDS="1",
+    )
     proc = _start([str(BIN / "honcho"), "start", "-f", "Procfile", "-p", str(port)], env, log)
     try:
         _wait_for_port(port)
@@ -212,6 +220,20 @@ def test_scripts_run_sends_and_escalates_by_itself(app, tmp_path, webhook):
             webhook.keys(),
             log.read_text()[-3000:],
         )
+        # A big export (FILES_JOB_HOUSEHOLDS=1 here) is made by the worker, in a process
+        # of its own (``village-grid job run file ID``), and downloaded when done.
+        res = requests.get(f"{base}/api/v1/tasks/{task_id}/export.csv", headers=headers, timeout=30)
+        assert res.status_code == 202, res.text
+        poll = urljoin(base, res.headers["Location"])
+        end = time.monotonic() + 30
+        while (job := requests.get(poll, headers=headers, timeout=30).json())["state"] != "done":
+            assert job["state"] in ("queued", "making") and time.monotonic() < end, (
+                job,
+                log.read_text()[-3000:],
+            )
+            time.sleep(0.3)
+        got = requests.get(urljoin(base, job["download"]), headers=headers, timeout=30)
+        assert got.status_code == 200 and got.text.count("\n") == 1 + 4  # heading, 4 households
         # The households nobody confirmed climb to the grid member once the deadline has
         # passed, on the worker's next tick (every minute). The minute is not waited out:
         # the deadline is moved to a moment ago.

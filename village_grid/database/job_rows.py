@@ -26,3 +26,18 @@ def set_apart(engine, model, job_id: int, **values) -> None:
     """Change a job's row in a transaction of its own (the page sees it at once)."""
     with Session(bind=engine) as s, s.begin():
         s.execute(update(model).where(model.id == job_id).values(**values))
+
+
+def give_up(
+    engine, model, job_id: int, running: tuple[str, ...], message: str, now: datetime
+) -> bool:
+    """Mark a job failed if it is still in one of the ``running`` states: the process
+    making it ended without finishing it (killed, out of memory). True if it was."""
+    with Session(bind=engine) as s, s.begin():
+        return bool(
+            s.execute(
+                update(model)
+                .where(model.id == job_id, model.state.in_(running))
+                .values(state="failed", message=message, finished_at=now)
+            ).rowcount
+        )

@@ -1,4 +1,5 @@
-"""``village-grid worker``: run a worker — delivery, escalation ticks, retries."""
+"""``village-grid worker``: run a worker — delivery, escalation ticks, retries; and
+``village-grid job run KIND ID``: one big job, in the process the worker starts for it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from village_grid.jobs.work import BIG_JOBS
 from village_grid.tasks.graph import preload
 
 
 def register(group: click.Group) -> None:
     group.add_command(worker)
+    group.add_command(job_group)
 
 
 @click.command("worker")
@@ -37,3 +40,25 @@ def worker(threads: int) -> None:
         max_delay=1.0,
         check_worker_health=True,
     ).run()
+
+
+@click.group("job")
+def job_group() -> None:
+    """One queued job, run now."""
+
+
+@job_group.command("run")
+@click.argument("kind", type=click.Choice(sorted(BIG_JOBS)))
+@click.argument("job_id", type=click.IntRange(min=1))
+@with_appcontext
+def run_job(kind: str, job_id: int) -> None:
+    """Run queued job JOB_ID (an import or a file) here; prints its final state, or
+    "taken" when another worker has it. The worker runs each big job this way, in a
+    process of its own."""
+    from village_grid.extensions import db
+
+    try:
+        state = BIG_JOBS[kind](job_id)
+    finally:
+        db.session.remove()
+    click.echo(state or "taken")

@@ -8,6 +8,7 @@ consumer (``village-grid worker``) runs the jobs and the periodic tick.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -54,9 +55,14 @@ def init_app(app: Flask) -> None:
             work.in_app(app, work.tick)
         ),
         # A registry file larger than a village (hierarchy/registry/queued.py).
-        "import": huey.task(name="import")(work.in_app_with(app, work.run_import)),
+        # Each in a process of its own (work.in_own_process).
+        "import": huey.task(name="import")(
+            work.in_app_with(app, functools.partial(work.in_own_process, "import"))
+        ),
         # A file larger than FILES_JOB_HOUSEHOLDS (village_grid/files).
-        "file": huey.task(name="file")(work.in_app_with(app, work.run_file)),
+        "file": huey.task(name="file")(
+            work.in_app_with(app, functools.partial(work.in_own_process, "file"))
+        ),
     }
     # Each consumer thread calls the start-up hooks; work.start acts once per process.
     huey.on_startup(name="take-up-claims")(work.in_app(app, _start))

@@ -12,6 +12,8 @@ import functools
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -70,6 +72,44 @@ def run_file(file_id: int) -> str | None:
     from village_grid.files import service
 
     return service.run(db.session, file_id)
+
+
+# The jobs that read a whole registry or a task's households: ``village-grid job run``.
+BIG_JOBS: dict[str, Callable[[int], str | None]] = {"import": run_import, "file": run_file}
+
+
+def in_own_process(kind: str, job_id: int) -> str | None:
+    """Run one of :data:`BIG_JOBS` in a process of its own (``village-grid job run KIND
+    ID``, the worker's environment) and wait for it; its final state, or None when
+    another worker had it.
+
+    A worker holds the tree graph (a district's is about 300 MB) for telling and
+    escalating; a million-household file or import needs memory of its own. Made in a
+    child that never loads the graph, each is measured alone, gives its memory back
+    when it ends, and cannot take the worker down with it. A child that ends without
+    finishing (killed, out of memory) leaves its job failed, not "making" for days."""
+    from village_grid.database.job_rows import give_up
+    from village_grid.extensions import db
+    from village_grid.files.labels import RUNNING as FILE_RUNNING
+    from village_grid.hierarchy.registry.queued import RUNNING as IMPORT_RUNNING
+    from village_grid.models import FileJob, ImportJob
+    from village_grid.models.base import utcnow
+
+    command = [sys.executable, "-m", "village_grid", "job", "run", kind, str(job_id)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        state = done.stdout.strip().splitlines()[-1:] or [""]
+        return state[0] if state[0] in ("done", "failed", "rejected") else None
+    log.error(
+        "%s job %s: its process ended with %s\n%s",
+        kind,
+        job_id,
+        done.returncode,
+        done.stderr[-2000:],
+    )
+    model, running = (FileJob, FILE_RUNNING) if kind == "file" else (ImportJob, IMPORT_RUNNING)
+    give_up(db.engine, model, job_id, running, "process ended", utcnow())
+    return "failed"
 
 
 # One thread of a process tells at a time; the others deliver meanwhile.
