@@ -33,6 +33,8 @@ _graph_lock = threading.Lock()
 # them stopped a request for 200-300 ms (a level's answer at the root: median 386
 # ms with the passes, 180 ms without).
 LARGE_TREE = 10_000
+# Rows of units and people read per fetch while a graph is built.
+STREAM_ROWS = 5_000
 
 
 def _keep_out_of_gc(graph: nx.DiGraph) -> None:
@@ -56,12 +58,15 @@ def get_graph(session: Session) -> nx.DiGraph:
         cached = _graphs.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
+        # Rows streamed into the graph, a few thousand at a time: a district's are
+        # hundreds of thousands, and held all at once they set the process's memory
+        # high-water mark (its RSS) far above what the graph keeps.
         units = session.execute(
             select(
                 Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.code, Unit.path, Unit.sort_path
-            )
-        ).all()
-        people = [
+            ).execution_options(yield_per=STREAM_ROWS)
+        )
+        people = (
             (unit_id, role, uid, name or username, phone, available, active)
             for unit_id, role, uid, name, username, phone, available, active in session.execute(
                 select(
@@ -79,11 +84,12 @@ def get_graph(session: Session) -> nx.DiGraph:
                     RoleAssignment.role.in_(routing.RESPONSIBLE_ROLES),
                     RoleAssignment.unit_id.is_not(None),
                 )
-            ).all()
-        ]
+                .execution_options(yield_per=STREAM_ROWS)
+            )
+        )
         graph = routing.build_graph(units, people, version=version)
         _graphs[key] = (version, graph)
-        if len(units) >= LARGE_TREE:
+        if graph.number_of_nodes() >= LARGE_TREE:
             _keep_out_of_gc(graph)
         return graph
 

@@ -5,7 +5,7 @@ rows and builds the graph once per process (rebuilt when the tree version
 changes); dispatch, escalation and progress turn the decisions below into
 rows and words.
 
-Nodes are unit ids with attributes ``kind``, ``name``, ``code``, ``path``,
+Nodes are unit ids with attributes ``kind``, ``name``, ``path``, ``parent``,
 ``depth`` and ``people``: the responsible people on that unit, a list of
 :class:`Person` (team leads on teams, grid members on grids, cadres on
 villages and townships). Edges go from parent to child.
@@ -18,6 +18,7 @@ the same way up: team lead → grid member → village cadre → township.
 from __future__ import annotations
 
 import struct
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ EXPECTED_ROLE = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """Someone who answers for a unit."""
 
@@ -110,20 +111,23 @@ def build_graph(
     ``people``: ``(unit_id, role, user_id, name, phone, available, active)`` rows;
     roles other than :data:`RESPONSIBLE_ROLES` are ignored.
     """
+    # A district's graph is held by every process (about 300 MB at a million households):
+    # the words every unit repeats (its kind, a role) are kept once, and the sort keys
+    # are used while the graph is indexed and then let go.
     g = nx.DiGraph(version=version)
     edges = []
+    child_key: dict[int, tuple] = {}
     for uid, parent_id, kind, name, code, path, *sort_path in units:
         g.add_node(
             uid,
-            kind=kind,
+            kind=sys.intern(kind),
             name=name,
-            code=code or "",
-            sort=sort_path[0] if sort_path else "",
             path=path,
             depth=path.count("/") - 2,
             parent=parent_id,
             people=(),
         )
+        child_key[uid] = (sort_path[0] if sort_path else "", code or "", name, uid)
         if parent_id is not None:
             edges.append((parent_id, uid))
     g.add_edges_from(e for e in edges if e[0] in g)
@@ -131,27 +135,29 @@ def build_graph(
     for unit_id, role, user_id, name, phone, available, active in people:
         if role in RESPONSIBLE_ROLES and unit_id in g:
             by_unit[unit_id].append(
-                Person(user_id, name or "", phone or "", role, bool(available), bool(active))
+                Person(
+                    user_id,
+                    name or "",
+                    phone or "",
+                    sys.intern(role),
+                    bool(available),
+                    bool(active),
+                )
             )
     for unit_id, persons in by_unit.items():
         persons.sort(key=lambda p: (RESPONSIBLE_ROLES.index(p.role), p.id))
         g.nodes[unit_id]["people"] = tuple(persons)
-    _index(g)
+    _index(g, child_key.__getitem__)
     return g
 
 
-def _child_key(g: nx.DiGraph, uid: int):
-    node = g.nodes[uid]
-    return (node["sort"], node["code"], node["name"], uid)
-
-
-def _index(g: nx.DiGraph) -> None:
+def _index(g: nx.DiGraph, child_key: Callable[[int], tuple]) -> None:
     """Precompute what every request needs, once per build: each node's
-    ancestors, the depth-first order of the whole tree (children in the natural order) and
-    each subtree's size, so a subtree is a slice of that order."""
+    ancestors, the depth-first order of the whole tree (children in the natural order,
+    ``child_key``) and each subtree's size, so a subtree is a slice of that order."""
     info = {n: g.nodes[n] for n in g}
     order: list[int] = []
-    roots = sorted((n for n in g if g.in_degree(n) == 0), key=lambda n: _child_key(g, n))
+    roots = sorted((n for n in g if g.in_degree(n) == 0), key=child_key)
     stack = [(r, ()) for r in reversed(roots)]
     while stack:
         uid, above = stack.pop()
@@ -160,7 +166,7 @@ def _index(g: nx.DiGraph) -> None:
         node = info[uid]
         node["row"] = (uid, node["kind"], node["name"], node["parent"], node["depth"])
         order.append(uid)
-        children = sorted(g.successors(uid), key=lambda c: _child_key(g, c))
+        children = sorted(g.successors(uid), key=child_key)
         stack.extend((c, anc) for c in reversed(children))
     index = {uid: i for i, uid in enumerate(order)}
     size = dict.fromkeys(order, 1)
