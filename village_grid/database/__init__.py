@@ -10,6 +10,7 @@ PostgreSQL (a township or a county) gets a pool that checks its connections.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,3 +69,15 @@ def insert_ignore(session: Session, model, rows: list[dict], returning=None) -> 
         return session.execute(stmt.returning(model.__table__.c[returning.key]), rows).all()
     session.execute(stmt, rows)
     return []
+
+
+# Ids per IN (...) list: well under every engine's limit on bound parameters in one
+# statement (PostgreSQL 65,535; SQLite 32,766), which a district's hundred thousand
+# teams pass.
+IDS_PER_QUERY = 5000
+
+
+def chunks(ids: Sequence[int], size: int | None = None) -> list[list[int]]:
+    """``ids`` in lists of at most ``size`` (:data:`IDS_PER_QUERY`), in their order."""
+    size = size or IDS_PER_QUERY
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]

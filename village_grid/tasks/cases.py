@@ -36,19 +36,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
-from village_grid.database import insert_ignore
+from village_grid.database import chunks, insert_ignore
 from village_grid.models import Assignment, Escalation, Household, Task, TaskTeam, Unit, User
 from village_grid.tasks import labels, routing
 
 # Levels a case may climb in one run (county → township → village → grid is four).
 MAX_CLIMB_PER_RUN = 12
-# Ids per IN (...) list: well under every engine's limit on bound parameters.
-CHUNK = 5000
-
-
-def chunks(ids: list[int]) -> list[list[int]]:
-    """``ids`` in lists of at most :data:`CHUNK`."""
-    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
 def interval() -> timedelta:

@@ -26,6 +26,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from village_grid.audit.service import record
+from village_grid.database import chunks
 from village_grid.models import (
     Assignment,
     Escalation,
@@ -198,7 +199,7 @@ def tell(
     if not ids:
         return {}
     rows = []
-    for chunk in cases.chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         rows += session.execute(
             select(
                 Escalation.id,

@@ -38,7 +38,7 @@ from sqlalchemy import and_, exists, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from village_grid.database import insert_ignore
+from village_grid.database import chunks, insert_ignore
 from village_grid.hierarchy import events
 from village_grid.models import HOUSEHOLD_FLAGS, Assignment, Household, Task, TaskTeam
 from village_grid.tasks.labels import PENDING, STATUSES
@@ -173,13 +173,15 @@ def open_memberships(session: Session, household_ids: Iterable[int]) -> list[Mem
     if not ids:
         return []
     flag_cols = [_h.c[f] for f in HOUSEHOLD_FLAGS]
+    conn = session.connection()
     return [
         Membership(tt_id, task_id, household_id, team_id)
-        for tt_id, task_id, flt, household_id, team_id, *flags in session.connection().execute(
+        for chunk in chunks(ids)
+        for tt_id, task_id, flt, household_id, team_id, *flags in conn.execute(
             select(_tt.c.id, _t.c.id, _t.c.filter, _h.c.id, _h.c.team_id, *flag_cols)
             .join(_tt, _tt.c.team_id == _h.c.team_id)
             .join(_t, _t.c.id == _tt.c.task_id)
-            .where(_h.c.id.in_(ids), _tt.c.frozen.is_(False), _no_row(_t.c.id))
+            .where(_h.c.id.in_(chunk), _tt.c.frozen.is_(False), _no_row(_t.c.id))
         )
         if passes(task_flags(flt), dict(zip(HOUSEHOLD_FLAGS, flags, strict=True)))
     ]
@@ -224,10 +226,15 @@ def move_count(session: Session, task_team_id: int, old: str, new: str, n: int =
 
 def _freeze_rows(session: Session, task_team_ids: list[int]) -> None:
     """Write a pending row for every open member of these task teams and mark them
-    frozen. Set-based: one INSERT … SELECT per task."""
-    if not task_team_ids:
-        return
+    frozen. Set-based: one INSERT … SELECT per task and chunk of teams (a district's
+    sweep past its deadline is a hundred thousand teams, more than one statement may
+    name)."""
     conn = session.connection()
+    for chunk in chunks(task_team_ids):
+        _freeze_chunk(conn, chunk)
+
+
+def _freeze_chunk(conn, task_team_ids: list[int]) -> None:
     by_task: dict[int, tuple[dict | None, list[int]]] = {}
     for tt_id, task_id, flt in conn.execute(
         select(_tt.c.id, _tt.c.task_id, _t.c.filter)

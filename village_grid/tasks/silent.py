@@ -30,6 +30,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
+from village_grid.database import chunks
 from village_grid.models import Escalation, FieldSign, Task, TaskTeam, Unit, User
 from village_grid.tasks import cases, labels, routing
 from village_grid.tasks.graph import get_graph
@@ -233,7 +234,7 @@ def settle(session: Session, now: datetime) -> int:
         notes = ((heard, str(labels.HEARD_NOTE)), (confirmed, str(labels.CONFIRMED_NOTE)))
     ended = 0
     for tts, note in notes:
-        for chunk in cases.chunks(tts):
+        for chunk in chunks(tts):
             ended += cases.resolve(
                 session, None, cases.team_cases_of(chunk, (REASON,)), note=note, now=now
             )
