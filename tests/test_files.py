@@ -281,11 +281,14 @@ def old_registry_csv(session) -> bytes:
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 
-@pytest.mark.parametrize("teams_per_read", [1, 3, 500])
+@pytest.mark.parametrize(
+    ("units_per_read", "teams_per_read"), [(1, 1), (4, 3), (7, 500), (500, 500)]
+)
 def test_the_streaming_registry_export_is_byte_for_byte_the_old_one(
-    app, monkeypatch, teams_per_read
+    app, monkeypatch, units_per_read, teams_per_read
 ):
     _registry_for_round_trip(app)
+    monkeypatch.setattr(exporting, "UNITS_PER_READ", units_per_read)
     monkeypatch.setattr(exporting, "TEAMS_PER_READ", teams_per_read)
     new = exporting.export_registry(db.session, None, unit_id=None, fmt="csv")
     assert len(csv_rows(new)) == 1 + 45 + 2  # the header, the households, two empty units

@@ -7,10 +7,10 @@ is written with a leading quote (:mod:`village_grid.spreadsheets`); the import
 takes it off.
 
 The rows are written as they are read, never held all at once: the units of the
-scope are loaded (a tenth of the households, as plain rows) and put in the file's
-order; then their households are read a few hundred teams at a time, in that
-order, and written. A 100,000-household county held 939 MB when every row was
-built first. The export is a file kind (``village_grid/files``): above
+scope are walked in the file's order (natural, down the tree) a page at a time, and
+the households of each page's teams read and written in that order. A
+100,000-household county held 939 MB when every row was built first; a district
+held 300 MB when its units were all loaded before the walk. The export is a file kind (``village_grid/files``): above
 ``FILES_JOB_HOUSEHOLDS`` households, the worker makes it.
 """
 
@@ -117,18 +117,20 @@ class _Unit:
         return [int(p) for p in self.path.strip("/").split("/") if p]
 
 
+_UNIT_COLUMNS = (
+    Unit.id,
+    Unit.parent_id,
+    Unit.kind,
+    Unit.name,
+    Unit.code,
+    Unit.division_code,
+    Unit.path,
+    Unit.sort_path,
+)
+
+
 def _units(session: Session, clause) -> dict[int, _Unit]:
-    cols = (
-        Unit.id,
-        Unit.parent_id,
-        Unit.kind,
-        Unit.name,
-        Unit.code,
-        Unit.division_code,
-        Unit.path,
-        Unit.sort_path,
-    )
-    q = select(*cols)
+    q = select(*_UNIT_COLUMNS)
     if clause is not None:
         q = q.where(clause)
     return {row[0]: _Unit(*row) for row in session.execute(q)}
@@ -146,101 +148,91 @@ def _scope(session: Session, actor: User | None, unit_id: int | None):
     return scope.paths_clause(paths, Unit.path), paths
 
 
-def _file_order(units: dict[int, _Unit]) -> dict[int, int]:
-    """Each unit's place in the file, as one number: the units' natural order, down the
-    tree (their ``sort_path``, hierarchy/ordering.py)."""
-    ranked = sorted(units, key=lambda i: units[i].sort_path)
-    return {uid: n for n, uid in enumerate(ranked)}
-
-
+# Units read per query, in the file's order (a page of the walk down the tree).
+UNITS_PER_READ = 500
 # Teams whose households are read in one query.
 TEAMS_PER_READ = 500
+
+
+def _pages(session: Session, clause, size: int) -> Iterator[list[_Unit]]:
+    """The units under ``clause`` in the file's order (their ``sort_path``: natural,
+    down the tree, hierarchy/ordering.py), ``size`` at a time, each page read after
+    the last one's key: no cursor left open, never more than a page held."""
+    after = None
+    while True:
+        q = select(*_UNIT_COLUMNS).order_by(Unit.sort_path).limit(size)
+        if clause is not None:
+            q = q.where(clause)
+        if after is not None:
+            q = q.where(Unit.sort_path > after)
+        page = [_Unit(*row) for row in session.execute(q)]
+        if not page:
+            return
+        yield page
+        after = page[-1].sort_path
 
 
 def iter_export_rows(
     session: Session, actor: User | None, *, unit_id: int | None
 ) -> Iterator[dict]:
     """Rows (column key → value) for the households under ``unit_id`` (or everything the
-    actor may see), in the file's order, read a few hundred teams at a time. Units with
-    nothing under them get a row of their own so an import recreates them."""
+    actor may see), in the file's order. The units are walked down the tree a page at a
+    time, each with the chain of units above it (the units above the scope read once);
+    the households of a page's teams are read a few hundred teams at a time. Units with
+    nothing under them get a row of their own so an import recreates them. Held at any
+    moment: a page of units, their households and the chain above — not the district."""
     unit_clause, _paths = _scope(session, actor, unit_id)
-    in_scope = _units(session, unit_clause)
-    needed: set[int] = set()
-    for u in in_scope.values():
-        needed.update(u.ancestor_ids)
-    units = dict(in_scope)
-    missing = needed - set(units)
-    if missing:
-        units.update(_units(session, Unit.id.in_(missing)))
-    tq = select(Household.team_id).group_by(Household.team_id)
-    if unit_clause is not None:
-        tq = tq.join(Unit, Household.team_id == Unit.id).where(unit_clause)
-    filled = set(session.scalars(tq))
-    has_below = {u.parent_id for u in in_scope.values() if u.parent_id is not None} | filled
-
-    order = _file_order(units)
-    # The file's order: the units' natural order, then the household's number in its
-    # team; a unit with nothing under it before its households.
-    slots: list[tuple[int, int, int]] = [(order[t], 1, t) for t in filled]
-    for u in in_scope.values():
-        if u.id in has_below or not any(u.kind in kinds for kinds in LEVEL_KINDS.values()):
-            continue
-        slots.append((order[u.id], 0, u.id))
-    del order
-    slots.sort()
-
-    def cells_of(unit_id: int, people: dict) -> dict:
-        return _unit_cells(_unit_chain(units, units[unit_id]), people)
-
-    i = 0
-    while i < len(slots):
-        # The next few hundred teams, whole keys at a time (teams of the same codes and
-        # names mix their households by number, as one sort would).
-        j, teams = i, 0
-        while j < len(slots) and (teams < TEAMS_PER_READ or slots[j][0] == slots[j - 1][0]):
-            teams += slots[j][1]
-            j += 1
-        batch = slots[i:j]
-        i = j
-        # The leads and grid members of the batch's teams and grids in the export's scope
-        # (read per batch: a county's are a hundred thousand).
-        chained = set()
-        for _k, _has, uid in batch:
-            chain = _unit_chain(units, units[uid])
-            chained.update(chain[lv].id for lv in ("team", "grid") if lv in chain)
-        people = _people(session, sorted(chained & in_scope.keys()))
-        team_ids = [uid for _k, has, uid in batch if has]
-        by_team: dict[int, list[Household]] = {t: [] for t in team_ids}
-        if team_ids:
+    above: dict[int, _Unit] = {}  # units above the scope, read when first needed
+    stack: list[_Unit] = []  # the chain from the top down to the unit before
+    for page in _pages(session, unit_clause, UNITS_PER_READ):
+        page_ids = [u.id for u in page]
+        has_children = set(
+            session.scalars(
+                select(Unit.parent_id).where(Unit.parent_id.in_(page_ids)).group_by(Unit.parent_id)
+            )
+        )
+        chains: dict[int, dict[str, _Unit]] = {}
+        for u in page:
+            while stack and stack[-1].id != u.parent_id:
+                stack.pop()
+            if not stack and u.parent_id is not None:
+                stack = _above(session, above, u)
+            stack.append(u)
+            chains[u.id] = _unit_chain({s.id: s for s in stack}, u)
+        # The leads and grid members of the page's teams and grids in the export's scope.
+        people = _people(
+            session,
+            sorted(
+                {
+                    chain[level].id
+                    for chain in chains.values()
+                    for level in ("team", "grid")
+                    if level in chain and chain[level].id not in above
+                }
+            ),
+        )
+        for start in range(0, len(page), TEAMS_PER_READ):
+            part = page[start : start + TEAMS_PER_READ]
+            by_team: dict[int, list[Household]] = {}
             for h in session.scalars(
                 select(Household)
-                .where(Household.team_id.in_(team_ids))
+                .where(Household.team_id.in_([u.id for u in part]))
                 .options(selectinload(Household.members))
             ):
-                by_team[h.team_id].append(h)
-        k = 0
-        while k < len(batch):
-            key, has, uid = batch[k]
-            if not has:
-                row = cells_of(uid, people)
-                row.update({c: "" for c in HOUSEHOLD_COLUMNS})
-                yield row
-                k += 1
-                continue
-            group = [uid]
-            k += 1
-            while k < len(batch) and batch[k][0] == key and batch[k][1]:
-                group.append(batch[k][2])
-                k += 1
-            households = [(h.seq, h) for t in group for h in by_team.pop(t)]
-            households.sort(key=lambda pair: pair[0])
-            cells: dict[int, dict] = {}
-            for _seq, h in households:
-                if h.team_id not in cells:
-                    cells[h.team_id] = cells_of(h.team_id, people)
-                row = dict(cells[h.team_id])
-                row.update(
-                    {
+                by_team.setdefault(h.team_id, []).append(h)
+            for u in part:
+                households = by_team.pop(u.id, [])
+                cells = _unit_cells(chains[u.id], people)
+                if not households:
+                    if u.id not in has_children and any(
+                        u.kind in kinds for kinds in LEVEL_KINDS.values()
+                    ):
+                        yield {**cells, **{c: "" for c in HOUSEHOLD_COLUMNS}}
+                    continue
+                households.sort(key=lambda h: h.seq)
+                for h in households:
+                    yield {
+                        **cells,
                         "code": h.code,
                         "door_no": h.door_no or "",
                         "address": h.address or "",
@@ -251,8 +243,16 @@ def iter_export_rows(
                         "flags": format_flags(h),
                         "members": format_members(h.members),
                     }
-                )
-                yield row
+
+
+def _above(session: Session, above: dict[int, _Unit], unit: _Unit) -> list[_Unit]:
+    """The units above ``unit`` that are outside the export's scope, top first (kept in
+    ``above``: a scope has few roots)."""
+    ids = unit.ancestor_ids[:-1]
+    missing = [i for i in ids if i not in above]
+    if missing:
+        above.update(_units(session, Unit.id.in_(missing)))
+    return [above[i] for i in ids if i in above]
 
 
 def export_rows(session: Session, actor: User | None, *, unit_id: int | None) -> list[dict]:
