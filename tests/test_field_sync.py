@@ -224,34 +224,126 @@ def test_anonymous_is_refused(client, world):
     assert client.post(URL, json={"ops": []}).status_code == 401
 
 
-def test_ops_lock_households_in_order_and_answer_in_the_batchs_order(client, world, monkeypatch):
-    """Two phones' batches over the same households in different orders must not each
-    hold a row the other waits for (on PostgreSQL a deadlock, a 500; scripts/load
-    found it): every batch takes the rows in household order."""
-    from village_grid.field import sync
+def test_a_batch_locks_its_teams_in_order_then_writes_and_answers_in_its_own(client, world):
+    """Two phones' batches over the same teams in different orders must not each hold a
+    lock the other waits for (on PostgreSQL a deadlock, a 500; scripts/load found it):
+    every batch locks the task teams its households count under in (task, team) order
+    before it writes anything, then writes the households in order, the same household's
+    operations in the order sent; it answers in the batch's order."""
+    from sqlalchemy import event as sa_event
 
-    applied = []
-    real = sync.record_status
+    from village_grid.models import Assignment
 
-    def spy(session, actor, **kwargs):
-        applied.append(kwargs["household_id"])
-        return real(session, actor, **kwargs)
-
-    monkeypatch.setattr(sync, "record_status", spy)
-    task, (a, b, c) = world["task"], world["mine"]
+    task = world["task"]
+    (a, b, c), (d, e, _f) = world["mine"], world["theirs"]  # two teams of the grid member's
     malformed = {"op_id": str(uuid.uuid4()), "task_id": task.id}  # no household: rejected alone
-    ops = [op(task, c), op(task, a, "not_home"), malformed, op(task, b), op(task, a)]
-    res = client.post(URL, json={"ops": ops}, headers=api_headers(client, world["lead"]))
-    assert res.status_code == 200, res.get_json()
-    assert applied == sorted(applied) == [a.id, a.id, b.id, c.id]
-    results = res.get_json()["results"]
-    assert [r["result"] for r in results] == [
-        "applied",
-        "applied",
-        "rejected",
-        "applied",
-        "applied",
+    ops = [
+        op(task, e),
+        op(task, c),
+        op(task, a, "not_home"),
+        malformed,
+        op(task, d),
+        op(task, b),
+        op(task, a),
     ]
+    seen: list[tuple[str, list[dict]]] = []
+
+    def watch(conn, cursor, statement, params, context, executemany):
+        for kind in ("UPDATE task_teams SET frozen", "INSERT INTO", "UPDATE assignments"):
+            if statement.startswith(kind):
+                seen.append((kind, [dict(p) for p in context.compiled_parameters]))
+
+    headers = api_headers(client, world["gm"])
+    sa_event.listen(db.engine, "before_cursor_execute", watch)
+    try:
+        res = client.post(URL, json={"ops": ops}, headers=headers)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", watch)
+    assert res.status_code == 200, res.get_json()
+    kinds = [k for k, _ in seen]
+    locks = [p[0]["team"] for k, p in seen if k == "UPDATE task_teams SET frozen"]
+    assert locks == [a.team_id, d.team_id] and a.team_id < d.team_id
+    assert kinds[:2] == ["UPDATE task_teams SET frozen"] * 2  # before any write
+    written = db.session.scalars(select(StatusEvent.household_id).order_by(StatusEvent.id)).all()
+    assert written == [a.id, a.id, b.id, c.id, d.id, e.id]
+    rows = dict(db.session.execute(select(Assignment.id, Assignment.household_id)).all())
+    updated = [rows[p[0]["b_id"]] for k, p in seen if k == "UPDATE assignments"]
+    assert updated == sorted(updated) == [a.id, b.id, c.id, d.id, e.id]  # each household once
+    results = res.get_json()["results"]
+    assert [r["result"] for r in results] == ["applied"] * 3 + ["rejected"] + ["applied"] * 3
     assert [r["op_id"] for r in results] == [o["op_id"] for o in ops]
     # The same household's ops kept their order: the later tap is the latest status.
     assert assignment(task, a).status == "safe"
+
+
+def test_a_batchs_team_counts_agree_with_its_households(client, world):
+    """Each team's counts move once for the batch, by where its households ended: a
+    first report, a change, the same status again, an older report and a repeat."""
+    from collections import Counter
+
+    from village_grid.models import Assignment, TaskTeam
+    from village_grid.tasks.labels import PENDING, STATUSES
+
+    headers = api_headers(client, world["gm"])
+    task, (a, b, c), (d, e, _f) = world["task"], world["mine"], world["theirs"]
+    now = utcnow()
+    at = lambda minutes: (now - timedelta(minutes=minutes)).isoformat() + "Z"  # noqa: E731
+    client.post(
+        URL, json={"ops": [op(task, a, at=at(20)), op(task, d, at=at(20))]}, headers=headers
+    )
+    ops = [
+        op(task, a, "safe", at=at(10)),  # the same status again
+        op(task, b, "not_home", at=at(10)),  # a first report
+        op(task, b, "safe", at=at(5)),  # then a change
+        op(task, d, "unreachable", at=at(10)),  # a change on the other team
+        op(task, d, "safe", at=at(15)),  # older: kept as an event only
+        op(task, e, "needs_help", at=at(10)),
+    ]
+    res = client.post(URL, json={"ops": ops}, headers=headers).get_json()
+    assert [r["result"] for r in res["results"]] == ["applied"] * 6
+    assert res["results"][4]["older"] is True
+    db.session.expire_all()
+    rows = Counter(
+        (team, status)
+        for team, status in db.session.execute(
+            select(Assignment.team_id, Assignment.status).where(Assignment.task_id == task.id)
+        )
+    )
+    for tt in db.session.scalars(select(TaskTeam).where(TaskTeam.task_id == task.id)):
+        stored = {s: getattr(tt, s) for s in STATUSES}
+        answered = {s: rows[(tt.team_id, s)] for s in STATUSES if s != PENDING}
+        assert stored == {**answered, PENDING: tt.households - sum(answered.values())}, tt.team_id
+    assert assignment(task, b).status == "safe" and assignment(task, d).status == "unreachable"
+    assert assignment(task, c).status == "pending" and assignment(task, e).status == "needs_help"
+
+
+def test_a_batch_is_decided_in_one_pass_not_one_report_at_a_time(client, world):
+    """Five operations cost little more than one: the op ids, households, task and rows
+    are read once for the batch, each team locked once; only each household's own
+    writes (its assignment, and its event on SQLite) come once per household. (One
+    report at a time took about a dozen statements each.)"""
+    from sqlalchemy import event as sa_event
+
+    task, headers = world["task"], api_headers(client, world["gm"])
+    households = world["mine"] + world["theirs"]  # two teams
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        statements.append(statement)
+
+    def sync(ops) -> int:
+        statements.clear()
+        sa_event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            res = client.post(URL, json={"ops": ops}, headers=headers).get_json()
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", count)
+        assert res["applied"] == len(ops), res
+        return len(statements)
+
+    sync([op(task, h) for h in households])  # every household has its row
+    one = sync([op(task, households[0], "not_home")])
+    five = sync([op(task, h, "not_home") for h in households[1:]])
+    # Four more households: their assignments (and events on SQLite); one more team: its
+    # lock and counts, and the read of which team each household counts under.
+    assert five - one <= 4 + 4 + 3, (one, five)

@@ -143,10 +143,16 @@ def is_team_lead_for(user: User | None, unit: Unit) -> bool:
 
     Decides whether a status from this user is recorded as a team lead's or a
     cadre's (grid member, cadre or administrator acting for the lead)."""
+    return leads_team_at(user, unit.path)
+
+
+def leads_team_at(user: User | None, team_path: str) -> bool:
+    """:func:`is_team_lead_for` by the team's path (a batch of reports reads the paths of
+    its households' teams in one query, not their units)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return any(
-        ra.role == "team_lead" and ra.unit is not None and is_under(unit.path, ra.unit.path)
+        ra.role == "team_lead" and ra.unit is not None and is_under(team_path, ra.unit.path)
         for ra in user.roles
     )
 
@@ -176,11 +182,32 @@ def require_household(
 ) -> Household:
     """Load a household the user may act on; same errors as :func:`require_unit`."""
     household = _by_id(session, Household, household_id)
-    if household is None or not may(user, "view", household.team):
+    if household is None:
         raise OutOfScope(_("No such household."))
-    if action != "view" and not may(user, action, household.team):
-        raise Forbidden(_("You may not do this here."))
+    check_household(user, household.team.path, action)
     return household
+
+
+def check_household(user: User | None, team_path: str | None, action: str = "view") -> None:
+    """:func:`require_household`'s rule for a household whose team lies at ``team_path``
+    (None: no such household), for callers that read many households at once."""
+    if team_path is None or not within(team_path, scope_paths(user, "view")):
+        raise OutOfScope(_("No such household."))
+    if action != "view" and not within(team_path, scope_paths(user, action)):
+        raise Forbidden(_("You may not do this here."))
+
+
+def household_teams(session: Session, household_ids) -> dict[int, tuple[int, str]]:
+    """(team id, team path) of each of these households that exists (one query)."""
+    ids = sorted({h for h in household_ids if isinstance(h, int)})
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Household.id, Household.team_id, Unit.path)
+        .join(Unit, Unit.id == Household.team_id)
+        .where(Household.id.in_(ids))
+    )
+    return {hh: (team, path) for hh, team, path in rows}
 
 
 def load_unit(session: Session, actor: User | None, unit_id: int, action: str = "view") -> Unit:

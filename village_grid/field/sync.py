@@ -4,9 +4,12 @@ Each operation carries an id the phone made (a UUID), the task and household, th
 status (with a kind of help and a note for "needs help") and ``at``, the phone's
 time with its offset. This module checks the shape of each operation (an object with
 the fields it may carry, ids that are numbers, ``at`` a time with an offset) and hands
-it to the one status service (``tasks.statuses.record_status``) as the caller, in a
-savepoint of its own; the service decides the rest and says what happened, which is
-mapped to the answer:
+the well-formed ones, as one batch, to the status service
+(``tasks.statuses.record_reports``, of which a single tap's ``record_status`` is the
+one-report case) as the caller. The service decides the batch in one pass — its
+operation ids looked up once, its households, teams and rows read once, the teams
+locked in (task, team) order, the rows written together, one sign of life for the
+batch — and says what happened to each operation, which is mapped to its answer:
 
 - ``applied``; ``duplicate`` for an operation id this person sent before (nothing
   changes, in this batch or any later one); ``older: true`` for one older than the
@@ -16,7 +19,8 @@ mapped to the answer:
   caller's scope, on a closed task or for a household the task never reached, and
   only it: the others of the batch apply. Nothing of a rejected one is written.
 
-Flushes, never commits: the API view commits the batch.
+Answers come in the batch's order; one household's operations take effect in the order
+sent. Flushes, never commits: the API view commits the batch.
 """
 
 from __future__ import annotations
@@ -24,16 +28,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from village_grid.edge import ID_MAX, ID_MIN
 from village_grid.errors import DomainError, InvalidInput
 from village_grid.field.labels import AT_MAX, NOT_AN_OBJECT, OP_FIELDS
-from village_grid.models import Household, User
+from village_grid.models import User
 from village_grid.models.base import utcnow
-from village_grid.tasks import signs
-from village_grid.tasks.statuses import record_status
+from village_grid.tasks.statuses import Report, record_reports
 
 
 def apply_ops(
@@ -49,78 +51,47 @@ def apply_ops(
     "clamped"?, "older"?}``."""
     now = now or utcnow()
     results: list[dict | None] = [None] * len(ops)
-    # Rows are locked in (task, team, household) order, whatever the phone's order:
-    # a report locks its team's counts, then the household's row, and two batches
-    # taking them in different orders would each hold a lock the other waits for
-    # (PostgreSQL ends one with a deadlock, a 500). Stable: the same household's ops
-    # keep their order. Answered in the batch's order.
-    teams = _teams_of(session, ops)
-    heard: set[int] = set()
-    for index in sorted(range(len(ops)), key=lambda i: _lock_order(ops[i], teams)):
-        op = ops[index]
-        op_id = op.get("op_id") if isinstance(op, dict) else None
-        op_id = op_id if isinstance(op_id, str) else None
+    reports: list[Report] = []
+    sent: list[int] = []  # the index in ``ops`` of each report
+    for index, op in enumerate(ops):
         try:
             clean = checked_op(op)
-            with session.begin_nested():
-                done = record_status(
-                    session,
-                    actor,
-                    task_id=clean["task_id"],
-                    household_id=clean["household_id"],
-                    status=clean["status"],
-                    help_kind=clean["kind"],
-                    note=clean["note"],
-                    client_op_id=clean["op_id"],
-                    client_time=clean["at"],
-                    client_addr=client_addr,
-                    now=now,
-                    sign=False,
-                )
         except DomainError as err:
-            results[index] = {"op_id": op_id, "result": "rejected", "error": _error(err)}
+            op_id = op.get("op_id") if isinstance(op, dict) else None
+            results[index] = _rejected(op_id if isinstance(op_id, str) else None, err)
+            continue
+        reports.append(
+            Report(
+                task_id=clean["task_id"],
+                household_id=clean["household_id"],
+                status=clean["status"],
+                help_kind=clean["kind"],
+                note=clean["note"],
+                client_op_id=clean["op_id"],
+                client_time=clean["at"],
+            )
+        )
+        sent.append(index)
+    # One pass for the batch, one sign of life for it (not one per operation).
+    done = record_reports(session, actor, reports, client_addr=client_addr, now=now)
+    for index, report, recorded in zip(sent, reports, done, strict=True):
+        if isinstance(recorded, DomainError):
+            results[index] = _rejected(report.client_op_id, recorded)
             continue
         result = {
-            "op_id": clean["op_id"],  # a repeated tap's event is the first tap's
-            "result": "duplicate" if done.result == "duplicate" else "applied",
+            "op_id": report.client_op_id,  # a repeated tap's event is the first tap's
+            "result": "duplicate" if recorded.result == "duplicate" else "applied",
         }
-        if done.clamped:
-            result["clamped"] = done.clamped
-        if done.result == "older":
+        if recorded.clamped:
+            result["clamped"] = recorded.clamped
+        if recorded.result == "older":
             result["older"] = True
         results[index] = result
-        heard.add(done.event.task_id)
-    # One sign of life for the batch, on every task it reported on (not one per
-    # operation), taken after the teams' locks like any report's.
-    signs.record_signs(session, actor, heard, kind="sync", now=now)
     return results
 
 
-def _ids(op) -> tuple[int, int]:
-    """(task id, household id) of an operation; (0, 0) for one too malformed to say."""
-    if not isinstance(op, dict):
-        return (0, 0)
-    task_id, household_id = (op.get("task_id"), op.get("household_id"))
-    return (
-        task_id if type(task_id) is int else 0,
-        household_id if type(household_id) is int else 0,
-    )
-
-
-def _teams_of(session: Session, ops: list) -> dict[int, int]:
-    """The team of each household the batch names (one query)."""
-    ids = {h for _task_id, h in map(_ids, ops) if ID_MIN <= h <= ID_MAX}
-    if not ids:
-        return {}
-    return dict(
-        session.execute(select(Household.id, Household.team_id).where(Household.id.in_(ids))).all()
-    )
-
-
-def _lock_order(op, teams: dict[int, int]) -> tuple[int, int, int]:
-    """(task, team, household) of an operation, zeros where it is too malformed to say."""
-    task_id, household_id = _ids(op)
-    return (task_id, teams.get(household_id, 0), household_id)
+def _rejected(op_id: str | None, err: DomainError) -> dict:
+    return {"op_id": op_id, "result": "rejected", "error": _error(err)}
 
 
 def _error(err: DomainError) -> dict:

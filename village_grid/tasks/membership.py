@@ -34,7 +34,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, exists, func, literal, null, or_, select, union_all, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -157,6 +168,48 @@ def lock_team(session: Session, task_id: int, household_id: int) -> tuple[int, i
     return (row[0], row[1], row[2]) if row is not None else None
 
 
+# A task's team locked by its team's id (lock_teams: several households at once).
+_LOCK_TEAM = (
+    update(_tt)
+    .where(_tt.c.task_id == bindparam("t"), _tt.c.team_id == bindparam("team"))
+    .values(frozen=_tt.c.frozen)
+    .returning(_tt.c.id, _tt.c.team_id, _tt.c.pending)
+)
+# The team each of several households counts under on a task: its row's, or its own.
+_COUNTED_TEAMS = select(
+    _h.c.id,
+    func.coalesce(
+        select(_a.c.team_id)
+        .where(_a.c.task_id == bindparam("t"), _a.c.household_id == _h.c.id)
+        .scalar_subquery(),
+        _h.c.team_id,
+    ),
+).where(_h.c.id.in_(bindparam("hhs", expanding=True)))
+
+
+def lock_teams(
+    session: Session, task_id: int, household_ids: Iterable[int]
+) -> dict[int, tuple[int, int, int]]:
+    """:func:`lock_team` for several households of a task: each task team they count
+    under locked once, in team order (two batches over the same teams never each hold
+    one the other waits for), as {household id: (task team id, team id, pending)};
+    a household whose task has no such team is left out."""
+    ids = sorted(set(household_ids))
+    if len(ids) == 1:
+        locked = lock_team(session, task_id, ids[0])
+        return {ids[0]: locked} if locked is not None else {}
+    conn = session.connection()
+    by_team: dict[int, list[int]] = {}
+    for household_id, team_id in conn.execute(_COUNTED_TEAMS, {"t": task_id, "hhs": ids}):
+        by_team.setdefault(team_id, []).append(household_id)
+    out: dict[int, tuple[int, int, int]] = {}
+    for team_id in sorted(by_team):
+        row = conn.execute(_LOCK_TEAM, {"t": task_id, "team": team_id}).first()
+        if row is not None:
+            out.update(dict.fromkeys(by_team[team_id], (row[0], row[1], row[2])))
+    return out
+
+
 class Membership(NamedTuple):
     """A household an open member of a task, through one of the task's teams."""
 
@@ -207,20 +260,37 @@ def pending_row(task_id: int, household_id: int, team_id: int) -> dict:
 
 def add_row(session: Session, task_id: int, household_id: int, team_id: int) -> int:
     """The household's row on the task, written as pending if it has none; its id."""
-    insert_ignore(session, Assignment, [pending_row(task_id, household_id, team_id)])
-    return session.connection().scalar(
-        select(_a.c.id).where(_a.c.task_id == task_id, _a.c.household_id == household_id)
+    return add_rows(session, task_id, {household_id: team_id})[household_id]
+
+
+def add_rows(session: Session, task_id: int, teams: dict[int, int]) -> dict[int, int]:
+    """The rows of these households (household id → team id) on the task, written as
+    pending where they have none: {household id: row id} (two statements)."""
+    ids = sorted(teams)
+    insert_ignore(session, Assignment, [pending_row(task_id, h, teams[h]) for h in ids])
+    rows = session.connection().execute(
+        select(_a.c.household_id, _a.c.id).where(
+            _a.c.task_id == task_id, _a.c.household_id.in_(ids)
+        )
     )
+    return {household_id: row_id for household_id, row_id in rows}
 
 
 def move_count(session: Session, task_team_id: int, old: str, new: str, n: int = 1) -> None:
     """``n`` households of a task team went from status ``old`` to ``new``."""
-    if old == new:
+    move_counts(session, task_team_id, Counter({old: -n, new: n}) if old != new else Counter())
+
+
+def move_counts(session: Session, task_team_id: int, change: Counter) -> None:
+    """A task team's status counts moved by ``change`` (status → how many more, or
+    fewer), in one statement; nothing when it nets to zero."""
+    moved = {s: n for s, n in change.items() if n}
+    if not moved:
         return
     session.connection().execute(
         update(_tt)
         .where(_tt.c.id == task_team_id)
-        .values({old: _tt.c[old] - n, new: _tt.c[new] + n})
+        .values({s: _tt.c[s] + n for s, n in sorted(moved.items())})
     )
 
 
