@@ -267,7 +267,7 @@ def test_a_batch_locks_its_teams_in_order_then_writes_and_answers_in_its_own(cli
     written = db.session.scalars(select(StatusEvent.household_id).order_by(StatusEvent.id)).all()
     assert written == [a.id, a.id, b.id, c.id, d.id, e.id]
     rows = dict(db.session.execute(select(Assignment.id, Assignment.household_id)).all())
-    updated = [rows[p[0]["b_id"]] for k, p in seen if k == "UPDATE assignments"]
+    updated = [rows[p["b_id"]] for k, ps in seen if k == "UPDATE assignments" for p in ps]
     assert updated == sorted(updated) == [a.id, b.id, c.id, d.id, e.id]  # each household once
     results = res.get_json()["results"]
     assert [r["result"] for r in results] == ["applied"] * 3 + ["rejected"] + ["applied"] * 3

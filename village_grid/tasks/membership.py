@@ -276,6 +276,51 @@ def add_rows(session: Session, task_id: int, teams: dict[int, int]) -> dict[int,
     return {household_id: row_id for household_id, row_id in rows}
 
 
+# Latest wins in the statement itself: a report committed by someone else
+# between this one's read and its write, and newer than it, is kept.
+_UPDATE_LATEST = (
+    update(_a)
+    .where(
+        _a.c.id == bindparam("b_id"),
+        or_(
+            _a.c.updated_at.is_(None),
+            _a.c.updated_at <= bindparam("b_updated_at"),
+        ),
+    )
+    .values(
+        status=bindparam("b_status"),
+        help_kind=bindparam("b_help_kind"),
+        note=bindparam("b_note"),
+        answers=bindparam("b_answers", type_=_a.c.answers.type),
+        updated_at=bindparam("b_updated_at"),
+        updated_via=bindparam("b_updated_via"),
+        updated_by_id=bindparam("b_updated_by_id"),
+    )
+)
+
+
+def update_latest(session: Session, rows: list[tuple[int, dict]]) -> set[int]:
+    """Assignments (id, their new values: status, help_kind, note, answers, updated_at,
+    updated_via, updated_by_id) set to a report, each unless a newer one is there
+    (latest wins in the statement): one statement run for every row at once. The ids
+    updated; one left out holds a newer report committed meanwhile."""
+    if not rows:
+        return set()
+    conn = session.connection()
+    params = [{"b_id": i, **{f"b_{k}": v for k, v in values.items()}} for i, values in rows]
+    if conn.execute(_UPDATE_LATEST, params).rowcount == len(rows):
+        return {i for i, _values in rows}
+    # Rare (the teams' locks keep other reports out): which rows hold what was written.
+    keys = ("status", "updated_at", "updated_by_id")
+    held = {
+        i: tuple(rest)
+        for i, *rest in conn.execute(
+            select(_a.c.id, *(_a.c[k] for k in keys)).where(_a.c.id.in_([i for i, _v in rows]))
+        )
+    }
+    return {i for i, values in rows if held.get(i) == tuple(values[k] for k in keys)}
+
+
 def move_count(session: Session, task_team_id: int, old: str, new: str, n: int = 1) -> None:
     """``n`` households of a task team went from status ``old`` to ``new``."""
     move_counts(session, task_team_id, Counter({old: -n, new: n}) if old != new else Counter())

@@ -78,7 +78,7 @@ class Place:
     answers: dict | None
     latest: object = UNKNOWN  # its latest event: a StatusEvent, one the batch writes, None
     changes: dict | None = None  # its assignment's values after the batch
-    applied: list[int] = field(default_factory=list)  # the batch's events that set them
+    applied: list = field(default_factory=list)  # the batch's events that set them
 
 
 def read_places(

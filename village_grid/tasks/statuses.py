@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -50,7 +50,7 @@ from village_grid.models import Assignment, NoticeRead, StatusEvent, Task, User
 from village_grid.models.base import utcnow
 from village_grid.tasks import cases, labels, membership, report_places, signs, unread
 from village_grid.tasks.escalation import open_help_case
-from village_grid.tasks.queries import get_task, task_visible
+from village_grid.tasks.queries import get_task, visible_task_ids
 from village_grid.tasks.report_checks import (
     checked_household_answer,
     checked_op_id,
@@ -71,27 +71,6 @@ _events = StatusEvent.__table__
 _assignments = Assignment.__table__
 _tasks = Task.__table__
 _INSERT_EVENTS = _events.insert().returning(_events.c.id, sort_by_parameter_order=True)
-# Latest wins in the statement itself: a report committed by someone else
-# between this one's read and its write, and newer than it, is kept.
-_UPDATE_ASSIGNMENT = (
-    update(_assignments)
-    .where(
-        _assignments.c.id == bindparam("b_id"),
-        or_(
-            _assignments.c.updated_at.is_(None),
-            _assignments.c.updated_at <= bindparam("b_updated_at"),
-        ),
-    )
-    .values(
-        status=bindparam("b_status"),
-        help_kind=bindparam("b_help_kind"),
-        note=bindparam("b_note"),
-        answers=bindparam("b_answers", type_=_assignments.c.answers.type),
-        updated_at=bindparam("b_updated_at"),
-        updated_via=bindparam("b_updated_via"),
-        updated_by_id=bindparam("b_updated_by_id"),
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -270,7 +249,7 @@ def _record(
                 continue
             if item.error is not None:
                 raise item.error
-            done = _decide(session, actor, item, tasks.get(report.task_id), planned, now)
+            done = _decide(session, actor, item, tasks.get(report.task_id), now)
         except DomainError as err:
             out[item.index] = err
             continue
@@ -333,13 +312,18 @@ def _duplicate_of(first: StatusEvent | _Planned, report: Report):
 
 def _check_alone(session: Session, actor: User | None, items: list[_Item]) -> None:
     """What each report says, and (a person's) whether its household and task are theirs
-    to report on: the error it is refused with, if any (one query for the households)."""
+    to report on: the error it is refused with, if any (one query for the households, one
+    for the tasks)."""
     teams = (
         scope.household_teams(session, [i.report.household_id for i in items])
         if actor is not None
         else {}
     )
-    visible: dict[int, bool] = {}
+    visible = (
+        visible_task_ids(session, actor, [i.report.task_id for i in items])
+        if actor is not None
+        else set()
+    )
     for item in items:
         report = item.report
         status = report.status
@@ -355,11 +339,6 @@ def _check_alone(session: Session, actor: User | None, items: list[_Item]) -> No
             scope.check_household(actor, team[1] if team else None, "report_status")
             item.team_path = team[1]
             if report.task_id not in visible:
-                task = (
-                    session.get(Task, report.task_id) if isinstance(report.task_id, int) else None
-                )
-                visible[report.task_id] = task is not None and task_visible(session, actor, task)
-            if not visible[report.task_id]:
                 raise OutOfScope(_("No such task."))
         except DomainError as err:
             item.error = err
@@ -402,7 +381,6 @@ def _decide(
     actor: User | None,
     item: _Item,
     task: TaskFacts | None,
-    planned: list[_Planned],
     now: datetime,
 ):
     """One report decided against where its household stands now (the batch's earlier
@@ -469,7 +447,7 @@ def _decide(
         "updated_via": via,
         "updated_by_id": actor_id,
     }
-    place.applied.append(len(planned))
+    place.applied.append(plan)
     return plan
 
 
@@ -504,14 +482,13 @@ def _write(session: Session, actor: User | None, planned: list[_Planned], now: d
     moves: dict[int, Counter] = {}
     confirmed: Counter = Counter()
     pending_before: dict[int, int] = {}
-    for place in places:
-        if place.changes is None:
-            continue
-        params = {"b_id": place.assignment_id, **{f"b_{k}": v for k, v in place.changes.items()}}
-        if not conn.execute(_UPDATE_ASSIGNMENT, params).rowcount:
+    changed = [p for p in places if p.changes is not None]
+    updated = membership.update_latest(session, [(p.assignment_id, p.changes) for p in changed])
+    for place in changed:
+        if place.assignment_id not in updated:
             # A newer report was committed meanwhile: this household's are events only.
-            for i in place.applied:
-                planned[i].result = "older"
+            for plan in place.applied:
+                plan.result = "older"
             continue
         loaded = session.identity_map.get(identity_key(Assignment, place.assignment_id))
         if loaded is not None:
