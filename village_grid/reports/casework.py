@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-import networkx as nx
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
+from village_grid.hierarchy.queries import labels_of
 from village_grid.models import (
     Assignment,
     Escalation,
@@ -24,7 +24,6 @@ from village_grid.models import (
 )
 from village_grid.reports.labels import CASES_LISTED
 from village_grid.tasks import cases as case_rules
-from village_grid.tasks.graph import team_label
 
 # Outbox keys that name the task (``<kind>:<task>:…``) and those that name a case of it.
 TASK_KEYS = ("dispatch", "overdue", "report")
@@ -37,17 +36,22 @@ def _minutes(start: datetime, end: datetime | None) -> int | None:
     return max(0, math.ceil((end - start).total_seconds() / 60))
 
 
-def _cases(session: Session, task_id: int, paths: list[str] | None, end: datetime) -> list:
-    """Every level of every case of the task about a team within ``paths``, opened by
-    ``end``, oldest first."""
+def _within(task_id: int, paths: list[str] | None, end: datetime) -> tuple:
+    """The levels of the task's cases about a team within ``paths``, opened by ``end``
+    (with a join to the team's unit)."""
+    return (
+        Escalation.task_id == task_id,
+        Escalation.opened_at <= end,
+        scope.paths_clause(paths, Unit.path),
+    )
+
+
+def _levels(session: Session, where: tuple, *more) -> list[Escalation]:
+    """The levels ``where`` (and ``more``) holds, oldest first."""
     return session.scalars(
         select(Escalation)
         .join(Unit, Unit.id == Escalation.team_id)
-        .where(
-            Escalation.task_id == task_id,
-            Escalation.opened_at <= end,
-            scope.paths_clause(paths, Unit.path),
-        )
+        .where(*where, *more)
         .order_by(Escalation.opened_at, Escalation.id)
     ).all()
 
@@ -61,16 +65,67 @@ def _grouped(levels: list[Escalation]) -> list[list[Escalation]]:
     return [sorted(v, key=lambda e: e.level) for v in out.values()]
 
 
-def casework(
-    session: Session, g: nx.DiGraph, task_id: int, paths: list[str] | None, end: datetime
-) -> dict:
-    """The report's calls for help and escalations (up to CASES_LISTED of each)."""
-    levels = _cases(session, task_id, paths, end)
+def _team_cases(session: Session, where: tuple) -> tuple[list[list[Escalation]], int, dict]:
+    """The cases about a team (not a call for help: overdue, unread, silent), counted by
+    the database — a district's sweep past its deadline has one per team, a hundred
+    thousand: the first CASES_LISTED of them as levels; how many in all; the ids the
+    outbox's keys name (the cases' levels and task teams), read as plain numbers."""
+    not_help = Escalation.reason != "needs_help"
+    key = (Escalation.task_team_id, Escalation.reason)
+    total = session.scalar(
+        select(func.count()).select_from(
+            select(*key)
+            .join(Unit, Unit.id == Escalation.team_id)
+            .where(*where, not_help)
+            .group_by(*key)
+            .subquery()
+        )
+    )
+    first = session.execute(
+        select(*key)
+        .join(Unit, Unit.id == Escalation.team_id)
+        .where(*where, not_help)
+        .group_by(*key)
+        .order_by(func.min(Escalation.opened_at), func.min(Escalation.id))
+        .limit(CASES_LISTED)
+    ).all()
+    wanted = set(first)
+    levels = []
+    for chunk in case_rules.chunks(sorted({tt for tt, _r in wanted if tt is not None})):
+        levels += [
+            e
+            for e in _levels(session, where, not_help, Escalation.task_team_id.in_(chunk))
+            if (e.task_team_id, e.reason) in wanted
+        ]
+    ids: dict[str, set[int]] = {"cases": set(), "task_teams": set()}
+    for case_id, task_team_id in session.execute(
+        select(Escalation.id, Escalation.task_team_id)
+        .join(Unit, Unit.id == Escalation.team_id)
+        .where(*where, not_help)
+        .execution_options(yield_per=5000)
+    ):
+        ids["cases"].add(case_id)
+        if task_team_id is not None:
+            ids["task_teams"].add(task_team_id)
+    return _grouped(levels), int(total or 0), ids
+
+
+def casework(session: Session, task_id: int, paths: list[str] | None, end: datetime) -> dict:
+    """The report's calls for help and escalations (up to CASES_LISTED of each). Calls for
+    help are read whole (the longest open is among them); the cases about a team are
+    counted by the database and only those listed are read."""
+    where = _within(task_id, paths, end)
+    help_levels = _levels(session, where, Escalation.reason == "needs_help")
+    team_groups, team_total, team_ids = _team_cases(session, where)
+    team_levels = [e for case in team_groups for e in case]
+    levels = [*help_levels, *team_levels]
+    # The teams (with their grid) and the units each level reached, as people say them.
+    names = labels_of(session, [e.team_id for e in levels] + [e.unit_id for e in levels])
     people = case_rules.names(
         session, [e.assignee_id for e in levels] + [e.resolved_by_id for e in levels]
     )
     who = {uid: u.display_name for uid, u in people.items()}
-    groups = _grouped(levels)
+    groups = sorted([*_grouped(help_levels), *team_groups], key=lambda c: (c[0].opened_at, c[0].id))
     assignment_ids = [c[0].assignment_id for c in groups if c[0].assignment_id]
     households: dict[int, tuple] = {}
     for chunk in case_rules.chunks(assignment_ids):
@@ -86,11 +141,16 @@ def casework(
             .where(Assignment.id.in_(chunk))
         ):
             households[a_id] = (code, door_no or "", help_kind, note)
-    leads = dict(
-        session.execute(
-            select(TaskTeam.team_id, TaskTeam.assignee_id).where(TaskTeam.task_id == task_id)
-        ).all()
-    )
+    help_teams = sorted({e.team_id for e in help_levels})
+    leads: dict[int, int | None] = {}
+    for chunk in case_rules.chunks(help_teams):
+        leads.update(
+            session.execute(
+                select(TaskTeam.team_id, TaskTeam.assignee_id).where(
+                    TaskTeam.task_id == task_id, TaskTeam.team_id.in_(chunk)
+                )
+            ).all()
+        )
     lead_names = case_rules.names(session, leads.values())
 
     def level_rows(case: list[Escalation]) -> list[dict]:
@@ -103,7 +163,7 @@ def casework(
             rows.append(
                 {
                     "level": e.level,
-                    "unit": g.nodes[e.unit_id]["name"] if e.unit_id in g else "",
+                    "unit": names.get(e.unit_id, ""),
                     "person": who.get(e.assignee_id, ""),
                     "opened_at": e.opened_at,
                     "acknowledged_at": e.acknowledged_at,
@@ -119,7 +179,7 @@ def casework(
         closed_at = resolved.resolved_at if resolved else None
         row = {
             "reason": first.reason,
-            "team": team_label(g, first.team_id),
+            "team": names.get(first.team_id, ""),
             "opened_at": first.opened_at,
             "closed_at": closed_at,
             "closed_by": who.get(resolved.resolved_by_id, "") if resolved else "",
@@ -128,7 +188,7 @@ def casework(
             "still_open": closed_at is None,
             "levels": level_rows(case),
             "top_level": top.level,
-            "top_unit": g.nodes[top.unit_id]["name"] if top.unit_id in g else "",
+            "top_unit": names.get(top.unit_id, ""),
         }
         if first.reason == "needs_help":
             code, door_no, help_kind, note = households.get(first.assignment_id, ("", "", "", ""))
@@ -155,10 +215,12 @@ def casework(
         "help_open": sum(1 for r in help_rows if r["still_open"]),
         "longest": longest,
         "escalations": climbed[:CASES_LISTED],
-        "escalations_total": len(climbed),
-        "case_ids": [e.id for e in levels],
+        # The calls for help that climbed, and every case about a team.
+        "escalations_total": len(climbed) - len(team_groups) + team_total,
+        "case_ids": team_ids["cases"] | {e.id for e in help_levels},
         "assignment_ids": assignment_ids,
-        "task_team_ids": sorted({e.task_team_id for e in levels if e.task_team_id}),
+        "task_team_ids": team_ids["task_teams"]
+        | {e.task_team_id for e in help_levels if e.task_team_id},
     }
 
 
@@ -210,6 +272,7 @@ def messages(session: Session, task: Task, found: dict) -> dict:
                 OutboxMessage.created_at >= task.created_at,
                 or_(*(OutboxMessage.event_key.like(f"{kind}:%") for kind in CASE_KEYS)),
             )
+            .execution_options(yield_per=5000)
         ):
             if _case_message(key, wanted):
                 add(status, attempts, 1)

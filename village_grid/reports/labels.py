@@ -14,8 +14,12 @@ EARLIER_LISTED = 8
 CURVE_POINTS = 48
 # Child units drawn as small multiples (the table lists them all).
 SMALL_MULTIPLES = 24
-# Households never reached listed with their door numbers, and teams in the team table.
+# Households never reached listed with their door numbers, in at most so many teams
+# (rows of their table): a million households' report stays a document one can read,
+# with a line saying how many more the export holds.
 UNREACHED_LISTED = 500
+UNREACHED_TEAMS_LISTED = 100
+# Teams in the team table.
 TEAMS_LISTED = 300
 # Cases listed in the calls-for-help and escalation sections.
 CASES_LISTED = 200
