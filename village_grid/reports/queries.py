@@ -106,8 +106,7 @@ def report(
     data["coverage"] = coverage.coverage(session, task, counted, kids, paths, end)
     data["teams"] = teams.teams(session, task, paths, end)
     data["unreached"] = teams.unreached(session, task, paths)
-    found = casework.casework(session, task.id, paths, end)
-    data["cases"] = found
-    data["messages"] = casework.messages(session, task, found)
+    data["cases"] = casework.casework(session, task.id, paths, end)
+    data["messages"] = casework.messages(session, task, paths, end)
     data["earlier"] = coverage.earlier(session, task, unit, paths)
     return data
