@@ -227,6 +227,10 @@ def report(f: dict, line) -> None:
         "< 300 MB",
         f["worker_rss_mb"] < 300,
     )
+    print(
+        f"  (file {f['file_mb']:.0f} MB; bare {'COPY' if f['engine'] == 'postgresql' else 'SELECT'}"
+        f" {f['bare_mb']:.0f} MB; worker process with start-up {f['worker_process_s']:.1f} s)"
+    )
     line(
         "report PDF request (page), answers at once",
         f"{f['report_request_s'] * 1000:.0f} ms",
@@ -254,8 +258,4 @@ def report(f: dict, line) -> None:
     print(
         f"  (report {f['report_kb']:.0f} kB, {f['report_pages'] or '?'} pages; worker process"
         f" with start-up {f['report_process_s']:.1f} s)"
-    )
-    print(
-        f"  (file {f['file_mb']:.0f} MB; bare {'COPY' if f['engine'] == 'postgresql' else 'SELECT'}"
-        f" {f['bare_mb']:.0f} MB; worker process with start-up {f['worker_process_s']:.1f} s)"
     )
