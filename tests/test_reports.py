@@ -339,7 +339,9 @@ def test_long_lists_say_how_much_they_leave_out(client, night, monkeypatch):
     login(client, night["cadre"])
     html = client.get(f"/tasks/{night['task'].id}/report").get_data(as_text=True)
     assert "此处列出 4 个小队中的前 2 个" in html
-    assert "此处列出前 0 起" in html
+    # Calls for help and escalations, counted whole by the database, listed up to the cap.
+    assert html.count("此处列出前 0 起") == 2
+    assert "呼救 1 起，仍未处理 0 起" in html and "逐级上报。" in html
 
 
 def test_never_reached_households_are_listed_for_the_first_teams_only(client, night, monkeypatch):
@@ -386,3 +388,22 @@ def test_the_report_is_made_without_the_tree_graph(app, night, client, monkeypat
     assert data["totals"] == before["totals"] and data["coverage"] == before["coverage"]
     assert TITLE in pdf_text(make_pdf(db.session, None, night["task"]))
     assert report(db.session, v["cadre"], notice)["reads"]["read"] == 1
+
+
+def test_coverage_is_counted_per_minute_by_the_database(app):
+    """The database counts reached times per minute after dispatch, rounded up as the
+    report's minutes are: at exactly 5 minutes is minute 5, a millisecond later minute 6."""
+    from village_grid.reports.coverage import minutes_to, reached_by_minute
+
+    v = create_village(grids=1, teams=1, households=3)
+    start = utcnow() - timedelta(hours=1)
+    task = create_task(v["village"], v["cadre"], title="分钟", now=start)
+    hh = v["households"]
+    answer(v["cadre"], task, hh[0], "safe", start + timedelta(minutes=5))
+    answer(v["cadre"], task, hh[1], "safe", start + timedelta(minutes=5, milliseconds=1))
+    answer(v["cadre"], task, hh[2], "not_home", start + timedelta(seconds=20))
+    minutes = reached_by_minute(db.session, task, None)
+    assert minutes == [(1, 1), (5, 1), (6, 1)]
+    assert [minutes_to(minutes, 3, p) for p in (50, 90, 100)] == [5, 6, 6]
+    until = reached_by_minute(db.session, task, None, until=start + timedelta(minutes=5))
+    assert until == [(1, 1), (5, 1)]
