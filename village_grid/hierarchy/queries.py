@@ -42,11 +42,7 @@ def village_chain(session: Session, unit: Unit) -> list[Unit]:
 
 def subtree_units(session: Session, root: Unit, max_depth: int | None = None) -> list[Unit]:
     """``root`` and the units under it (at most ``max_depth`` levels down), level by level."""
-    q = (
-        select(Unit)
-        .where(scope.under_clause(root))
-        .order_by(Unit.depth, Unit.sort_path)
-    )
+    q = select(Unit).where(scope.under_clause(root)).order_by(Unit.depth, Unit.sort_path)
     if max_depth is not None:
         q = q.where(Unit.depth <= root.depth + max_depth)
     return list(session.scalars(q))
