@@ -106,8 +106,8 @@ def main() -> int:
     ap.add_argument(
         "--files-only",
         action="store_true",
-        help="with --keep-tree: only the task's household export made by the worker "
-        "(bench_files.py), on the task an earlier run of the bench dispatched",
+        help="with --keep-tree: only the task's household export and its report's PDF made "
+        "by the worker (bench_files.py), on the task an earlier run of the bench dispatched",
     )
     args = ap.parse_args()
 
@@ -233,7 +233,8 @@ def bench_task_id() -> int:
 
 def files_figures(workdir: Path, task_id: int) -> dict:
     """The whole household export of the bench's sweep, made by the worker, beside a
-    bare COPY of the same rows (bench_files.py)."""
+    bare COPY of the same rows, and the sweep's report PDF made the same way
+    (bench_files.py)."""
     import bench_files
 
     figures = bench_files.figures(task_id, str(workdir))

@@ -339,4 +339,71 @@ def test_long_lists_say_how_much_they_leave_out(client, night, monkeypatch):
     login(client, night["cadre"])
     html = client.get(f"/tasks/{night['task'].id}/report").get_data(as_text=True)
     assert "此处列出 4 个小队中的前 2 个" in html
-    assert "此处列出前 0 起" in html
+    # Calls for help and escalations, counted whole by the database, listed up to the cap.
+    assert html.count("此处列出前 0 起") == 2
+    assert "呼救 1 起，仍未处理 0 起" in html and "逐级上报。" in html
+
+
+def test_never_reached_households_are_listed_for_the_first_teams_only(client, night, monkeypatch):
+    from village_grid.reports import teams
+
+    # Six never reached: one in team 1-2, two in 2-1, three in 2-2.
+    monkeypatch.setattr(teams, "UNREACHED_TEAMS_LISTED", 1)
+    login(client, night["cadre"])
+    html = client.get(f"/tasks/{night['task'].id}/report").get_data(as_text=True)
+    unreached = html.split('id="unreached"')[1].split("</section>")[0]
+    assert "3 个小队共 6 户始终未确认" in unreached
+    assert "此处列出前 1 个小队的 1 户，其余 5 户见导出表" in unreached
+    assert set(re.findall(r"\d+号", unreached)) == {"6号"}
+    data = report(db.session, night["cadre"], night["task"])["unreached"]
+    assert (data["total"], data["teams_total"], data["listed"]) == (6, 3, 1)
+    monkeypatch.setattr(teams, "UNREACHED_TEAMS_LISTED", 100)
+    monkeypatch.setattr(teams, "UNREACHED_LISTED", 2)
+    data = report(db.session, night["cadre"], night["task"])["unreached"]
+    assert data["listed"] == 2 and [len(t["households"]) for t in data["teams"]] == [1, 1]
+
+
+@requires_poppler
+def test_the_report_is_made_without_the_tree_graph(app, night, client, monkeypatch):
+    """A report of a million households is made in a process that never builds the
+    district's tree graph: names, ancestors, children and subtrees come from the tables."""
+    from village_grid.hierarchy.queries import labels_of
+    from village_grid.tasks import graph, routing
+
+    v = night
+    ids = [u.id for u in (v["village"], *v["grids"], *v["teams"])]
+    g = graph.get_graph(db.session)
+    assert labels_of(db.session, ids) == {i: graph.team_label(g, i) for i in ids}
+    before = report(db.session, None, night["task"])
+    notice = create_task(v["village"], v["cadre"], kind="notice", title="寻找走失儿童")
+    mark_notice_read(db.session, v["lead"], notice.id)
+    db.session.commit()
+    graph.forget_graph()
+
+    def no_graph(*_a, **_k):
+        raise AssertionError("the report built the tree graph")
+
+    monkeypatch.setattr(routing, "build_graph", no_graph)
+    data = report(db.session, None, night["task"])
+    assert data["totals"] == before["totals"] and data["coverage"] == before["coverage"]
+    assert TITLE in pdf_text(make_pdf(db.session, None, night["task"]))
+    assert report(db.session, v["cadre"], notice)["reads"]["read"] == 1
+
+
+def test_coverage_is_counted_per_minute_by_the_database(app):
+    """The database counts reached times per minute after dispatch, rounded up as the
+    report's minutes are: at exactly 5 minutes is minute 5, a millisecond later minute 6."""
+    from village_grid.reports.coverage import minutes_to, reached_by_minute
+
+    v = create_village(grids=1, teams=1, households=3)
+    start = utcnow() - timedelta(hours=1)
+    task = create_task(v["village"], v["cadre"], title="分钟", now=start)
+    hh = v["households"]
+    answer(v["cadre"], task, hh[0], "safe", start + timedelta(minutes=5))
+    answer(v["cadre"], task, hh[1], "safe", start + timedelta(minutes=5, milliseconds=1))
+    answer(v["cadre"], task, hh[2], "not_home", start + timedelta(seconds=20))
+    minutes = reached_by_minute(db.session, task, None)
+    assert minutes == [(1, 1), (5, 1), (6, 1)]
+    assert [minutes_to(minutes, 3, p) for p in (50, 90, 100)] == [5, 6, 6]
+    until = reached_by_minute(db.session, task, None, until=start + timedelta(minutes=5))
+    assert until == [(1, 1), (5, 1)]

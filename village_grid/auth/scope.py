@@ -118,6 +118,13 @@ def subtree_clause(path_column, path: str):
     return and_(path_column >= path, path_column < path_upper_bound(path))
 
 
+def under_clause(unit_or_path: Unit | str, path_column=Unit.path):
+    """SQL condition: ``path_column`` lies in the subtree of a unit (given as the unit or
+    its path) — the unit and everything below it. :func:`is_under` in SQL."""
+    path = unit_or_path if isinstance(unit_or_path, str) else unit_or_path.path
+    return subtree_clause(path_column, path)
+
+
 def paths_clause(paths: list[str] | None, path_column=Unit.path):
     """SQL condition: ``path_column`` lies in one of the subtrees at ``paths``
     (``None``: everywhere; empty: nowhere). :func:`within` in SQL."""

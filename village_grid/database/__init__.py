@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import event
+from sqlalchemy import BigInteger, Integer, cast, event, extract, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.types import DateTime
 
 from village_grid.database import checkpoints
 from village_grid.database.writers import QueuedWriterConnection
@@ -81,3 +83,19 @@ def chunks(ids: Sequence[int], size: int | None = None) -> list[list[int]]:
     """``ids`` in lists of at most ``size`` (:data:`IDS_PER_QUERY`), in their order."""
     size = size or IDS_PER_QUERY
     return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def minutes_after(session: Session, column, start: datetime):
+    """SQL: whole minutes from ``start`` to the time in ``column``, rounded up
+    (``math.ceil`` of the seconds / 60, as the reports count them; 0 or less at or
+    before ``start``), so times can be counted per minute by the database. PostgreSQL
+    subtracts to the microsecond, SQLite to the millisecond (its ``julianday``)."""
+    at = literal(start, DateTime())
+    if session.get_bind().dialect.name == "postgresql":
+        ticks, per_minute = extract("epoch", column - at) * 1_000_000, 60_000_000
+        ticks = cast(func.floor(ticks), BigInteger)
+    else:
+        ticks = (func.julianday(column) - func.julianday(at)) * 86_400_000
+        ticks, per_minute = cast(func.round(ticks), Integer), 60_000
+    # Integer division truncates toward zero: a ceiling for the times after ``start``.
+    return (ticks + (per_minute - 1)) // per_minute

@@ -45,6 +45,16 @@ HOUSEHOLD_FIELD_LABELS = {
 }
 
 
+def unit_label(kind: str, name: str, parent_kind: str | None, parent_name: str | None) -> str:
+    """A unit as people say it: a team with its grid ("第3网格 4小队", not "4小队" of which
+    a village has fourteen), any other unit (and a team under a team, or with no unit
+    above it) by its name. The one rule: ``tasks/graph.team_label`` on the cached graph
+    and ``hierarchy/queries.labels_of`` on the units table both say it this way."""
+    if kind != "team" or parent_kind is None or parent_kind == "team":
+        return name
+    return team_with_grid(name, parent_name)
+
+
 def team_with_grid(team_name: str, grid_name: str | None) -> str:
     """A team as people say it: with its grid ("第3网格 4小队", not "4小队" of which a
     village has fourteen); a name that already holds the grid's stays as it is."""

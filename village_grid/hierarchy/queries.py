@@ -11,9 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from village_grid.auth import scope
+from village_grid.hierarchy.labels import unit_label
 from village_grid.models import Household, Member, Unit, User
 from village_grid.models.units import TEAM, VILLAGE_KINDS
 
@@ -41,14 +42,39 @@ def village_chain(session: Session, unit: Unit) -> list[Unit]:
 
 def subtree_units(session: Session, root: Unit, max_depth: int | None = None) -> list[Unit]:
     """``root`` and the units under it (at most ``max_depth`` levels down), level by level."""
-    q = (
-        select(Unit)
-        .where(scope.subtree_clause(Unit.path, root.path))
-        .order_by(Unit.depth, Unit.sort_path)
-    )
+    q = select(Unit).where(scope.under_clause(root)).order_by(Unit.depth, Unit.sort_path)
     if max_depth is not None:
         q = q.where(Unit.depth <= root.depth + max_depth)
     return list(session.scalars(q))
+
+
+def child_units(session: Session, unit: Unit) -> list[Unit]:
+    """The units right under ``unit``, in the natural order."""
+    return list(
+        session.scalars(select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.sort_path))
+    )
+
+
+# Ids per statement when units are read by id (SQLite takes at most 32,766 variables).
+IDS_PER_READ = 5_000
+
+
+def labels_of(session: Session, unit_ids: Iterable[int | None]) -> dict[int, str]:
+    """Each unit as people say it (``hierarchy/labels.unit_label``: a team with its grid,
+    any other unit by its name), read from the units table with the unit above each:
+    for pages and files that do not hold the cached tree graph. Unknown ids are left out."""
+    ids = sorted({i for i in unit_ids if i is not None})
+    parent = aliased(Unit)
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), IDS_PER_READ):
+        chunk = ids[start : start + IDS_PER_READ]
+        for uid, kind, name, parent_kind, parent_name in session.execute(
+            select(Unit.id, Unit.kind, Unit.name, parent.kind, parent.name)
+            .outerjoin(parent, parent.id == Unit.parent_id)
+            .where(Unit.id.in_(chunk))
+        ):
+            out[uid] = unit_label(kind, name, parent_kind, parent_name)
+    return out
 
 
 def units_in_scope(
@@ -129,7 +155,7 @@ def household_counts(
         .group_by(Unit.id, Unit.path)
     )
     if within is not None:
-        q = q.where(scope.subtree_clause(Unit.path, within.path))
+        q = q.where(scope.under_clause(within))
     totals: dict[int, int] = defaultdict(int)
     for path, n in session.execute(q).all():
         for part in path.strip("/").split("/"):
@@ -170,7 +196,7 @@ def move_targets(
         session.scalars(
             select(Unit)
             .where(Unit.kind == TEAM, Unit.id != household.team_id)
-            .where(scope.subtree_clause(Unit.path, root.path))
+            .where(scope.under_clause(root))
             .where(scope.scope_clause(user, "edit_household"))
             .order_by(Unit.sort_path)
             .limit(limit)

@@ -14,11 +14,18 @@ EARLIER_LISTED = 8
 CURVE_POINTS = 48
 # Child units drawn as small multiples (the table lists them all).
 SMALL_MULTIPLES = 24
-# Households never reached listed with their door numbers, and teams in the team table.
+# Rows of each list of the report (teams, households never reached by team, calls for
+# help, escalations): a million households' report stays a document one can read (and
+# a PDF made in seconds), each list with a line saying how many it leaves out; the
+# export holds every household.
+ROWS_LISTED = 100
+# Households never reached listed with their door numbers (in ROWS_LISTED teams at most).
 UNREACHED_LISTED = 500
-TEAMS_LISTED = 300
+UNREACHED_TEAMS_LISTED = ROWS_LISTED
+# Teams in the team table.
+TEAMS_LISTED = ROWS_LISTED
 # Cases listed in the calls-for-help and escalation sections.
-CASES_LISTED = 200
+CASES_LISTED = ROWS_LISTED
 
 TITLE = _l("After-action report")
 SECTION_LABELS = {

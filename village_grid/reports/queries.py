@@ -1,8 +1,11 @@
 """A task's after-action report as data: one read for the page, the PDF and a job.
 
 Read-only. The counts are the progress page's (``tasks/levels.py: level`` for the unit,
-in the reader's scope), so the report, the progress page and the export agree at the
-same moment; the rest comes from the task's teams, status events, cases and outbox.
+in the reader's scope: the task's teams' counts), so the report, the progress page and
+the export agree at the same moment; the rest comes from the task's teams, status
+events, cases and outbox. It reads the tables, not the cached tree graph (a district's
+is 400 MB): a subtree is a path range (``auth/scope.py``), a unit's ancestors and
+children are read by path and parent, names by ``hierarchy/queries.labels_of``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
 from village_grid.errors import OutOfScope
+from village_grid.hierarchy import queries as hierarchy
 from village_grid.models import OfficialWarning, Task, Unit, User, WarningDraft
 from village_grid.models.base import utcnow
 from village_grid.reports import casework, coverage, teams
-from village_grid.tasks import levels, progress
-from village_grid.tasks.graph import get_graph
+from village_grid.tasks import progress
 from village_grid.tasks.labels import COUNT_KEYS
 
 
@@ -69,37 +72,41 @@ def report(
 ) -> dict:
     """Everything the report shows about ``task`` in ``unit_id`` (default: its target),
     as ``actor`` may see it (None: everything, for the worker), at ``now`` (a closed
-    task: when it closed)."""
+    task: when it closed). Read from the tables alone, never the cached tree graph."""
     unit, paths = report_scope(session, actor, task, unit_id)
     end = task.closed_at or now or utcnow()
-    g = get_graph(session)
-    lvl = levels.level(session, task.id, actor=actor, unit_id=unit.id)
-    totals = {k: lvl[k] for k in (*COUNT_KEYS, "covered")}
-    totals["percent"] = int(lvl["covered"] * 100 // lvl["total"]) if lvl["total"] else 0
+    counted = coverage.counts(session, task, paths)
+    totals = {k: counted[k] for k in (*COUNT_KEYS, "covered")}
+    totals["percent"] = int(totals["covered"] * 100 // totals["total"]) if totals["total"] else 0
+    trail = [
+        {"id": u.id, "kind": u.kind, "name": u.name}
+        for u in hierarchy.breadcrumb(session, unit)
+        if u.depth >= task.unit.depth
+    ]
     data: dict = {
         "task": task,
         "unit": unit,
-        "trail": lvl["trail"],
+        "trail": trail,
         "at": end,
         "closed": task.closed_at is not None,
         "totals": totals,
-        "teams_reached": len(coverage.team_totals(session, task.id, paths)),
+        "teams_reached": counted["teams"],
         "sender": task.created_by,
         "warning": warning_of(session, task.id),
-        "child_kind": lvl["children"][0]["kind"] if lvl["children"] else "",
     }
     if task.kind == "notice":
-        reads = progress.notice_reads(session, task.id)
+        reads = progress.notice_reads(
+            session, task.id, paths=None if unit.id == task.unit_id else paths
+        )
         told = [p for p in reads["people"] if p["told"]]
         data["reads"] = {**reads, "people": sorted(told, key=lambda p: p["read_at"] or "~")}
         return data
-    data["coverage"] = coverage.coverage(
-        session, task, unit, lvl["children"], paths, end, g.graph["info"]
-    )
-    data["teams"] = teams.teams(session, g, task, paths, end)
+    kids = coverage.children(session, task, unit, paths)
+    data["child_kind"] = kids[0]["kind"] if kids else ""
+    data["coverage"] = coverage.coverage(session, task, counted, kids, paths, end)
+    data["teams"] = teams.teams(session, task, paths, end)
     data["unreached"] = teams.unreached(session, task, paths)
-    found = casework.casework(session, g, task.id, paths, end)
-    data["cases"] = found
-    data["messages"] = casework.messages(session, task, found)
-    data["earlier"] = coverage.earlier(session, task, unit, paths, g.graph["info"])
+    data["cases"] = casework.casework(session, task.id, paths, end)
+    data["messages"] = casework.messages(session, task, paths, end)
+    data["earlier"] = coverage.earlier(session, task, unit, paths)
     return data

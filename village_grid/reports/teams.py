@@ -7,15 +7,14 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-import networkx as nx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
-from village_grid.models import Assignment, StatusEvent, Task, TaskTeam, Unit, User
-from village_grid.reports.labels import TEAMS_LISTED, UNREACHED_LISTED
-from village_grid.tasks import progress
-from village_grid.tasks.graph import team_label
+from village_grid.hierarchy.queries import labels_of
+from village_grid.models import Assignment, Household, StatusEvent, Task, TaskTeam, Unit, User
+from village_grid.reports.labels import TEAMS_LISTED, UNREACHED_LISTED, UNREACHED_TEAMS_LISTED
+from village_grid.tasks import membership
 from village_grid.tasks.labels import PENDING, VIA
 
 
@@ -25,9 +24,7 @@ def _minutes(task: Task, at: datetime | None) -> int | None:
     return max(0, math.ceil((at - task.created_at).total_seconds() / 60))
 
 
-def teams(
-    session: Session, g: nx.DiGraph, task: Task, paths: list[str] | None, end: datetime
-) -> list[dict]:
+def teams(session: Session, task: Task, paths: list[str] | None, end: datetime) -> list[dict]:
     """Every team of the task within ``paths`` (tree order, up to TEAMS_LISTED): its lead
     (whom the task told), households, reached, minutes to the first and the last
     confirmation and how many came each way."""
@@ -36,13 +33,11 @@ def teams(
         .join(Unit, Unit.id == TaskTeam.team_id)
         .outerjoin(User, User.id == TaskTeam.assignee_id)
         .where(TaskTeam.task_id == task.id, scope.paths_clause(paths, Unit.path))
-        .order_by(Unit.sort_path)
+        .order_by(Unit.sort_path)  # tree order, as the progress page lists them
         .limit(TEAMS_LISTED)
     ).all()
-    # In tree order (teams by code under their grid), as the progress page lists them.
-    index = g.graph["index"]
-    rows = sorted(rows, key=lambda r: index.get(r[0].team_id, len(index)))
     ids = [tt.team_id for tt, _u in rows]
+    names = labels_of(session, ids)
     times: dict[int, tuple] = {}
     ways: dict[int, dict[str, int]] = {}
     if ids:
@@ -77,7 +72,7 @@ def teams(
         out.append(
             {
                 "team_id": tt.team_id,
-                "name": team_label(g, tt.team_id),
+                "name": names.get(tt.team_id, ""),
                 "lead": person.display_name if person else "",
                 "lead_phone": (person.phone or "") if person else "",
                 "role": tt.assignee_role,
@@ -96,25 +91,64 @@ def teams(
 
 
 def unreached(session: Session, task: Task, paths: list[str] | None) -> dict:
-    """The households still pending (never reached) within ``paths``, grouped by team,
-    with their door numbers and who answers for the team; how many in all."""
-    total = progress.count_rows(session, task.id, paths=paths, statuses=(PENDING,))
-    rows = progress.household_rows(
-        session, task.id, paths=paths, statuses=(PENDING,), limit=UNREACHED_LISTED
+    """The households still pending (never reached) within ``paths``, grouped by team in
+    tree order, with their door numbers and whom the task told for the team: the first
+    UNREACHED_TEAMS_LISTED teams, at most UNREACHED_LISTED households in all (a million
+    households' report stays a document; the export has every one). How many households
+    and teams in all, and how many are listed."""
+    pending_teams = (
+        TaskTeam.task_id == task.id,
+        TaskTeam.pending > 0,
+        scope.paths_clause(paths, Unit.path),
     )
-    by_team: dict[int, dict] = {}
-    for r in rows:
-        team = by_team.setdefault(
-            r["team_id"],
-            {
-                "team_name": r["team_name"],
-                "grid_name": r["grid_name"],
-                "lead": r["responsible_name"],
-                "lead_phone": r["responsible_phone"],
-                "households": [],
-            },
-        )
-        team["households"].append(
-            {"code": r["code"], "door_no": r["door_no"], "address": r["address"]}
-        )
-    return {"total": total, "teams": list(by_team.values()), "listed": len(rows)}
+    total, team_total = session.execute(
+        select(func.coalesce(func.sum(TaskTeam.pending), 0), func.count())
+        .join(Unit, Unit.id == TaskTeam.team_id)
+        .where(*pending_teams)
+    ).one()
+    rows = session.execute(
+        select(TaskTeam.team_id, TaskTeam.pending, User)
+        .join(Unit, Unit.id == TaskTeam.team_id)
+        .outerjoin(User, User.id == TaskTeam.assignee_id)
+        .where(*pending_teams)
+        .order_by(Unit.sort_path)
+        .limit(UNREACHED_TEAMS_LISTED)
+    ).all()
+    chosen, room = [], UNREACHED_LISTED
+    for team_id, pending, person in rows:
+        if room <= 0:
+            break
+        chosen.append((team_id, person))
+        room -= pending
+    ids = [team_id for team_id, _p in chosen]
+    names = labels_of(session, ids)
+    doors: dict[int, list[dict]] = {i: [] for i in ids}
+    listed = 0
+    if ids:
+        m = membership.members(task, statuses=(PENDING,), team_ids=ids)
+        for team_id, code, door_no, address in session.execute(
+            select(m.c.team_id, Household.code, Household.door_no, Household.address)
+            .join(Household, Household.id == m.c.household_id)
+            .order_by(m.c.team_id, Household.seq)
+        ):
+            if listed < UNREACHED_LISTED:
+                doors[team_id].append(
+                    {"code": code, "door_no": door_no or "", "address": address or ""}
+                )
+                listed += 1
+    teams_out = [
+        {
+            "name": names.get(team_id, ""),
+            "lead": person.display_name if person else "",
+            "lead_phone": (person.phone or "") if person else "",
+            "households": doors[team_id],
+        }
+        for team_id, person in chosen
+        if doors[team_id]
+    ]
+    return {
+        "total": int(total),
+        "teams_total": int(team_total),
+        "teams": teams_out,
+        "listed": listed,
+    }

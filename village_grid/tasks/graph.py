@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from village_grid.hierarchy.labels import team_with_grid
+from village_grid.hierarchy.labels import unit_label
 from village_grid.models import RoleAssignment, Unit, User
 from village_grid.models.units import tree_version
 from village_grid.tasks import routing
@@ -127,12 +127,12 @@ def forget_graph() -> None:
 
 
 def team_label(g: nx.DiGraph, team_id: int | None) -> str:
-    """A team as people say it: with its grid ("第3网格 4小队", not "4小队" of which a
-    village has fourteen). Any other unit: its name. Empty for an unknown id."""
+    """A unit as people say it, read from the cached graph (``hierarchy/labels.unit_label``:
+    a team with its grid, any other unit by its name). Empty for an unknown id."""
     if team_id is None or team_id not in g:
         return ""
     node = g.nodes[team_id]
     parent = g.nodes[node["parent"]] if node["parent"] in g else None
-    if node["kind"] != "team" or parent is None or parent["kind"] == "team":
-        return node["name"]
-    return team_with_grid(node["name"], parent["name"])
+    if parent is None:
+        return unit_label(node["kind"], node["name"], None, None)
+    return unit_label(node["kind"], node["name"], parent["kind"], parent["name"])

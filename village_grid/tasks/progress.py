@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from village_grid.auth import scope
 from village_grid.errors import NotFound
+from village_grid.hierarchy.queries import labels_of
 from village_grid.models import (
     Assignment,
     Escalation,
@@ -31,9 +32,8 @@ from village_grid.models import (
 )
 from village_grid.models.base import iso_z, utcnow
 from village_grid.tasks import membership, routing
-from village_grid.tasks.graph import get_graph, team_label
+from village_grid.tasks.graph import get_graph
 from village_grid.tasks.labels import CASES_LISTED, COUNT_KEYS, PENDING
-from village_grid.tasks.queries import task_teams
 
 
 def progress(
@@ -386,18 +386,24 @@ def notice_reads(session: Session, task_id: int, *, paths: list[str] | None = No
     (rounded up, at least 1). With ``paths`` (a unit looked at), only the people
     told for teams within them."""
     task = session.get(Task, task_id)
-    g = get_graph(session)
-    info = g.graph["info"]
+    # The teams within ``paths`` told about it, read with their names from the tables
+    # (not the cached graph: a report is made in a process that does not hold it).
+    told_rows = session.execute(
+        select(TaskTeam.team_id, TaskTeam.assignee_id, TaskTeam.assignee_role)
+        .join(Unit, Unit.id == TaskTeam.team_id)
+        .where(
+            TaskTeam.task_id == task_id,
+            TaskTeam.assignee_id.is_not(None),
+            scope.paths_clause(paths, Unit.path),
+        )
+        .order_by(TaskTeam.id)
+    ).all()
+    names = labels_of(session, [team_id for team_id, _a, _r in told_rows])
     teams: dict[int, list[str]] = {}
     roles: dict[int, str] = {}
-    for t in task_teams(session, task_id):
-        if paths is not None and (
-            t.team_id not in info or not scope.within(info[t.team_id]["path"], paths)
-        ):
-            continue
-        if t.assignee_id:
-            teams.setdefault(t.assignee_id, []).append(team_label(g, t.team_id))
-            roles.setdefault(t.assignee_id, t.assignee_role)
+    for team_id, assignee_id, role in told_rows:
+        teams.setdefault(assignee_id, []).append(names.get(team_id, ""))
+        roles.setdefault(assignee_id, role)
     told = set(teams)
     reads = {
         r.user_id: r.read_at
