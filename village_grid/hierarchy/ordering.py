@@ -55,6 +55,12 @@ def sort_path(parent_sort_path: str | None, name: str, unit_id: int) -> str:
     return f"{parent_sort_path or ''}{segment(name, unit_id)}"
 
 
+def after(key: str):
+    """SQL: the units after ``key`` (a ``sort_path``) in the natural order — the next page
+    of a walk down the tree, read by keyset (``registry/exporting.py``)."""
+    return Unit.sort_path > key
+
+
 def resort_subtree(session: Session, unit: Unit, parent_sort_path: str | None) -> None:
     """Give ``unit`` the key of its (new) name and every unit under it its new key
     (after a rename): the subtree read once, level by level, and written in one batch."""

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from village_grid.auth import scope
 from village_grid.errors import InvalidInput, OutOfScope
 from village_grid.files import kinds as file_kinds
+from village_grid.hierarchy import ordering
 from village_grid.hierarchy.registry.columns import (
     EXPORT_COLUMNS,
     HOUSEHOLD_COLUMNS,
@@ -164,7 +165,7 @@ def _pages(session: Session, clause, size: int) -> Iterator[list[_Unit]]:
         if clause is not None:
             q = q.where(clause)
         if after is not None:
-            q = q.where(Unit.sort_path > after)
+            q = q.where(ordering.after(after))
         page = [_Unit(*row) for row in session.execute(q)]
         if not page:
             return
